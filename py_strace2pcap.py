@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""py-strace2pcap: convert strace output into a pcap Wireshark can read.
+
+Record a trace:   strace -f -s655350 -ttt -T -yy -xx -o trace.txt CMD   (or -p PID)
+Convert it:       py_strace2pcap.py out.pcap < trace.txt
+Live, as strace's sink:
+                  strace -f -s655350 -ttt -T -yy -xx -o '! py_strace2pcap.py out.pcap' CMD
+Look at it:       wireshark out.pcap     (or: py_strace2pcap.py - < trace.txt | tshark -r -)
+
+Each packet carries who made it: the process's pid as decimal digits in one
+MAC (pid 123456 -> 00:00:00:12:34:56), the syscall code and fd session in
+the other, the fd as the VLAN id.  Filter: eth.addr == 00:00:00:12:34:56 && vlan.id == 7
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from strace_parser import StraceParser
+from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
+from trace_input import read_lines
+
+LINKTYPE_ETHERNET = 1
+SNAPLEN = 262144
+EXIT_USAGE = 2
+EXIT_STRICT = 1
+PROGRESS_INTERVAL = 0.5
+
+
+class Stop(Exception):
+    """Raised by the SIGTERM handler to end the conversion cleanly."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def parse_arguments(argv):
+    """The command line as an ``argparse.Namespace``."""
+    parser = argparse.ArgumentParser(
+        prog="py_strace2pcap.py",
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("output", help="the pcap to write; - writes it to standard output")
+    parser.add_argument("-r", "--input", metavar="FILE",
+                        help="read the trace from FILE instead of standard input")
+    parser.add_argument("--capture-net", action=argparse.BooleanOptionalAction, default=True,
+                        help="convert TCP/UDP sockets, IPv4 and IPv6 (default: on)")
+    parser.add_argument("--capture-unix-socket", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="convert AF_UNIX sockets to synthetic TCP/UDP flows (default: off)")
+    parser.add_argument("--seed-http2", action="store_true",
+                        help="unix flows first seen mid-stream: inject the HTTP/2 preface "
+                             "and SETTINGS so Wireshark decodes them as HTTP/2")
+    parser.add_argument("--seed-grpc", action="store_true",
+                        help="with --seed-http2: inject a HEADERS frame so gRPC is decoded")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress and no summary on standard error")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the first lines skipped, with their line numbers")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 if any socket line could not be parsed")
+    arguments = parser.parse_args(argv)
+    if arguments.seed_grpc and not arguments.seed_http2:
+        parser.error("--seed-grpc needs --seed-http2")
+    return arguments
+
+
+def open_output(path):
+    """A binary file object for ``path`` (``-``: standard output)."""
+    if path == "-":
+        return os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 16)
+    return open(path, "wb", buffering=1 << 16)
+
+
+def open_input(path):
+    """The file descriptor to read the trace from (``None``: standard input)."""
+    if path is None or path == "-":
+        return sys.stdin.fileno()
+    return os.open(path, os.O_RDONLY)
+
+
+class Converter:
+    """Lines in, packets out to a pcap writer; counts what it does."""
+
+    def __init__(self, writer, arguments):
+        self.writer = writer
+        self.parser = StraceParser()
+        self.capture_net = arguments.capture_net
+        self.inet = InetPacketizer()
+        self.unix = None
+        if arguments.capture_unix_socket:
+            from unix_tcp_synth import UnixPacketizer
+            self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
+                                       seed_grpc=arguments.seed_grpc)
+        self.lines = 0
+        self.events = 0
+        self.packets = 0
+        self.ignored_events = 0
+
+    def feed(self, line):
+        """Parse one line and write the packets it causes."""
+        self.lines += 1
+        for event in self.parser.parse(line):
+            self.events += 1
+            if event["protocol"] in INET_PROTOCOLS:
+                packetizer = self.inet if self.capture_net else None
+            else:
+                packetizer = self.unix
+            if packetizer is None:
+                self.ignored_events += 1
+                continue
+            self.write(packetizer.packets(event))
+
+    def finish(self):
+        """Write what the packetizers still hold; close the parser's books."""
+        self.parser.finish()
+        self.write(self.inet.flush())
+        if self.unix is not None:
+            self.write(self.unix.flush())
+
+    def write(self, packets):
+        """Write packets ``(time, frame, wire_length, event, outbound)``."""
+        for timestamp, frame, wire_length, _event, _outbound in packets:
+            seconds = int(timestamp)
+            self.writer.write_packet(frame, sec=seconds,
+                                     usec=int(round((timestamp - seconds) * 1e6)),
+                                     caplen=len(frame), wirelen=wire_length)
+            self.packets += 1
+
+    def summary(self, elapsed):
+        """The end-of-run report, as lines of text."""
+        parser = self.parser
+        report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
+                  "%d TCP connections in %.1f s"
+                  % (self.lines, self.events, self.packets,
+                     len(self.inet.conversations) + len(self.inet.closed_conversations),
+                     elapsed)]
+        if self.unix is not None:
+            report += self.unix.summary()
+        if self.ignored_events:
+            report.append("  %d socket events of a kind not captured (see --capture-net, "
+                          "--capture-unix-socket)" % self.ignored_events)
+        for reason, count in parser.skipped.most_common():
+            report.append("  skipped %d: %s" % (count, reason))
+        if parser.truncated_payloads:
+            report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
+                          % (parser.truncated_payloads, parser.longest_cut_payload))
+        if self.inet.placeholder_events:
+            report.append("  %d events with unknown addresses got placeholder endpoints "
+                          "(192.0.2.x / 198.51.100.1)" % self.inet.placeholder_events)
+        return report
+
+    def socket_lines_lost(self):
+        """Socket lines that could not be parsed (what --strict fails on)."""
+        return sum(count for reason, count in self.parser.skipped.items()
+                   if reason.startswith("unparseable") and reason != "unparseable")
+
+
+class Progress:
+    """Bytes-read progress on standard error, for a terminal only."""
+
+    def __init__(self, fd, enabled):
+        self.fd = fd
+        self.enabled = enabled and sys.stderr.isatty()
+        self.total = None
+        if self.enabled:
+            try:
+                self.total = os.fstat(fd).st_size or None
+            except OSError:
+                pass
+        self.started = self.last = time.monotonic()
+
+    def update(self):
+        """Redraw the progress line if enough time has passed."""
+        now = time.monotonic()
+        if now - self.last < PROGRESS_INTERVAL:
+            return
+        self.last = now
+        try:
+            done = os.lseek(self.fd, 0, os.SEEK_CUR)
+        except OSError:
+            return
+        rate = done / (now - self.started) / 1e6
+        if self.total:
+            sys.stderr.write("\r%5.1f%% %d / %d MB, %.0f MB/s "
+                             % (100.0 * done / self.total, done // 10 ** 6,
+                                self.total // 10 ** 6, rate))
+        else:
+            sys.stderr.write("\r%d MB, %.0f MB/s " % (done // 10 ** 6, rate))
+        sys.stderr.flush()
+
+    def done(self):
+        """Clear the progress line."""
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+
+
+def convert(arguments):
+    """Run one conversion; return the exit status."""
+    try:
+        input_fd = open_input(arguments.input)
+    except OSError as error:
+        print("py-strace2pcap: cannot read %s: %s" % (arguments.input, error.strerror),
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        output = open_output(arguments.output)
+    except OSError as error:
+        print("py-strace2pcap: cannot write %s: %s" % (arguments.output, error.strerror),
+              file=sys.stderr)
+        return EXIT_USAGE
+    from scapy.utils import RawPcapWriter  # late: costs a fifth of a second
+
+    writer = RawPcapWriter(output, linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN)
+    writer.write_header(None)
+    converter = Converter(writer, arguments)
+    progress = Progress(input_fd, not arguments.quiet)
+    started = time.monotonic()
+
+    def flush():
+        output.flush()
+        if progress.enabled:
+            progress.update()
+
+    try:
+        for count, line in enumerate(read_lines(input_fd, flush)):
+            converter.feed(line)
+            if progress.enabled and count % 4096 == 0:
+                progress.update()
+        converter.finish()
+        output.flush()
+    except KeyboardInterrupt:
+        stopped_by = signal.SIGINT
+    except Stop as stop:
+        stopped_by = stop.signum
+    except BrokenPipeError:
+        # The reader went away (``| head``): leave quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), output.fileno())
+        return 128 + signal.SIGPIPE
+    else:
+        stopped_by = None
+    output.close()
+    progress.done()
+    if not arguments.quiet:
+        report = converter.summary(time.monotonic() - started)
+        if stopped_by:
+            report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
+        print("\n".join(report), file=sys.stderr)
+        if arguments.verbose:
+            for number, reason, text in converter.parser.examples:
+                print("  line %d (%s): %s" % (number, reason, text), file=sys.stderr)
+    if arguments.strict and converter.socket_lines_lost():
+        return EXIT_STRICT
+    return 128 + stopped_by if stopped_by else 0
+
+
+def main(argv=None):
+    """Entry point of the ``py-strace2pcap`` command."""
+    arguments = parse_arguments(argv)
+
+    def stop(signum, _frame):
+        raise Stop(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    return convert(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""strace text -> socket events.
+
+Input: the lines strace writes with ``-f -ttt -T -yy -xx`` (and the lighter
+variants: no pid column, ``[pid N]`` prefixes, ``-tt``/``-t`` clock times, no
+``-T``, strings printed with ``-x`` or strace's default C escapes).
+
+``StraceParser.parse(line)`` returns a list of zero or more event dicts; most
+lines give none.  Lines that give none are counted by reason in
+``StraceParser.skipped`` (a ``collections.Counter``), with the first few
+kept, numbered, in ``StraceParser.examples``.
+
+An event dict holds:
+
+=============  ==============  ==================================================
+key            type            meaning
+=============  ==============  ==================================================
+pid            int             thread id from the pid column (0 when absent)
+time           float           epoch seconds when the syscall started
+duration       float | None    seconds the syscall took (``-T``), else None
+syscall        str             ``read``, ``sendto``, ``close``, ``accept4``, ...
+fd             int             the socket's file descriptor
+protocol       str             the ``-yy`` protocol: ``TCP``, ``TCPv6``, ``UDP``,
+                               ``UDPv6``, ``UNIX-STREAM``, ``UNIX-DGRAM``, ``UNIX``
+direction      str | None      ``"out"`` (data written), ``"in"`` (data read),
+                               None for state syscalls (connect, close, ...)
+result         int             the return value (bytes moved for data syscalls)
+payload        bytes           the bytes strace printed, clipped to ``length``
+length         int             bytes the syscall really moved; more than
+                               ``len(payload)`` when ``-s`` cut the string
+session        int             per pid+fd counter, +1 after each close of the fd
+local          (str, int)|None this end's address and port, when known
+remote         (str, int)|None the peer's address and port, when known
+inode          int | None      the socket inode (always for UNIX, and for INET
+                               sockets strace prints before they are connected)
+peer_inode     int | None      the peer socket's inode (UNIX stream sockets)
+path           str | None      the UNIX socket path, decoded (abstract: ``@name``)
+error          str | None      ``EINPROGRESS`` for a non-blocking connect
+how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``
+=============  ==============  ==================================================
+
+A data syscall gives one event (readv/writev/sendmsg/recvmsg concatenate
+their iovec pieces), sendmmsg/recvmmsg one event per message.  ``read``
+returning 0 gives an event with an empty payload: the peer closed its side.
+``accept``/``accept4`` give an event for the *new* fd (its annotation carries
+the connection), ``connect`` an event whose ``remote`` is the sockaddr it was
+given.
+
+Example::
+
+    >>> p = StraceParser()
+    >>> [e] = p.parse('3104  1795659371.610672 sendto(5<TCP:[127.0.0.1:36234->'
+    ...               '127.0.0.1:18080]>, "\\\\x68\\\\x69", 2, MSG_NOSIGNAL, NULL, 0)'
+    ...               ' = 2 <0.000069>')
+    >>> e['payload'], e['local'], e['remote'], e['direction']
+    (b'hi', ('127.0.0.1', 36234), ('127.0.0.1', 18080), 'out')
+"""
+
+import codecs
+import re
+from collections import Counter
+from datetime import datetime, timezone
+
+OUT, IN = "out", "in"
+
+DATA_SYSCALLS = {
+    "read": IN, "recv": IN, "recvfrom": IN, "recvmsg": IN, "readv": IN,
+    "recvmmsg": IN,
+    "write": OUT, "send": OUT, "sendto": OUT, "sendmsg": OUT, "writev": OUT,
+    "sendmmsg": OUT,
+}
+STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4"}
+SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
+SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
+
+EXAMPLES_KEPT = 5
+
+# The start of every syscall line: optional pid column (``%-5u`` padded, or
+# ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
+# --decode-pids=comm), optional timestamp, then ``name(`` or
+# ``<... name resumed>``.
+LINE_HEAD = re.compile(r"""
+    (?:\[pid\s+(?P<bracket_pid>\d+)\]\s+ | (?P<pid>\d+)(?:<[^>]*>)?\s+)?
+    (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
+    (?: (?P<name>\w+)\( | <\.\.\.\s(?P<resumed>\w+)\sresumed>)
+""", re.VERBOSE)
+
+# The return value after the last " = ": a number, "?" or a pointer, an
+# optional errno name with its text, and the -T duration.
+RETURN_VALUE = re.compile(r"""
+    (?P<ret>-?\d+|\?|0x[0-9a-f]+)
+    (?:<(?P<ret_annotation>[^\[>]*\[.*?\])>)?
+    (?:\s(?P<errno>E[A-Z0-9]+)\s\([^)]*\))?
+    .*?
+    (?:\s<(?P<duration>\d+\.\d+)>)?$
+""", re.VERBOSE)
+
+# The socket annotation of a fd under -yy: ``5<TCP:[...]>``.
+FD_ANNOTATION = re.compile(r"(?P<fd>\d+)<(?P<protocol>[A-Za-z0-9-]+):\[(?P<details>.*?)\]>")
+
+INET4_ENDPOINT = r"(?P<{0}_ip>[0-9.]+):(?P<{0}_port>\d+)"
+INET6_ENDPOINT = r"\[(?P<{0}_ip>[0-9a-fA-F:.]+)\]:(?P<{0}_port>\d+)"
+INET_DETAILS = {
+    4: re.compile(INET4_ENDPOINT.format("local") + r"(?:->" + INET4_ENDPOINT.format("remote") + ")?$"),
+    6: re.compile(INET6_ENDPOINT.format("local") + r"(?:->" + INET6_ENDPOINT.format("remote") + ")?$"),
+}
+UNIX_DETAILS = re.compile(r'(?P<inode>\d+)(?:->(?P<peer>\d+))?(?:,"(?P<path>.*)")?$')
+
+# A sockaddr as strace prints it, IPv4 or IPv6 (the address string is hex
+# escaped under -xx).
+SOCKADDR = re.compile(r"""
+    sin_port=htons\((?P<port4>\d+)\),\ sin_addr=inet_addr\("(?P<ip4>[^"]*)"\)
+  | sin6_port=htons\((?P<port6>\d+)\),.*?inet_pton\(AF_INET6,\ "(?P<ip6>[^"]*)"
+""", re.VERBOSE)
+
+UNIX_PATH = re.compile(r'sun_path=(@?)"([^"]*)"')
+MESSAGE_LENGTH = re.compile(r"msg_len=(\d+)")
+SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
+
+
+def decode_string(text):
+    """Decode the inside of a strace string literal (no quotes) to bytes.
+
+    Handles -xx (every byte ``\\xHH``), -x and strace's default C escapes.
+    """
+    if text.startswith("\\x"):
+        try:
+            decoded = bytes.fromhex(text.replace("\\x", ""))
+            # Exact only if every character was part of an escape: k escapes
+            # and m plain characters give 4k+m characters but 2k+m hex digits.
+            if 4 * len(decoded) == len(text):
+                return decoded
+        except ValueError:
+            pass
+    if "\\" not in text:
+        return text.encode("latin-1")
+    return codecs.escape_decode(text.encode("latin-1"))[0]
+
+
+def string_end(text, start):
+    """Index of the quote closing the string whose first character is at
+    ``start`` (just after its opening quote), or -1 if the line ends first."""
+    position = start
+    while True:
+        quote = text.find('"', position)
+        if quote < 0:
+            return -1
+        backslashes = 0
+        while text[quote - 1 - backslashes] == "\\":
+            backslashes += 1
+        if backslashes % 2 == 0:
+            return quote
+        position = quote + 1
+
+
+def read_string(text, start):
+    """Read the string literal whose opening quote is at ``start``.
+
+    Returns ``(payload, was_cut, index after the literal)``; ``was_cut`` is
+    True when strace printed ``"..."...`` (its -s limit).  Raises ValueError
+    when the string never closes.
+    """
+    end = string_end(text, start + 1)
+    if end < 0:
+        raise ValueError("unterminated string")
+    payload = decode_string(text[start + 1:end])
+    if text.startswith("...", end + 1):
+        return payload, True, end + 4
+    return payload, False, end + 1
+
+
+def iovec_payload(text, start=0, stop=None):
+    """Concatenate every ``iov_base="..."`` string of ``text[start:stop]``.
+
+    Returns ``(payload, was_cut)``.
+    """
+    stop = len(text) if stop is None else stop
+    pieces = []
+    was_cut = False
+    position = start
+    while True:
+        base = text.find('iov_base="', position, stop)
+        if base < 0:
+            break
+        piece, cut, position = read_string(text, base + 9)
+        pieces.append(piece)
+        was_cut = was_cut or cut
+    return b"".join(pieces), was_cut
+
+
+def parse_sockaddr(text, start=0, stop=None):
+    """The first IPv4/IPv6 sockaddr in ``text[start:stop]`` as (ip, port), or None."""
+    match = SOCKADDR.search(text, start, len(text) if stop is None else stop)
+    if match is None:
+        return None
+    if match.group("port4") is not None:
+        return decode_string(match.group("ip4")).decode("latin-1"), int(match.group("port4"))
+    return decode_string(match.group("ip6")).decode("latin-1"), int(match.group("port6"))
+
+
+def parse_clock(text, date):
+    """Seconds since the epoch for a ``-ttt`` value or a ``-tt``/``-t`` clock
+    time on ``date`` (a ``datetime.date``, UTC)."""
+    if ":" not in text:
+        return float(text)
+    hours, minutes, seconds = text.split(":")
+    midnight = datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp()
+    return midnight + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+class StraceParser:
+    """Turns strace lines into socket events; see the module docstring."""
+
+    def __init__(self, date=None):
+        """``date``: the day (``datetime.date``) clock-time timestamps belong
+        to; today (UTC) when None."""
+        self.date = date or datetime.now(timezone.utc).date()
+        self.skipped = Counter()
+        self.examples = []
+        self.truncated_payloads = 0
+        self.longest_cut_payload = 0
+        self.line_number = 0
+        self._unfinished = {}
+        self._sessions = {}
+
+    # -- bookkeeping -------------------------------------------------------
+
+    def skip(self, reason, line):
+        """Count ``line`` as skipped for ``reason``; keep the first few."""
+        self.skipped[reason] += 1
+        if len(self.examples) < EXAMPLES_KEPT and reason != "not a socket syscall":
+            self.examples.append((self.line_number, reason, line[:200]))
+        return []
+
+    def unfinished_count(self):
+        """Calls still waiting for their ``resumed`` half."""
+        return len(self._unfinished)
+
+    def finish(self):
+        """Count the calls that never resumed; call once at end of input."""
+        for line in self._unfinished.values():
+            self.skip("unfinished, never resumed", line[1])
+        self._unfinished.clear()
+
+    # -- lines -------------------------------------------------------------
+
+    def parse(self, line):
+        """Parse one line (without its newline); return a list of event dicts."""
+        self.line_number += 1
+        head = LINE_HEAD.match(line)
+        if head is None:
+            if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
+                return self.skip("signal or exit line", line)
+            return self.skip("unparseable", line)
+        name = head.group("name") or head.group("resumed")
+        if name not in SOCKET_SYSCALLS:
+            return self.skip("not a socket syscall", line)
+        pid = int(head.group("pid") or head.group("bracket_pid") or 0)
+        if head.group("resumed"):
+            started = self._unfinished.pop((pid, name), None)
+            if started is None:
+                return self.skip("resumed without its start", line)
+            start_time, first_half = started
+            line = first_half + line[head.end():]
+        else:
+            start_time = head.group("time")
+            if line.endswith("<unfinished ...>"):
+                if len(self._unfinished) > 100000:
+                    return self.skip("too many unfinished calls", line)
+                self._unfinished[(pid, name)] = (start_time, line[:-len(" <unfinished ...>")])
+                return []
+            if line.endswith(("<detached ...>", "= ?")):
+                return self.skip("interrupted call", line)
+        return self._complete(pid, start_time, name, line)
+
+    def _complete(self, pid, start_time, name, line):
+        """Turn a whole (joined) syscall line into events."""
+        args_start = line.find(name + "(") + len(name) + 1
+        equals = line.rfind(" = ")
+        if equals < args_start:
+            return self.skip("unparseable", line)
+        returned = RETURN_VALUE.match(line, equals + 3)
+        if returned is None:
+            return self.skip("unparseable", line)
+        errno = returned.group("errno")
+        if returned.group("ret") == "?":
+            return self.skip("interrupted call", line)
+        result = int(returned.group("ret"), 0)
+        if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
+            return self.skip("failed call", line)
+        args = line[args_start:equals].rstrip()
+        if name in ("accept", "accept4"):
+            annotation = FD_ANNOTATION.match("%d<%s>" % (result, returned.group("ret_annotation") or ""))
+        else:
+            annotation = FD_ANNOTATION.match(args)
+        if annotation is None or annotation.group("protocol") not in SOCKET_PROTOCOLS:
+            return self.skip("not a socket", line)
+        try:
+            time = parse_clock(start_time, self.date) if start_time else 0.0
+        except ValueError:
+            return self.skip("unparseable", line)
+        duration = returned.group("duration")
+        event = {
+            "pid": pid, "time": time,
+            "duration": float(duration) if duration else None,
+            "syscall": name, "direction": DATA_SYSCALLS.get(name),
+            "result": result, "error": errno, "payload": b"", "length": 0,
+            "how": None,
+        }
+        try:
+            self._describe_socket(event, annotation)
+            if name in DATA_SYSCALLS:
+                events = self._data_events(event, args, annotation.end())
+            else:
+                events = self._state_event(event, args)
+        except (ValueError, IndexError) as error:
+            return self.skip("unparseable: %s" % error, line)
+        if name == "close":
+            key = (pid, event["fd"])
+            self._sessions[key] = self._sessions.get(key, 0) + 1
+        return events
+
+    def _describe_socket(self, event, annotation):
+        """Fill fd, protocol, session and the addresses from a -yy annotation."""
+        fd = int(annotation.group("fd"))
+        protocol = annotation.group("protocol")
+        details = annotation.group("details")
+        event.update(fd=fd, protocol=protocol,
+                     session=self._sessions.get((event["pid"], fd), 0),
+                     local=None, remote=None, inode=None, peer_inode=None, path=None)
+        if protocol.startswith("UNIX"):
+            unix = UNIX_DETAILS.match(details)
+            if unix is None:
+                raise ValueError("unix socket annotation")
+            event["inode"] = int(unix.group("inode"))
+            event["peer_inode"] = int(unix.group("peer")) if unix.group("peer") else None
+            if unix.group("path") is not None:
+                event["path"] = decode_string(unix.group("path")).decode("latin-1")
+            return
+        if details.isdigit():
+            event["inode"] = int(details)
+            return
+        inet = INET_DETAILS[6 if protocol.endswith("v6") else 4].match(details)
+        if inet is None:
+            raise ValueError("inet socket annotation")
+        event["local"] = (inet.group("local_ip"), int(inet.group("local_port")))
+        if inet.group("remote_ip"):
+            event["remote"] = (inet.group("remote_ip"), int(inet.group("remote_port")))
+
+    def _data_events(self, event, args, position):
+        """Events of a data syscall whose arguments after the fd start at ``position``."""
+        name = event["syscall"]
+        if name in ("sendmmsg", "recvmmsg"):
+            return self._message_events(event, args, position)
+        if name in ("readv", "writev", "sendmsg", "recvmsg"):
+            payload, was_cut = iovec_payload(args, position)
+            if name in ("sendmsg", "recvmsg"):
+                name_at = args.find("msg_name={", position)
+                if name_at >= 0 and event["remote"] is None:
+                    event["remote"] = parse_sockaddr(args, name_at, args.find("}", name_at))
+        elif event["result"] == 0 and args.find('"', position) < 0:
+            payload, was_cut = b"", False
+        else:
+            payload, was_cut, after = read_string(args, args.index('"', position))
+            if name in ("sendto", "recvfrom") and event["remote"] is None:
+                event["remote"] = parse_sockaddr(args, after)
+        self._set_payload(event, payload, event["result"], was_cut)
+        return [event]
+
+    def _message_events(self, event, args, position):
+        """One event per message of sendmmsg/recvmmsg (each with its msg_len)."""
+        events = []
+        starts = []
+        cursor = position
+        while True:
+            cursor = args.find("{msg_hdr={", cursor)
+            if cursor < 0:
+                break
+            starts.append(cursor)
+            cursor += 10
+        for index, start in enumerate(starts[:event["result"]]):
+            stop = starts[index + 1] if index + 1 < len(starts) else len(args)
+            payload, was_cut = iovec_payload(args, start, stop)
+            length = MESSAGE_LENGTH.findall(args, start, stop)
+            message = dict(event)
+            if message["remote"] is None:
+                message["remote"] = parse_sockaddr(args, start, args.find("msg_iov=", start, stop))
+            self._set_payload(message, payload, int(length[-1]) if length else len(payload), was_cut)
+            events.append(message)
+        return events
+
+    def _set_payload(self, event, payload, length, was_cut):
+        """Store the payload clipped to ``length``; count strace's -s cuts."""
+        event["payload"] = payload[:length] if len(payload) > length else payload
+        event["length"] = length
+        if len(event["payload"]) < length:
+            self.truncated_payloads += 1
+            self.longest_cut_payload = max(self.longest_cut_payload, length)
+
+    def _state_event(self, event, args):
+        """The event of connect/accept/close/shutdown."""
+        name = event["syscall"]
+        if name == "connect":
+            event["remote"] = parse_sockaddr(args)
+            path = UNIX_PATH.search(args)
+            if path:
+                event["path"] = path.group(1) + decode_string(path.group(2)).decode("latin-1")
+        elif name == "shutdown":
+            how = SHUTDOWN_HOW.search(args)
+            event["how"] = how.group(0) if how else None
+        return [event]

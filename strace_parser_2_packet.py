@@ -1,0 +1,240 @@
+"""INET socket events -> Ethernet/802.1Q/IPv4|IPv6/TCP|UDP packets.
+
+``InetPacketizer.packets(event)`` takes one event of ``strace_parser`` and
+returns the packets it causes, each a tuple ``(time, frame, wire_length,
+event, outbound)`` (see ``tcp_flow``).  ``flush()`` returns what is still
+held at the end of input.
+
+TCP: one ``TcpConversation`` per 4-tuple, so that both ends of a connection
+traced in one trace meet.  connect()/accept() open it with a handshake
+(a non-blocking connect's SYN waits for the fd's next syscall, which shows
+the source port), close()/shutdown() and reads of 0 bytes end it with FINs.
+
+UDP: one datagram per syscall (per message for sendmmsg/recvmmsg), from the
+real peer: the sockaddr of sendto/recvfrom/sendmsg/recvmsg, else the one
+given to connect().  A datagram seen by both sender and receiver is written
+once.  The first sendto of an unbound socket shows no local port; it is held
+until the fd's next syscall shows it.
+
+Packet times: the syscall's start for data sent, its end (start + ``-T``
+duration) for data received, and never earlier than the conversation's last
+packet.
+"""
+
+from collections import OrderedDict
+
+from tcp_flow import TcpConversation
+from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
+
+INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
+CLOSED_CONVERSATIONS_KEPT = 4096
+RECENT_DATAGRAMS_KEPT = 4096
+UDP_TEMPLATES_KEPT = 65536
+
+
+def placeholder_endpoints(pid, fd, session):
+    """Stand-in (local, remote) endpoints for a socket whose addresses the
+    trace does not show: 192.0.2.0/24 (TEST-NET-1) for the process, port from
+    the fd and session, and 198.51.100.1 (TEST-NET-2) for the peer."""
+    local = ("192.0.2.%d" % (1 + pid % 254), 10000 + (fd * 64 + session) % 50000)
+    return local, ("198.51.100.1", 9)
+
+
+def loopback_source(local, remote):
+    """The source address the kernel picks for a socket bound to the
+    unspecified address: the loopback address when the peer is on loopback."""
+    ip, port = local
+    if ip in ("0.0.0.0", "::") and remote is not None:
+        peer = remote[0]
+        if peer.startswith("127."):
+            return ("127.0.0.1", port)
+        if peer == "::1":
+            return ("::1", port)
+        if peer.startswith("::ffff:127."):
+            return ("::ffff:127.0.0.1", port)
+    return local
+
+
+def same_family(local, remote):
+    """Map an IPv4 endpoint to IPv4-mapped IPv6 when the other one is IPv6."""
+    if (":" in local[0]) == (":" in remote[0]):
+        return local, remote
+    if ":" in local[0]:
+        return local, ("::ffff:" + remote[0], remote[1])
+    return ("::ffff:" + local[0], local[1]), remote
+
+
+def receive_time(event):
+    """When the bytes of an incoming syscall arrived: the syscall's end."""
+    return event["time"] + (event["duration"] or 0.0)
+
+
+class InetPacketizer:
+    """Turns INET socket events into packets; see the module docstring."""
+
+    def __init__(self):
+        self.links = LinkHeaders()
+        self.conversations = {}
+        self.closed_conversations = OrderedDict()
+        self.pending_connects = {}
+        self.udp_peers = {}
+        self.udp_templates = {}
+        self.recent_datagrams = OrderedDict()
+        self.held_datagrams = {}
+        self.placeholder_events = 0
+        self.duplicates_dropped = 0
+
+    def packets(self, event):
+        """The packets one INET event causes (possibly none)."""
+        if event["protocol"].startswith("TCP"):
+            return self._tcp(event)
+        return self._udp(event)
+
+    def flush(self):
+        """Packets still held (datagrams whose local port never showed)."""
+        packets = []
+        for key in list(self.held_datagrams):
+            packets += self._release_held(key, None)
+        return packets
+
+    # -- TCP ---------------------------------------------------------------
+
+    def _tcp(self, event):
+        name = event["syscall"]
+        key = (event["pid"], event["fd"])
+        if name == "connect":
+            if event["local"] is None and event["remote"] is not None:
+                self.pending_connects[key] = event
+            return []
+        local, remote = event["local"], event["remote"]
+        if remote is None:
+            if local is not None or name == "close":
+                self.pending_connects.pop(key, None)
+                return []  # a listening socket, or a socket never connected
+            if event["direction"] is None:
+                return []
+            local, remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])
+            self.placeholder_events += 1
+        local, remote = same_family(local, remote)
+        conversation = self._conversation(local, remote, name in ("accept", "accept4"))
+        side = conversation.side_of(local)
+        ethertype = conversation.templates[0].ethertype
+        packets = []
+        connect = self.pending_connects.pop(key, None)
+        if connect is not None:
+            packets += conversation.open(side, connect["time"],
+                                         self.links.for_event(connect, ethertype), side, connect)
+        links = self.links.for_event(event, ethertype)
+        if name in ("accept", "accept4"):
+            packets += conversation.open(1 - side, event["time"], links, side, event)
+        elif event["direction"] == "out":
+            packets += conversation.transfer(side, event["payload"], event["length"], True,
+                                             event["time"], links, side, event)
+        elif event["direction"] == "in":
+            if event["length"] == 0:
+                packets += conversation.close(1 - side, receive_time(event), links, side, event)
+            else:
+                packets += conversation.transfer(1 - side, event["payload"], event["length"],
+                                                 False, receive_time(event), links, side, event)
+        elif name == "close" or (name == "shutdown" and event["how"] != "SHUT_RD"):
+            packets += conversation.close(side, event["time"], links, side, event)
+            self._retire_if_closed(local, remote, conversation)
+        return packets
+
+    def _conversation(self, local, remote, opening):
+        """The conversation of a 4-tuple; a new one when ``opening`` (accept)
+        finds only a finished one."""
+        key = (local, remote) if local < remote else (remote, local)
+        conversation = self.conversations.get(key)
+        if conversation is None:
+            conversation = None if opening else self.closed_conversations.get(key)
+            if conversation is None:
+                conversation = TcpConversation(key)
+                self.conversations[key] = conversation
+        return conversation
+
+    def _retire_if_closed(self, local, remote, conversation):
+        """Move a conversation whose both FINs are out to the bounded closed list."""
+        if not all(direction.fin_sent for direction in conversation.directions):
+            return
+        key = conversation.endpoints
+        if self.conversations.pop(key, None) is not None:
+            self.closed_conversations[key] = conversation
+            if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
+                self.closed_conversations.popitem(last=False)
+
+    # -- UDP ---------------------------------------------------------------
+
+    def _udp(self, event):
+        name = event["syscall"]
+        key = (event["pid"], event["fd"])
+        if name == "connect":
+            if event["remote"] is not None:
+                self.udp_peers[key] = event["remote"]
+            return []
+        packets = []
+        if key in self.held_datagrams and (event["local"] is not None or name == "close"):
+            packets += self._release_held(key, event["local"])
+        if name == "close":
+            self.udp_peers.pop(key, None)
+            return packets
+        if event["direction"] is None:
+            return packets
+        if event["local"] is None:
+            if event["direction"] == "out":
+                self.held_datagrams.setdefault(key, []).append(event)
+                return packets
+        return packets + self._datagram(event, event["local"])
+
+    def _release_held(self, key, local):
+        """Datagrams held for ``key``, sent from ``local`` (placeholder if None)."""
+        packets = []
+        for event in self.held_datagrams.pop(key):
+            packets += self._datagram(event, local)
+        return packets
+
+    def _datagram(self, event, local):
+        """The packet of one datagram, or none if its other end already wrote it."""
+        remote = event["remote"] or self.udp_peers.get((event["pid"], event["fd"]))
+        if remote is None:
+            remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])[1]
+            self.placeholder_events += 1
+        if local is None:
+            local = ("::" if ":" in remote[0] else "0.0.0.0", 0)
+            self.placeholder_events += 1
+        local, remote = same_family(loopback_source(local, remote), remote)
+        outbound = event["direction"] == "out"
+        source, destination = (local, remote) if outbound else (remote, local)
+        payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
+        if self._seen_from_other_end((source, destination, payload, length), outbound):
+            self.duplicates_dropped += 1
+            return []
+        template = self._udp_template(source, destination)
+        links = self.links.for_event(event, template.ethertype)
+        frame = links[outbound] + template.udp_packet(payload[:length], length)
+        time = event["time"] if outbound else receive_time(event)
+        return [(time, frame, len(frame) + length - len(payload[:length]), event, outbound)]
+
+    def _seen_from_other_end(self, key, outbound):
+        """True if the other end's syscall already wrote this datagram (and
+        consume that sighting); otherwise record this one."""
+        sightings = self.recent_datagrams.get(key)
+        if sightings is None:
+            sightings = self.recent_datagrams[key] = [0, 0]
+            if len(self.recent_datagrams) > RECENT_DATAGRAMS_KEPT:
+                self.recent_datagrams.popitem(last=False)
+        other = 1 if outbound else 0
+        if sightings[other]:
+            sightings[other] -= 1
+            return True
+        sightings[1 - other] += 1
+        return False
+
+    def _udp_template(self, source, destination):
+        template = self.udp_templates.get((source, destination))
+        if template is None:
+            if len(self.udp_templates) >= UDP_TEMPLATES_KEPT:
+                self.udp_templates.clear()
+            template = self.udp_templates[(source, destination)] = HeaderTemplate(
+                source, destination, PROTO_UDP)
+        return template

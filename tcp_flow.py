@@ -1,0 +1,116 @@
+"""One TCP conversation as a capture would show it: handshake, data with
+continuous seq/ack, FINs, each byte once.
+
+Both packetizers (INET and the UNIX synthesiser) drive a ``TcpConversation``
+with what the trace shows of either end; it returns packets as tuples
+``(time, frame, wire_length, event, outbound)`` where ``outbound`` is True
+when the traced process sent the packet.
+
+Each end's syscalls move a cursor through the direction's byte stream: the
+writer's ``written``, the reader's ``read``.  Bytes are emitted once, by
+whichever syscall first reaches them, so when both ends are traced the
+writer's write carries the data and the reader's read of it adds nothing.
+"""
+
+import zlib
+from dataclasses import dataclass
+
+from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, SYN, HeaderTemplate
+
+
+def initial_sequence(source, destination):
+    """A fixed initial sequence number for the direction source -> destination."""
+    return zlib.crc32(("%s|%s" % (source, destination)).encode())
+
+
+@dataclass
+class StreamDirection:
+    """The bytes of one direction of a conversation."""
+    isn: int
+    emitted: int = 0     # stream bytes in the pcap so far
+    written: int = 0     # stream bytes the sender's syscalls moved
+    read: int = 0        # stream bytes the receiver's syscalls moved
+    syn_sent: bool = False
+    fin_sent: bool = False
+
+    def next_seq(self):
+        """The sequence number of the next byte (SYN and FIN count one each)."""
+        return self.isn + self.syn_sent + self.emitted + self.fin_sent
+
+
+class TcpConversation:
+    """State of one TCP connection between ``endpoints[0]`` and ``endpoints[1]``
+    ((ip, port) pairs); a side is the index of its endpoint."""
+
+    def __init__(self, endpoints):
+        self.endpoints = endpoints
+        self.templates = (HeaderTemplate(endpoints[0], endpoints[1], PROTO_TCP),
+                          HeaderTemplate(endpoints[1], endpoints[0], PROTO_TCP))
+        self.directions = (StreamDirection(initial_sequence(*endpoints)),
+                           StreamDirection(initial_sequence(endpoints[1], endpoints[0])))
+        self.started = False
+        self.last_time = 0.0
+
+    def side_of(self, endpoint):
+        """The side whose endpoint is ``endpoint``."""
+        return 0 if endpoint == self.endpoints[0] else 1
+
+    def _packet(self, sender, flags, payload, length, time, links, traced_side, event):
+        """One segment from ``sender``, acking all the peer has sent."""
+        self.started = True
+        self.last_time = time = max(time, self.last_time)
+        stream = self.directions[sender]
+        peer = self.directions[1 - sender]
+        if not (flags & SYN and not peer.syn_sent):
+            flags |= ACK  # every segment but the opening SYN
+        body = self.templates[sender].tcp_packet(
+            stream.next_seq(), peer.next_seq() if flags & ACK else 0, flags, payload, length)
+        outbound = sender == traced_side
+        frame = links[outbound] + body
+        return (time, frame, len(frame) + length - len(payload), event, outbound)
+
+    def open(self, client, time, links, traced_side, event):
+        """SYN, SYN-ACK, ACK from ``client``; nothing if the conversation
+        already has packets (first seen mid-stream, or opened by the other end)."""
+        if self.started:
+            return []
+        server = 1 - client
+        syn = self._packet(client, SYN, b"", 0, time, links, traced_side, event)
+        self.directions[client].syn_sent = True
+        syn_ack = self._packet(server, SYN, b"", 0, time, links, traced_side, event)
+        self.directions[server].syn_sent = True
+        ack = self._packet(client, 0, b"", 0, time, links, traced_side, event)
+        return [syn, syn_ack, ack]
+
+    def transfer(self, sender, payload, length, by_sender, time, links, traced_side, event):
+        """Data of one syscall: ``length`` bytes from ``sender`` of which
+        ``payload`` holds what strace printed.  ``by_sender`` tells whether
+        the syscall was the sender's write or the receiver's read.  Emits the
+        part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
+        stream = self.directions[sender]
+        start = stream.written if by_sender else stream.read
+        end = start + length
+        if by_sender:
+            stream.written = end
+        else:
+            stream.read = end
+        if end <= stream.emitted:
+            return []
+        skip = max(0, stream.emitted - start)
+        packets = []
+        for offset in range(skip, length, MAX_SEGMENT):
+            size = min(MAX_SEGMENT, length - offset)
+            piece = payload[offset:offset + size]
+            packets.append(self._packet(sender, PSH, piece, size, time, links, traced_side, event))
+            stream.emitted += size
+        return packets
+
+    def close(self, sender, time, links, traced_side, event):
+        """FIN from ``sender`` and the peer's ACK; nothing if already sent."""
+        stream = self.directions[sender]
+        if stream.fin_sent:
+            return []
+        fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
+        stream.fin_sent = True
+        ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)
+        return [fin, ack]
