@@ -1,0 +1,147 @@
+"""Shared test helpers: real tools (strace, tcpdump, tshark), conversion,
+and reading pcaps back into byte streams.
+
+A test that needs a tool calls ``require("strace")``: on a laptop without it
+the test skips with the reason; in CI (``CI`` set) a missing tool fails the
+test, because a skip there would hide a gap.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CONVERTER = REPO / "py_strace2pcap.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STRACE_OPTIONS = ["-f", "-s655350", "-ttt", "-T", "-yy", "-xx"]
+
+
+def require(*tools):
+    """Skip (fail in CI) unless every tool is on PATH."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        message = "needs %s (installed by .ci/run)" % ", ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def convert(trace, pcap, *flags, stdin=None, check=True):
+    """Run the converter on ``trace`` (a path, or None to pass ``stdin`` bytes)."""
+    command = [sys.executable, str(CONVERTER), str(pcap), *flags]
+    if trace is not None:
+        command += ["-r", str(trace)]
+    result = subprocess.run(command, input=stdin, capture_output=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError("converter exit %d: %s" % (result.returncode,
+                                                        result.stderr.decode(errors="replace")))
+    return result
+
+
+def strace(command, trace, options=STRACE_OPTIONS, **popen):
+    """Run ``command`` (a list) under strace writing ``trace``; return the CompletedProcess."""
+    require("strace")
+    return subprocess.run(["strace", *options, "-o", str(trace), *command],
+                          capture_output=True, timeout=120, **popen)
+
+
+class Tcpdump:
+    """``with Tcpdump(path, "tcp port 18080"):`` captures loopback traffic to a pcap."""
+
+    def __init__(self, path, capture_filter):
+        require("tcpdump")
+        self.path = path
+        self.capture_filter = capture_filter
+        self.process = None
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            ["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(self.path), self.capture_filter],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # tcpdump says "listening on lo" once the capture runs.
+        deadline = time.time() + 10
+        line = b""
+        while b"listening" not in line and time.time() < deadline:
+            line = self.process.stderr.readline()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.3)
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=10)
+
+
+def tshark(*arguments):
+    """Output of tshark with ``arguments`` (text)."""
+    require("tshark")
+    result = subprocess.run(["tshark", *arguments], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result.stdout.decode(errors="replace")
+
+
+def tcp_analysis_warnings(pcap):
+    """tshark's TCP analysis complaints about ``pcap`` (empty when clean)."""
+    return tshark("-r", str(pcap), "-Y", "tcp.analysis.flags && !tcp.analysis.window_update")
+
+
+def malformed_packets(pcap):
+    """tshark's malformed-packet findings in ``pcap``."""
+    return tshark("-r", str(pcap), "-Y", "_ws.malformed || _ws.expert.severity >= error")
+
+
+def read_packets(pcap):
+    """The packets of a pcap as scapy packets (scapy parses, we do not)."""
+    from scapy.utils import rdpcap
+    return rdpcap(str(pcap))
+
+
+def tcp_streams(pcap):
+    """{(src ip, src port, dst ip, dst port): bytes} rebuilt by sequence number,
+    each byte once (retransmitted bytes must be equal or the test fails)."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    pieces = defaultdict(dict)
+    for packet in read_packets(pcap):
+        if TCP not in packet:
+            continue
+        ip = packet[IP] if IP in packet else packet[IPv6]
+        segment = packet[TCP]
+        payload = bytes(segment.payload)
+        if ip.haslayer("Padding"):
+            payload = payload[:len(payload) - len(ip["Padding"].load)]
+        if not payload:
+            continue
+        key = (ip.src, segment.sport, ip.dst, segment.dport)
+        previous = pieces[key].get(segment.seq)
+        assert previous is None or previous == payload, "same seq, different bytes in %s" % (key,)
+        pieces[key][segment.seq] = payload
+    streams = {}
+    for key, by_seq in pieces.items():
+        first = next(iter(by_seq))
+        stream = bytearray()
+        for offset, data in sorted(((seq - first) % 2 ** 32, data) for seq, data in by_seq.items()):
+            assert offset <= len(stream), "gap in %s at %d" % (key, offset)
+            stream[offset:offset + len(data)] = data
+        streams[key] = bytes(stream)
+    return streams
+
+
+def udp_datagrams(pcap):
+    """[(src ip, src port, dst ip, dst port, payload)] in pcap order."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+    datagrams = []
+    for packet in read_packets(pcap):
+        if UDP not in packet:
+            continue
+        ip = packet[IP] if IP in packet else packet[IPv6]
+        datagrams.append((ip.src, packet[UDP].sport, ip.dst, packet[UDP].dport,
+                          bytes(packet[UDP].payload)))
+    return datagrams
