@@ -45,6 +45,18 @@ returning 0 gives an event with an empty payload: the peer closed its side.
 the connection), ``connect`` an event whose ``remote`` is the sockaddr it was
 given.
 
+With ``StraceParser(process_events=True)``, successful execve, execveat,
+clone, clone3, fork and vfork lines also give an event, whose ``protocol``
+is ``PROCESS`` (``"process"``); it holds pid, time, syscall, result and:
+
+=============  ==============  ==================================================
+comm           str | None      execve: the basename of argv[0] (of the path
+                               when argv is empty); None for the others
+child          int | None      clone/fork: the new thread's or process's id
+thread         bool            clone with CLONE_THREAD: the child is a thread
+                               of the caller's process
+=============  ==============  ==================================================
+
 Example::
 
     >>> p = StraceParser()
@@ -71,6 +83,10 @@ DATA_SYSCALLS = {
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
+# Syscalls that name a process (execve) or make one inherit its parent's
+# name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
+PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
+PROCESS = "process"
 
 EXAMPLES_KEPT = 5
 
@@ -210,9 +226,11 @@ def parse_clock(text, date):
 class StraceParser:
     """Turns strace lines into socket events; see the module docstring."""
 
-    def __init__(self, date=None):
+    def __init__(self, date=None, process_events=False):
         """``date``: the day (``datetime.date``) clock-time timestamps belong
-        to; today (UTC) when None."""
+        to; today (UTC) when None.  ``process_events``: also return the
+        process events of execve/clone/fork lines (see the module docstring)."""
+        self.syscalls = SOCKET_SYSCALLS | PROCESS_SYSCALLS if process_events else SOCKET_SYSCALLS
         self.date = date or datetime.now(timezone.utc).date()
         self.skipped = Counter()
         self.examples = []
@@ -252,7 +270,7 @@ class StraceParser:
                 return self.skip("signal or exit line", line)
             return self.skip("unparseable", line)
         name = head.group("name") or head.group("resumed")
-        if name not in SOCKET_SYSCALLS:
+        if name not in self.syscalls:
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
@@ -270,6 +288,8 @@ class StraceParser:
                 return []
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)
+        if name in PROCESS_SYSCALLS:
+            return self._process_event(pid, start_time, name, line)
         return self._complete(pid, start_time, name, line)
 
     def _complete(self, pid, start_time, name, line):
@@ -408,3 +428,35 @@ class StraceParser:
             how = SHUTDOWN_HOW.search(args)
             event["how"] = how.group(0) if how else None
         return [event]
+
+    def _process_event(self, pid, start_time, name, line):
+        """The process event of a whole execve/clone/fork line; none if it failed."""
+        equals = line.rfind(" = ")
+        returned = RETURN_VALUE.match(line, equals + 3) if equals > 0 else None
+        if returned is None or not returned.group("ret").isdigit():
+            return self.skip("not a socket syscall", line)  # failed: -1 ENOENT, or "?"
+        result = int(returned.group("ret"))
+        args = line[line.find(name + "(") + len(name) + 1:equals]
+        event = {"protocol": PROCESS, "pid": pid, "syscall": name, "result": result,
+                 "time": 0.0, "comm": None, "child": None, "thread": False}
+        try:
+            if start_time:
+                event["time"] = parse_clock(start_time, self.date)
+            if name.startswith("exec"):
+                event["comm"] = program_name(args)
+        except ValueError:
+            return self.skip("unparseable", line)
+        if name.startswith(("clone", "fork", "vfork")) and result > 0:
+            event["child"] = result
+            event["thread"] = "CLONE_THREAD" in args
+        return [event]
+
+
+def program_name(args):
+    """The basename of argv[0] in execve's (or execveat's) arguments ``args``,
+    or of the program's path when argv is empty."""
+    path, _cut, after = read_string(args, args.index('"'))
+    if args.startswith(', ["', after):
+        path = read_string(args, after + 3)[0] or path
+    name = path.rstrip(b"/").rsplit(b"/", 1)[-1]
+    return name.decode("utf-8", "backslashreplace")
