@@ -28,6 +28,10 @@ from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 CLOSED_CONVERSATIONS_KEPT = 4096
+PENDING_CONNECTS_KEPT = 4096
+# How long (trace time) a close()'s FIN waits for a sign that another
+# process still uses the socket (see InetPacketizer._hold_fin).
+FIN_HOLD_SECONDS = 2.0
 RECENT_DATAGRAMS_KEPT = 4096
 UDP_TEMPLATES_KEPT = 65536
 
@@ -76,7 +80,9 @@ class InetPacketizer:
         self.links = LinkHeaders()
         self.conversations = {}
         self.closed_conversations = OrderedDict()
-        self.pending_connects = {}
+        self.pending_connects = OrderedDict()
+        self.pending_fins = OrderedDict()
+        self.connections = 0
         self.udp_peers = {}
         self.udp_templates = {}
         self.recent_datagrams = OrderedDict()
@@ -86,13 +92,15 @@ class InetPacketizer:
 
     def packets(self, event):
         """The packets one INET event causes (possibly none)."""
+        packets = self._release_due_fins(event["time"]) if self.pending_fins else []
         if event["protocol"].startswith("TCP"):
-            return self._tcp(event)
-        return self._udp(event)
+            return packets + self._tcp(event)
+        return packets + self._udp(event)
 
     def flush(self):
-        """Packets still held (datagrams whose local port never showed)."""
-        packets = []
+        """Packets still held: FINs of close() and datagrams whose local
+        port never showed."""
+        packets = self._release_due_fins(float("inf"))
         for key in list(self.held_datagrams):
             packets += self._release_held(key, None)
         return packets
@@ -104,7 +112,7 @@ class InetPacketizer:
         key = (event["pid"], event["fd"])
         if name == "connect":
             if event["local"] is None and event["remote"] is not None:
-                self.pending_connects[key] = event
+                self._remember_connect(key, event)
             return []
         local, remote = event["local"], event["remote"]
         if remote is None:
@@ -115,53 +123,126 @@ class InetPacketizer:
                 return []
             local, remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])
             self.placeholder_events += 1
+        connect = self._take_connect(key, remote)
         local, remote = same_family(local, remote)
-        conversation = self._conversation(local, remote, name in ("accept", "accept4"))
+        accepted = name in ("accept", "accept4")
+        packets, conversation = self._conversation(local, remote, accepted or connect is not None)
         side = conversation.side_of(local)
+        conversation.traced_sides.add(side)
         ethertype = conversation.templates[0].ethertype
-        packets = []
-        connect = self.pending_connects.pop(key, None)
         if connect is not None:
             packets += conversation.open(side, connect["time"],
                                          self.links.for_event(connect, ethertype), side, connect)
         links = self.links.for_event(event, ethertype)
-        if name in ("accept", "accept4"):
+        if name == "close":
+            self._hold_fin(conversation, side, links, event)
+            return packets
+        # This side still uses the connection: a close held for it closed a copy.
+        self.pending_fins.pop((conversation.endpoints, side), None)
+        if accepted:
             packets += conversation.open(1 - side, event["time"], links, side, event)
         elif event["direction"] == "out":
             packets += conversation.transfer(side, event["payload"], event["length"], True,
                                              event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
-                packets += conversation.close(1 - side, receive_time(event), links, side, event)
+                packets += self._peer_closed(conversation, side, links, event)
             else:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
-        elif name == "close" or (name == "shutdown" and event["how"] != "SHUT_RD"):
-            packets += conversation.close(side, event["time"], links, side, event)
-            self._retire_if_closed(local, remote, conversation)
+        elif name == "shutdown" and event["how"] != "SHUT_RD":
+            # shutdown acts on the socket itself, whatever other fds share it.
+            packets += self._fin(conversation, side, event["time"], links, side, event)
         return packets
 
+    def _remember_connect(self, key, event):
+        """Keep a connect until the fd's next syscall shows its 4-tuple."""
+        self.pending_connects.pop(key, None)
+        self.pending_connects[key] = event
+        if len(self.pending_connects) > PENDING_CONNECTS_KEPT:
+            self.pending_connects.popitem(last=False)
+
+    def _take_connect(self, key, remote):
+        """The connect that opened the connection of (pid, fd) ``key``, if
+        one is pending: that pid's, else another thread's on the same fd
+        number to the same peer (threads share their fds)."""
+        connect = self.pending_connects.pop(key, None)
+        if connect is not None or not self.pending_connects:
+            return connect
+        for other_key, other in self.pending_connects.items():
+            if other_key[1] == key[1] and other["remote"] == remote:
+                return self.pending_connects.pop(other_key)
+        return None
+
     def _conversation(self, local, remote, opening):
-        """The conversation of a 4-tuple; a new one when ``opening`` (accept)
-        finds only a finished one."""
+        """``(packets, conversation)`` for a 4-tuple.  ``opening`` (connect,
+        accept) on a side the trace already saw starts a new connection on
+        the same 4-tuple; the packets are what the old one still held."""
         key = (local, remote) if local < remote else (remote, local)
         conversation = self.conversations.get(key)
+        packets = []
+        if conversation is not None and opening and (
+                conversation.side_of(local) in conversation.traced_sides):
+            packets = self._release_fins_of(conversation)
+            self.conversations.pop(key, None)
+            conversation = None
         if conversation is None:
             conversation = None if opening else self.closed_conversations.get(key)
             if conversation is None:
                 conversation = TcpConversation(key)
                 self.conversations[key] = conversation
-        return conversation
+                self.connections += 1
+        return packets, conversation
 
-    def _retire_if_closed(self, local, remote, conversation):
-        """Move a conversation whose both FINs are out to the bounded closed list."""
-        if not all(direction.fin_sent for direction in conversation.directions):
-            return
-        key = conversation.endpoints
-        if self.conversations.pop(key, None) is not None:
-            self.closed_conversations[key] = conversation
-            if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
-                self.closed_conversations.popitem(last=False)
+    def _hold_fin(self, conversation, side, links, event):
+        """Hold the FIN of a close(): after a fork the process may close its
+        copy of a socket another process keeps using.  The FIN goes out when
+        the peer reads 0 or closes too, FIN_HOLD_SECONDS later in the trace,
+        or at the end; a later syscall on this side cancels it."""
+        key = (conversation.endpoints, side)
+        self.pending_fins.pop(key, None)
+        if not conversation.directions[side].fin_sent:
+            self.pending_fins[key] = (conversation, (side, event["time"], links, side, event))
+
+    def _release_due_fins(self, now):
+        """Packets of the held FINs older than ``now`` - FIN_HOLD_SECONDS."""
+        packets = []
+        while self.pending_fins:
+            key, (conversation, fin) = next(iter(self.pending_fins.items()))
+            if fin[1] + FIN_HOLD_SECONDS >= now:
+                break
+            del self.pending_fins[key]
+            packets += self._fin(conversation, *fin)
+        return packets
+
+    def _release_fins_of(self, conversation):
+        """Packets of the FINs held for either side of ``conversation``."""
+        packets = []
+        for side in (0, 1):
+            fin = self.pending_fins.pop((conversation.endpoints, side), None)
+            if fin is not None:
+                packets += self._fin(conversation, *fin[1])
+        return packets
+
+    def _peer_closed(self, conversation, side, links, event):
+        """A read of 0 bytes: the peer's FIN, the held one of its close() if
+        the trace has it, else one at this read."""
+        fin = self.pending_fins.pop((conversation.endpoints, 1 - side), None)
+        if fin is not None:
+            return self._fin(conversation, *fin[1])
+        return self._fin(conversation, 1 - side, receive_time(event), links, side, event)
+
+    def _fin(self, conversation, sender, time, links, traced_side, event):
+        """FIN from ``sender`` (and the ACK); retire the conversation when both are out."""
+        packets = conversation.close(sender, time, links, traced_side, event)
+        if all(direction.fin_sent for direction in conversation.directions):
+            key = conversation.endpoints
+            if self.conversations.get(key) is conversation:
+                del self.conversations[key]
+                self.closed_conversations[key] = conversation
+                if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
+                    self.closed_conversations.popitem(last=False)
+        return packets
 
     # -- UDP ---------------------------------------------------------------
 

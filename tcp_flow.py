@@ -50,6 +50,9 @@ class TcpConversation:
                            StreamDirection(initial_sequence(endpoints[1], endpoints[0])))
         self.started = False
         self.last_time = 0.0
+        # Sides whose own syscalls the trace showed: an accept or connect on
+        # a side already seen is a new connection on the same 4-tuple.
+        self.traced_sides = set()
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""
