@@ -33,7 +33,11 @@ remote         (str, int)|None the peer's address and port, when known
 inode          int | None      the socket inode (always for UNIX, and for INET
                                sockets strace prints before they are connected)
 peer_inode     int | None      the peer socket's inode (UNIX stream sockets)
-path           str | None      the UNIX socket path, decoded (abstract: ``@name``)
+path           str | None      the UNIX socket path, decoded (abstract: ``@name``):
+                               the socket's own name from the annotation, for
+                               connect the ``sun_path`` it was given
+peer_path      str | None      UNIX datagrams: the ``sun_path`` of
+                               sendto/recvfrom/sendmsg/recvmsg's sockaddr
 error          str | None      ``EINPROGRESS`` for a non-blocking connect
 how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``
 =============  ==============  ==================================================
@@ -43,7 +47,7 @@ their iovec pieces), sendmmsg/recvmmsg one event per message.  ``read``
 returning 0 gives an event with an empty payload: the peer closed its side.
 ``accept``/``accept4`` give an event for the *new* fd (its annotation carries
 the connection), ``connect`` an event whose ``remote`` is the sockaddr it was
-given.
+given, ``socketpair`` one event per end.
 
 With ``StraceParser(process_events=True)``, successful execve, execveat,
 clone, clone3, fork and vfork lines also give an event, whose ``protocol``
@@ -80,7 +84,7 @@ DATA_SYSCALLS = {
     "write": OUT, "send": OUT, "sendto": OUT, "sendmsg": OUT, "writev": OUT,
     "sendmmsg": OUT,
 }
-STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4"}
+STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Syscalls that name a process (execve) or make one inherit its parent's
@@ -119,7 +123,8 @@ INET_DETAILS = {
     4: re.compile(INET4_ENDPOINT.format("local") + r"(?:->" + INET4_ENDPOINT.format("remote") + ")?$"),
     6: re.compile(INET6_ENDPOINT.format("local") + r"(?:->" + INET6_ENDPOINT.format("remote") + ")?$"),
 }
-UNIX_DETAILS = re.compile(r'(?P<inode>\d+)(?:->(?P<peer>\d+))?(?:,"(?P<path>.*)")?$')
+# An abstract name is printed with its ``@`` before the quotes: ``[9177,@"..."]``.
+UNIX_DETAILS = re.compile(r'(?P<inode>\d+)(?:->(?P<peer>\d+))?(?:,(?P<abstract>@?)"(?P<path>.*)")?$')
 
 # A sockaddr as strace prints it, IPv4 or IPv6 (the address string is hex
 # escaped under -xx).
@@ -211,6 +216,15 @@ def parse_sockaddr(text, start=0, stop=None):
     if match.group("port4") is not None:
         return decode_string(match.group("ip4")).decode("latin-1"), int(match.group("port4"))
     return decode_string(match.group("ip6")).decode("latin-1"), int(match.group("port6"))
+
+
+def parse_unix_path(text, start=0, stop=None):
+    """The first AF_UNIX ``sun_path`` in ``text[start:stop]``, decoded
+    (abstract names as ``@name``), or None."""
+    match = UNIX_PATH.search(text, start, len(text) if stop is None or stop < 0 else stop)
+    if match is None:
+        return None
+    return match.group(1) + decode_string(match.group(2)).decode("latin-1")
 
 
 def parse_clock(text, date):
@@ -310,6 +324,8 @@ class StraceParser:
         args = line[args_start:equals].rstrip()
         if name in ("accept", "accept4"):
             annotation = FD_ANNOTATION.match("%d<%s>" % (result, returned.group("ret_annotation") or ""))
+        elif name == "socketpair":
+            annotation = FD_ANNOTATION.search(args)  # the first of the two fds
         else:
             annotation = FD_ANNOTATION.match(args)
         if annotation is None or annotation.group("protocol") not in SOCKET_PROTOCOLS:
@@ -346,7 +362,8 @@ class StraceParser:
         details = annotation.group("details")
         event.update(fd=fd, protocol=protocol,
                      session=self._sessions.get((event["pid"], fd), 0),
-                     local=None, remote=None, inode=None, peer_inode=None, path=None)
+                     local=None, remote=None, inode=None, peer_inode=None, path=None,
+                     peer_path=None)
         if protocol.startswith("UNIX"):
             unix = UNIX_DETAILS.match(details)
             if unix is None:
@@ -354,7 +371,8 @@ class StraceParser:
             event["inode"] = int(unix.group("inode"))
             event["peer_inode"] = int(unix.group("peer")) if unix.group("peer") else None
             if unix.group("path") is not None:
-                event["path"] = decode_string(unix.group("path")).decode("latin-1")
+                event["path"] = unix.group("abstract") + decode_string(
+                    unix.group("path")).decode("latin-1")
             return
         if details.isdigit():
             event["inode"] = int(details)
@@ -377,12 +395,14 @@ class StraceParser:
                 name_at = args.find("msg_name={", position)
                 if name_at >= 0 and event["remote"] is None:
                     event["remote"] = parse_sockaddr(args, name_at, args.find("}", name_at))
+                    event["peer_path"] = parse_unix_path(args, name_at, args.find("}", name_at))
         elif event["result"] == 0 and args.find('"', position) < 0:
             payload, was_cut = b"", False
         else:
             payload, was_cut, after = read_string(args, args.index('"', position))
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
+                event["peer_path"] = parse_unix_path(args, after)
         self._set_payload(event, payload, event["result"], was_cut)
         return [event]
 
@@ -421,12 +441,15 @@ class StraceParser:
         name = event["syscall"]
         if name == "connect":
             event["remote"] = parse_sockaddr(args)
-            path = UNIX_PATH.search(args)
-            if path:
-                event["path"] = path.group(1) + decode_string(path.group(2)).decode("latin-1")
+            event["path"] = parse_unix_path(args)
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
             event["how"] = how.group(0) if how else None
+        elif name == "socketpair":
+            # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
+            second = dict(event)
+            self._describe_socket(second, list(FD_ANNOTATION.finditer(args))[-1])
+            return [event, second]
         return [event]
 
     def _process_event(self, pid, start_time, name, line):
