@@ -13,8 +13,11 @@ the other, the fd as the VLAN id.  Filter: eth.addr == 00:00:00:12:34:56 && vlan
 """
 
 import argparse
+import errno
 import os
+import select
 import signal
+import stat
 import sys
 import time
 
@@ -30,11 +33,64 @@ PROGRESS_INTERVAL = 0.5
 
 
 class Stop(Exception):
-    """Raised by the SIGTERM handler to end the conversion cleanly."""
+    """Raised at a safe point after SIGINT or SIGTERM, to end the conversion cleanly."""
 
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
+
+
+class StopSignals:
+    """SIGINT and SIGTERM, caught: the conversion ends at its next safe point.
+
+    The handler only records the signal, since raising from it could cut a
+    pcap record in half; ``check()`` raises ``Stop`` between lines, and
+    ``wait_for_input(fd)`` sleeps until ``fd`` has input or a signal came
+    (``set_wakeup_fd`` wakes the ``select``).  A signal ignored when we
+    started (``nohup``, a background job, the wrappers' sink) stays ignored.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self.wake_read, wake_write = os.pipe()
+        os.set_blocking(self.wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        for signum in self.SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, self._record)
+
+    def _record(self, signum, _frame):
+        if self.signum is None:
+            self.signum = signum
+
+    def check(self):
+        """Raise ``Stop`` if a signal came."""
+        if self.signum is not None:
+            raise Stop(self.signum)
+
+    def wait_for_input(self, fd):
+        """Block until ``fd`` is readable or a signal came (then raise ``Stop``)."""
+        while self.signum is None:
+            try:
+                ready = select.select([fd, self.wake_read], [], [])[0]
+            except (OSError, ValueError):
+                return
+            if fd in ready:
+                return
+            try:
+                os.read(self.wake_read, 512)
+            except BlockingIOError:
+                pass
+        self.check()
+
+    def restore(self):
+        """Back to the default actions: a second signal ends us at once."""
+        for signum in self.SIGNALS:
+            if signal.getsignal(signum) == self._record:
+                signal.signal(signum, signal.SIG_DFL)
 
 
 def parse_arguments(argv):
@@ -71,15 +127,20 @@ def parse_arguments(argv):
 def open_output(path):
     """A binary file object for ``path`` (``-``: standard output)."""
     if path == "-":
-        return os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 16)
+        # The pcap gets its own copy of the standard output, and descriptor 1
+        # becomes standard error: nothing else can ever land in the stream.
+        output = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=1 << 16)
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        return output
     return open(path, "wb", buffering=1 << 16)
 
 
 def open_input(path):
     """The file descriptor to read the trace from (``None``: standard input)."""
-    if path is None or path == "-":
-        return sys.stdin.fileno()
-    return os.open(path, os.O_RDONLY)
+    fd = sys.stdin.fileno() if path is None or path == "-" else os.open(path, os.O_RDONLY)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+    return fd
 
 
 class Converter:
@@ -198,8 +259,8 @@ class Progress:
             sys.stderr.write("\r\033[K")
 
 
-def convert(arguments):
-    """Run one conversion; return the exit status."""
+def convert(arguments, stop_signals):
+    """Run one conversion, ended early by ``stop_signals``; return the exit status."""
     try:
         input_fd = open_input(arguments.input)
     except OSError as error:
@@ -220,29 +281,36 @@ def convert(arguments):
     progress = Progress(input_fd, not arguments.quiet)
     started = time.monotonic()
 
-    def flush():
+    def on_idle():
+        # The input has nothing ready (a live strace between syscalls): the
+        # moment to push the packets out, and never on bulk input.
         output.flush()
         if progress.enabled:
             progress.update()
+        stop_signals.wait_for_input(input_fd)
 
+    stopped_by = None
     try:
-        for count, line in enumerate(read_lines(input_fd, flush)):
-            converter.feed(line)
-            if progress.enabled and count % 4096 == 0:
-                progress.update()
+        try:
+            for count, line in enumerate(read_lines(input_fd, on_idle)):
+                converter.feed(line)
+                if count & 4095 == 0:
+                    stop_signals.check()
+                    if progress.enabled:
+                        progress.update()
+        except Stop as stop:
+            stopped_by = stop.signum
+            stop_signals.restore()
         converter.finish()
-        output.flush()
-    except KeyboardInterrupt:
-        stopped_by = signal.SIGINT
-    except Stop as stop:
-        stopped_by = stop.signum
+        output.close()
     except BrokenPipeError:
         # The reader went away (``| head``): leave quietly, as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), output.fileno())
+        if not output.closed:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), output.fileno())
         return 128 + signal.SIGPIPE
-    else:
-        stopped_by = None
-    output.close()
+    except OSError as error:
+        print("py-strace2pcap: stopped by an I/O error: %s" % error.strerror, file=sys.stderr)
+        return EXIT_USAGE
     progress.done()
     if not arguments.quiet:
         report = converter.summary(time.monotonic() - started)
@@ -259,13 +327,9 @@ def convert(arguments):
 
 def main(argv=None):
     """Entry point of the ``py-strace2pcap`` command."""
+    stop_signals = StopSignals()
     arguments = parse_arguments(argv)
-
-    def stop(signum, _frame):
-        raise Stop(signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    return convert(arguments)
+    return convert(arguments, stop_signals)
 
 
 if __name__ == "__main__":

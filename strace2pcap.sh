@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# strace2pcap.sh: run strace with the options py_strace2pcap.py needs and the
+# converter as strace's output sink.  strace2pcap-pipe.sh calls this with
+# --pipe to stream the pcap to standard output as well.
+set -u
+
+program=${STRACE2PCAP_NAME:-strace2pcap.sh}
+pipe_mode=0
+if [ "${1-}" = "--pipe" ]; then
+    pipe_mode=1
+    shift
+fi
+
+usage() {
+    if [ "$pipe_mode" = 1 ]; then
+        cat <<EOF
+usage: $program [OUT.pcap] "STRACE ARGS" [CONVERTER OPTIONS...]
+
+Trace a command or a running process and write its socket traffic to standard
+output as a pcap stream, live (for | tshark -r -, | tcpdump -r -,
+| wireshark -k -i -); also keep it in OUT.pcap unless OUT.pcap is "" or "-".
+The traced command's own standard output goes to standard error.
+
+  $program out.pcap "curl -s http://127.0.0.1:8080/" | tcpdump -A -r -
+  $program - "-p 1234" --capture-unix-socket | wireshark -k -i -
+EOF
+    else
+        cat <<EOF
+usage: $program OUT.pcap "STRACE ARGS" [CONVERTER OPTIONS...]
+
+Trace a command or a running process and write its socket traffic to OUT.pcap,
+live (the file grows while the command runs).
+
+  $program out.pcap "curl -s http://127.0.0.1:8080/"
+  $program out.pcap "-p 1234" --capture-unix-socket
+EOF
+    fi
+    cat <<EOF
+
+STRACE ARGS is one string, split like a shell command line (quotes group
+words; nothing is expanded): a command, or -p PID to attach to a process, with
+any extra strace options in front.  CONVERTER OPTIONS go to py_strace2pcap.py
+(see py_strace2pcap.py --help), e.g. --capture-unix-socket, -q.
+Exit status: the traced command's; 2 when strace, Python or scapy is missing
+or the arguments are wrong.  Set PYTHON to choose the Python interpreter.
+EOF
+}
+
+die() {
+    echo "$program: $*" >&2
+    exit 2
+}
+
+# Quote one word for /bin/sh, which runs strace's "! command" sink.
+sh_quote() {
+    local single="'"
+    printf "'%s'" "${1//$single/$single\\$single$single}"
+}
+
+case "${1-}" in
+    -h|--help) usage; exit 0 ;;
+esac
+if [ "$#" -lt 2 ]; then
+    usage >&2
+    exit 2
+fi
+output=$1
+strace_words=$2
+shift 2
+converter_options=("$@")
+if [ "$pipe_mode" = 1 ] && [ "$output" = "-" ]; then
+    output=""
+fi
+[ "$pipe_mode" = 1 ] || [ -n "$output" ] || die "OUT.pcap is missing"
+[ "$output" != "-" ] || die "OUT.pcap - is stdout: use strace2pcap-pipe.sh for that"
+
+here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+python=${PYTHON:-python3}
+command -v strace >/dev/null 2>&1 || die "strace not found: install it (e.g. apt-get install strace)"
+command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3 or set PYTHON"
+"$python" -c "import scapy" >/dev/null 2>&1 \
+    || die "the Python module scapy is missing: $python -m pip install -r $here/requirements.txt"
+converter=$here/py_strace2pcap.py
+[ -f "$converter" ] || die "py_strace2pcap.py not found next to this script ($here)"
+if [ -n "$output" ]; then
+    ( : >>"$output" ) 2>/dev/null || die "cannot write $output"
+fi
+
+# strace args as words, split by shlex: quotes honoured, no expansion, no code run.
+mapfile -d '' -t strace_args < <("$python" -c '
+import shlex, sys
+for word in shlex.split(sys.argv[1]):
+    sys.stdout.write(word + "\0")
+' "$strace_words" 2>/dev/null)
+[ "${#strace_args[@]}" -gt 0 ] || die "cannot split STRACE ARGS into words: $strace_words"
+
+# Exactly the syscalls the converter reads (from its parser, so the two never
+# disagree), plus those that start or rename processes, for the process names.
+# "?" keeps strace quiet about names this architecture lacks (recv, send).
+syscalls=$("$python" -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+from strace_parser import SOCKET_SYSCALLS
+names = sorted(SOCKET_SYSCALLS | {"execve", "execveat", "clone", "clone3", "fork", "vfork"})
+print(",".join("?" + name for name in names))
+' "$here") || die "cannot read the syscall list from $here/strace_parser.py"
+
+# The sink ignores SIGINT: on Ctrl-C strace detaches (or the command dies) and
+# closes the pipe, and the converter still converts every line to the end.
+sink="trap '' INT; exec $(sh_quote "$python") $(sh_quote "$converter")"
+if [ "$pipe_mode" = 1 ]; then
+    sink+=" -"
+else
+    sink+=" $(sh_quote "$output")"
+fi
+for option in "${converter_options[@]}"; do
+    sink+=" $(sh_quote "$option")"
+done
+
+strace_options=(-f -s655350 -ttt -T -yy -xx -e "trace=$syscalls")
+attaching=0
+for word in "${strace_args[@]}"; do
+    case "$word" in
+        -p*|--attach*) attaching=1 ;;
+    esac
+done
+# seccomp-bpf stops the tracee only on the syscalls traced: far less overhead
+# for a started command (strace cannot use it when attaching with -p).
+[ "$attaching" = 1 ] || strace_options+=(--seccomp-bpf)
+
+if [ "$pipe_mode" = 1 ]; then
+    # The pcap stream goes to our standard output through fd 3; strace's and
+    # the traced command's standard output go to standard error instead.
+    if [ -n "$output" ]; then
+        sink+=" | tee -i $(sh_quote "$output")"
+    fi
+    sink="{ $sink; } >&3 3>&-"
+    strace "${strace_options[@]}" -o "! $sink" "${strace_args[@]}" 3>&1 1>&2
+else
+    strace "${strace_options[@]}" -o "! $sink" "${strace_args[@]}"
+fi
