@@ -21,12 +21,13 @@ import stat
 import sys
 import time
 
-from strace_parser import StraceParser
+from pcap_output import PcapngOutput, PcapOutput, strace_flags
+from process_names import ProcessNames
+from strace_parser import PROCESS, StraceParser
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
 from trace_input import read_lines
 
-LINKTYPE_ETHERNET = 1
-SNAPLEN = 262144
+__version__ = "1.0.0"
 EXIT_USAGE = 2
 EXIT_STRICT = 1
 PROGRESS_INTERVAL = 0.5
@@ -100,6 +101,13 @@ def parse_arguments(argv):
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", help="the pcap to write; - writes it to standard output")
+    parser.add_argument("--format", choices=("pcap", "pcapng"),
+                        help="pcap (the default) or pcapng: the process, command, fd and "
+                             "syscall as a comment on every packet (default for an "
+                             "OUTPUT ending in .pcapng)")
+    parser.add_argument("--tls-keylog", metavar="FILE",
+                        help="embed this TLS key log (SSLKEYLOGFILE) so that Wireshark "
+                             "decrypts TLS (pcapng only)")
     parser.add_argument("-r", "--input", metavar="FILE",
                         help="read the trace from FILE instead of standard input")
     parser.add_argument("--capture-net", action=argparse.BooleanOptionalAction, default=True,
@@ -121,6 +129,11 @@ def parse_arguments(argv):
     arguments = parser.parse_args(argv)
     if arguments.seed_grpc and not arguments.seed_http2:
         parser.error("--seed-grpc needs --seed-http2")
+    if arguments.format is None:
+        arguments.format = "pcapng" if arguments.output.endswith(".pcapng") else "pcap"
+    if arguments.tls_keylog and arguments.format != "pcapng":
+        parser.exit(EXIT_USAGE, "py-strace2pcap: --tls-keylog needs pcapng output: add "
+                                "--format pcapng or name the output *.pcapng\n")
     return arguments
 
 
@@ -146,9 +159,12 @@ def open_input(path):
 class Converter:
     """Lines in, packets out to a pcap writer; counts what it does."""
 
-    def __init__(self, writer, arguments):
-        self.writer = writer
-        self.parser = StraceParser()
+    def __init__(self, output, arguments):
+        self.output = output
+        # pcapng names the process of every packet: follow execve/clone/fork.
+        self.processes = ProcessNames() if arguments.format == "pcapng" else None
+        self.parser = StraceParser(process_events=self.processes is not None)
+        self.described = False
         self.capture_net = arguments.capture_net
         self.inet = InetPacketizer()
         self.unix = None
@@ -165,6 +181,11 @@ class Converter:
         """Parse one line and write the packets it causes."""
         self.lines += 1
         for event in self.parser.parse(line):
+            if self.processes is not None:
+                if event["protocol"] == PROCESS:
+                    self.processes.observe(event)
+                    continue
+                self.processes.annotate(event)
             self.events += 1
             if event["protocol"] in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
@@ -173,7 +194,12 @@ class Converter:
             if packetizer is None:
                 self.ignored_events += 1
                 continue
-            self.write(packetizer.packets(event))
+            packets = packetizer.packets(event)
+            if packets and not self.described:
+                # The line of the first packet shows the strace options used.
+                self.described = True
+                self.output.describe(strace_flags(line))
+            self.write(packets)
 
     def finish(self):
         """Write what the packetizers still hold; close the parser's books."""
@@ -184,11 +210,8 @@ class Converter:
 
     def write(self, packets):
         """Write packets ``(time, frame, wire_length, event, outbound)``."""
-        for timestamp, frame, wire_length, _event, _outbound in packets:
-            seconds = int(timestamp)
-            self.writer.write_packet(frame, sec=seconds,
-                                     usec=int(round((timestamp - seconds) * 1e6)),
-                                     caplen=len(frame), wirelen=wire_length)
+        for packet in packets:
+            self.output.write(packet)
             self.packets += 1
 
     def summary(self, elapsed):
@@ -267,16 +290,25 @@ def convert(arguments, stop_signals):
         print("py-strace2pcap: cannot read %s: %s" % (arguments.input, error.strerror),
               file=sys.stderr)
         return EXIT_USAGE
+    tls_key_log = None
+    if arguments.tls_keylog:
+        try:
+            with open(arguments.tls_keylog, "rb") as key_log:
+                tls_key_log = key_log.read()
+        except OSError as error:
+            print("py-strace2pcap: cannot read %s: %s" % (arguments.tls_keylog, error.strerror),
+                  file=sys.stderr)
+            return EXIT_USAGE
     try:
         output = open_output(arguments.output)
     except OSError as error:
         print("py-strace2pcap: cannot write %s: %s" % (arguments.output, error.strerror),
               file=sys.stderr)
         return EXIT_USAGE
-    from scapy.utils import RawPcapWriter  # late: costs a fifth of a second
-
-    writer = RawPcapWriter(output, linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN)
-    writer.write_header(None)
+    if arguments.format == "pcapng":
+        writer = PcapngOutput(output, "py-strace2pcap " + __version__, tls_key_log)
+    else:
+        writer = PcapOutput(output)
     converter = Converter(writer, arguments)
     progress = Progress(input_fd, not arguments.quiet)
     started = time.monotonic()
@@ -284,7 +316,7 @@ def convert(arguments, stop_signals):
     def on_idle():
         # The input has nothing ready (a live strace between syscalls): the
         # moment to push the packets out, and never on bulk input.
-        output.flush()
+        writer.flush()
         if progress.enabled:
             progress.update()
         stop_signals.wait_for_input(input_fd)
@@ -302,7 +334,7 @@ def convert(arguments, stop_signals):
             stopped_by = stop.signum
             stop_signals.restore()
         converter.finish()
-        output.close()
+        writer.close()
     except BrokenPipeError:
         # The reader went away (``| head``): leave quietly, as Unix tools do.
         if not output.closed:

@@ -1,0 +1,250 @@
+"""Packet writers: plain pcap, and pcapng with who-did-it on every packet.
+
+Both take the packets of the packetizers, tuples ``(time, frame,
+wire_length, event, outbound)``, one at a time: ``write(packet)``, then
+``flush()`` and ``close()``.  ``describe(strace_flags)`` tells a writer the
+strace options the trace was recorded with (see ``strace_flags``).
+
+``PcapOutput`` writes classic pcap through scapy's ``RawPcapWriter``.
+
+``PcapngOutput`` writes the blocks of draft-ietf-opsawg-pcapng itself, with
+``struct``: scapy's ``RawPcapNgWriter`` (2.5 to 2.8) opens its own file by
+name (no standard output), takes comments and direction only through its
+private ``_write_packet`` and cannot write an IDB description or a
+Decryption Secrets Block -- and a packet costs here one ``pack``, one
+comment string per syscall and one ``write``.  The file holds:
+
+* a Section Header Block naming the converter (``shb_userappl``);
+* one Interface Description Block, Ethernet, ``if_name`` ``strace`` and an
+  ``if_description`` with the converter's version and the strace options;
+* with a TLS key log, a Decryption Secrets Block, before the first packet;
+* an Enhanced Packet Block per packet, with ``epb_flags`` inbound/outbound
+  and an ``opt_comment`` of key=value pairs (``packet_comment``).
+
+The header blocks are written with the first packet (or at ``close``), so
+that the strace options, seen on the first socket line, can be named.
+"""
+
+import re
+import struct
+
+LINKTYPE_ETHERNET = 1
+SNAPLEN = 262144
+
+# Section 3.1, every block: Block Type, Block Total Length, Block Body (a
+# multiple of 32 bits), Block Total Length.  Little-endian throughout.
+BLOCK_HEADER = struct.Struct("<II")
+BLOCK_TOTAL_LENGTH = struct.Struct("<I")
+# Section 4.1, Section Header Block body: Byte-Order Magic, Major Version 1,
+# Minor Version 0, Section Length (-1: not given).
+SECTION_HEADER = struct.Struct("<IHHq")
+BLOCK_TYPE_SHB = 0x0A0D0D0A
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+# Section 4.2, Interface Description Block body: LinkType, Reserved, SnapLen.
+INTERFACE_DESCRIPTION = struct.Struct("<HHI")
+BLOCK_TYPE_IDB = 0x00000001
+# Section 4.3, Enhanced Packet Block: Block Type, Block Total Length,
+# Interface ID, Timestamp (Upper), Timestamp (Lower), Captured Packet
+# Length, Original Packet Length; then Packet Data padded to 32 bits.
+ENHANCED_PACKET = struct.Struct("<IIIIIII")
+BLOCK_TYPE_EPB = 0x00000006
+# Section 4.7, Decryption Secrets Block body: Secrets Type, Secrets Length;
+# then Secrets Data padded to 32 bits.
+DECRYPTION_SECRETS = struct.Struct("<II")
+BLOCK_TYPE_DSB = 0x0000000A
+SECRETS_TYPE_TLS_KEY_LOG = 0x544C534B  # "TLSK": an NSS key log file
+# Section 3.5, Options: Option Code, Option Length, value padded to 32 bits.
+OPTION_HEADER = struct.Struct("<HH")
+OPT_ENDOFOPT = 0
+OPT_COMMENT = 1
+SHB_USERAPPL = 4
+IF_NAME = 2
+IF_DESCRIPTION = 3
+IF_TSRESOL = 9
+TIMESTAMP_UNITS_PER_SECOND = 10 ** 6  # if_tsresol 6: microseconds, as strace -ttt
+EPB_FLAGS = 2
+# Section 4.3.1, epb_flags bits 0-1: 01 inbound, 10 outbound.
+INBOUND, OUTBOUND = 1, 2
+END_OF_OPTIONS = OPTION_HEADER.pack(OPT_ENDOFOPT, 0)
+# epb_flags option and the end of options, for outbound=False / True.
+FLAGS_AND_END = tuple(OPTION_HEADER.pack(EPB_FLAGS, 4) + struct.pack("<I", direction)
+                      + END_OF_OPTIONS for direction in (INBOUND, OUTBOUND))
+PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")  # indexed by length % 4
+
+# What the first socket line shows of the strace options it was written with.
+LINE_START = re.compile(r"(?P<pid>\[pid\s+\d+\]\s+|\d+(?:<[^>]*>)?\s+)?"
+                        r"(?P<time>\d+\.\d+|\d\d:\d\d:\d\d\.\d+|\d\d:\d\d:\d\d)?")
+DURATION_AT_END = re.compile(r"<\d+\.\d+>$")
+SOCKET_ANNOTATION = re.compile(r"\d+<[A-Za-z0-9-]+:\[")
+HEX_STRING = re.compile(r'"(?:\\x[0-9a-f]{2})+"')
+# Comment values that need quotes: empty, or holding blanks, quotes,
+# backslashes or control characters.
+NEEDS_QUOTES = re.compile(r'^$|[\s"\\\x00-\x1f\x7f]')
+
+
+def strace_flags(line):
+    """The strace options a syscall line shows it was recorded with, as
+    text (``"-f -ttt -T -yy -xx"``); ``-s`` leaves no mark and is not named."""
+    start = LINE_START.match(line)
+    flags = []
+    if start.group("pid"):
+        flags.append("-f")
+    clock = start.group("time")
+    if clock:
+        flags.append("-tt" if ":" in clock and "." in clock else "-t" if ":" in clock
+                     else "-ttt")
+    if DURATION_AT_END.search(line):
+        flags.append("-T")
+    if SOCKET_ANNOTATION.search(line):
+        flags.append("-yy")
+    if HEX_STRING.search(line):
+        flags.append("-xx")
+    return " ".join(flags)
+
+
+def comment_value(text):
+    """``text`` as a comment value: as is, or in double quotes with
+    backslash escapes when it holds blanks, quotes or control characters."""
+    if NEEDS_QUOTES.search(text) is None:
+        return text
+    return '"%s"' % text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+
+
+def packet_comment(event, missing):
+    """The key=value comment of a packet caused by ``event`` whose payload
+    lacks ``missing`` bytes that strace's ``-s`` cut (see the README)."""
+    thread = event["pid"]
+    process = event.get("process", thread)
+    parts = ["pid=%d" % process]
+    if process != thread:
+        parts.append("tid=%d" % thread)
+    comm = event.get("comm")
+    if comm is not None:
+        parts.append("comm=" + comment_value(comm))
+    parts.append("fd=%d syscall=%s ret=%d" % (event["fd"], event["syscall"], event["result"]))
+    if event.get("error") is not None:
+        parts.append("errno=" + event["error"])
+    if event["duration"] is not None:
+        parts.append("duration=%.6f" % event["duration"])
+    parts.append("session=%d" % event["session"])
+    if event.get("path") is not None:
+        parts.append("path=" + comment_value(event["path"]))
+    if missing:
+        parts.append("truncated=%d" % missing)
+    return " ".join(parts)
+
+
+def option(code, value):
+    """One option (section 3.5): code, length, value padded to 32 bits."""
+    return OPTION_HEADER.pack(code, len(value)) + value + PADDING[len(value) % 4]
+
+
+def block(block_type, body):
+    """One block (section 3.1): type, total length, body, total length;
+    ``body`` must already be a multiple of 32 bits."""
+    total = 12 + len(body)
+    return BLOCK_HEADER.pack(block_type, total) + body + BLOCK_TOTAL_LENGTH.pack(total)
+
+
+class PcapOutput:
+    """Classic pcap, Ethernet, microsecond timestamps (scapy's RawPcapWriter)."""
+
+    def __init__(self, file):
+        """``file``: a binary file object, open for writing."""
+        from scapy.utils import RawPcapWriter  # late: costs a fifth of a second
+
+        self.file = file
+        self.writer = RawPcapWriter(file, linktype=LINKTYPE_ETHERNET, snaplen=SNAPLEN)
+        self.writer.write_header(None)
+
+    def describe(self, flags):
+        """Classic pcap has no place for the strace options: ignored."""
+
+    def write(self, packet):
+        """Write one packet tuple."""
+        timestamp, frame, wire_length, _event, _outbound = packet
+        seconds = int(timestamp)
+        self.writer.write_packet(frame, sec=seconds,
+                                 usec=int(round((timestamp - seconds) * 1e6)),
+                                 caplen=len(frame), wirelen=wire_length)
+
+    def flush(self):
+        """Push what is written to the file."""
+        self.file.flush()
+
+    def close(self):
+        """Flush and close the file."""
+        self.file.close()
+
+
+class PcapngOutput:
+    """pcapng with a comment and a direction on every packet; see the module doc."""
+
+    def __init__(self, file, application, tls_key_log=None):
+        """``file``: a binary file object open for writing; ``application``:
+        the converter's name and version; ``tls_key_log``: bytes of an NSS
+        key log to embed, or None."""
+        self.file = file
+        self.application = application
+        self.tls_key_log = tls_key_log
+        self.flags = ""
+        self.header_written = False
+        self.last_event = None
+        self.last_missing = 0
+        self.last_comment = b""
+
+    def describe(self, flags):
+        """Name the strace options in the interface description (before the
+        first packet only)."""
+        self.flags = flags
+
+    def write(self, packet):
+        """Write one packet tuple as an Enhanced Packet Block."""
+        if not self.header_written:
+            self._write_header()
+        timestamp, frame, wire_length, event, outbound = packet
+        missing = wire_length - len(frame)
+        # The packets of one syscall (a handshake, a big write) share a comment.
+        if event is not self.last_event or missing != self.last_missing:
+            self.last_event, self.last_missing = event, missing
+            self.last_comment = packet_comment(event, missing).encode()
+        comment = self.last_comment
+        ticks = int(round(timestamp * TIMESTAMP_UNITS_PER_SECOND))
+        frame_padding = PADDING[len(frame) % 4]
+        comment_padding = PADDING[len(comment) % 4]
+        total = (ENHANCED_PACKET.size + len(frame) + len(frame_padding) + OPTION_HEADER.size
+                 + len(comment) + len(comment_padding) + 12 + 4)
+        self.file.write(b"".join((
+            ENHANCED_PACKET.pack(BLOCK_TYPE_EPB, total, 0, ticks >> 32, ticks & 0xFFFFFFFF,
+                                 len(frame), wire_length),
+            frame, frame_padding,
+            OPTION_HEADER.pack(OPT_COMMENT, len(comment)), comment, comment_padding,
+            FLAGS_AND_END[outbound],
+            BLOCK_TOTAL_LENGTH.pack(total))))
+
+    def flush(self):
+        """Push what is written to the file."""
+        self.file.flush()
+
+    def close(self):
+        """Write the header blocks if no packet did, flush and close the file."""
+        if not self.header_written:
+            self._write_header()
+        self.file.close()
+
+    def _write_header(self):
+        """Section header, interface description and decryption secrets."""
+        self.header_written = True
+        application = self.application.encode()
+        self.file.write(block(BLOCK_TYPE_SHB, SECTION_HEADER.pack(BYTE_ORDER_MAGIC, 1, 0, -1)
+                              + option(SHB_USERAPPL, application) + END_OF_OPTIONS))
+        description = application
+        if self.flags:
+            description += b" from strace " + self.flags.encode()
+        self.file.write(block(BLOCK_TYPE_IDB, INTERFACE_DESCRIPTION.pack(LINKTYPE_ETHERNET, 0, SNAPLEN)
+                              + option(IF_NAME, b"strace") + option(IF_DESCRIPTION, description)
+                              + option(IF_TSRESOL, b"\x06") + END_OF_OPTIONS))
+        if self.tls_key_log:
+            secrets = self.tls_key_log
+            self.file.write(block(BLOCK_TYPE_DSB, DECRYPTION_SECRETS.pack(
+                SECRETS_TYPE_TLS_KEY_LOG, len(secrets)) + secrets + PADDING[len(secrets) % 4]))

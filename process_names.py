@@ -1,0 +1,57 @@
+"""Who made each syscall: the process (thread group) and its command name.
+
+strace's pid column holds the thread id.  ``ProcessNames`` follows the
+process events of ``strace_parser`` (``StraceParser(process_events=True)``):
+
+* ``execve`` names the calling thread after its argv[0] basename;
+* ``clone``/``clone3``/``fork``/``vfork`` give the child (their return
+  value) the caller's name until the child execs; a clone with
+  ``CLONE_THREAD`` also makes the child a thread of the caller's process.
+
+``annotate(event)`` then adds to a socket event ``comm`` (unless the parser
+already set it from ``--decode-pids=comm``) and ``process`` (the thread
+group id) when they are known.  Unknown stays unknown: no key, no guess.
+A thread created before the trace started (``strace -p``) shows as its own
+process, since no clone told which process it belongs to.
+"""
+
+
+class ProcessNames:
+    """Names and thread groups of the traced threads, from process events."""
+
+    def __init__(self):
+        self.names = {}       # thread id -> command name
+        self.processes = {}   # thread id -> its process's id, for threads seen created
+
+    def observe(self, event):
+        """Learn from one process event (execve, clone, fork, ...)."""
+        caller = event["pid"]
+        if event["comm"] is not None:
+            self.names[caller] = event["comm"]
+            # execve in a thread makes it the process's only thread, under
+            # the leader's id: strace reports the call's end with that id.
+            self.processes.pop(caller, None)
+            return
+        child = event["child"]
+        if child is None:
+            return
+        name = self.names.get(caller)
+        if name is None:
+            self.names.pop(child, None)  # a reused id must not keep an old name
+        else:
+            self.names[child] = name
+        if event["thread"]:
+            self.processes[child] = self.processes.get(caller, caller)
+        else:
+            self.processes.pop(child, None)
+
+    def annotate(self, event):
+        """Add ``comm`` and ``process`` to a socket event when known."""
+        thread = event["pid"]
+        if event.get("comm") is None:
+            name = self.names.get(thread)
+            if name is not None:
+                event["comm"] = name
+        process = self.processes.get(thread)
+        if process is not None:
+            event["process"] = process
