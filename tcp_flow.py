@@ -27,7 +27,8 @@ def initial_sequence(source, destination):
 class StreamDirection:
     """The bytes of one direction of a conversation."""
     isn: int
-    emitted: int = 0     # stream bytes in the pcap so far
+    emitted: int = 0     # stream bytes in the pcap so far (with injected ones)
+    claimed: int = 0     # stream bytes some syscall handed out for the pcap
     written: int = 0     # stream bytes the sender's syscalls moved
     read: int = 0        # stream bytes the receiver's syscalls moved
     syn_sent: bool = False
@@ -90,6 +91,17 @@ class TcpConversation:
         ``payload`` holds what strace printed.  ``by_sender`` tells whether
         the syscall was the sender's write or the receiver's read.  Emits the
         part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
+        skip = self.claim(sender, length, by_sender)
+        if skip >= length:
+            return []
+        return self.segments(sender, [(payload[skip:], length - skip)],
+                             time, links, traced_side, event)
+
+    def claim(self, sender, length, by_sender):
+        """Move the cursor of one syscall of ``length`` bytes (the sender's
+        write if ``by_sender``, else the receiver's read); return how many of
+        its leading bytes an earlier syscall already claimed (``length`` or
+        more: nothing new).  The new bytes are the caller's to emit."""
         stream = self.directions[sender]
         start = stream.written if by_sender else stream.read
         end = start + length
@@ -97,15 +109,24 @@ class TcpConversation:
             stream.written = end
         else:
             stream.read = end
-        if end <= stream.emitted:
-            return []
-        skip = max(0, stream.emitted - start)
+        skip = max(0, stream.claimed - start)
+        stream.claimed = max(stream.claimed, end)
+        return skip
+
+    def segments(self, sender, pieces, time, links, traced_side, event):
+        """Data segments from ``sender``: one per ``(payload, length)`` piece
+        (``payload`` may be shorter when strace cut it), pieces larger than
+        MAX_SEGMENT split.  No dedup: for bytes ``claim`` handed out, or
+        bytes no syscall moved (injected ones)."""
+        stream = self.directions[sender]
         packets = []
-        for offset in range(skip, length, MAX_SEGMENT):
-            size = min(MAX_SEGMENT, length - offset)
-            piece = payload[offset:offset + size]
-            packets.append(self._packet(sender, PSH, piece, size, time, links, traced_side, event))
-            stream.emitted += size
+        for payload, length in pieces:
+            for offset in range(0, length, MAX_SEGMENT):
+                size = min(MAX_SEGMENT, length - offset)
+                piece = payload[offset:offset + size]
+                packets.append(self._packet(sender, PSH, piece, size, time, links,
+                                            traced_side, event))
+                stream.emitted += size
         return packets
 
     def close(self, sender, time, links, traced_side, event):
