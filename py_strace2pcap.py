@@ -80,7 +80,7 @@ class StopSignals:
             except (OSError, ValueError):
                 return
             if fd in ready:
-                return
+                break
             try:
                 os.read(self.wake_read, 512)
             except BlockingIOError:

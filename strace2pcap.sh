@@ -14,7 +14,7 @@ fi
 usage() {
     if [ "$pipe_mode" = 1 ]; then
         cat <<EOF
-usage: $program [OUT.pcap] "STRACE ARGS" [CONVERTER OPTIONS...]
+usage: $program OUT.pcap|- "STRACE ARGS" [CONVERTER OPTIONS...]
 
 Trace a command or a running process and write its socket traffic to standard
 output as a pcap stream, live (for | tshark -r -, | tcpdump -r -,
@@ -100,8 +100,8 @@ for word in shlex.split(sys.argv[1]):
 syscalls=$("$python" -c '
 import sys
 sys.path.insert(0, sys.argv[1])
-from strace_parser import SOCKET_SYSCALLS
-names = sorted(SOCKET_SYSCALLS | {"execve", "execveat", "clone", "clone3", "fork", "vfork"})
+from strace_parser import PROCESS_SYSCALLS, SOCKET_SYSCALLS
+names = sorted(SOCKET_SYSCALLS | PROCESS_SYSCALLS)
 print(",".join("?" + name for name in names))
 ' "$here") || die "cannot read the syscall list from $here/strace_parser.py"
 

@@ -1,0 +1,322 @@
+"""Live use of the converter: strace's "! command" sink, a growing pcap read
+while strace still writes, standard output as the pcap, signals, a reader
+that goes away, and the errors a user meets first.
+
+The traced program is fixtures/live/client.py talking to an echo server in
+this process; ports 19000-19099.
+"""
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import support
+
+CLIENT = str(support.FIXTURES / "live" / "client.py")
+PCAP_HEADER_SIZE = 24
+RECORD_HEADER = struct.Struct("<IIII")
+LATENCY_LIMIT = 1.0
+
+
+class EchoServer:
+    """``with EchoServer(port):`` echoes every TCP connection on 127.0.0.1:port
+    back to its sender until the sender shuts its side."""
+
+    def __init__(self, port):
+        self.port = port
+        self.listener = None
+
+    def __enter__(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(8)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(connection,), daemon=True).start()
+
+    @staticmethod
+    def _echo(connection):
+        with connection:
+            while True:
+                data = connection.recv(1 << 16)
+                if not data:
+                    return
+                connection.sendall(data)
+
+    def __exit__(self, *exc):
+        self.listener.close()
+
+
+def client(port, count, interval, size):
+    """The command line of the test client (see fixtures/live/client.py)."""
+    return [sys.executable, CLIENT, str(port), str(count), str(interval), str(size)]
+
+
+def pcap_records(data):
+    """[(timestamp, frame)] of the whole records in pcap bytes ``data``
+    (a growing file may end in half a record: it is left out)."""
+    records = []
+    position = PCAP_HEADER_SIZE
+    while position + RECORD_HEADER.size <= len(data):
+        seconds, micros, caplen, _wirelen = RECORD_HEADER.unpack_from(data, position)
+        start = position + RECORD_HEADER.size
+        if start + caplen > len(data):
+            break
+        records.append((seconds + micros / 1e6, data[start:start + caplen]))
+        position = start + caplen
+    return records
+
+
+def tick_sent_times(frames):
+    """{tick index: send time} of the client's messages found in ``frames``."""
+    ticks = {}
+    for frame in frames:
+        at = frame.find(b"tick ")
+        if at >= 0:
+            index, _at, sent = frame[at:at + 40].split(b" ")[1:4]
+            ticks.setdefault(int(index), float(sent))
+    return ticks
+
+
+def watch_latency(read_more, done, count):
+    """Poll the growing pcap (``read_more()`` returns all its bytes so far)
+    until ``done()``; return {tick index: seconds from send to seen}."""
+    latency = {}
+    while True:
+        finished = done()
+        now = time.time()
+        for index, sent in tick_sent_times(f for _, f in pcap_records(read_more())).items():
+            latency.setdefault(index, now - sent)
+        if finished or len(latency) == count:
+            return latency
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def recorded_trace(tmp_path_factory):
+    """A real trace of the client: 300 messages of 2000 bytes, echoed."""
+    support.require("strace")
+    trace = tmp_path_factory.mktemp("live") / "client.strace"
+    with EchoServer(19001):
+        result = support.strace(client(19001, 300, 0, 2000), trace)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return trace
+
+
+def test_latency_pcap_file_grows_while_strace_writes(tmp_path):
+    """strace -o '! py_strace2pcap.py out.pcap': each message is in the file
+    within a second of being sent."""
+    support.require("strace")
+    pcap = tmp_path / "out.pcap"
+    sink = "! %s %s %s" % (sys.executable, support.CONVERTER, pcap)
+    count = 6
+    with EchoServer(19002):
+        traced = subprocess.Popen(
+            ["strace", *support.STRACE_OPTIONS, "-o", sink, *client(19002, count, 0.5, 100)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        latency = watch_latency(lambda: pcap.read_bytes() if pcap.exists() else b"",
+                                lambda: traced.poll() is not None, count)
+        _, errors = traced.communicate(timeout=30)
+    assert traced.returncode == 0, errors.decode(errors="replace")
+    assert sorted(latency) == list(range(count)), latency
+    assert max(latency.values()) < LATENCY_LIMIT, latency
+    assert b"client done" not in pcap.read_bytes()
+
+
+def test_latency_pcap_on_stdout_streams_while_strace_writes(tmp_path):
+    """The same through strace2pcap-pipe.sh, reading the pcap from its stdout."""
+    support.require("strace")
+    count = 6
+    received = bytearray()
+    with EchoServer(19003):
+        wrapper = subprocess.Popen(
+            [str(support.REPO / "strace2pcap-pipe.sh"), "-",
+             " ".join(client(19003, count, 0.5, 100))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+
+        def read_stdout():
+            while True:
+                chunk = os.read(wrapper.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    return
+                received.extend(chunk)
+
+        reader = threading.Thread(target=read_stdout)
+        reader.start()
+        latency = watch_latency(lambda: bytes(received), lambda: not reader.is_alive(), count)
+        reader.join(timeout=30)
+        errors = wrapper.stderr.read()
+        assert wrapper.wait(timeout=30) == 0, errors.decode(errors="replace")
+    assert sorted(latency) == list(range(count)), latency
+    assert max(latency.values()) < LATENCY_LIMIT, latency
+    assert b"client done" in errors
+    assert os.listdir(tmp_path) == []
+
+
+def test_bulk_file_input_is_written_in_large_blocks(recorded_trace, tmp_path):
+    """No flush per packet on file input: the pcap goes out in few write()s."""
+    support.require("strace")
+    pcap = tmp_path / "bulk.pcap"
+    log = tmp_path / "writes.strace"
+    support.strace([sys.executable, str(support.CONVERTER), str(pcap), "-q",
+                    "-r", str(recorded_trace)], log, options=["-e", "trace=write", "-yy"])
+    writes = [line for line in log.read_text().splitlines()
+              if line.startswith("write(") and str(pcap) in line]
+    packets = len(pcap_records(pcap.read_bytes()))
+    assert packets >= 600
+    # About one write() per 64 KiB buffer; per-packet flushes would be 600+.
+    assert len(writes) <= pcap.stat().st_size // (1 << 15) + 2, (len(writes), packets)
+
+
+def hex_escaped(data):
+    """``data`` as strace -xx prints it."""
+    return "".join("\\x%02x" % byte for byte in data).encode()
+
+
+def stream_converter(pcap, *flags):
+    """The converter reading its trace from a pipe we write, as from strace."""
+    return subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap), *flags],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def wait_for(condition, timeout=10.0):
+    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
+    """Half a trace in, the converter waiting for more: the signal ends it
+    with exit 128+N, the summary, and exactly the pcap of that half (the
+    same as converting that half from a file)."""
+    text = recorded_trace.read_bytes()
+    # Up to the line that writes message 150 (strace -xx prints it as hex).
+    half = text[:text.rindex(b"\n", 0, text.index(hex_escaped(b"tick 150 "))) + 1]
+    prefix = tmp_path / "prefix.strace"
+    prefix.write_bytes(half)
+    expected = tmp_path / "expected.pcap"
+    support.convert(prefix, expected, "-q")
+    expected_ticks = tick_sent_times(f for _, f in pcap_records(expected.read_bytes()))
+    assert sorted(expected_ticks) == list(range(150))
+
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap)
+    converter.stdin.write(half)
+    converter.stdin.flush()
+    # Flushed while idle: every message of the half is already in the file.
+    wait_for(lambda: pcap.exists() and tick_sent_times(
+        f for _, f in pcap_records(pcap.read_bytes())) == expected_ticks)
+    converter.send_signal(signum)
+    returncode = converter.wait(timeout=10)  # stdin stays open: no end of input
+    errors = converter.stderr.read().decode(errors="replace")
+    converter.stdin.close()
+    assert returncode == 128 + signum, errors
+    assert "Traceback" not in errors
+    assert "interrupted" in errors and "packets" in errors
+    assert pcap.read_bytes() == expected.read_bytes()
+    listed = support.tshark("-r", str(pcap), "-T", "fields", "-e", "frame.number")
+    assert len(listed.split()) == len(pcap_records(expected.read_bytes()))
+
+
+def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
+    """SIGTERM while the converter is busy converting: the pcap ends on a
+    whole record, tshark reads it, and it is the start of the full pcap."""
+    text = recorded_trace.read_bytes() * 2
+    full = tmp_path / "full.pcap"
+    support.convert(None, full, "-q", stdin=text)
+    full_records = pcap_records(full.read_bytes())
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap, "-q")
+    held_back = len(text) * 9 // 10
+
+    def feed():
+        try:
+            converter.stdin.write(text[:held_back])
+            converter.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    wait_for(lambda: pcap.exists() and pcap.stat().st_size > 200000)
+    converter.send_signal(signal.SIGTERM)
+    feeder.join(timeout=10)
+    converter.stdin.close()
+    assert converter.wait(timeout=10) == 128 + signal.SIGTERM
+    data = pcap.read_bytes()
+    records = pcap_records(data)
+    assert 0 < len(records) < len(full_records)
+    # Whole records only: the file ends exactly where the last record ends.
+    assert PCAP_HEADER_SIZE + sum(RECORD_HEADER.size + len(f) for _, f in records) == len(data)
+    # The held close() FINs come out at the end; everything before matches.
+    assert records[:-4] == full_records[:len(records) - 4]
+    listed = support.tshark("-r", str(pcap), "-T", "fields", "-e", "frame.number")
+    assert len(listed.split()) == len(records)
+
+
+def test_stdout_reader_going_away_ends_quietly(recorded_trace, tmp_path):
+    """py_strace2pcap.py - < trace | head -c 100: no traceback, exit 141
+    (128 + SIGPIPE), and head got the pcap's first 100 bytes."""
+    full = tmp_path / "full.pcap"
+    support.convert(recorded_trace, full, "-q")
+    assert full.stat().st_size > 1 << 20  # far more than a pipe holds
+    head = tmp_path / "head.out"
+    script = '%s %s - < %s | head -c 100 > %s; echo "${PIPESTATUS[0]}"' % (
+        sys.executable, support.CONVERTER, recorded_trace, head)
+    result = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60)
+    assert result.stdout.decode().strip() == "141", result.stderr
+    assert b"Traceback" not in result.stderr and b"Error" not in result.stderr, result.stderr
+    assert head.read_bytes() == full.read_bytes()[:100]
+
+
+def test_stdout_holds_nothing_but_the_pcap(recorded_trace, tmp_path):
+    """With -, standard output is byte for byte the pcap the file output
+    gets, even with -v printing; the report goes to standard error."""
+    full = tmp_path / "full.pcap"
+    support.convert(recorded_trace, full, "-q")
+    for flags in (["-r", str(recorded_trace)], []):
+        result = subprocess.run(
+            [sys.executable, str(support.CONVERTER), "-", "-v", *flags],
+            stdin=open(recorded_trace, "rb"), capture_output=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == full.read_bytes()
+        assert b"packets" in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["{tmp}/no/such/dir/out.pcap", "-r", "{trace}"], "cannot write {tmp}/no/such/dir/out.pcap"),
+    (["{tmp}", "-r", "{trace}"], "cannot write {tmp}"),
+    (["{tmp}/out.pcap", "-r", "{tmp}/missing.strace"], "cannot read {tmp}/missing.strace"),
+    (["{tmp}/out.pcap", "-r", "{tmp}"], "cannot read {tmp}"),
+])
+def test_unusable_paths_give_one_line_and_exit_2(tmp_path, arguments, message):
+    """An output that cannot be written or an input that cannot be read: one
+    line on stderr saying which and why, exit 2, no traceback."""
+    trace = support.REPO / "example" / "curl-http.strace"
+    arguments = [a.format(tmp=tmp_path, trace=trace) for a in arguments]
+    result = subprocess.run([sys.executable, str(support.CONVERTER), *arguments],
+                            capture_output=True, timeout=60)
+    errors = result.stderr.decode()
+    assert result.returncode == 2
+    assert errors.count("\n") == 1 and errors.startswith("py-strace2pcap: "), errors
+    assert message.format(tmp=tmp_path) in errors
+    assert result.stdout == b""
