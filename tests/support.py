@@ -7,6 +7,7 @@ test, because a skip there would hide a gap.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,10 +61,15 @@ class Tcpdump:
         self.path = path
         self.capture_filter = capture_filter
         self.process = None
+        self.dropped = 0
 
     def __enter__(self):
         self.process = subprocess.Popen(
-            ["tcpdump", "-i", "lo", "-U", "-s", "0", "-w", str(self.path), self.capture_filter],
+            # --immediate-mode: without it packets still in the kernel's
+            # current block when SIGINT comes are lost; -B: room for bursts
+            # of 64 KiB loopback segments while tcpdump writes.
+            ["tcpdump", "-i", "lo", "--immediate-mode", "-B", "65536", "-U", "-s", "0",
+             "-w", str(self.path), self.capture_filter],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # tcpdump says "listening on lo" once the capture runs.
         deadline = time.time() + 10
@@ -76,6 +82,10 @@ class Tcpdump:
         time.sleep(0.3)
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=10)
+        # tcpdump's last words: "N packets dropped by kernel".
+        report = self.process.stderr.read().decode(errors="replace")
+        dropped = re.search(r"(\d+) packets? dropped by kernel", report)
+        self.dropped = int(dropped.group(1)) if dropped else 0
 
 
 def tshark(*arguments):
@@ -97,9 +107,17 @@ def malformed_packets(pcap):
 
 
 def read_packets(pcap):
-    """The packets of a pcap as scapy packets (scapy parses, we do not)."""
-    from scapy.utils import rdpcap
-    return rdpcap(str(pcap))
+    """The packets of a pcap as scapy packets (scapy parses, we do not).
+    Whole frames: scapy's readers cut frames at 65535 bytes by default, and a
+    full IPv4 packet behind Ethernet + 802.1Q is 65553."""
+    from scapy.utils import PcapReader
+    packets = []
+    with PcapReader(str(pcap)) as reader:
+        while True:
+            try:
+                packets.append(reader.read_packet(size=1 << 18))
+            except EOFError:
+                return packets
 
 
 def tcp_streams(pcap):
