@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Benchmark runner: the converter against the Python floors, same run.
+
+    python3 bench/run.py                          # all workloads, median of 3
+    python3 bench/run.py -w small,udp -n 5        # some workloads, median of 5
+    python3 bench/run.py --rss-scaling small      # also peak RSS at 1x and 4x
+    python3 bench/run.py --startup                # start-up time on a 10-line trace
+
+Each workload's trace is generated (bench/generate.py) into a temporary
+directory (``--workdir``, default the system's temp dir; deleted at the
+end), then converted ``--repeat`` times, each time next to the two floors
+of bench/floors.py, in rotating order, each in a fresh process whose wall
+time and peak RSS (``wait4``) are recorded.  The result is the ratio of the
+medians: converter / floor.  Machines are noisy; the ``spread`` column is
+(max - min) / median of the converter's runs.
+
+For the noise workload the budget is the read floor plus the time to
+decode the socket lines' strings alone (the hex floor minus the read floor
+on the same trace without its noise lines).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import struct
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import generate  # noqa: E402  (bench/ is not a package)
+
+CONVERTER = os.path.join(os.path.dirname(HERE), "py_strace2pcap.py")
+FLOORS = os.path.join(HERE, "floors.py")
+PCAP_HEADER = 24
+PCAP_RECORD = struct.Struct("<IIII")
+# The issue's targets: converter / floor.
+TARGETS = {"small": ("hex", 2.5), "bulk": ("hex", 1.5), "noise": ("budget", 1.5),
+           "unix": ("hex", 3.0), "udp": ("hex", 2.5)}
+MB = 1e6
+
+
+def measured(command):
+    """Run ``command``; return (wall seconds, peak RSS in MB of that process)."""
+    started = time.perf_counter()
+    pid = os.posix_spawn(command[0], command, os.environ, file_actions=[
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)])
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("%s exited with %d" % (" ".join(command), status))
+    return elapsed, usage.ru_maxrss / 1024.0
+
+
+def count_packets(path):
+    """Records in a little-endian pcap file (walks the record headers)."""
+    packets = 0
+    with open(path, "rb") as pcap:
+        pcap.seek(PCAP_HEADER)
+        while True:
+            header = pcap.read(PCAP_RECORD.size)
+            if len(header) < PCAP_RECORD.size:
+                return packets
+            pcap.seek(PCAP_RECORD.unpack(header)[2], os.SEEK_CUR)
+            packets += 1
+
+
+def converter_command(python, trace, pcap, workload, converter=CONVERTER):
+    return [python, converter, "-q", "-r", trace, pcap] + generate.WORKLOAD_FLAGS.get(workload, [])
+
+
+def make_trace(workdir, workload, scale, sockets_only=False):
+    """Generate a trace file; return (path, generator summary)."""
+    suffix = "-sockets" if sockets_only else ""
+    path = os.path.join(workdir, "%s-%g%s.strace" % (workload, scale, suffix))
+    with open(path, "w", encoding="latin-1", buffering=1 << 20) as out:
+        summary = generate.generate(workload, out, scale, sockets_only)
+    summary["bytes"] = os.path.getsize(path)
+    return path, summary
+
+
+def median_runs(commands, repeat):
+    """Run each named command ``repeat`` times in rotating order; return
+    {name: [(seconds, rss_mb), ...]}."""
+    runs = {name: [] for name in commands}
+    names = list(commands)
+    for round_number in range(repeat):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            runs[name].append(measured(commands[name]))
+    return runs
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def bench_workload(python, converter, workdir, workload, scale, repeat):
+    """Measure one workload; return a result dict."""
+    trace, summary = make_trace(workdir, workload, scale)
+    pcap = os.path.join(workdir, workload + ".pcap")
+    commands = {"convert": converter_command(python, trace, pcap, workload, converter),
+                "read": [python, FLOORS, "read", trace],
+                "hex": [python, FLOORS, "hex", trace]}
+    runs = median_runs(commands, repeat)
+    packets = count_packets(pcap)
+    os.unlink(pcap)
+    seconds = {name: median(time for time, _ in values) for name, values in runs.items()}
+    convert_times = [time for time, _ in runs["convert"]]
+    result = dict(summary)
+    result.update(
+        seconds=seconds["convert"], read_floor=seconds["read"], hex_floor=seconds["hex"],
+        packets_written=packets, rss_mb=max(rss for _, rss in runs["convert"]),
+        spread=(max(convert_times) - min(convert_times)) / seconds["convert"],
+        floor_spread=max((max(t for t, _ in values) - min(t for t, _ in values)) / seconds[name]
+                         for name, values in runs.items() if name != "convert"))
+    result["x_read"] = result["seconds"] / result["read_floor"]
+    result["x_hex"] = result["seconds"] / result["hex_floor"]
+    if workload == "noise":
+        sockets, _ = make_trace(workdir, workload, scale, sockets_only=True)
+        socket_runs = median_runs({"read": [python, FLOORS, "read", sockets],
+                                   "hex": [python, FLOORS, "hex", sockets]}, repeat)
+        decode = (median(t for t, _ in socket_runs["hex"])
+                  - median(t for t, _ in socket_runs["read"]))
+        result["budget"] = result["read_floor"] + max(0.0, decode)
+        result["x_budget"] = result["seconds"] / result["budget"]
+        os.unlink(sockets)
+    os.unlink(trace)
+    target_floor, target = TARGETS[workload]
+    result["target"] = "<= %.1fx %s" % (target, target_floor)
+    result["met"] = result["x_" + target_floor] <= target and packets == summary["packets"] \
+        if workload != "unix" else result["x_hex"] <= target and packets >= summary["packets"]
+    return result
+
+
+def rss_scaling(python, converter, workdir, workload, repeat):
+    """Peak RSS (MB) of the converter at 1x and 4x the workload's size."""
+    sizes = {}
+    for scale in (1, 4):
+        trace, _ = make_trace(workdir, workload, scale)
+        pcap = os.path.join(workdir, "scaling.pcap")
+        runs = median_runs({"convert": converter_command(python, trace, pcap, workload, converter)},
+                          repeat)
+        sizes[scale] = max(rss for _, rss in runs["convert"])
+        os.unlink(pcap)
+        os.unlink(trace)
+    return sizes
+
+
+def startup(converter, workdir, pythons, repeat):
+    """Median seconds to convert a 10-line trace, per interpreter command."""
+    trace = os.path.join(workdir, "ten.strace")
+    with open(trace, "w", encoding="latin-1") as out:
+        generate.generate("small", out, 0.001)
+    with open(trace, encoding="latin-1") as whole:
+        lines = whole.readlines()[:10]
+    with open(trace, "w", encoding="latin-1") as out:
+        out.writelines(lines)
+    pcap = os.path.join(workdir, "ten.pcap")
+    times = {}
+    for python in pythons:
+        runs = median_runs({"convert": [python, converter, "-q", "-r", trace, pcap]}, repeat)
+        times[python] = median(t for t, _ in runs["convert"])
+    return times
+
+
+def table(results):
+    """The results as a Markdown table."""
+    rows = ["| workload | trace MB | lines | packets | seconds | MB/s | lines/s | packets/s "
+            "| peak RSS MB | read floor s | hex floor s | × read | × hex | target | met "
+            "| spread |",
+            "|---" * 16 + "|"]
+    for result in results:
+        x_target = ""
+        if "x_budget" in result:
+            x_target = " (× budget %.2f)" % result["x_budget"]
+        rows.append(
+            "| %s | %.0f | %d | %d | %.2f | %.0f | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f%s "
+            "| %s | %s | %.0f%% |" % (
+                result["workload"], result["bytes"] / MB, result["lines"],
+                result["packets_written"], result["seconds"],
+                result["bytes"] / MB / result["seconds"], result["lines"] / result["seconds"],
+                result["packets_written"] / result["seconds"], result["rss_mb"],
+                result["read_floor"], result["hex_floor"], result["x_read"], result["x_hex"],
+                x_target, result["target"], "yes" if result["met"] else "NO",
+                100 * result["spread"]))
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-w", "--workloads", default="small,bulk,noise,unix,udp")
+    parser.add_argument("-n", "--repeat", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter to run the converter and floors with")
+    parser.add_argument("--converter", default=CONVERTER,
+                        help="the py_strace2pcap.py to measure (e.g. of another checkout)")
+    parser.add_argument("--rss-scaling", metavar="WORKLOADS", default="",
+                        help="also measure peak RSS at 1x and 4x for these workloads")
+    parser.add_argument("--startup", action="store_true",
+                        help="also time a 10-line trace (this interpreter and python3 on PATH)")
+    parser.add_argument("--json", metavar="FILE", help="write the raw results here too")
+    arguments = parser.parse_args(argv)
+    workdir = tempfile.mkdtemp(prefix="strace2pcap-bench-", dir=arguments.workdir)
+    report = {"results": []}
+    try:
+        for workload in filter(None, arguments.workloads.split(",")):
+            result = bench_workload(arguments.python, arguments.converter, workdir, workload, arguments.scale,
+                                    arguments.repeat)
+            report["results"].append(result)
+            print(json.dumps(result), file=sys.stderr)
+        if report["results"]:
+            print(table(report["results"]))
+        for workload in filter(None, arguments.rss_scaling.split(",")):
+            sizes = rss_scaling(arguments.python, arguments.converter, workdir, workload, arguments.repeat)
+            report.setdefault("rss_scaling", {})[workload] = sizes
+            print("peak RSS %s: %.0f MB at 1x, %.0f MB at 4x" % (workload, sizes[1], sizes[4]))
+        if arguments.startup:
+            pythons = [arguments.python]
+            on_path = shutil.which("python3")
+            if on_path and os.path.realpath(on_path) != os.path.realpath(arguments.python):
+                pythons.append(on_path)
+            report["startup"] = startup(arguments.converter, workdir, pythons, max(5, arguments.repeat))
+            for python, seconds in report["startup"].items():
+                print("start-up, 10-line trace, %s: %.3f s" % (python, seconds))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if arguments.json:
+        with open(arguments.json, "w") as out:
+            json.dump(report, out, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
