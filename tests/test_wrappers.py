@@ -1,0 +1,234 @@
+"""strace2pcap.sh and strace2pcap-pipe.sh with the real strace: a real
+client's pcap against tcpdump's, the pcap stream on standard output, the
+options given to strace, exit statuses, -p with Ctrl-C, and the up-front
+checks.  Ports 19100-19199.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import support
+from test_live import EchoServer, client, pcap_records, tick_sent_times
+
+WRAPPER = support.REPO / "strace2pcap.sh"
+PIPE_WRAPPER = support.REPO / "strace2pcap-pipe.sh"
+REDIS_PORT = 19101
+
+
+def run(command, **options):
+    """Run ``command``; the CompletedProcess, output captured."""
+    options.setdefault("capture_output", True)
+    return subprocess.run(command, timeout=120, **options)
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server on 127.0.0.1:REDIS_PORT, no persistence."""
+    support.require("redis-server", "redis-cli")
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while run(["redis-cli", "-p", str(REDIS_PORT), "ping"]).stdout != b"PONG\n":
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+    yield REDIS_PORT
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_redis_cli_pcap_equals_tcpdump(redis_server, tmp_path):
+    """redis-cli moves its bytes with read()/write(): every byte of both
+    directions of both connections is in the pcap, as tcpdump saw them."""
+    support.require("strace", "tshark")
+    value = bytes(range(256)) * 400
+    (tmp_path / "value.bin").write_bytes(value)
+    pcap = tmp_path / "redis.pcap"
+    command = ("sh -c 'redis-cli -p %d -x set big < value.bin && "
+               "redis-cli -p %d get big > got.bin'" % (redis_server, redis_server))
+    with support.Tcpdump(tmp_path / "lo.pcap", "tcp port %d" % redis_server):
+        result = run([str(WRAPPER), str(pcap), command], cwd=tmp_path)
+        settle(tmp_path / "lo.pcap")
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    ours = support.tcp_streams(pcap)
+    assert len(ours) == 4
+    assert ours == support.tcp_streams(tmp_path / "lo.pcap")
+    assert any(value in stream for stream in ours.values())
+
+
+def settle(path, quiet=0.5, timeout=10.0):
+    """Wait until the file at ``path`` stopped growing for ``quiet`` seconds
+    (tcpdump on a busy machine lags behind the traffic it captures)."""
+    deadline = time.monotonic() + timeout
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_size = path.stat().st_size
+        if now_size != size:
+            size, since = now_size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
+def strace_recorder(directory):
+    """A ``strace`` for PATH that logs its arguments (NUL-separated, to
+    ``strace.args`` in ``directory``) and runs the real one."""
+    recorder = directory / "strace"
+    recorder.write_text('#!/bin/sh\nprintf "%%s\\0" "$@" > %s/strace.args\nexec %s "$@"\n'
+                        % (directory, shutil.which("strace")))
+    recorder.chmod(0o755)
+    return directory / "strace.args"
+
+
+def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
+    """Run through a symlink from another directory, with an output path full
+    of blanks and quotes: strace gets the converter's options and syscall
+    list, the sink finds the converter next to the real script, converter
+    options (-q) reach it, and the pcap lands at the odd path."""
+    support.require("strace")
+    from strace_parser import PROCESS_SYSCALLS, SOCKET_SYSCALLS
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    arguments_log = strace_recorder(bin_dir)
+    (bin_dir / "s2p").symlink_to(WRAPPER)
+    odd = tmp_path / "it's a \"dir\" $HOME"
+    odd.mkdir()
+    pcap = odd / "out put.pcap"
+    environment = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
+    with EchoServer(19102):
+        result = run(["s2p", str(pcap), " ".join(client(19102, 3, 0, 50)), "-q"],
+                     cwd=tmp_path, env=environment)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert b"py-strace2pcap:" not in result.stderr  # -q reached the converter
+    assert sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes()))) == [0, 1, 2]
+
+    arguments = arguments_log.read_bytes().decode().split("\0")[:-1]
+    for option in ["-f", "-s655350", "-ttt", "-T", "-yy", "-xx", "--seccomp-bpf"]:
+        assert option in arguments
+    traced = arguments[arguments.index("-e") + 1]
+    assert traced.startswith("trace=")
+    assert {name.lstrip("?") for name in traced[6:].split(",")} == SOCKET_SYSCALLS | PROCESS_SYSCALLS
+    assert {"read", "write", "readv", "writev", "close"} <= SOCKET_SYSCALLS
+    sink = arguments[arguments.index("-o") + 1]
+    assert sink.startswith("! ") and str(support.CONVERTER) in sink
+    assert arguments[-len(client(19102, 3, 0, 50)):] == client(19102, 3, 0, 50)
+
+
+@pytest.mark.parametrize("command, status", [
+    ("sh -c 'exit 7'", 7),
+    ("sh -c 'kill -TERM $$'", 128 + signal.SIGTERM),
+])
+def test_exit_status_is_the_traced_commands(tmp_path, command, status):
+    support.require("strace")
+    for wrapper, output in ((WRAPPER, "out.pcap"), (PIPE_WRAPPER, "-")):
+        result = run(["bash", "-c", '"$0" "$1" "$2" > /dev/null', str(wrapper), output, command],
+                     cwd=tmp_path)
+        assert result.returncode == status, (wrapper, result.stderr)
+
+
+def test_pipe_wrapper_streams_to_tshark_and_keeps_the_file(tmp_path):
+    """strace2pcap-pipe.sh out.pcap "client" | tshark -r -: tshark prints
+    the packets, out.pcap holds the same bytes as the stream, the client's
+    own output went to stderr, and no temporary file is left anywhere."""
+    support.require("strace", "tshark")
+    work, temporary, stream = tmp_path / "work", tmp_path / "tmp", tmp_path / "stream"
+    for directory in (work, temporary, stream):
+        directory.mkdir()
+    script = ('"$0" out.pcap "$1" | tee "$2/stream.pcap" | tshark -r - -T fields '
+              '-e tcp.srcport -e tcp.dstport -e tcp.len; echo "status ${PIPESTATUS[*]}" >&2')
+    with EchoServer(19103):
+        result = run(["bash", "-c", script, str(PIPE_WRAPPER), " ".join(client(19103, 4, 0, 80)),
+                      str(stream)], cwd=work, env=dict(os.environ, TMPDIR=str(temporary)))
+    errors = result.stderr.decode(errors="replace")
+    assert "status 0 0 0" in errors, errors
+    assert "client done" in errors
+    rows = [line.split("\t") for line in result.stdout.decode().splitlines()]
+    assert rows.count(["19103", mine(rows), "80"]) == 4  # the client's messages
+    assert rows.count([mine(rows), "19103", "80"]) == 4  # their echoes
+    assert (work / "out.pcap").read_bytes() == (stream / "stream.pcap").read_bytes()
+    assert len(pcap_records((work / "out.pcap").read_bytes())) == len(rows)
+    assert os.listdir(work) == ["out.pcap"] and os.listdir(temporary) == []
+
+
+def mine(rows):
+    """The client's port in tshark rows of (source port, destination port, length)."""
+    return next(source for source, destination, _ in rows if destination == "19103")
+
+
+def test_pipe_wrapper_without_file_writes_only_stdout(tmp_path):
+    support.require("strace")
+    with EchoServer(19104):
+        result = run([str(PIPE_WRAPPER), "-", " ".join(client(19104, 2, 0, 60))], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(tick_sent_times(f for _, f in pcap_records(result.stdout))) == [0, 1]
+    assert os.listdir(tmp_path) == []
+
+
+def test_attach_to_a_running_process_and_ctrl_c(tmp_path):
+    """strace2pcap.sh out.pcap "-p PID", then Ctrl-C (SIGINT to the whole
+    process group): strace detaches, the converter reads to the end of the
+    trace and writes its normal summary; the process goes on untouched."""
+    support.require("strace", "tshark")
+    pcap = tmp_path / "attached.pcap"
+    with EchoServer(19105):
+        traced = subprocess.Popen(client(19105, 30, 0.1, 70), stdout=subprocess.PIPE)
+        time.sleep(0.5)
+        wrapper = subprocess.Popen([str(WRAPPER), str(pcap), "-p %d" % traced.pid],
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(1.5)
+        os.killpg(wrapper.pid, signal.SIGINT)
+        errors = wrapper.communicate(timeout=30)[1].decode(errors="replace")
+        assert traced.communicate(timeout=30)[0] == b"client done\n"
+    assert wrapper.returncode in (-signal.SIGINT, 128 + signal.SIGINT), errors
+    assert "interrupted" not in errors and "packets" in errors, errors
+    ticks = sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes())))
+    assert len(ticks) >= 5 and ticks == list(range(ticks[0], ticks[-1] + 1)), ticks
+    assert ticks[0] > 0 and ticks[-1] < 29  # attached mid-way, detached before the end
+    assert len(support.tshark("-r", str(pcap)).splitlines()) == len(pcap_records(pcap.read_bytes()))
+
+
+def tool_links(directory, *tools):
+    """A PATH directory holding only ``tools`` (symlinks to the real ones)."""
+    directory.mkdir()
+    for tool in tools:
+        (directory / tool).symlink_to(shutil.which(tool))
+    return str(directory)
+
+
+@pytest.mark.parametrize("wrapper", [WRAPPER, PIPE_WRAPPER])
+def test_usage_and_up_front_checks(tmp_path, wrapper):
+    """-h prints usage; missing arguments, strace, scapy or a writable
+    output: one clear line on stderr, exit 2, nothing run."""
+    result = run([str(wrapper), "-h"])
+    assert result.returncode == 0 and b"usage: " + wrapper.name.encode() in result.stdout
+    assert b"STRACE ARGS" in result.stdout and b"-p PID" in result.stdout
+
+    result = run([str(wrapper), "only-one-argument"])
+    assert result.returncode == 2 and b"usage:" in result.stderr
+
+    no_strace = tool_links(tmp_path / "bin", "bash", "dirname", "readlink", "tee")
+    result = run([str(wrapper), "out.pcap", "true"], cwd=tmp_path,
+                 env=dict(os.environ, PATH=no_strace, PYTHON=sys.executable))
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith("%s: strace not found" % wrapper.name)
+
+    support.require("strace")
+    no_scapy = tmp_path / "python-without-site-packages"
+    no_scapy.write_text('#!/bin/sh\nexec %s -S "$@"\n' % sys.executable)
+    no_scapy.chmod(0o755)
+    result = run([str(wrapper), "out.pcap", "true"], cwd=tmp_path,
+                 env=dict(os.environ, PYTHON=str(no_scapy)))
+    assert result.returncode == 2
+    assert b"scapy is missing" in result.stderr and result.stderr.count(b"\n") == 1
+
+    result = run([str(wrapper), str(tmp_path / "no" / "dir" / "out.pcap"), "touch ran"],
+                 cwd=tmp_path)
+    assert result.returncode == 2 and b"cannot write" in result.stderr
+    assert not (tmp_path / "ran").exists()
