@@ -115,23 +115,20 @@ def packet_comment(event, missing):
     lacks ``missing`` bytes that strace's ``-s`` cut (see the README)."""
     thread = event["pid"]
     process = event.get("process", thread)
-    parts = ["pid=%d" % process]
-    if process != thread:
-        parts.append("tid=%d" % thread)
     comm = event.get("comm")
-    if comm is not None:
-        parts.append("comm=" + comment_value(comm))
-    parts.append("fd=%d syscall=%s ret=%d" % (event["fd"], event["syscall"], event["result"]))
-    if event.get("error") is not None:
-        parts.append("errno=" + event["error"])
-    if event["duration"] is not None:
-        parts.append("duration=%.6f" % event["duration"])
-    parts.append("session=%d" % event["session"])
-    if event.get("path") is not None:
-        parts.append("path=" + comment_value(event["path"]))
-    if missing:
-        parts.append("truncated=%d" % missing)
-    return " ".join(parts)
+    error = event.get("error")
+    duration = event.get("duration")
+    path = event.get("path")
+    # One format, not a list of parts: this runs for every syscall.
+    return "pid=%d%s%s fd=%d syscall=%s ret=%d%s%s session=%d%s%s" % (
+        process, "" if process == thread else " tid=%d" % thread,
+        "" if comm is None else " comm=" + comment_value(comm),
+        event["fd"], event["syscall"], event["result"],
+        "" if error is None else " errno=" + error,
+        "" if duration is None else " duration=%.6f" % duration,
+        event["session"],
+        "" if path is None else " path=" + comment_value(path),
+        " truncated=%d" % missing if missing else "")
 
 
 def option(code, value):
