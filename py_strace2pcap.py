@@ -55,12 +55,13 @@ class StopSignals:
 
     def __init__(self):
         self.signum = None
-        self.wake_read, wake_write = os.pipe()
+        self.wake_read, self.wake_write = os.pipe()
         os.set_blocking(self.wake_read, False)
-        os.set_blocking(wake_write, False)
-        signal.set_wakeup_fd(wake_write)
-        for signum in self.SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
+        os.set_blocking(self.wake_write, False)
+        self.previous_wakeup = signal.set_wakeup_fd(self.wake_write)
+        self.previous = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
+        for signum, handler in self.previous.items():
+            if handler is not signal.SIG_IGN:
                 signal.signal(signum, self._record)
 
     def _record(self, signum, _frame):
@@ -92,6 +93,14 @@ class StopSignals:
         for signum in self.SIGNALS:
             if signal.getsignal(signum) == self._record:
                 signal.signal(signum, signal.SIG_DFL)
+
+    def close(self):
+        """Put back the handlers found at start (``main()`` called in-process)."""
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self.previous_wakeup)
+        os.close(self.wake_read)
+        os.close(self.wake_write)
 
 
 def parse_arguments(argv):
@@ -360,8 +369,10 @@ def convert(arguments, stop_signals):
 def main(argv=None):
     """Entry point of the ``py-strace2pcap`` command."""
     stop_signals = StopSignals()
-    arguments = parse_arguments(argv)
-    return convert(arguments, stop_signals)
+    try:
+        return convert(parse_arguments(argv), stop_signals)
+    finally:
+        stop_signals.close()
 
 
 if __name__ == "__main__":
