@@ -29,6 +29,7 @@ from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 CLOSED_CONVERSATIONS_KEPT = 4096
 PENDING_CONNECTS_KEPT = 4096
+TCP_PEERS_KEPT = 65536
 # How long (trace time) a close()'s FIN waits for a sign that another
 # process still uses the socket (see InetPacketizer._hold_fin).
 FIN_HOLD_SECONDS = 2.0
@@ -82,6 +83,7 @@ class InetPacketizer:
         self.closed_conversations = OrderedDict()
         self.pending_connects = OrderedDict()
         self.pending_fins = OrderedDict()
+        self.tcp_peers = OrderedDict()
         self.connections = 0
         self.udp_peers = {}
         self.udp_templates = {}
@@ -111,10 +113,15 @@ class InetPacketizer:
         name = event["syscall"]
         key = (event["pid"], event["fd"])
         if name == "connect":
-            if event["local"] is None and event["remote"] is not None:
+            if event["remote"] is not None:
                 self._remember_connect(key, event)
             return []
         local, remote = event["local"], event["remote"]
+        if remote is None and local is not None:
+            # Bound before connect: strace keeps showing the bound address only.
+            remote = self.tcp_peers.get(key)
+        if name == "close":
+            self.tcp_peers.pop(key, None)
         if remote is None:
             if local is not None or name == "close":
                 self.pending_connects.pop(key, None)
@@ -124,7 +131,7 @@ class InetPacketizer:
             local, remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])
             self.placeholder_events += 1
         connect = self._take_connect(key, remote)
-        local, remote = same_family(local, remote)
+        local, remote = same_family(loopback_source(local, remote), remote)
         accepted = name in ("accept", "accept4")
         packets, conversation = self._conversation(local, remote, accepted or connect is not None)
         side = conversation.side_of(local)
@@ -156,11 +163,16 @@ class InetPacketizer:
         return packets
 
     def _remember_connect(self, key, event):
-        """Keep a connect until the fd's next syscall shows its 4-tuple."""
+        """Keep a connect until the fd's next syscall shows its 4-tuple, and
+        its peer for as long as the fd lives if the socket was bound first."""
         self.pending_connects.pop(key, None)
         self.pending_connects[key] = event
         if len(self.pending_connects) > PENDING_CONNECTS_KEPT:
             self.pending_connects.popitem(last=False)
+        if event["local"] is not None:
+            self.tcp_peers[key] = event["remote"]
+            if len(self.tcp_peers) > TCP_PEERS_KEPT:
+                self.tcp_peers.popitem(last=False)
 
     def _take_connect(self, key, remote):
         """The connect that opened the connection of (pid, fd) ``key``, if
@@ -181,17 +193,17 @@ class InetPacketizer:
         key = (local, remote) if local < remote else (remote, local)
         conversation = self.conversations.get(key)
         packets = []
-        if conversation is not None and opening and (
-                conversation.side_of(local) in conversation.traced_sides):
-            packets = self._release_fins_of(conversation)
-            self.conversations.pop(key, None)
-            conversation = None
         if conversation is None:
-            conversation = None if opening else self.closed_conversations.get(key)
-            if conversation is None:
-                conversation = TcpConversation(key)
-                self.conversations[key] = conversation
-                self.connections += 1
+            previous = self.closed_conversations.get(key)
+            if not opening and previous is not None:
+                return packets, previous
+        elif opening and conversation.side_of(local) in conversation.traced_sides:
+            packets = self._release_fins_of(conversation)
+            previous = conversation
+        else:
+            return packets, conversation
+        conversation = self.conversations[key] = TcpConversation(key, previous)
+        self.connections += 1
         return packets, conversation
 
     def _hold_fin(self, conversation, side, links, event):

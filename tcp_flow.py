@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, SYN, HeaderTemplate
 
 
+# How far a reused 4-tuple's ISNs jump past the old connection's last seq.
+ISN_STEP = 1 << 24
+
+
 def initial_sequence(source, destination):
     """A fixed initial sequence number for the direction source -> destination."""
     return zlib.crc32(("%s|%s" % (source, destination)).encode())
@@ -43,12 +47,18 @@ class TcpConversation:
     """State of one TCP connection between ``endpoints[0]`` and ``endpoints[1]``
     ((ip, port) pairs); a side is the index of its endpoint."""
 
-    def __init__(self, endpoints):
+    def __init__(self, endpoints, previous=None):
+        """``previous``: the conversation this one reuses the 4-tuple of; its
+        sequence numbers continue past the old ones, as a new ISN would."""
         self.endpoints = endpoints
         self.templates = (HeaderTemplate(endpoints[0], endpoints[1], PROTO_TCP),
                           HeaderTemplate(endpoints[1], endpoints[0], PROTO_TCP))
-        self.directions = (StreamDirection(initial_sequence(*endpoints)),
-                           StreamDirection(initial_sequence(endpoints[1], endpoints[0])))
+        if previous is None:
+            isns = (initial_sequence(*endpoints), initial_sequence(endpoints[1], endpoints[0]))
+        else:
+            isns = [(direction.next_seq() + ISN_STEP) & 0xFFFFFFFF
+                    for direction in previous.directions]
+        self.directions = (StreamDirection(isns[0]), StreamDirection(isns[1]))
         self.started = False
         self.last_time = 0.0
         # Sides whose own syscalls the trace showed: an accept or connect on

@@ -1,0 +1,300 @@
+"""End to end with real programs: strace them while tcpdump captures lo,
+convert, and compare our pcap with tcpdump's.
+
+For every TCP direction the byte stream rebuilt by sequence number equals
+tcpdump's, UDP datagrams equal, tshark finds no malformed packet and no TCP
+analysis warning, and ``tshark -z conv,tcp`` lists the same conversations.
+The programs are in fixtures/inet/peers.py; ports 18000-18999.
+"""
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from contextlib import contextmanager
+
+import pytest
+
+import support
+
+PEERS = str(support.FIXTURES / "inet" / "peers.py")
+SIZES_SUM = 1 + 7 + 1000 + 3 + 100000 + 64 + 5
+LARGEST_SEND = 4 + 100000  # length header + payload in one sendall
+
+
+def peers(*arguments):
+    return [sys.executable, PEERS, *map(str, arguments)]
+
+
+def traced(command, trace, options=support.STRACE_OPTIONS):
+    return ["strace", *options, "-o", str(trace), *command]
+
+
+@contextmanager
+def server(command):
+    """Run a server (``command`` prints "ready" once listening) for the block."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout.readline() == b"ready\n", process.stderr.read()
+        yield process
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def tcpdump(path, capture_filter):
+    """support.Tcpdump, failing if it lost packets (its capture is the reference)."""
+    with support.Tcpdump(path, capture_filter) as capture:
+        yield capture
+    assert capture.dropped == 0, "tcpdump dropped %d packets" % capture.dropped
+
+
+def run(command):
+    result = subprocess.run(command, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+
+
+def conversations(pcap):
+    """The TCP conversations tshark lists, as sorted address pairs."""
+    table = support.tshark("-r", str(pcap), "-q", "-z", "conv,tcp")
+    return sorted(re.findall(r"^(\S+)\s+<->\s+(\S+)", table, re.MULTILINE))
+
+
+def assert_like_tcpdump(ours, theirs, udp=False):
+    """Our pcap carries what tcpdump saw and reads as a clean capture."""
+    assert support.malformed_packets(ours) == ""
+    assert support.tcp_analysis_warnings(ours) == ""
+    ours_streams, their_streams = support.tcp_streams(ours), support.tcp_streams(theirs)
+    assert ours_streams.keys() == their_streams.keys()
+    for key, stream in their_streams.items():
+        assert ours_streams[key] == stream, key
+    assert conversations(ours) == conversations(theirs)
+    if udp:
+        assert Counter(support.udp_datagrams(ours)) == Counter(support.udp_datagrams(theirs))
+        assert support.udp_datagrams(ours)
+
+
+def convert(tmp_path, trace, *flags):
+    pcap = tmp_path / "out.pcap"
+    result = support.convert(trace, pcap, *flags)
+    return pcap, result.stderr.decode()
+
+
+@pytest.fixture
+def tools():
+    support.require("strace", "tcpdump", "tshark")
+
+
+@pytest.mark.parametrize("host,port", [("127.0.0.1", 18010), ("::1", 18011)], ids=["ipv4", "ipv6"])
+def test_client_traced_alone(tools, tmp_path, host, port):
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("tcp-server", host, port, 1)):
+            run(traced(peers("tcp-client", host, port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    assert "= %d <" % LARGEST_SEND in trace.read_text()  # one syscall > 65535 bytes
+
+
+@pytest.mark.parametrize("host,port", [("127.0.0.1", 18012), ("::1", 18013)], ids=["ipv4", "ipv6"])
+def test_server_traced_alone(tools, tmp_path, host, port):
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(traced(peers("tcp-server", host, port, 2), trace)):
+            run(peers("tcp-client", host, port))
+            run(peers("nonblocking-client", host, port))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    assert len(conversations(pcap)) == 2
+
+
+@pytest.mark.parametrize("host,port", [("127.0.0.1", 18014), ("::1", 18015)], ids=["ipv4", "ipv6"])
+def test_both_ends_in_one_program(tools, tmp_path, host, port):
+    """Client and server in one traced process: each byte exactly once."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("tcp-both", host, port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    payload_bytes = sum(len(packet["TCP"].payload) for packet in support.read_packets(pcap)
+                        if packet.haslayer("TCP"))
+    assert payload_bytes == 2 * SIZES_SUM + 4 * 7  # requests with headers, answers
+
+
+def test_forking_server(tools, tmp_path):
+    """socketserver.ForkingTCPServer: the parent closes its copy of each
+    connection right after fork while the child serves it; no early FIN."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18016
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(traced(peers("forking-server", "127.0.0.1", port, 2), trace)):
+            run(peers("tcp-client", "127.0.0.1", port))
+            run(peers("tcp-client", "127.0.0.1", port))
+    text = trace.read_text()
+    assert text.count(" clone(") >= 2
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    fins = support.tshark("-r", str(pcap), "-Y", "tcp.flags.fin == 1", "-T", "fields",
+                          "-e", "tcp.stream").split()
+    assert sorted(fins) == ["0", "0", "1", "1"]
+
+
+def test_non_blocking_connect_handshake_at_connect_time(tools, tmp_path):
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18017
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("tcp-server", "::1", port, 1)):
+            run(traced(peers("nonblocking-client", "::1", port), trace))
+    connect = re.search(r"^\d+\s+(\d+\.\d+) connect\(.*EINPROGRESS", trace.read_text(), re.M)
+    assert connect is not None
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    syn = support.tshark("-r", str(pcap), "-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+                         "-T", "fields", "-e", "frame.time_epoch")
+    assert float(syn) == pytest.approx(float(connect.group(1)), abs=1e-6)
+
+
+def test_connection_four_tuple_reused(tools, tmp_path):
+    """Two connections on one 4-tuple are two conversations, each with its handshake."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18018
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("tcp-server", "127.0.0.1", port, 2)):
+            run(traced(peers("reuse-client", "127.0.0.1", port, 18019), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert support.malformed_packets(pcap) == ""
+    # Wireshark notes the reuse on the second SYN, in tcpdump's capture too.
+    assert "Port numbers reused" in support.tcp_analysis_warnings(capture)
+    warnings = support.tcp_analysis_warnings(pcap).splitlines()
+    assert len(warnings) == 1 and "[TCP Port numbers reused]" in warnings[0], warnings
+    streams = support.tshark("-r", str(pcap), "-Y", "tcp.flags.syn == 1", "-T", "fields",
+                             "-e", "tcp.stream").split()
+    assert streams == ["0", "0", "1", "1"]
+    theirs = support.tshark("-r", str(capture), "-Y", "tcp.len > 0", "-T", "fields",
+                            "-e", "tcp.stream", "-e", "tcp.len")
+    ours = support.tshark("-r", str(pcap), "-Y", "tcp.len > 0", "-T", "fields",
+                          "-e", "tcp.stream", "-e", "tcp.len")
+    assert stream_totals(ours) == stream_totals(theirs)
+
+
+def stream_totals(fields):
+    totals = Counter()
+    for line in fields.splitlines():
+        stream, length = line.split()
+        totals[stream] += int(length)
+    return totals
+
+
+def test_http_download_over_one_megabyte(tools, tmp_path):
+    """curl and http.server both traced: tshark decodes HTTP and reassembles the body."""
+    support.require("curl")
+    served = tmp_path / "www"
+    served.mkdir()
+    body = bytes(range(256)) * 5000 + b"end"  # 1 280 003 bytes
+    (served / "big.bin").write_bytes(body)
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18020
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("http-both", port, served, "http://127.0.0.1:%d/big.bin" % port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    exported = tmp_path / "exported"
+    support.tshark("-r", str(pcap), "--export-objects", "http,%s" % exported)
+    assert (exported / "big.bin").read_bytes() == body
+    response = support.tshark("-r", str(pcap), "-Y", "http.response", "-T", "fields",
+                              "-e", "http.response.code", "-e", "http.content_length")
+    assert response.split() == ["200", str(len(body))]
+
+
+def segments(pcap):
+    """{(src, sport, dst, dport): [(stream offset, captured payload, declared length)]}."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    result = {}
+    origins = {}
+    for packet in support.read_packets(pcap):
+        if TCP not in packet:
+            continue
+        ip = packet[IP] if IP in packet else packet[IPv6]
+        segment = packet[TCP]
+        key = (ip.src, segment.sport, ip.dst, segment.dport)
+        if segment.flags.S:
+            origins[key] = segment.seq + 1
+        declared = (ip.len - 20 - 20) if IP in packet else ip.plen - 20
+        if declared == 0:
+            continue
+        offset = (segment.seq - origins.setdefault(key, segment.seq)) % 2 ** 32
+        result.setdefault(key, []).append((offset, bytes(segment.payload)[:declared], declared))
+    return result
+
+
+def test_cut_payloads_with_s64(tools, tmp_path):
+    """strace -s 64: our bytes are tcpdump's at the same offsets, caplen <
+    len, sequence numbers advance by the real lengths, the summary tells."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18021
+    options = [option for option in support.STRACE_OPTIONS if not option.startswith("-s")]
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("tcp-both", "127.0.0.1", port), trace, [*options, "-s", "64"]))
+    pcap, summary = convert(tmp_path, trace)
+    assert support.malformed_packets(pcap) == ""
+    assert support.tcp_analysis_warnings(pcap) == ""
+    assert conversations(pcap) == conversations(capture)
+    their_streams = support.tcp_streams(capture)
+    cut = 0
+    for key, pieces in segments(pcap).items():
+        stream = their_streams[key]
+        expected_offset = 0
+        for offset, captured, declared in sorted(pieces):
+            assert offset == expected_offset, key
+            assert stream[offset:offset + len(captured)] == captured, key
+            expected_offset += declared
+            cut += len(captured) < declared
+        assert expected_offset == len(stream), key
+    assert cut > 0
+    wire = [(len(packet), packet.wirelen) for packet in support.read_packets(pcap)]
+    assert any(caplen < wirelen for caplen, wirelen in wire)
+    match = re.search(r"(\d+) payloads cut by strace's -s; -s (\d+) would have kept them whole",
+                      summary)
+    assert match is not None, summary
+    assert int(match.group(2)) == LARGEST_SEND
+
+
+def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server):
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    server_trace = tmp_path / "server-trace.txt"
+    server_command = peers("udp-server", bind, port)
+    client_command = peers("udp-client", host, port)
+    with tcpdump(capture, "udp port %d" % port):
+        with server(traced(server_command, server_trace) if trace_server else server_command):
+            run(traced(client_command, trace) if trace_client else client_command)
+    lines = []
+    for path in (trace, server_trace):
+        if path.exists():
+            lines += path.read_text().splitlines(keepends=True)
+    # Both traces in one file, as `strace -f` of both would write them.
+    lines.sort(key=lambda line: float(line.split()[1]) if line[:1].isdigit() else 0)
+    merged = tmp_path / "merged.txt"
+    merged.write_text("".join(lines))
+    pcap, _summary = convert(tmp_path, merged)
+    return pcap, capture
+
+
+@pytest.mark.parametrize("case", [
+    ("127.0.0.1", "127.0.0.1", 18030, True, False),
+    ("0.0.0.0", "127.0.0.1", 18031, False, True),
+    ("::", "::1", 18032, True, True),
+    ("::1", "::1", 18033, True, False),
+], ids=["ipv4-client", "ipv4-any-server", "ipv6-both", "ipv6-client"])
+def test_unconnected_udp(tools, tmp_path, case):
+    """sendto/recvfrom with the peer in the sockaddr; the client's socket
+    is unbound (its first sendto shows no port); a datagram seen by both
+    ends is written once."""
+    bind, host, port, trace_client, trace_server = case
+    pcap, capture = udp_exchange(tmp_path, port, bind, host, trace_client, trace_server)
+    assert support.malformed_packets(pcap) == ""
+    assert Counter(support.udp_datagrams(pcap)) == Counter(support.udp_datagrams(capture))
+    assert len(support.udp_datagrams(pcap)) == 10
