@@ -228,9 +228,7 @@ class Converter:
         parser = self.parser
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (self.lines, self.events, self.packets,
-                     len(self.inet.conversations) + len(self.inet.closed_conversations),
-                     elapsed)]
+                  % (self.lines, self.events, self.packets, self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
         if self.ignored_events:
@@ -244,6 +242,9 @@ class Converter:
         if self.inet.placeholder_events:
             report.append("  %d events with unknown addresses got placeholder endpoints "
                           "(192.0.2.x / 198.51.100.1)" % self.inet.placeholder_events)
+        if self.inet.duplicates_dropped:
+            report.append("  %d UDP datagrams seen by both ends written once"
+                          % self.inet.duplicates_dropped)
         return report
 
     def socket_lines_lost(self):
