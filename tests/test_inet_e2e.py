@@ -63,10 +63,27 @@ def conversations(pcap):
     return sorted(re.findall(r"^(\S+)\s+<->\s+(\S+)", table, re.MULTILINE))
 
 
+def data_after_fin(pcap):
+    """Frames carrying data from an end that already sent its FIN."""
+    fields = support.tshark("-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "frame.number",
+                            "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.len",
+                            "-e", "tcp.flags.fin")
+    finished = set()
+    late = []
+    for line in fields.splitlines():
+        number, stream, port, length, fin = line.split()
+        if int(length) and (stream, port) in finished:
+            late.append(number)
+        if fin in ("1", "True"):
+            finished.add((stream, port))
+    return late
+
+
 def assert_like_tcpdump(ours, theirs, udp=False):
     """Our pcap carries what tcpdump saw and reads as a clean capture."""
     assert support.malformed_packets(ours) == ""
     assert support.tcp_analysis_warnings(ours) == ""
+    assert data_after_fin(ours) == []
     ours_streams, their_streams = support.tcp_streams(ours), support.tcp_streams(theirs)
     assert ours_streams.keys() == their_streams.keys()
     for key, stream in their_streams.items():
@@ -298,3 +315,31 @@ def test_unconnected_udp(tools, tmp_path, case):
     assert support.malformed_packets(pcap) == ""
     assert Counter(support.udp_datagrams(pcap)) == Counter(support.udp_datagrams(capture))
     assert len(support.udp_datagrams(pcap)) == 10
+
+
+def test_attached_mid_stream(tools, tmp_path):
+    """strace -p on a client in the middle of its connection: the pcap
+    starts mid-stream (no invented handshake) and its bytes are the tail of
+    tcpdump's stream, at the same distance from the end."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18022
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("tcp-server", "127.0.0.1", port, 1)):
+            client = subprocess.Popen(peers("tcp-client", "127.0.0.1", port, 3),
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            assert client.stdout.readline() == b"paused\n"
+            tracer = subprocess.Popen(["strace", *support.STRACE_OPTIONS, "-o", str(trace),
+                                       "-p", str(client.pid)], stderr=subprocess.PIPE)
+            assert b"attached" in tracer.stderr.readline()
+            client.communicate(b"go\n", timeout=60)
+            tracer.wait(timeout=60)
+            assert client.returncode == 0
+    pcap, _summary = convert(tmp_path, trace)
+    assert support.malformed_packets(pcap) == ""
+    assert support.tcp_analysis_warnings(pcap) == ""
+    assert support.tshark("-r", str(pcap), "-Y", "tcp.flags.syn == 1") == ""
+    ours, theirs = support.tcp_streams(pcap), support.tcp_streams(capture)
+    assert ours.keys() == theirs.keys()
+    for key, stream in ours.items():
+        assert len(stream) < len(theirs[key])
+        assert theirs[key].endswith(stream), key

@@ -1,0 +1,140 @@
+"""TCP conversation rules of the INET packetizer, event by event: forks
+sharing a socket, held FINs, sockets bound before connect, connects whose
+fd a sibling thread uses, 4-tuple reuse."""
+
+from scapy.layers.inet import TCP
+from scapy.layers.l2 import Ether
+
+from strace_parser_2_packet import FIN_HOLD_SECONDS
+from tcp_flow import ISN_STEP, initial_sequence
+from test_frames import CLIENT4, SERVER4, T0, event, run
+
+SERVER_SIDE = dict(local=SERVER4, remote=CLIENT4)
+CLIENT_SIDE = dict(local=CLIENT4, remote=SERVER4)
+
+
+def summary(packets):
+    """[(sport, flags, payload length, time, pid)] of TCP packets."""
+    rows = []
+    for time, frame, wire_length, item, _outbound in packets:
+        segment = Ether(frame)[TCP]
+        rows.append((segment.sport, str(segment.flags), wire_length - len(frame)
+                     + len(segment.payload), time, item["pid"]))
+    return rows
+
+
+def test_parent_closes_its_copy_after_fork():
+    """ForkingTCPServer: the parent closes the accepted fd, the child serves
+    the connection: one FIN from the server, after the child's data, stamped
+    with the close that really ended the connection."""
+    packets = run([
+        event("accept4", pid=1, fd=4, time=T0, **SERVER_SIDE),
+        event("close", pid=1, fd=4, time=T0 + 0.001, **SERVER_SIDE),
+        event("read", "in", b"question", pid=2, fd=4, time=T0 + 0.002, **SERVER_SIDE),
+        event("write", "out", b"answer", pid=2, fd=4, time=T0 + 0.003, **SERVER_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.004, **SERVER_SIDE),
+    ])
+    rows = summary(packets)
+    assert [(port, flags, length) for port, flags, length, _time, _pid in rows] == [
+        (40001, "S", 0), (18000, "SA", 0), (40001, "A", 0),
+        (40001, "PA", 8), (18000, "PA", 6), (18000, "FA", 0), (40001, "A", 0)]
+    assert rows[-2][3:] == (T0 + 0.004, 2)
+
+
+def test_child_closes_its_copy_parent_keeps_using():
+    packets = run([
+        event("write", "out", b"a", pid=1, fd=4, time=T0, **CLIENT_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.1, **CLIENT_SIDE),
+        event("write", "out", b"b", pid=1, fd=4, time=T0 + 0.2, **CLIENT_SIDE),
+    ])
+    assert [flags for _port, flags, *_rest in summary(packets)] == ["PA", "PA"]
+
+
+def test_held_fin_goes_out_when_the_trace_moves_on():
+    """A close's FIN waits FIN_HOLD_SECONDS of trace time, then goes out
+    before the packets of the event that passed that time, with its own time."""
+    packetizer_events = [
+        event("write", "out", b"a", time=T0, **CLIENT_SIDE),
+        event("close", time=T0 + 1, **CLIENT_SIDE),
+        event("sendto", "out", b"later", local=("127.0.0.1", 5000), remote=("127.0.0.1", 53),
+              fd=9, time=T0 + 1 + FIN_HOLD_SECONDS + 0.1),
+    ]
+    packets = run(packetizer_events, flush=False)
+    assert [packet[0] for packet in packets] == [T0, T0 + 1, T0 + 1,
+                                                 T0 + 1 + FIN_HOLD_SECONDS + 0.1]
+    assert [str(Ether(packet[1])[TCP].flags) for packet in packets[:3]] == ["PA", "FA", "A"]
+
+
+def test_peer_reading_zero_releases_the_held_fin():
+    packets = run([
+        event("write", "out", b"bye", pid=1, fd=3, time=T0, **CLIENT_SIDE),
+        event("close", pid=1, fd=3, time=T0 + 0.1, **CLIENT_SIDE),
+        event("read", "in", b"", pid=2, fd=4, time=T0 + 0.2, **SERVER_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.3, **SERVER_SIDE),
+    ])
+    rows = summary(packets)
+    assert [(port, flags, time, pid) for port, flags, _length, time, pid in rows] == [
+        (40001, "PA", T0, 1), (40001, "FA", T0 + 0.1, 1), (18000, "A", T0 + 0.1, 1),
+        (18000, "FA", T0 + 0.3, 2), (40001, "A", T0 + 0.3, 2)]
+
+
+def test_shutdown_rd_sends_no_fin_and_shutdown_wr_at_once():
+    packets = run([
+        event("write", "out", b"x", time=T0, **CLIENT_SIDE),
+        event("shutdown", how="SHUT_RD", time=T0 + 1, **CLIENT_SIDE),
+        event("shutdown", how="SHUT_RDWR", time=T0 + 2, **CLIENT_SIDE),
+    ], flush=False)
+    assert [(flags, time) for _port, flags, _length, time, _pid in summary(packets)] == [
+        ("PA", T0), ("FA", T0 + 2), ("A", T0 + 2)]
+
+
+def test_socket_bound_before_connect():
+    """strace keeps printing a bound socket's annotation as it was at bind
+    (``TCP:[127.0.0.1:40001]``): the peer comes from connect()."""
+    packets = run([
+        event("connect", local=CLIENT4, remote=SERVER4, time=T0),
+        event("write", "out", b"hi", local=CLIENT4, remote=None, time=T0 + 1),
+        event("close", local=CLIENT4, remote=None, time=T0 + 2),
+    ])
+    rows = summary(packets)
+    assert [(flags, time) for _port, flags, _length, time, _pid in rows] == [
+        ("S", T0), ("SA", T0), ("A", T0), ("PA", T0 + 1), ("FA", T0 + 2), ("A", T0 + 2)]
+    assert Ether(packets[3][1])[TCP].dport == SERVER4[1]
+
+
+def test_connect_in_one_thread_data_in_another():
+    packets = run([
+        event("connect", local=None, remote=SERVER4, pid=10, fd=3, time=T0),
+        event("write", "out", b"hi", pid=11, fd=3, time=T0 + 1, **CLIENT_SIDE),
+    ])
+    assert [(flags, time) for _port, flags, _length, time, _pid in summary(packets)] == [
+        ("S", T0), ("SA", T0), ("A", T0), ("PA", T0 + 1)]
+
+
+def test_four_tuple_reused_is_a_new_connection():
+    """A second connect on the 4-tuple of a finished connection gets its own
+    handshake, with sequence numbers past the old ones."""
+    one_connection = [
+        event("connect", local=None, remote=SERVER4, time=T0),
+        event("write", "out", b"abc", time=T0 + 1, **CLIENT_SIDE),
+        event("read", "in", b"", time=T0 + 2, **CLIENT_SIDE),
+        event("close", time=T0 + 3, **CLIENT_SIDE),
+    ]
+    later = [dict(item, time=item["time"] + 10) for item in one_connection]
+    packets = run(one_connection + later)
+    syns = [Ether(packet[1])[TCP] for packet in packets if Ether(packet[1])[TCP].flags.S]
+    assert len(syns) == 4
+    first_isn = initial_sequence(CLIENT4, SERVER4)
+    # Old client direction: SYN + 3 bytes + FIN.
+    assert syns[0].seq == first_isn
+    assert syns[2].seq == (first_isn + 5 + ISN_STEP) & 0xFFFFFFFF
+
+
+def test_accept_after_connect_of_the_same_connection_adds_no_handshake():
+    packets = run([
+        event("connect", local=None, remote=SERVER4, pid=1, fd=3, time=T0),
+        event("write", "out", b"abc", pid=1, fd=3, time=T0 + 1, **CLIENT_SIDE),
+        event("accept", pid=2, fd=4, time=T0 + 0.5, **SERVER_SIDE),
+        event("read", "in", b"abc", pid=2, fd=4, time=T0 + 2, **SERVER_SIDE),
+    ], flush=False)
+    assert [flags for _port, flags, *_rest in summary(packets)] == ["S", "SA", "A", "PA"]
