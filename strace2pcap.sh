@@ -125,8 +125,11 @@ for word in "${strace_args[@]}"; do
     esac
 done
 # seccomp-bpf stops the tracee only on the syscalls traced: far less overhead
-# for a started command (strace cannot use it when attaching with -p).
-[ "$attaching" = 1 ] || strace_options+=(--seccomp-bpf)
+# for a started command (strace cannot use it when attaching with -p, and
+# strace before 5.3 does not have it).
+if [ "$attaching" = 0 ] && strace -h 2>&1 | grep -q -- --seccomp-bpf; then
+    strace_options+=(--seccomp-bpf)
+fi
 
 if [ "$pipe_mode" = 1 ]; then
     # The pcap stream goes to our standard output through fd 3; strace's and

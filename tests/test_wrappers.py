@@ -177,16 +177,22 @@ def test_attach_to_a_running_process_and_ctrl_c(tmp_path):
     trace and writes its normal summary; the process goes on untouched."""
     support.require("strace", "tshark")
     pcap = tmp_path / "attached.pcap"
+    arguments_log = strace_recorder(tmp_path)
+    environment = dict(os.environ, PATH="%s:%s" % (tmp_path, os.environ["PATH"]))
     with EchoServer(19105):
         traced = subprocess.Popen(client(19105, 30, 0.1, 70), stdout=subprocess.PIPE)
         time.sleep(0.5)
         wrapper = subprocess.Popen([str(WRAPPER), str(pcap), "-p %d" % traced.pid],
-                                   stderr=subprocess.PIPE, start_new_session=True)
+                                   stderr=subprocess.PIPE, start_new_session=True,
+                                   env=environment)
         time.sleep(1.5)
         os.killpg(wrapper.pid, signal.SIGINT)
         errors = wrapper.communicate(timeout=30)[1].decode(errors="replace")
         assert traced.communicate(timeout=30)[0] == b"client done\n"
     assert wrapper.returncode in (-signal.SIGINT, 128 + signal.SIGINT), errors
+    arguments = arguments_log.read_bytes().split(b"\0")
+    assert arguments[-3:] == [b"-p", str(traced.pid).encode(), b""]
+    assert b"--seccomp-bpf" not in arguments  # strace refuses it with -p
     assert "interrupted" not in errors and "packets" in errors, errors
     ticks = sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes())))
     assert len(ticks) >= 5 and ticks == list(range(ticks[0], ticks[-1] + 1)), ticks
