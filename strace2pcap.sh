@@ -82,9 +82,6 @@ command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3
     || die "the Python module scapy is missing: $python -m pip install -r $here/requirements.txt"
 converter=$here/py_strace2pcap.py
 [ -f "$converter" ] || die "py_strace2pcap.py not found next to this script ($here)"
-if [ -n "$output" ]; then
-    ( : >>"$output" ) 2>/dev/null || die "cannot write $output"
-fi
 
 # strace args as words, split by shlex: quotes honoured, no expansion, no code run.
 mapfile -d '' -t strace_args < <("$python" -c '
@@ -92,7 +89,10 @@ import shlex, sys
 for word in shlex.split(sys.argv[1]):
     sys.stdout.write(word + "\0")
 ' "$strace_words" 2>/dev/null)
-[ "${#strace_args[@]}" -gt 0 ] || die "cannot split STRACE ARGS into words: $strace_words"
+[ "${#strace_args[@]}" -gt 0 ] || die "STRACE ARGS is empty or has an unclosed quote: $strace_words"
+if [ -n "$output" ]; then
+    ( : >>"$output" ) 2>/dev/null || die "cannot write $output"
+fi
 
 # Exactly the syscalls the converter reads (from its parser, so the two never
 # disagree), plus those that start or rename processes, for the process names.

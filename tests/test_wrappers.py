@@ -234,7 +234,10 @@ def test_usage_and_up_front_checks(tmp_path, wrapper):
     assert result.returncode == 2
     assert b"scapy is missing" in result.stderr and result.stderr.count(b"\n") == 1
 
+    result = run([str(wrapper), "out.pcap", "sh -c 'touch ran"], cwd=tmp_path)
+    assert result.returncode == 2 and b"unclosed quote" in result.stderr
+
     result = run([str(wrapper), str(tmp_path / "no" / "dir" / "out.pcap"), "touch ran"],
                  cwd=tmp_path)
     assert result.returncode == 2 and b"cannot write" in result.stderr
-    assert not (tmp_path / "ran").exists()
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "out.pcap").exists()
