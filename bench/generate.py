@@ -78,6 +78,7 @@ class TraceWriter:
         self.lines = 0
         self.socket_lines = 0
         self.buffer = []
+        self.buffered = 0
 
     def _write(self, pid, text, noise):
         self.time += self.rng.random() * 0.00004
@@ -87,14 +88,17 @@ class TraceWriter:
         else:
             self.socket_lines += 1
         self.lines += 1
-        self.buffer.append("%-5d %.6f %s\n" % (pid, self.time, text))
-        if len(self.buffer) >= 512:
+        line = "%-5d %.6f %s\n" % (pid, self.time, text)
+        self.buffer.append(line)
+        self.buffered += len(line)
+        if self.buffered >= 1 << 20:
             self.flush()
 
     def flush(self):
         """Write out the buffered lines."""
         self.out.write("".join(self.buffer))
         self.buffer.clear()
+        self.buffered = 0
 
     def resume(self, pid):
         """Print the resumed half of ``pid``'s interrupted call, if any."""
