@@ -1,8 +1,14 @@
 """strace text -> socket events.
 
-Input: the lines strace writes with ``-f -ttt -T -yy -xx`` (and the lighter
-variants: no pid column, ``[pid N]`` prefixes, ``-tt``/``-t`` clock times, no
-``-T``, strings printed with ``-x`` or strace's default C escapes).
+Input: the lines strace writes with ``-f -ttt -T -yy -xx``, and every
+lighter dialect strace 6.x prints: no pid column, ``[pid N]`` prefixes,
+``N<comm>`` pids (``--decode-pids=comm``), ``-ttt``/nanosecond epoch times,
+``-tt``/``-t`` clock times (on the ``date`` given, rolling over midnight),
+``-r`` relative times, no times, no ``-T``, strings printed with ``-xx``,
+``-x`` or strace's default C escapes, argument names (``-N``:
+``read(fd=3, buf="...", count=4)``), and fds annotated with ``-yy``, with ``-y``
+(``3<socket:[56888]>``) or not at all: then a ``SocketTable`` learns which
+fds are sockets, and their addresses, from socket/bind/connect/accept lines.
 
 ``StraceParser.parse(line)`` returns a list of zero or more event dicts; most
 lines give none.  Lines that give none are counted by reason in
@@ -15,7 +21,9 @@ An event dict holds:
 key            type            meaning
 =============  ==============  ==================================================
 pid            int             thread id from the pid column (0 when absent)
-time           float           epoch seconds when the syscall started
+comm           str | None      the process name of ``--decode-pids=comm``
+time           float           epoch seconds when the syscall started (without
+                               timestamps: midnight of ``date`` + 1 us per line)
 duration       float | None    seconds the syscall took (``-T``), else None
 syscall        str             ``read``, ``sendto``, ``close``, ``accept4``, ...
 fd             int             the socket's file descriptor
@@ -28,7 +36,9 @@ payload        bytes           the bytes strace printed, clipped to ``length``
 length         int             bytes the syscall really moved; more than
                                ``len(payload)`` when ``-s`` cut the string
 session        int             per pid+fd counter, +1 after each close of the fd
-local          (str, int)|None this end's address and port, when known
+local          (str, int)|None this end's address and port, when known (without
+                               -yy, a 192.0.2.x placeholder for a connected
+                               TCP socket whose own address the trace never shows)
 remote         (str, int)|None the peer's address and port, when known
 inode          int | None      the socket inode (always for UNIX, and for INET
                                sockets strace prints before they are connected)
@@ -76,6 +86,9 @@ import re
 from collections import Counter
 from datetime import datetime, timezone
 
+from socket_table import SocketTable, socket_protocol
+from strace_parser_2_packet import placeholder_endpoints
+
 OUT, IN = "out", "in"
 
 DATA_SYSCALLS = {
@@ -86,6 +99,9 @@ DATA_SYSCALLS = {
 }
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
+# Lines that give no event but tell the SocketTable which fds are sockets,
+# for traces without -yy, and which threads share their fds.
+SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "vfork"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
@@ -93,13 +109,17 @@ PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 
 EXAMPLES_KEPT = 5
+# Skips every trace has; ``examples`` keeps the others (input it could not read).
+ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
+                  "signal or exit line", "interrupted call"}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
 # ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
 # --decode-pids=comm), optional timestamp, then ``name(`` or
 # ``<... name resumed>``.
 LINE_HEAD = re.compile(r"""
-    (?:\[pid\s+(?P<bracket_pid>\d+)\]\s+ | (?P<pid>\d+)(?:<[^>]*>)?\s+)?
+    \s*(?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
+     | (?P<pid>\d+)(?:<(?P<comm>[^>]*)>)?\s+)?
     (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
     (?: (?P<name>\w+)\( | <\.\.\.\s(?P<resumed>\w+)\sresumed>)
 """, re.VERBOSE)
@@ -114,8 +134,21 @@ RETURN_VALUE = re.compile(r"""
     (?:\s<(?P<duration>\d+\.\d+)>)?$
 """, re.VERBOSE)
 
-# The socket annotation of a fd under -yy: ``5<TCP:[...]>``.
-FD_ANNOTATION = re.compile(r"(?P<fd>\d+)<(?P<protocol>[A-Za-z0-9-]+):\[(?P<details>.*?)\]>")
+# The socket annotation of a fd under -yy: ``5<TCP:[...]>`` (``fd=5<...>``
+# with -N's argument names).
+FD_ANNOTATION = re.compile(r"(?:\w+=)?(?P<fd>\d+)<(?P<protocol>[A-Za-z0-9-]+):\[(?P<details>.*?)\]>")
+# The first argument when it is not a -yy socket: a bare fd, or one with a
+# -y path / ``socket:[inode]`` annotation (hex escaped under -xx).
+FD_ARGUMENT = re.compile(r"(?:\w+=)?(?P<fd>\d+)(?:<[^>]*>)?")
+# A clock time (-t, -tt) or a number of seconds (-ttt, -r, precision:ns).
+CLOCK_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
+# The time column of a line LINE_HEAD rejects (exit and signal lines), for -r.
+ANY_LINE_TIME = re.compile(r"(?:\[pid\s+\d+[^\]]*\]\s+|\d+(?:<[^>]*>)?\s+)?(\d+\.\d+)\s")
+# -r prints the seconds since the previous line; -ttt since the epoch.  Any
+# epoch time is past 1973, any sensible -r gap is shorter.
+RELATIVE_LIMIT = 1e8
+SOCKET_INODE_PREFIXES = ("socket:[", "".join("\\x%02x" % byte for byte in b"socket:["))
+SOCKETPAIR_FDS = re.compile(r"\[(\d+)[^,\]]*,\s*(\d+)")
 
 INET4_ENDPOINT = r"(?P<{0}_ip>[0-9.]+):(?P<{0}_port>\d+)"
 INET6_ENDPOINT = r"\[(?P<{0}_ip>[0-9a-fA-F:.]+)\]:(?P<{0}_port>\d+)"
@@ -227,14 +260,62 @@ def parse_unix_path(text, start=0, stop=None):
     return match.group(1) + decode_string(match.group(2)).decode("latin-1")
 
 
-def parse_clock(text, date):
-    """Seconds since the epoch for a ``-ttt`` value or a ``-tt``/``-t`` clock
-    time on ``date`` (a ``datetime.date``, UTC)."""
-    if ":" not in text:
+def is_socket_annotation(args, argument):
+    """True if the fd ``argument`` (a FD_ARGUMENT match in ``args``) may be a
+    socket: a bare fd, or -y's ``socket:[inode]`` (hex escaped under -xx);
+    a path annotation says it is a file."""
+    annotation = args[argument.start("fd"):argument.end()].partition("<")[2]
+    return not annotation or annotation.startswith(SOCKET_INODE_PREFIXES)
+
+
+def midnight_of(date):
+    """Epoch seconds of 00:00 UTC on ``date`` (a ``datetime.date``)."""
+    return datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp()
+
+
+class Clock:
+    """Turns the time column of successive lines into epoch seconds.
+
+    ``-ttt`` and nanosecond times are epoch seconds already; ``-tt``/``-t``
+    clock times are placed on ``date`` and move to the next day when the
+    clock goes back more than 12 hours (a trace running over midnight); ``-r``
+    gaps are summed from midnight of ``date``, every line's (``advance``).
+    """
+
+    def __init__(self, date):
+        self.midnight = midnight_of(date)
+        self.relative = None
+        self.elapsed = 0.0
+        self.day = 0.0
+        self.last_clock = None
+        self.used_date = False
+
+    def advance(self, text):
+        """Feed the time column of any line (None if it has none); needed for -r."""
+        if text is None:
+            return
+        if self.relative is None:
+            self.relative = ":" not in text and float(text) < RELATIVE_LIMIT
+        if self.relative:
+            self.elapsed += float(text)
+
+    def seconds(self, text):
+        """Epoch seconds for the time column ``text`` of the line last advanced
+        over; raises ValueError on a malformed time."""
+        if ":" in text:
+            clock = CLOCK_TIME.match(text)
+            if clock is None:
+                raise ValueError("bad clock time")
+            value = int(clock.group(1)) * 3600 + int(clock.group(2)) * 60 + float(clock.group(3))
+            if self.last_clock is not None and value < self.last_clock - 43200:
+                self.day += 86400
+            self.last_clock = value
+            self.used_date = True
+            return self.midnight + self.day + value
+        if self.relative:
+            self.used_date = True
+            return self.midnight + self.elapsed
         return float(text)
-    hours, minutes, seconds = text.split(":")
-    midnight = datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp()
-    return midnight + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 class StraceParser:
@@ -244,8 +325,15 @@ class StraceParser:
         """``date``: the day (``datetime.date``) clock-time timestamps belong
         to; today (UTC) when None.  ``process_events``: also return the
         process events of execve/clone/fork lines (see the module docstring)."""
-        self.syscalls = SOCKET_SYSCALLS | PROCESS_SYSCALLS if process_events else SOCKET_SYSCALLS
+        self.process_events = process_events
+        self.syscalls = SOCKET_SYSCALLS | SETUP_SYSCALLS
+        if process_events:
+            self.syscalls = self.syscalls | PROCESS_SYSCALLS
         self.date = date or datetime.now(timezone.utc).date()
+        self.date_given = date is not None
+        self.clock = Clock(self.date)
+        self.sockets = SocketTable()
+        self.placeholder_addresses = 0
         self.skipped = Counter()
         self.examples = []
         self.truncated_payloads = 0
@@ -259,7 +347,7 @@ class StraceParser:
     def skip(self, reason, line):
         """Count ``line`` as skipped for ``reason``; keep the first few."""
         self.skipped[reason] += 1
-        if len(self.examples) < EXAMPLES_KEPT and reason != "not a socket syscall":
+        if len(self.examples) < EXAMPLES_KEPT and reason not in ORDINARY_SKIPS:
             self.examples.append((self.line_number, reason, line[:200]))
         return []
 
@@ -280,13 +368,19 @@ class StraceParser:
         self.line_number += 1
         head = LINE_HEAD.match(line)
         if head is None:
+            if self.clock.relative:
+                time = ANY_LINE_TIME.match(line)
+                self.clock.advance(time.group(1) if time else None)
             if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
                 return self.skip("signal or exit line", line)
             return self.skip("unparseable", line)
+        if self.clock.relative is not False:
+            self.clock.advance(head.group("time"))
         name = head.group("name") or head.group("resumed")
         if name not in self.syscalls:
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
+        comm = head.group("comm") or head.group("bracket_comm")
         if head.group("resumed"):
             started = self._unfinished.pop((pid, name), None)
             if started is None:
@@ -294,7 +388,9 @@ class StraceParser:
             start_time, first_half = started
             line = first_half + line[head.end():]
         else:
-            start_time = head.group("time")
+            start_time = self._start_time(head.group("time"))
+            if start_time is None:
+                return self.skip("unparseable: time", line)
             if line.endswith("<unfinished ...>"):
                 if len(self._unfinished) > 100000:
                     return self.skip("too many unfinished calls", line)
@@ -302,11 +398,51 @@ class StraceParser:
                 return []
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)
+        if name in SETUP_SYSCALLS:
+            reason = self._note_setup(pid, name, line)
+            if not (self.process_events and name in PROCESS_SYSCALLS):
+                return self.skip(reason, line)
         if name in PROCESS_SYSCALLS:
             return self._process_event(pid, start_time, name, line)
-        return self._complete(pid, start_time, name, line)
+        return self._complete(pid, start_time, name, line, comm)
 
-    def _complete(self, pid, start_time, name, line):
+    def _start_time(self, text):
+        """Epoch seconds of a line's time column (see ``Clock``); without
+        one, midnight of ``date`` + 1 us per line keeps the order.  None if
+        the time is malformed."""
+        if text is None:
+            return self.clock.midnight + self.line_number * 1e-6
+        try:
+            return self.clock.seconds(text)
+        except ValueError:
+            return None
+
+    def _note_setup(self, pid, name, line):
+        """Tell the socket table what a socket/bind/getsockname/clone/fork
+        line shows; return the reason the line gives no event."""
+        equals = line.rfind(" = ")
+        returned = RETURN_VALUE.match(line, equals + 3) if equals > 0 else None
+        if returned is None or not returned.group("ret").isdigit():
+            return "failed call"
+        result = int(returned.group("ret"))
+        args = line[line.find("(") + 1:equals]
+        if name == "socket":
+            protocol = socket_protocol(args)
+            if protocol is None:
+                return "not a socket"
+            self.sockets.opened(pid, result, protocol)
+        elif name in ("bind", "getsockname"):
+            fd = FD_ARGUMENT.match(args)
+            if fd is not None:
+                self.sockets.bound(pid, int(fd.group("fd")), parse_sockaddr(args),
+                                   parse_unix_path(args))
+        else:
+            # clone shares the fd table with CLONE_FILES (threads); fork copies it.
+            self.sockets.cloned(pid, result, "CLONE_FILES" in args)
+            return "not a socket syscall"
+        return "socket setup"
+
+    def _complete(self, pid, start_time, name, line, comm=None):
         """Turn a whole (joined) syscall line into events."""
         args_start = line.find(name + "(") + len(name) + 1
         equals = line.rfind(" = ")
@@ -328,24 +464,28 @@ class StraceParser:
             annotation = FD_ANNOTATION.search(args)  # the first of the two fds
         else:
             annotation = FD_ANNOTATION.match(args)
-        if annotation is None or annotation.group("protocol") not in SOCKET_PROTOCOLS:
+        annotated = annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
+        if not annotated and (not self.sockets.any() or (
+                annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)
-        try:
-            time = parse_clock(start_time, self.date) if start_time else 0.0
-        except ValueError:
-            return self.skip("unparseable", line)
         duration = returned.group("duration")
         event = {
-            "pid": pid, "time": time,
+            "pid": pid, "comm": comm, "time": start_time,
             "duration": float(duration) if duration else None,
             "syscall": name, "direction": DATA_SYSCALLS.get(name),
             "result": result, "error": errno, "payload": b"", "length": 0,
             "how": None,
         }
         try:
-            self._describe_socket(event, annotation)
+            if annotated:
+                self._describe_socket(event, annotation)
+                position = annotation.end()
+            else:
+                position = self._describe_from_table(event, args)
+                if position is None:
+                    return self.skip("not a socket", line)
             if name in DATA_SYSCALLS:
-                events = self._data_events(event, args, annotation.end())
+                events = self._data_events(event, args, position)
             else:
                 events = self._state_event(event, args)
         except (ValueError, IndexError) as error:
@@ -353,7 +493,48 @@ class StraceParser:
         if name == "close":
             key = (pid, event["fd"])
             self._sessions[key] = self._sessions.get(key, 0) + 1
+            self.sockets.closed(pid, event["fd"])
         return events
+
+    def _describe_from_table(self, event, args):
+        """Fill the event of a line whose fd has no -yy socket annotation from
+        the socket table; return where the arguments after the fd start, or
+        None if the fd is not a known socket."""
+        argument = FD_ARGUMENT.match(args)
+        if argument is None or not is_socket_annotation(args, argument):
+            return None
+        pid, name, fd = event["pid"], event["syscall"], int(argument.group("fd"))
+        if name in ("accept", "accept4"):
+            info = self.sockets.accepted(pid, fd, event["result"], parse_sockaddr(args))
+            fd = event["result"]
+        elif name == "socketpair":
+            protocol = socket_protocol(args)
+            pair = SOCKETPAIR_FDS.search(args)
+            if protocol is None or pair is None:
+                return None
+            for end in pair.groups():
+                self.sockets.opened(pid, int(end), protocol)
+            fd = int(pair.group(1))
+            info = self.sockets.lookup(pid, fd)
+        else:
+            info = self.sockets.lookup(pid, fd)
+            if info is not None and name == "connect":
+                self.sockets.connected(pid, fd, parse_sockaddr(args))
+        if info is None:
+            return None
+        event.update(fd=fd, protocol=info.protocol,
+                     session=self._sessions.get((pid, fd), 0),
+                     local=info.local, remote=info.remote, inode=None, peer_inode=None,
+                     path=info.path, peer_path=None)
+        if (info.connected and info.protocol.startswith("TCP") and name != "connect"
+                and (info.local is None or info.remote is None)):
+            # The packetizer needs both ends of a connection; make up the one
+            # the trace never showed (getsockname would have).
+            local, remote = placeholder_endpoints(pid, fd, event["session"])
+            event["local"] = local
+            event["remote"] = info.remote or remote
+            self.placeholder_addresses += 1
+        return argument.end()
 
     def _describe_socket(self, event, annotation):
         """Fill fd, protocol, session and the addresses from a -yy annotation."""
@@ -441,7 +622,7 @@ class StraceParser:
         name = event["syscall"]
         if name == "connect":
             event["remote"] = parse_sockaddr(args)
-            event["path"] = parse_unix_path(args)
+            event["path"] = parse_unix_path(args) or event["path"]
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
             event["how"] = how.group(0) if how else None
@@ -461,10 +642,8 @@ class StraceParser:
         result = int(returned.group("ret"))
         args = line[line.find(name + "(") + len(name) + 1:equals]
         event = {"protocol": PROCESS, "pid": pid, "syscall": name, "result": result,
-                 "time": 0.0, "comm": None, "child": None, "thread": False}
+                 "time": start_time, "comm": None, "child": None, "thread": False}
         try:
-            if start_time:
-                event["time"] = parse_clock(start_time, self.date)
             if name.startswith("exec"):
                 event["comm"] = program_name(args)
         except ValueError:

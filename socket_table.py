@@ -1,0 +1,122 @@
+"""Which fds are sockets, for traces without ``-yy`` socket annotations.
+
+Under ``-y`` strace shows a socket fd as ``3<socket:[56888]>``, without
+``-y`` as a bare ``3``: the protocol and addresses are not on the data lines.
+``SocketTable`` learns them from the lines that create and name sockets, as
+the parser reads them: socket() and socketpair() (family and type), bind()
+and getsockname() (the local address), connect() (the peer), accept()
+(the listening socket's protocol and address, the peer from its sockaddr),
+close() (forgets the fd).
+
+fds belong to a process, not to a thread: ``clone`` with ``CLONE_FILES``
+(threads) makes the child share its parent's table, fork/vfork/clone without
+it give the child a copy, as the kernel does.  Entries are keyed by the owner
+of the table, so a socket created by one thread is known to all.
+"""
+
+from dataclasses import dataclass
+
+# socket(2) family and type as strace prints them -> the -yy protocol name.
+PROTOCOLS = {
+    ("AF_INET", "SOCK_STREAM"): "TCP", ("AF_INET", "SOCK_DGRAM"): "UDP",
+    ("AF_INET6", "SOCK_STREAM"): "TCPv6", ("AF_INET6", "SOCK_DGRAM"): "UDPv6",
+    ("AF_UNIX", "SOCK_STREAM"): "UNIX-STREAM", ("AF_UNIX", "SOCK_DGRAM"): "UNIX-DGRAM",
+    ("AF_LOCAL", "SOCK_STREAM"): "UNIX-STREAM", ("AF_LOCAL", "SOCK_DGRAM"): "UNIX-DGRAM",
+}
+# A process with more sockets than this forgets the oldest (a bound on memory
+# for traces that never show the close).
+SOCKETS_KEPT = 65536
+
+
+@dataclass
+class SocketInfo:
+    """What the trace showed of one socket fd."""
+    protocol: str
+    local: tuple = None
+    remote: tuple = None
+    path: str = None
+    connected: bool = False
+
+
+def socket_protocol(args):
+    """The -yy protocol name of socket()'s arguments text, or None (raw,
+    netlink, ... sockets are not converted)."""
+    family = "AF_INET6" if "AF_INET6" in args else next(
+        (name for name in ("AF_INET", "AF_UNIX", "AF_LOCAL") if name in args), None)
+    kind = next((name for name in ("SOCK_STREAM", "SOCK_DGRAM") if name in args), None)
+    return PROTOCOLS.get((family, kind))
+
+
+class SocketTable:
+    """Socket fds per process fd table; see the module docstring."""
+
+    def __init__(self):
+        self._owner = {}
+        self._tables = {}
+
+    def _table(self, pid):
+        owner = self._owner.get(pid, pid)
+        table = self._tables.get(owner)
+        if table is None:
+            table = self._tables[owner] = {}
+        return table
+
+    def any(self):
+        """True once any socket was seen (else no fd needs a lookup)."""
+        return bool(self._tables)
+
+    def lookup(self, pid, fd):
+        """The ``SocketInfo`` of ``fd`` in ``pid``'s process, or None."""
+        table = self._tables.get(self._owner.get(pid, pid))
+        return table.get(fd) if table else None
+
+    def opened(self, pid, fd, protocol):
+        """socket() returned ``fd``; a new socket of ``protocol``."""
+        table = self._table(pid)
+        if len(table) >= SOCKETS_KEPT:
+            del table[next(iter(table))]
+        table[fd] = SocketInfo(protocol)
+        return table[fd]
+
+    def bound(self, pid, fd, local=None, path=None):
+        """bind()/getsockname() showed the local address (or UNIX path)."""
+        info = self.lookup(pid, fd)
+        if info is not None:
+            info.local = local or info.local
+            info.path = path or info.path
+
+    def connected(self, pid, fd, remote):
+        """connect() to ``remote`` succeeded (or is in progress)."""
+        info = self.lookup(pid, fd)
+        if info is not None:
+            info.remote = remote or info.remote
+            info.connected = True
+
+    def accepted(self, pid, listening_fd, fd, remote):
+        """accept() on ``listening_fd`` returned ``fd``; None if the
+        listening socket is unknown."""
+        listening = self.lookup(pid, listening_fd)
+        if listening is None:
+            return None
+        info = self.opened(pid, fd, listening.protocol)
+        info.local, info.path, info.remote, info.connected = (
+            listening.local, listening.path, remote, True)
+        return info
+
+    def closed(self, pid, fd):
+        """close(): the fd number is free again."""
+        table = self._tables.get(self._owner.get(pid, pid))
+        if table:
+            table.pop(fd, None)
+
+    def cloned(self, pid, child, shares_fds):
+        """clone/fork made ``child``: it shares ``pid``'s fd table
+        (CLONE_FILES) or starts with a copy of it."""
+        owner = self._owner.get(pid, pid)
+        if shares_fds:
+            self._owner[child] = owner
+            return
+        self._owner.pop(child, None)
+        table = self._tables.get(owner)
+        if table:
+            self._tables[child] = {fd: SocketInfo(**vars(info)) for fd, info in table.items()}
