@@ -13,11 +13,10 @@ the other, the fd as the VLAN id.  Filter: eth.addr == 00:00:00:12:34:56 && vlan
 """
 
 import argparse
-import errno
+import datetime
 import os
 import select
 import signal
-import stat
 import sys
 import time
 
@@ -25,7 +24,7 @@ from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from strace_parser import PROCESS, StraceParser
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
-from trace_input import read_lines
+from trace_input import open_trace
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -109,7 +108,8 @@ def parse_arguments(argv):
         prog="py_strace2pcap.py",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("output", help="the pcap to write; - writes it to standard output")
+    parser.add_argument("output", nargs="?",
+                        help="the pcap to write; - writes it to standard output")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
                         help="pcap (the default) or pcapng: the process, command, fd and "
                              "syscall as a comment on every packet (default for an "
@@ -117,8 +117,13 @@ def parse_arguments(argv):
     parser.add_argument("--tls-keylog", metavar="FILE",
                         help="embed this TLS key log (SSLKEYLOGFILE) so that Wireshark "
                              "decrypts TLS (pcapng only)")
-    parser.add_argument("-r", "--input", metavar="FILE",
-                        help="read the trace from FILE instead of standard input")
+    parser.add_argument("-r", "--input", metavar="FILE", action="extend", nargs="+",
+                        help="read the trace from FILE instead of standard input; "
+                             "several files (strace -ff's trace.PID) are merged "
+                             "in time order; .gz/.xz files are decompressed")
+    parser.add_argument("--date", metavar="YYYY-MM-DD", type=parse_date,
+                        help="the day of -t/-tt clock times and -r relative times "
+                             "(default: today, UTC)")
     parser.add_argument("--capture-net", action=argparse.BooleanOptionalAction, default=True,
                         help="convert TCP/UDP sockets, IPv4 and IPv6 (default: on)")
     parser.add_argument("--capture-unix-socket", action=argparse.BooleanOptionalAction,
@@ -136,6 +141,10 @@ def parse_arguments(argv):
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if any socket line could not be parsed")
     arguments = parser.parse_args(argv)
+    if arguments.output is None and arguments.input and len(arguments.input) > 1:
+        arguments.output = arguments.input.pop()  # -r FILE OUTPUT: -r took both
+    if arguments.output is None:
+        parser.error("the following arguments are required: output")
     if arguments.seed_grpc and not arguments.seed_http2:
         parser.error("--seed-grpc needs --seed-http2")
     if arguments.format is None:
@@ -157,12 +166,12 @@ def open_output(path):
     return open(path, "wb", buffering=1 << 16)
 
 
-def open_input(path):
-    """The file descriptor to read the trace from (``None``: standard input)."""
-    fd = sys.stdin.fileno() if path is None or path == "-" else os.open(path, os.O_RDONLY)
-    if stat.S_ISDIR(os.fstat(fd).st_mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
-    return fd
+def parse_date(text):
+    """``--date``'s ``YYYY-MM-DD`` as a ``datetime.date``."""
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a YYYY-MM-DD date: %r" % text) from None
 
 
 class Converter:
@@ -172,7 +181,10 @@ class Converter:
         self.output = output
         # pcapng names the process of every packet: follow execve/clone/fork.
         self.processes = ProcessNames() if arguments.format == "pcapng" else None
-        self.parser = StraceParser(process_events=self.processes is not None)
+        # The unix synthesiser follows forks too (whose close() ends a connection).
+        self.parser = StraceParser(date=arguments.date,
+                                   process_events=self.processes is not None
+                                   or arguments.capture_unix_socket)
         self.described = False
         self.capture_net = arguments.capture_net
         self.inet = InetPacketizer()
@@ -190,10 +202,13 @@ class Converter:
         """Parse one line and write the packets it causes."""
         self.lines += 1
         for event in self.parser.parse(line):
-            if self.processes is not None:
-                if event["protocol"] == PROCESS:
+            if event["protocol"] == PROCESS:
+                if self.processes is not None:
                     self.processes.observe(event)
-                    continue
+                if self.unix is not None:
+                    self.unix.observe_process(event)
+                continue
+            if self.processes is not None:
                 self.processes.annotate(event)
             self.events += 1
             if event["protocol"] in INET_PROTOCOLS:
@@ -239,9 +254,13 @@ class Converter:
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))
-        if self.inet.placeholder_events:
+        if self.inet.placeholder_events or parser.placeholder_addresses:
             report.append("  %d events with unknown addresses got placeholder endpoints "
-                          "(192.0.2.x / 198.51.100.1)" % self.inet.placeholder_events)
+                          "(192.0.2.x / 198.51.100.1)"
+                          % (self.inet.placeholder_events + parser.placeholder_addresses))
+        if parser.clock.used_date and not parser.date_given:
+            report.append("  timestamps without a date (-t, -tt, -r or none) were placed on "
+                          "%s (today, UTC); --date sets the day" % parser.date)
         if self.inet.duplicates_dropped:
             report.append("  %d UDP datagrams seen by both ends written once"
                           % self.inet.duplicates_dropped)
@@ -295,9 +314,11 @@ class Progress:
 def convert(arguments, stop_signals):
     """Run one conversion, ended early by ``stop_signals``; return the exit status."""
     try:
-        input_fd = open_input(arguments.input)
+        trace = open_trace(arguments.input, arguments.date
+                           or datetime.datetime.now(datetime.timezone.utc).date())
+        input_fd = trace.fd
     except OSError as error:
-        print("py-strace2pcap: cannot read %s: %s" % (arguments.input, error.strerror),
+        print("py-strace2pcap: cannot read %s: %s" % (error.filename or "-", error.strerror),
               file=sys.stderr)
         return EXIT_USAGE
     tls_key_log = None
@@ -334,7 +355,7 @@ def convert(arguments, stop_signals):
     stopped_by = None
     try:
         try:
-            for count, line in enumerate(read_lines(input_fd, on_idle)):
+            for count, line in enumerate(trace.lines(on_idle)):
                 converter.feed(line)
                 if count & 4095 == 0:
                     stop_signals.check()
