@@ -16,12 +16,13 @@ of the table, so a socket created by one thread is known to all.
 
 from dataclasses import dataclass
 
-# socket(2) family and type as strace prints them -> the -yy protocol name.
+# socket(2) family and type as strace prints them -> the -yy protocol name
+# (strace 6.1 shows an AF_UNIX datagram socket as ``UNIX``).
 PROTOCOLS = {
     ("AF_INET", "SOCK_STREAM"): "TCP", ("AF_INET", "SOCK_DGRAM"): "UDP",
     ("AF_INET6", "SOCK_STREAM"): "TCPv6", ("AF_INET6", "SOCK_DGRAM"): "UDPv6",
-    ("AF_UNIX", "SOCK_STREAM"): "UNIX-STREAM", ("AF_UNIX", "SOCK_DGRAM"): "UNIX-DGRAM",
-    ("AF_LOCAL", "SOCK_STREAM"): "UNIX-STREAM", ("AF_LOCAL", "SOCK_DGRAM"): "UNIX-DGRAM",
+    ("AF_UNIX", "SOCK_STREAM"): "UNIX-STREAM", ("AF_UNIX", "SOCK_DGRAM"): "UNIX",
+    ("AF_LOCAL", "SOCK_STREAM"): "UNIX-STREAM", ("AF_LOCAL", "SOCK_DGRAM"): "UNIX",
 }
 # A process with more sockets than this forgets the oldest (a bound on memory
 # for traces that never show the close).

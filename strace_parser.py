@@ -357,8 +357,9 @@ class StraceParser:
 
     def finish(self):
         """Count the calls that never resumed; call once at end of input."""
-        for line in self._unfinished.values():
-            self.skip("unfinished, never resumed", line[1])
+        for _start_time, first_half, line_number in self._unfinished.values():
+            self.line_number = line_number
+            self.skip("unfinished, never resumed", first_half)
         self._unfinished.clear()
 
     # -- lines -------------------------------------------------------------
@@ -385,7 +386,7 @@ class StraceParser:
             started = self._unfinished.pop((pid, name), None)
             if started is None:
                 return self.skip("resumed without its start", line)
-            start_time, first_half = started
+            start_time, first_half, _line_number = started
             line = first_half + line[head.end():]
         else:
             start_time = self._start_time(head.group("time"))
@@ -394,7 +395,8 @@ class StraceParser:
             if line.endswith("<unfinished ...>"):
                 if len(self._unfinished) > 100000:
                     return self.skip("too many unfinished calls", line)
-                self._unfinished[(pid, name)] = (start_time, line[:-len(" <unfinished ...>")])
+                self._unfinished[(pid, name)] = (start_time, line[:-len(" <unfinished ...>")],
+                                                 self.line_number)
                 return []
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)

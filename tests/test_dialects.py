@@ -1,0 +1,252 @@
+"""Every strace dialect converts to the packets of the -f -ttt -T -yy -xx recording.
+
+tests/fixtures/dialects/record.py ran the same deterministic workload
+(workload.py: TCP v4/v6, UDP v4/v6 sendto/sendmsg, sendmmsg/recvmmsg,
+readv/writev, EINPROGRESS, EAGAIN, AF_UNIX) under strace 6.1 with each option
+set; every run uses the same ports, so every dialect whose format carries the
+information must give the same TCP byte streams (per 4-tuple) and the same
+UDP datagrams as ``xx``.  strace 6.16's ``-N`` and ``--decode-pids=comm`` are
+not in strace 6.1: those lines are built from the ``xx`` recording by hand,
+as strace's documentation prints them.
+"""
+
+import gzip
+import lzma
+import re
+
+import pytest
+
+import support
+from strace_parser import StraceParser
+
+DIALECTS = support.FIXTURES / "dialects"
+RECORDED = ["xx-single", "no-f", "bracket-pid", "tt", "t", "ns", "no-time", "relative",
+            "x", "escapes", "no-T", "y", "no-y", "plain"]
+
+
+def packets_of(tmp_path, name, inputs, *flags):
+    """(TCP streams, sorted UDP datagrams) of the converted ``inputs``."""
+    pcap = tmp_path / (name + ".pcap")
+    support.convert(None, pcap, "-q", *flags, "-r", *map(str, inputs))
+    return support.tcp_streams(pcap), sorted(support.udp_datagrams(pcap))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return packets_of(tmp_path_factory.mktemp("xx"), "xx", [DIALECTS / "xx.strace"])
+
+
+def test_reference_holds_every_exchange(reference):
+    streams, datagrams = reference
+    assert streams[("127.0.0.1", 20201, "127.0.0.1", 20200)].endswith(b"one2345")
+    assert streams[("::1", 20210, "::1", 20211)].endswith(b"bye")
+    assert streams[("127.0.0.1", 20251, "127.0.0.1", 20250)] == b"late"
+    payloads = [datagram[4] for datagram in datagrams]
+    for payload in (b"ping\x00\xff", b"PING\x00\xff", b"msg-parts", b"strap-gsm",
+                    b"first", b"second message", b"3rd"):
+        assert payload in payloads
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_recorded_dialect_gives_the_same_packets(name, tmp_path, reference):
+    assert packets_of(tmp_path, name, [DIALECTS / (name + ".strace")]) == reference
+
+
+def test_ff_files_merged_in_time_order(tmp_path, reference):
+    files = sorted((DIALECTS / "ff").glob("trace.*"))
+    assert len(files) >= 2
+    assert packets_of(tmp_path, "ff", files) == reference
+
+
+@pytest.mark.parametrize("opener, suffix", [(gzip.open, ".gz"), (lzma.open, ".xz")])
+def test_compressed_input(tmp_path, reference, opener, suffix):
+    packed = tmp_path / ("trace.strace" + suffix)
+    with opener(packed, "wb") as archive:
+        archive.write((DIALECTS / "xx.strace").read_bytes())
+    assert packets_of(tmp_path, "packed", [packed]) == reference
+
+
+# -- strace 6.16+ shapes, built from the xx lines ----------------------------
+
+# Argument names as strace -N prints them (the man pages' names).
+ARGUMENT_NAMES = {
+    "read": "fd buf count", "write": "fd buf count", "readv": "fd iov iovcnt",
+    "writev": "fd iov iovcnt", "close": "fd", "shutdown": "sockfd how",
+    "sendto": "sockfd buf len flags dest_addr addrlen",
+    "recvfrom": "sockfd buf len flags src_addr addrlen",
+    "sendmsg": "sockfd msg flags", "recvmsg": "sockfd msg flags",
+    "sendmmsg": "sockfd msgvec vlen flags", "recvmmsg": "sockfd msgvec vlen flags timeout",
+    "connect": "sockfd addr addrlen", "accept4": "sockfd addr addrlen flags",
+    "socket": "domain type protocol", "bind": "sockfd addr addrlen",
+    "getsockname": "sockfd addr addrlen", "socketpair": "domain type protocol sv",
+}
+CALL = re.compile(r"(\d+ +[\d.]+ )(\w+)\(")
+
+
+def split_arguments(text):
+    """(arguments, rest) of a call's text after its ``(``, split at the
+    top-level commas (not inside strings, [], {} or ())."""
+    pieces, depth, start, index = [], 0, 0, 0
+    while index < len(text):
+        char = text[index]
+        if char == '"':
+            index += 1
+            while text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+        elif char in "[{(":
+            depth += 1
+        elif char in "]})":
+            if depth == 0:
+                pieces.append(text[start:index])
+                return pieces, text[index:]
+            depth -= 1
+        elif char == "," and depth == 0:
+            pieces.append(text[start:index])
+            start = index + 2
+        index += 1
+    pieces.append(text[start:])
+    return pieces, ""
+
+
+def with_argument_names(line):
+    """``line`` as ``strace -N`` prints it; resumed halves stay as they are."""
+    call = CALL.match(line)
+    if call is None or call.group(2) not in ARGUMENT_NAMES:
+        return line
+    names = ARGUMENT_NAMES[call.group(2)].split()
+    arguments, rest = split_arguments(line[call.end():])
+    named = ["%s=%s" % (name, argument) if argument and not argument.startswith("<")
+             else argument for name, argument in zip(names, arguments)]
+    return line[:call.end()] + ", ".join(named + arguments[len(names):]) + rest
+
+
+def test_split_arguments_on_a_real_line():
+    line = (r'29830 1795660411.656987 recvfrom(4<TCP:[127.0.0.1:20201]>, "\x62\x79\x65", 16, '
+            r'0, NULL, NULL) = 3 <0.000016>')
+    assert with_argument_names(line) == (
+        r'29830 1795660411.656987 recvfrom(sockfd=4<TCP:[127.0.0.1:20201]>, buf="\x62\x79\x65", '
+        r'len=16, flags=0, src_addr=NULL, addrlen=NULL) = 3 <0.000016>')
+
+
+@pytest.mark.parametrize("recording", ["xx", "no-y"])
+def test_arg_names_give_the_same_packets(recording, tmp_path, reference):
+    lines = (DIALECTS / (recording + ".strace")).read_text("latin-1").splitlines()
+    named = tmp_path / "named.strace"
+    named.write_text("\n".join(map(with_argument_names, lines)) + "\n", "latin-1")
+    assert "sendto(sockfd=4<TCP:[127.0.0.1:20201]>, buf=" in named.read_text("latin-1") \
+        or "sendto(sockfd=4, buf=" in named.read_text("latin-1")
+    assert packets_of(tmp_path, "named", [named]) == reference
+
+
+def test_decode_pids_comm_goes_to_the_event(tmp_path, reference):
+    lines = (DIALECTS / "xx.strace").read_text("latin-1").splitlines()
+    with_comm = [re.sub(r"^(\d+)", r"\1<workload.py>", line) for line in lines]
+    parser = StraceParser()
+    events = [event for line in with_comm for event in parser.parse(line)]
+    assert events and {event["comm"] for event in events} == {"workload.py"}
+    trace = tmp_path / "comm.strace"
+    trace.write_text("\n".join(with_comm) + "\n", "latin-1")
+    assert packets_of(tmp_path, "comm", [trace]) == reference
+    bracketed = StraceParser().parse(
+        r'[pid 29830<curl>] 1795660411.656987 recvfrom(4<TCP:[127.0.0.1:20201]>, '
+        r'"\x62\x79\x65", 16, 0, NULL, NULL) = 3 <0.000016>')
+    assert [(event["pid"], event["comm"]) for event in bracketed] == [(29830, "curl")]
+
+
+# -- timestamps ------------------------------------------------------------
+
+def event_times(name, **parser_options):
+    parser = StraceParser(**parser_options)
+    text = (DIALECTS / (name + ".strace")).read_text("latin-1")
+    return [event["time"] for line in text.splitlines() for event in parser.parse(line)], parser
+
+
+def test_clock_times_on_the_given_date():
+    import datetime
+    times, parser = event_times("tt", date=datetime.date(2026, 11, 26))
+    first = datetime.datetime.fromtimestamp(times[0], datetime.timezone.utc)
+    assert (first.date(), first.hour, first.minute) == (datetime.date(2026, 11, 26), 2, 33)
+    assert parser.clock.used_date and parser.date_given
+
+
+def test_clock_times_roll_over_midnight():
+    import datetime
+    parser = StraceParser(date=datetime.date(2026, 1, 31))
+    line = ('1 %s recvfrom(4<TCP:[127.0.0.1:20201]>, "\\x62", 16, 0, NULL, NULL) = 1 <0.000016>')
+    before, after = (parser.parse(line % clock)[0]["time"] for clock in ("23:59:59.900000",
+                                                                         "00:00:00.100000"))
+    assert round(after - before, 6) == 0.2
+
+
+def test_relative_times_are_summed_over_every_line():
+    """-r prints each line's gap to the line before, whatever its thread."""
+    parser = StraceParser()
+    text = (DIALECTS / "relative.strace").read_text("latin-1")
+    elapsed = 0.0
+    for line in text.splitlines():
+        gap = re.match(r"\d+ +(\d+\.\d+) ", line)
+        elapsed += float(gap.group(1)) if gap else 0.0
+        for event in parser.parse(line):
+            if "resumed>" not in line:
+                assert event["time"] == pytest.approx(parser.clock.midnight + elapsed, abs=1e-6)
+    assert parser.clock.relative and elapsed > 0
+
+
+def test_nanosecond_and_missing_times():
+    times, _ = event_times("ns")
+    assert min(times) > 1.7e9
+    assert any(round(time * 1e6) != time * 1e6 for time in times)  # ns survive as floats can
+    times, parser = event_times("no-time")
+    lines = len((DIALECTS / "no-time.strace").read_text("latin-1").splitlines())
+    assert parser.clock.midnight <= min(times) <= max(times) <= parser.clock.midnight + lines * 1e-6
+
+
+def test_summary_says_when_the_date_was_assumed(tmp_path):
+    result = support.convert(DIALECTS / "tt.strace", tmp_path / "tt.pcap")
+    assert b"placed on" in result.stderr and b"--date" in result.stderr
+    result = support.convert(DIALECTS / "tt.strace", tmp_path / "tt.pcap", "--date", "2026-11-26")
+    assert b"placed on" not in result.stderr
+
+
+# -- no annotations: the socket table ---------------------------------------
+
+def test_without_annotations_the_client_address_is_a_placeholder(tmp_path):
+    """shapes.py's client never binds: without -yy its port never shows."""
+    parser = StraceParser()
+    text = (support.FIXTURES / "parser" / "shapes-no-y.strace").read_text("latin-1")
+    events = [event for line in text.splitlines() for event in parser.parse(line)]
+    sent = [event for event in events if event["syscall"] == "sendto"
+            and event["protocol"] == "TCP"]
+    assert sent[0]["payload"] == b"after signal"
+    assert sent[0]["local"][0].startswith("192.0.2.") and sent[0]["remote"][1] == 20310
+    served = [event for event in events if event["syscall"] == "recvfrom"
+              and event["protocol"] == "TCP"]
+    assert served[0]["local"] == ("127.0.0.1", 20310) and served[0]["remote"][0] == "127.0.0.1"
+    assert parser.placeholder_addresses >= 1
+    result = support.convert(support.FIXTURES / "parser" / "shapes-no-y.strace",
+                             tmp_path / "shapes.pcap")
+    assert b"placeholder endpoints" in result.stderr
+
+
+def test_file_reused_fd_number_is_not_a_socket():
+    parser = StraceParser()
+    assert parser.parse("5 1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3") == []
+    assert parser.parse('5 1.1 write(3, "\\x61", 1) = 1')[0]["protocol"] == "TCP"
+    assert parser.parse("5 1.2 close(3) = 0")[0]["syscall"] == "close"
+    assert parser.parse('5 1.3 write(3, "\\x61", 1) = 1') == []
+    # Under -y a path annotation says "file", whatever the table thinks.
+    assert parser.parse("5 1.4 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 4") == []
+    assert parser.parse('5 1.5 write(4</tmp/x>, "\\x61", 1) = 1') == []
+
+
+def test_threads_share_and_forks_copy_the_fd_table():
+    parser = StraceParser()
+    parser.parse("10 1.0 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 3")
+    parser.parse("10 1.1 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_THREAD}, 88) = 11")
+    parser.parse("10 1.2 clone(child_stack=NULL, flags=SIGCHLD) = 12")
+    parser.parse("10 1.3 close(3) = 0")
+    line = ('%d 1.4 sendto(3, "\\x61", 1, 0, {sa_family=AF_INET, sin_port=htons(53), '
+            'sin_addr=inet_addr("127.0.0.1")}, 16) = 1')
+    assert parser.parse(line % 11) == []          # the thread saw the close
+    [event] = parser.parse(line % 12)             # the forked child kept its copy
+    assert (event["protocol"], event["remote"]) == ("UDP", ("127.0.0.1", 53))
