@@ -27,6 +27,8 @@ from tcp_flow import TcpConversation
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
+UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
+ACCEPT_SYSCALLS = ("accept", "accept4")
 CLOSED_CONVERSATIONS_KEPT = 4096
 PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
@@ -49,7 +51,7 @@ def loopback_source(local, remote):
     """The source address the kernel picks for a socket bound to the
     unspecified address: the loopback address when the peer is on loopback."""
     ip, port = local
-    if ip in ("0.0.0.0", "::") and remote is not None:
+    if ip in UNSPECIFIED_ADDRESSES and remote is not None:
         peer = remote[0]
         if peer.startswith("127."):
             return ("127.0.0.1", port)
@@ -111,29 +113,25 @@ class InetPacketizer:
 
     def _tcp(self, event):
         name = event["syscall"]
-        key = (event["pid"], event["fd"])
         if name == "connect":
             if event["remote"] is not None:
-                self._remember_connect(key, event)
+                self._remember_connect(event)
             return []
-        local, remote = event["local"], event["remote"]
-        if remote is None and local is not None:
-            # Bound before connect: strace keeps showing the bound address only.
-            remote = self.tcp_peers.get(key)
-        if name == "close":
-            self.tcp_peers.pop(key, None)
-        if remote is None:
-            if local is not None or name == "close":
-                self.pending_connects.pop(key, None)
-                return []  # a listening socket, or a socket never connected
-            if event["direction"] is None:
-                return []
-            local, remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])
-            self.placeholder_events += 1
-        connect = self._take_connect(key, remote)
-        local, remote = same_family(loopback_source(local, remote), remote)
-        accepted = name in ("accept", "accept4")
-        packets, conversation = self._conversation(local, remote, accepted or connect is not None)
+        endpoints = self._tcp_endpoints(event)
+        if endpoints is None:
+            return []
+        local, remote = endpoints
+        connect = (self._take_connect(event["pid"], event["fd"], remote)
+                   if self.pending_connects else None)
+        if local[0] in UNSPECIFIED_ADDRESSES:
+            local = loopback_source(local, remote)
+        local, remote = same_family(local, remote)
+        key = (local, remote) if local < remote else (remote, local)
+        conversation = self.conversations.get(key)
+        opening = connect is not None or name in ACCEPT_SYSCALLS
+        packets = []
+        if conversation is None or opening:
+            packets, conversation = self._conversation(key, local, opening)
         side = conversation.side_of(local)
         conversation.traced_sides.add(side)
         ethertype = conversation.templates[0].ethertype
@@ -144,9 +142,10 @@ class InetPacketizer:
         if name == "close":
             self._hold_fin(conversation, side, links, event)
             return packets
-        # This side still uses the connection: a close held for it closed a copy.
-        self.pending_fins.pop((conversation.endpoints, side), None)
-        if accepted:
+        if self.pending_fins:
+            # This side still uses the connection: a close held for it closed a copy.
+            self.pending_fins.pop((conversation.endpoints, side), None)
+        if name in ACCEPT_SYSCALLS:
             packets += conversation.open(1 - side, event["time"], links, side, event)
         elif event["direction"] == "out":
             packets += conversation.transfer(side, event["payload"], event["length"], True,
@@ -162,35 +161,56 @@ class InetPacketizer:
             packets += self._fin(conversation, side, event["time"], links, side, event)
         return packets
 
-    def _remember_connect(self, key, event):
-        """Keep a connect until the fd's next syscall shows its 4-tuple, and
-        its peer for as long as the fd lives if the socket was bound first."""
-        self.pending_connects.pop(key, None)
-        self.pending_connects[key] = event
+    def _tcp_endpoints(self, event):
+        """(local, remote) of a TCP event as the trace shows them, or None
+        for a listening socket or one never connected."""
+        local, remote = event["local"], event["remote"]
+        if remote is None and local is not None:
+            # Bound before connect: strace keeps showing the bound address only.
+            remote = self.tcp_peers.get((event["pid"], event["fd"]))
+        if event["syscall"] == "close":
+            self.tcp_peers.pop((event["pid"], event["fd"]), None)
+        if remote is not None:
+            return local, remote
+        if local is not None or event["direction"] is None:
+            return None
+        self.placeholder_events += 1
+        return placeholder_endpoints(event["pid"], event["fd"], event["session"])
+
+    def _remember_connect(self, event):
+        """Keep a connect until a syscall on its fd shows the 4-tuple, and
+        its peer for as long as the fd lives if the socket was bound first.
+        Pending connects are found by fd number and peer: the thread that
+        uses the connection may not be the one that connected."""
+        pending_key = (event["fd"], event["remote"])
+        connects = self.pending_connects.pop(pending_key, [])
+        connects = [connect for connect in connects if connect["pid"] != event["pid"]]
+        self.pending_connects[pending_key] = connects + [event]
         if len(self.pending_connects) > PENDING_CONNECTS_KEPT:
             self.pending_connects.popitem(last=False)
         if event["local"] is not None:
-            self.tcp_peers[key] = event["remote"]
+            self.tcp_peers[(event["pid"], event["fd"])] = event["remote"]
             if len(self.tcp_peers) > TCP_PEERS_KEPT:
                 self.tcp_peers.popitem(last=False)
 
-    def _take_connect(self, key, remote):
-        """The connect that opened the connection of (pid, fd) ``key``, if
-        one is pending: that pid's, else another thread's on the same fd
-        number to the same peer (threads share their fds)."""
-        connect = self.pending_connects.pop(key, None)
-        if connect is not None or not self.pending_connects:
-            return connect
-        for other_key, other in self.pending_connects.items():
-            if other_key[1] == key[1] and other["remote"] == remote:
-                return self.pending_connects.pop(other_key)
-        return None
+    def _take_connect(self, pid, fd, remote):
+        """The pending connect of ``fd`` to ``remote``: that pid's, else the
+        oldest of another thread's; None if there is none."""
+        connects = self.pending_connects.get((fd, remote))
+        if connects is None:
+            return None
+        index = next((index for index, connect in enumerate(connects)
+                      if connect["pid"] == pid), 0)
+        connect = connects.pop(index)
+        if not connects:
+            del self.pending_connects[(fd, remote)]
+        return connect
 
-    def _conversation(self, local, remote, opening):
-        """``(packets, conversation)`` for a 4-tuple.  ``opening`` (connect,
-        accept) on a side the trace already saw starts a new connection on
-        the same 4-tuple; the packets are what the old one still held."""
-        key = (local, remote) if local < remote else (remote, local)
+    def _conversation(self, key, local, opening):
+        """``(packets, conversation)`` for the 4-tuple ``key`` seen from
+        ``local``.  ``opening`` (connect, accept) on a side the trace already
+        saw starts a new connection on the same 4-tuple; the packets are the
+        FINs the old one still held."""
         conversation = self.conversations.get(key)
         packets = []
         if conversation is None:
