@@ -1,0 +1,460 @@
+"""AF_UNIX socket events -> synthetic TCP and UDP packets Wireshark decodes.
+
+``UnixPacketizer.packets(event)`` takes one UNIX event of ``strace_parser``
+and returns the packets it causes, tuples ``(time, frame, wire_length,
+event, outbound)`` (see ``tcp_flow``); ``flush()`` what is still held at the
+end; ``summary()`` lines for the report.
+
+Stream sockets: one TCP flow per connection, keyed on its socket inodes,
+so that both ends traced in one trace meet in one flow and each byte is
+written once.  Addresses are made up, deterministically (``Addressing``):
+the client (the side that connect()ed, else the side without a path, else
+the first writer) is 10.0.0.X, port 10000 + n for the n-th flow; the server
+is 10.0.1.Y port 50051, one Y per socket path in order of appearance.
+connect/accept/socketpair give the handshake, close/shutdown/a read of 0 the
+FINs.  When the closing process forked after the connection began (the
+parser's process events show clone/fork), the child may keep using the
+socket (PostgreSQL's postmaster closes its copy after forking the backend):
+that close()'s FIN is held until the peer reads 0 or closes, or
+FIN_HOLD_SECONDS of trace time pass, and a later syscall on the socket
+cancels it.  Other closes end their side at once.
+
+HTTP/2 flows (client preface seen; with ``seed_http2`` also flows first
+seen mid-stream whose bytes parse as frames) are cut on frame boundaries
+(``http2_tools.FrameAligner``); mid-stream ones get the preface and
+SETTINGS injected, and with ``seed_grpc`` placeholder HEADERS
+(``grpc_seed``); injected packets carry syscall code SYNTHETIC_CODE (99).
+Other flows pass through, one segment per syscall.
+
+Datagram sockets: one UDP datagram per syscall between the addresses of
+the sender and receiver sockets (bound path -> 10.0.1.Y:50051, unbound
+socket -> 10.0.0.X), written once when both ends are traced.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from grpc_seed import GrpcSeeder
+from http2_tools import FrameAligner, seed_frames, starts_as_http2
+from tcp_flow import TcpConversation
+from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
+                       HeaderTemplate, LinkHeaders)
+
+SERVER_PORT = 50051
+CLIENT, SERVER = 0, 1
+OPENING_SYSCALLS = {"accept", "accept4", "socketpair"}
+FIN_HOLD_SECONDS = 2.0
+PENDING_CONNECTS_KEPT = 4096
+CLOSED_FLOWS_KEPT = 4096
+RECENT_DATAGRAMS_KEPT = 4096
+KNOWN_SOCKETS_KEPT = 65536
+FLOWS_LISTED = 20
+
+
+def receive_time(event):
+    """When the bytes of an incoming syscall arrived: the syscall's end."""
+    return event["time"] + (event["duration"] or 0.0)
+
+
+def bounded_put(mapping, key, value, limit):
+    """Store into an OrderedDict, dropping the oldest entry beyond ``limit``."""
+    mapping.pop(key, None)
+    mapping[key] = value
+    if len(mapping) > limit:
+        mapping.popitem(last=False)
+
+
+class Addressing:
+    """Deterministic made-up addresses: servers by socket path, clients by number."""
+
+    def __init__(self):
+        self.servers = {}
+        self.clients = 0
+
+    def server(self, path):
+        """(ip, port) of the socket named ``path`` (None: unnamed, one shared address)."""
+        address = self.servers.get(path)
+        if address is None:
+            number = len(self.servers)
+            address = self.servers[path] = ("10.0.1.%d" % (1 + number % 254),
+                                            SERVER_PORT + number // 254)
+        return address
+
+    def client(self):
+        """(ip, port) for the next client."""
+        number = self.clients
+        self.clients += 1
+        return ("10.0.0.%d" % (1 + number // 50000 % 254), 10000 + number % 50000)
+
+
+@dataclass
+class UnixFlow:
+    """One unix stream connection: its TCP conversation (side 0 the client)
+    and what the synthesiser knows of it."""
+    conversation: TcpConversation
+    inodes: tuple                   # (client inode, server inode), None if unseen
+    path: str
+    mid_stream: bool
+    http2: bool = None              # None: no data yet
+    aligners: tuple = None          # per direction, for HTTP/2 flows
+    grpc: GrpcSeeder = None
+    seeded: bool = False
+    started: float = 0.0            # trace time of the first event
+    last_event: dict = None         # for the links of bytes drained at the end
+    cut: list = field(default_factory=lambda: [0, 0])        # bytes strace's -s left out
+    injected: list = field(default_factory=lambda: [0, 0])   # seed bytes
+
+    def side_of(self, inode):
+        """CLIENT or SERVER: the side the socket ``inode`` is."""
+        return CLIENT if inode == self.inodes[CLIENT] else SERVER
+
+    def describe(self):
+        """One summary line: addresses, path, per-direction byte accounting."""
+        client, server = self.conversation.endpoints
+        kind = " http2" if self.http2 else ""
+        kind += " seeded" if self.seeded else ""
+        kind += " grpc" if self.grpc is not None and self.grpc.grpc else ""
+        parts = []
+        for sender, name in ((CLIENT, "client->server"), (SERVER, "server->client")):
+            stream = self.conversation.directions[sender]
+            in_pcap = stream.emitted - self.injected[sender] - self.cut[sender]
+            parts.append("%s %d bytes in syscalls, %d in pcap, %d cut by -s" % (
+                name, max(stream.written, stream.read), in_pcap, self.cut[sender]))
+        return "  unix %s:%d -> %s:%d %r%s: %s" % (
+            client[0], client[1], server[0], server[1], self.path or "(unnamed)", kind,
+            ", ".join(parts))
+
+
+class UnixPacketizer:
+    """Turns UNIX socket events into packets; see the module docstring."""
+
+    def __init__(self, seed_http2=False, seed_grpc=False):
+        self.seed_http2 = seed_http2
+        self.seed_grpc = seed_grpc
+        self.links = LinkHeaders()
+        self.addressing = Addressing()
+        self.flows = {}                       # inode -> UnixFlow
+        self.closed_flows = OrderedDict()     # inode -> UnixFlow, both FINs out
+        self.pending_connects = OrderedDict()  # inode -> connect event
+        self.pending_fins = OrderedDict()     # (id(flow), side) -> (flow, fin arguments)
+        self.process_of = OrderedDict()       # thread id -> its process's first thread
+        self.fork_parent = OrderedDict()      # forked process -> parent process
+        self.forked = OrderedDict()           # process -> time of its latest fork
+        self.flow_count = 0
+        self.http2_flows = 0
+        self.listed_flows = []
+        self.socket_paths = OrderedDict()     # datagram inode -> its bound path
+        self.datagram_peers = OrderedDict()   # datagram inode -> path given to connect()
+        self.datagram_clients = OrderedDict()  # unnamed datagram socket -> address
+        self.udp_templates = OrderedDict()
+        self.recent_datagrams = OrderedDict()
+        self.datagrams = 0
+        self.datagram_duplicates = 0
+
+    def packets(self, event):
+        """The packets one UNIX event causes (possibly none)."""
+        packets = self._release_due_fins(event["time"])
+        if event["protocol"] == "UNIX-STREAM":
+            return packets + self._stream(event)
+        if event["protocol"] in ("UNIX", "UNIX-DGRAM"):
+            return packets + self._datagram(event)
+        return packets
+
+    def observe_process(self, event):
+        """Follow a process event of the parser (clone, fork, execve): a
+        close() by a process that forked may close just one copy."""
+        pid = event["pid"]
+        process = self.process_of.get(pid, pid)
+        if event["child"] is not None:
+            if event["thread"]:
+                bounded_put(self.process_of, event["child"], process, KNOWN_SOCKETS_KEPT)
+            else:
+                bounded_put(self.forked, process, event["time"], KNOWN_SOCKETS_KEPT)
+                bounded_put(self.fork_parent, event["child"], process, KNOWN_SOCKETS_KEPT)
+        elif event["syscall"].startswith("exec"):
+            # execve closes the child's close-on-exec copies (sockets usually are).
+            parent = self.fork_parent.pop(process, None)
+            if parent is not None and self.forked.get(parent) == event["time"]:
+                del self.forked[parent]
+
+    def flush(self):
+        """Held FINs and the bytes aligners still hold."""
+        packets = self._release_due_fins(float("inf"))
+        for flow in {id(flow): flow for flow in self.flows.values()}.values():
+            for sender in (CLIENT, SERVER):
+                packets += self._drain(flow, sender, flow.conversation.last_time,
+                                       flow.last_event)
+        return packets
+
+    def summary(self):
+        """Report lines: flows, HTTP/2, datagrams, per-flow byte accounting."""
+        lines = ["  unix: %d stream connections (%d HTTP/2), %d datagrams"
+                 % (self.flow_count, self.http2_flows, self.datagrams)]
+        lines += [flow.describe() for flow in self.listed_flows]
+        if self.flow_count > len(self.listed_flows):
+            lines.append("  ... and %d more unix connections"
+                         % (self.flow_count - len(self.listed_flows)))
+        return lines
+
+    # -- stream sockets ----------------------------------------------------
+
+    def _stream(self, event):
+        name, inode = event["syscall"], event["inode"]
+        if name == "connect" and event["peer_inode"] is None:
+            bounded_put(self.pending_connects, inode, event, PENDING_CONNECTS_KEPT)
+            return []
+        flow = self.flows.get(inode) or self.closed_flows.get(inode)
+        connect = self.pending_connects.pop(inode, None)
+        opening = name in OPENING_SYSCALLS or connect is not None
+        if flow is not None and opening and all(
+                direction.fin_sent for direction in flow.conversation.directions):
+            flow = None  # the inode was reused for a new connection
+        if flow is None:
+            if event["direction"] is None and not opening:
+                return []  # a listening socket, or one never connected
+            flow = self._new_flow(event, connect, opening)
+        side = flow.side_of(inode)
+        flow.last_event = event
+        conversation = flow.conversation
+        links = self.links.for_event(event, ETHERTYPE_IPV4)
+        packets = []
+        if connect is not None:
+            packets += conversation.open(CLIENT, connect["time"],
+                                         self.links.for_event(connect, ETHERTYPE_IPV4),
+                                         side, connect)
+        if name == "close":
+            fin = (side, event["time"], links, side, event)
+            if not self._forked_since(event["pid"], flow.started):
+                return packets + self._fin(flow, *fin)
+            key = (id(flow), side)
+            self.pending_fins.pop(key, None)
+            if not conversation.directions[side].fin_sent:
+                self.pending_fins[key] = (flow, fin)
+            return packets
+        # This side still uses the socket: a close held for it closed a copy.
+        self.pending_fins.pop((id(flow), side), None)
+        if name in OPENING_SYSCALLS:
+            packets += conversation.open(CLIENT, event["time"], links, side, event)
+        elif event["direction"] == "out":
+            packets += self._data(flow, side, True, event["time"], links, side, event)
+        elif event["direction"] == "in":
+            if event["length"] == 0:
+                packets += self._peer_closed(flow, side, links, event)
+            else:
+                packets += self._data(flow, 1 - side, False, receive_time(event),
+                                      links, side, event)
+        elif name == "shutdown" and event["how"] != "SHUT_RD":
+            packets += self._fin(flow, side, event["time"], links, side, event)
+        return packets
+
+    def _new_flow(self, event, connect, opening):
+        """A flow for the connection of ``event``'s socket, registered under its inodes."""
+        inode, peer = event["inode"], event["peer_inode"]
+        if connect is not None or event["syscall"] == "socketpair":
+            client_is_self = True
+        elif event["syscall"] in ("accept", "accept4") or event["path"] is not None:
+            client_is_self = False
+        elif peer is None:
+            client_is_self = True
+        else:
+            client_is_self = event["direction"] != "in"  # the first writer
+        inodes = (inode, peer) if client_is_self else (peer, inode)
+        path = connect["path"] if connect is not None else event["path"]
+        endpoints = (self.addressing.client(), self.addressing.server(path))
+        flow = UnixFlow(TcpConversation(endpoints), inodes, path, mid_stream=not opening,
+                        started=connect["time"] if connect is not None else event["time"])
+        for known in inodes:
+            if known is not None:
+                self.closed_flows.pop(known, None)
+                self.flows[known] = flow
+        self.flow_count += 1
+        if len(self.listed_flows) < FLOWS_LISTED:
+            self.listed_flows.append(flow)
+        return flow
+
+    def _forked_since(self, pid, time):
+        """Whether the process of thread ``pid`` forked at or after ``time``."""
+        return self.forked.get(self.process_of.get(pid, pid), -1.0) >= time
+
+    def _data(self, flow, sender, by_sender, time, links, traced_side, event):
+        """Packets of one data syscall's new bytes from ``sender``."""
+        conversation = flow.conversation
+        length, payload = event["length"], event["payload"]
+        first_new = conversation.directions[sender].claimed
+        skip = conversation.claim(sender, length, by_sender)
+        if skip >= length:
+            return []
+        new_bytes, new_length = payload[skip:], length - skip
+        flow.cut[sender] += new_length - len(new_bytes)
+        if flow.http2 is None:
+            self._classify(flow, sender, new_bytes, first_new == 0)
+        if flow.aligners is None:
+            return conversation.segments(sender, [(new_bytes, new_length)],
+                                         time, links, traced_side, event)
+        aligner = flow.aligners[sender]
+        if len(new_bytes) < new_length:
+            # Bytes strace did not print: the framing is lost until a resync.
+            held = aligner.drain()
+            return conversation.segments(sender, [(held, len(held)), (new_bytes, new_length)],
+                                         time, links, traced_side, event)
+        return self._aligned(flow, sender, aligner.feed(new_bytes), time, links,
+                             traced_side, event)
+
+    def _classify(self, flow, sender, data, from_stream_start):
+        """Decide, at a flow's first data, whether it is HTTP/2 and aligned."""
+        if flow.mid_stream:
+            flow.http2 = False
+            if self.seed_http2:
+                flow.aligners = (FrameAligner(synced=False), FrameAligner(synced=False))
+            return
+        flow.http2 = from_stream_start and starts_as_http2(data, sender == CLIENT)
+        if flow.http2:
+            self.http2_flows += 1
+            flow.aligners = (FrameAligner(expect_preface=True), FrameAligner())
+
+    def _aligned(self, flow, sender, chunks, time, links, traced_side, event):
+        """Packets for the aligner's chunks, with seeds injected where due."""
+        conversation = flow.conversation
+        packets = []
+        for chunk, whole_frames in chunks:
+            if whole_frames and flow.mid_stream and not flow.seeded:
+                packets += self._seed_http2(flow, time, event)
+            if whole_frames and flow.grpc is not None:
+                start = 0
+                for offset, headers in flow.grpc.injections(chunk, sender, sender == CLIENT):
+                    if offset > start:
+                        packets += conversation.segments(
+                            sender, [(chunk[start:offset], offset - start)],
+                            time, links, traced_side, event)
+                    packets += self._inject(flow, sender, headers, time, event)
+                    start = offset
+                chunk = chunk[start:]
+            if chunk:
+                packets += conversation.segments(sender, [(chunk, len(chunk))],
+                                                 time, links, traced_side, event)
+        return packets
+
+    def _seed_http2(self, flow, time, event):
+        """Preface + SETTINGS, SETTINGS + ACK, ACK: a mid-stream flow's
+        HTTP/2 opening, before its first aligned bytes."""
+        flow.seeded = flow.http2 = True
+        self.http2_flows += 1
+        if self.seed_grpc:
+            flow.grpc = GrpcSeeder()
+        client_first, server, client_second = seed_frames()
+        return (self._inject(flow, CLIENT, client_first, time, event)
+                + self._inject(flow, SERVER, server, time, event)
+                + self._inject(flow, CLIENT, client_second, time, event))
+
+    def _inject(self, flow, sender, data, time, event):
+        """A segment of bytes no syscall moved, marked with SYNTHETIC_CODE."""
+        flow.injected[sender] += len(data)
+        traced_side = flow.side_of(event["inode"])
+        links = self.links.for_event(event, ETHERTYPE_IPV4, SYNTHETIC_CODE)
+        return flow.conversation.segments(sender, [(data, len(data))], time, links,
+                                          traced_side, event)
+
+    def _drain(self, flow, sender, time, event):
+        """The bytes ``sender``'s aligner holds, as one segment."""
+        if flow.aligners is None:
+            return []
+        held = flow.aligners[sender].drain()
+        if not held:
+            return []
+        links = self.links.for_event(event, ETHERTYPE_IPV4)
+        return flow.conversation.segments(sender, [(held, len(held))], time, links,
+                                          flow.side_of(event["inode"]), event)
+
+    def _peer_closed(self, flow, side, links, event):
+        """A read of 0 bytes: the peer's held FIN if the trace has it, else one now."""
+        held = self.pending_fins.pop((id(flow), 1 - side), None)
+        if held is not None:
+            return self._fin(flow, *held[1])
+        return self._fin(flow, 1 - side, receive_time(event), links, side, event)
+
+    def _fin(self, flow, sender, time, links, traced_side, event):
+        """FIN from ``sender`` after what its aligner holds; retire a flow whose both FINs are out."""
+        packets = self._drain(flow, sender, time, event)
+        packets += flow.conversation.close(sender, time, links, traced_side, event)
+        if all(direction.fin_sent for direction in flow.conversation.directions):
+            for inode in flow.inodes:
+                if inode is not None and self.flows.get(inode) is flow:
+                    del self.flows[inode]
+                    bounded_put(self.closed_flows, inode, flow, CLOSED_FLOWS_KEPT)
+        return packets
+
+    def _release_due_fins(self, now):
+        """Packets of the held FINs older than ``now`` - FIN_HOLD_SECONDS."""
+        packets = []
+        while self.pending_fins:
+            key, (flow, fin) = next(iter(self.pending_fins.items()))
+            if fin[1] + FIN_HOLD_SECONDS >= now:
+                break
+            del self.pending_fins[key]
+            packets += self._fin(flow, *fin)
+        return packets
+
+    # -- datagram sockets --------------------------------------------------
+
+    def _datagram(self, event):
+        name, inode = event["syscall"], event["inode"]
+        if event["path"] is not None and name != "connect":
+            bounded_put(self.socket_paths, inode, event["path"], KNOWN_SOCKETS_KEPT)
+        if name == "connect":
+            bounded_put(self.datagram_peers, inode, event["path"], KNOWN_SOCKETS_KEPT)
+            return []
+        if name == "close":
+            self.datagram_peers.pop(inode, None)
+            return []
+        if event["direction"] is None:
+            return []
+        own = self._datagram_address(inode, None)
+        if event["peer_path"] is not None:
+            other = self.addressing.server(event["peer_path"])
+        elif self.datagram_peers.get(inode) is not None:
+            other = self.addressing.server(self.datagram_peers[inode])
+        elif event["peer_inode"] is not None:
+            other = self._datagram_address(event["peer_inode"], None)
+        else:
+            other = self._datagram_address(None, "(unnamed sender)")
+        outbound = event["direction"] == "out"
+        source, destination = (own, other) if outbound else (other, own)
+        payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
+        payload = payload[:length]
+        if self._seen_from_other_end((destination, length, payload), outbound):
+            self.datagram_duplicates += 1
+            return []
+        template = self.udp_templates.get((source, destination))
+        if template is None:
+            template = HeaderTemplate(source, destination, PROTO_UDP)
+            bounded_put(self.udp_templates, (source, destination), template, KNOWN_SOCKETS_KEPT)
+        links = self.links.for_event(event, ETHERTYPE_IPV4)
+        frame = links[outbound] + template.udp_packet(payload, length)
+        self.datagrams += 1
+        time = event["time"] if outbound else receive_time(event)
+        return [(time, frame, len(frame) + length - len(payload), event, outbound)]
+
+    def _datagram_address(self, inode, path):
+        """The address of a datagram socket: by its path if it has one, else its own."""
+        path = path or self.socket_paths.get(inode)
+        if path is not None:
+            return self.addressing.server(path)
+        address = self.datagram_clients.get(inode)
+        if address is None:
+            address = self.addressing.client()
+            bounded_put(self.datagram_clients, inode, address, KNOWN_SOCKETS_KEPT)
+        return address
+
+    def _seen_from_other_end(self, key, outbound):
+        """True if the other end's syscall already wrote this datagram (and
+        consume that sighting); otherwise record this one."""
+        sightings = self.recent_datagrams.get(key)
+        if sightings is None:
+            sightings = [0, 0]
+            bounded_put(self.recent_datagrams, key, sightings, RECENT_DATAGRAMS_KEPT)
+        other = 1 if outbound else 0
+        if sightings[other]:
+            sightings[other] -= 1
+            return True
+        sightings[1 - other] += 1
+        return False
