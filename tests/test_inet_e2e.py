@@ -279,11 +279,11 @@ def test_cut_payloads_with_s64(tools, tmp_path):
     assert int(match.group(2)) == LARGEST_SEND
 
 
-def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server):
+def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server, client="udp-client"):
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     server_trace = tmp_path / "server-trace.txt"
     server_command = peers("udp-server", bind, port)
-    client_command = peers("udp-client", host, port)
+    client_command = peers(client, host, port)
     with tcpdump(capture, "udp port %d" % port):
         with server(traced(server_command, server_trace) if trace_server else server_command):
             run(traced(client_command, trace) if trace_client else client_command)
@@ -300,17 +300,21 @@ def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server):
 
 
 @pytest.mark.parametrize("case", [
-    ("127.0.0.1", "127.0.0.1", 18030, True, False),
-    ("0.0.0.0", "127.0.0.1", 18031, False, True),
-    ("::", "::1", 18032, True, True),
-    ("::1", "::1", 18033, True, False),
-], ids=["ipv4-client", "ipv4-any-server", "ipv6-both", "ipv6-client"])
-def test_unconnected_udp(tools, tmp_path, case):
+    ("127.0.0.1", "127.0.0.1", 18030, True, False, "udp-client"),
+    ("0.0.0.0", "127.0.0.1", 18031, False, True, "udp-client"),
+    ("::", "::1", 18032, True, True, "udp-client"),
+    ("::1", "::1", 18033, True, False, "udp-client"),
+    ("127.0.0.1", "127.0.0.1", 18034, True, True, "udp-connected-client"),
+    ("::1", "::1", 18035, True, False, "udp-connected-client"),
+], ids=["ipv4-client", "ipv4-any-server", "ipv6-both", "ipv6-client", "ipv4-connected-both",
+        "ipv6-connected-client"])
+def test_udp(tools, tmp_path, case):
     """sendto/recvfrom with the peer in the sockaddr; the client's socket
-    is unbound (its first sendto shows no port); a datagram seen by both
-    ends is written once."""
-    bind, host, port, trace_client, trace_server = case
-    pcap, capture = udp_exchange(tmp_path, port, bind, host, trace_client, trace_server)
+    is unbound (its first sendto shows no port) or bound to the unspecified
+    address and connected (the peer only in connect()); a datagram seen by
+    both ends is written once."""
+    bind, host, port, trace_client, trace_server, client = case
+    pcap, capture = udp_exchange(tmp_path, port, bind, host, trace_client, trace_server, client)
     assert support.malformed_packets(pcap) == ""
     assert Counter(support.udp_datagrams(pcap)) == Counter(support.udp_datagrams(capture))
     assert len(support.udp_datagrams(pcap)) == 10
