@@ -70,6 +70,7 @@ END_OF_OPTIONS = OPTION_HEADER.pack(OPT_ENDOFOPT, 0)
 FLAGS_AND_END = tuple(OPTION_HEADER.pack(EPB_FLAGS, 4) + struct.pack("<I", direction)
                       + END_OF_OPTIONS for direction in (INBOUND, OUTBOUND))
 PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")  # indexed by length % 4
+UNIX_PATHS_KEPT = 65536
 
 # What the first socket line shows of the strace options it was written with.
 LINE_START = re.compile(r"(?P<pid>\[pid\s+\d+\]\s+|\d+(?:<[^>]*>)?\s+)?"
@@ -110,15 +111,15 @@ def comment_value(text):
     return '"%s"' % text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
 
 
-def packet_comment(event, missing):
+def packet_comment(event, missing, path=None):
     """The key=value comment of a packet caused by ``event`` whose payload
-    lacks ``missing`` bytes that strace's ``-s`` cut (see the README)."""
+    lacks ``missing`` bytes that strace's ``-s`` cut, on a unix socket
+    bound to ``path`` (see the README)."""
     thread = event["pid"]
     process = event.get("process", thread)
     comm = event.get("comm")
     error = event.get("error")
     duration = event.get("duration")
-    path = event.get("path")
     # One format, not a list of parts: this runs for every syscall.
     return "pid=%d%s%s fd=%d syscall=%s ret=%d%s%s session=%d%s%s" % (
         process, "" if process == thread else " tid=%d" % thread,
@@ -189,6 +190,7 @@ class PcapngOutput:
         self.last_event = None
         self.last_missing = 0
         self.last_comment = b""
+        self.unix_paths = {}  # socket inode -> the path it is bound or connected to
 
     def describe(self, flags):
         """Name the strace options in the interface description (before the
@@ -204,7 +206,7 @@ class PcapngOutput:
         # The packets of one syscall (a handshake, a big write) share a comment.
         if event is not self.last_event or missing != self.last_missing:
             self.last_event, self.last_missing = event, missing
-            self.last_comment = packet_comment(event, missing).encode()
+            self.last_comment = packet_comment(event, missing, self._unix_path(event)).encode()
         comment = self.last_comment
         ticks = int(round(timestamp * TIMESTAMP_UNITS_PER_SECOND))
         frame_padding = PADDING[len(frame) % 4]
@@ -228,6 +230,20 @@ class PcapngOutput:
         if not self.header_written:
             self._write_header()
         self.file.close()
+
+    def _unix_path(self, event):
+        """The path of a unix socket event's flow.  Only some of its lines
+        show it (the listener's and accepted sockets' annotations, connect's
+        and sendto's sockaddr); the others find it by inode or peer inode."""
+        if not event["protocol"].startswith("UNIX"):
+            return None
+        path = event.get("path") or event.get("peer_path")
+        if path is not None:
+            if len(self.unix_paths) >= UNIX_PATHS_KEPT:
+                self.unix_paths.clear()
+            self.unix_paths[event["inode"]] = path
+            return path
+        return self.unix_paths.get(event["inode"]) or self.unix_paths.get(event.get("peer_inode"))
 
     def _write_header(self):
         """Section header, interface description and decryption secrets."""

@@ -184,6 +184,29 @@ def test_blocks_are_what_scapy_reads(tmp_path):
     ]
 
 
+# A client of a unix socket (strace 6.1): only connect() shows the path.
+UNIX_CLIENT_LINES = [
+    '10209 1795660892.811975 connect(3<UNIX-STREAM:[75764]>, {sa_family=AF_UNIX, sun_path="'
+    '\\x2f\\x74\\x6d\\x70\\x2f\\x68\\x38\\x2f\\x6d\\x79\\x20\\x73\\x6f\\x63\\x6b"}, 18) = 0 '
+    '<0.000040>',
+    '10209 1795660892.812093 sendto(3<UNIX-STREAM:[75764]>, "\\x68\\x65\\x6c\\x6c\\x6f", 5, 0, '
+    'NULL, 0) = 5 <0.000015>',
+    '10209 1795660892.839227 close(3<UNIX-STREAM:[75764]>) = 0 <0.000024>',
+]
+
+
+def test_unix_path_is_named_on_every_packet_of_the_flow(tmp_path):
+    parser = StraceParser()
+    events = [event for line in UNIX_CLIENT_LINES for event in parser.parse(line)]
+    path = tmp_path / "out.pcapng"
+    output = PcapngOutput(open(path, "wb"), "py-strace2pcap")
+    for event in events:
+        output.write((event["time"], bytes(60), 60, event, event["syscall"] != "recvfrom"))
+    output.close()
+    assert [packet.comments[0].decode().split(" session=0 ")[1]
+            for packet in PcapNgReader(str(path))] == ['path="/tmp/h8/my sock"'] * 3
+
+
 def test_fixture_process_tree_gets_each_process_name(tmp_path):
     pcapng = tmp_path / "clients.pcapng"
     support.convert(FIXTURES / "clients.strace", pcapng, "-q")
