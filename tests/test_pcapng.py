@@ -243,6 +243,21 @@ def test_pcapng_holds_the_same_packets_as_pcap(tmp_path):
            [(bytes(p), p.wirelen, float(p.time)) for p in rich]
 
 
+def test_decode_pids_comm_names_the_process(tmp_path):
+    # strace >= 6.16 --decode-pids=comm prints the pid column as N<comm>.
+    trace = (
+        '4339<curl> 1795659629.361694 connect(5<TCP:[127.0.0.1:47040->127.0.0.1:18080]>, '
+        '{sa_family=AF_INET, sin_port=htons(18080), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 '
+        '<0.000233>\n'
+        '4339<curl> 1795659629.361900 sendto(5<TCP:[127.0.0.1:47040->127.0.0.1:18080]>, "hi", '
+        '2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000077>\n')
+    result = support.convert(None, "-", "-q", "--format", "pcapng", stdin=trace.encode())
+    (tmp_path / "out.pcapng").write_bytes(result.stdout)
+    assert [packet.comments[0] for packet in PcapNgReader(str(tmp_path / "out.pcapng"))] == [
+        b"pid=4339 comm=curl fd=5 syscall=connect ret=0 duration=0.000233 session=0"] * 3 + [
+        b"pid=4339 comm=curl fd=5 syscall=sendto ret=2 duration=0.000077 session=0"]
+
+
 def test_tls_keylog_needs_pcapng(tmp_path):
     keys = tmp_path / "keys.log"
     keys.write_text("")
