@@ -104,7 +104,7 @@ def test_names_follow_exec_and_are_inherited_until_the_child_execs():
 
 def socket_event(**fields):
     event = {"pid": 4242, "fd": 7, "syscall": "sendto", "result": 100, "error": None,
-             "duration": 0.000069, "session": 2, "path": None}
+             "duration": 0.000069, "session": 2, "protocol": "TCP", "path": None}
     event.update(fields)
     return event
 
@@ -112,8 +112,8 @@ def socket_event(**fields):
 def test_packet_comment_names_every_known_fact():
     assert packet_comment(socket_event(), 0) == (
         "pid=4242 fd=7 syscall=sendto ret=100 duration=0.000069 session=2")
-    assert packet_comment(socket_event(pid=4243, process=4242, comm="curl",
-                                       path="/run/my app.sock", duration=None), 40) == (
+    assert packet_comment(socket_event(pid=4243, process=4242, comm="curl", duration=None),
+                          40, "/run/my app.sock") == (
         'pid=4242 tid=4243 comm=curl fd=7 syscall=sendto ret=100 session=2 '
         'path="/run/my app.sock" truncated=40')
     assert packet_comment(socket_event(syscall="connect", result=-1, error="EINPROGRESS"), 0) == (
