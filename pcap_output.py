@@ -22,7 +22,7 @@ comment string per syscall and one ``write``.  The file holds:
   and an ``opt_comment`` of key=value pairs (``packet_comment``).
 
 The header blocks are written with the first packet (or at ``close``), so
-that the strace options, seen on the first socket line, can be named.
+that the strace options, seen on the line of the first packet, can be named.
 """
 
 import re
@@ -71,6 +71,10 @@ FLAGS_AND_END = tuple(OPTION_HEADER.pack(EPB_FLAGS, 4) + struct.pack("<I", direc
                       + END_OF_OPTIONS for direction in (INBOUND, OUTBOUND))
 PADDING = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")  # indexed by length % 4
 UNIX_PATHS_KEPT = 65536
+MAX_OPTION_LENGTH = 0xFFFF  # Option Length is 16 bits
+# An EPB's bytes besides the frame, the comment and their padding.
+EPB_OVERHEAD = (ENHANCED_PACKET.size + OPTION_HEADER.size + len(FLAGS_AND_END[0])
+                + BLOCK_TOTAL_LENGTH.size)
 
 # What the first socket line shows of the strace options it was written with.
 LINE_START = re.compile(r"(?P<pid>\[pid\s+\d+\]\s+|\d+(?:<[^>]*>)?\s+)?"
@@ -206,13 +210,14 @@ class PcapngOutput:
         # The packets of one syscall (a handshake, a big write) share a comment.
         if event is not self.last_event or missing != self.last_missing:
             self.last_event, self.last_missing = event, missing
-            self.last_comment = packet_comment(event, missing, self._unix_path(event)).encode()
+            self.last_comment = packet_comment(
+                event, missing, self._unix_path(event)).encode()[:MAX_OPTION_LENGTH]
         comment = self.last_comment
         ticks = int(round(timestamp * TIMESTAMP_UNITS_PER_SECOND))
         frame_padding = PADDING[len(frame) % 4]
         comment_padding = PADDING[len(comment) % 4]
-        total = (ENHANCED_PACKET.size + len(frame) + len(frame_padding) + OPTION_HEADER.size
-                 + len(comment) + len(comment_padding) + 12 + 4)
+        total = (EPB_OVERHEAD + len(frame) + len(frame_padding)
+                 + len(comment) + len(comment_padding))
         self.file.write(b"".join((
             ENHANCED_PACKET.pack(BLOCK_TYPE_EPB, total, 0, ticks >> 32, ticks & 0xFFFFFFFF,
                                  len(frame), wire_length),
@@ -254,7 +259,8 @@ class PcapngOutput:
         description = application
         if self.flags:
             description += b" from strace " + self.flags.encode()
-        self.file.write(block(BLOCK_TYPE_IDB, INTERFACE_DESCRIPTION.pack(LINKTYPE_ETHERNET, 0, SNAPLEN)
+        self.file.write(block(BLOCK_TYPE_IDB,
+                              INTERFACE_DESCRIPTION.pack(LINKTYPE_ETHERNET, 0, SNAPLEN)
                               + option(IF_NAME, b"strace") + option(IF_DESCRIPTION, description)
                               + option(IF_TSRESOL, b"\x06") + END_OF_OPTIONS))
         if self.tls_key_log:

@@ -46,7 +46,8 @@ def test_https_decrypted_with_the_embedded_key_log(tmp_path):
     with server([sys.executable, "-c", HTTPS_SERVER, str(port), str(tmp_path / "cert.pem"),
                  str(tmp_path / "key.pem")], port):
         traced = support.strace(["curl", "-sk", "--http1.1", "https://127.0.0.1:%d/" % port],
-                                tmp_path / "trace.txt", env=dict(os.environ, SSLKEYLOGFILE=str(keys)))
+                                tmp_path / "trace.txt",
+                                env=dict(os.environ, SSLKEYLOGFILE=str(keys)))
     assert traced.returncode == 0, traced.stderr.decode()
     assert traced.stdout.decode() == BODY
     assert re.search(rb"^(CLIENT_RANDOM|CLIENT_TRAFFIC_SECRET_0) ", keys.read_bytes(), re.M)
