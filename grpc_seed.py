@@ -4,8 +4,8 @@ Wireshark hands an HTTP/2 stream's DATA to its gRPC dissector only when
 that stream's HEADERS said ``content-type: application/grpc``; a trace that
 starts mid-stream lacks those HEADERS (and the HPACK state to decode later
 ones).  ``GrpcSeeder`` watches the frames of such a flow and, before the
-first DATA frame of a stream whose HEADERS it has not seen, asks for a
-placeholder HEADERS frame on that stream: path ``PLACEHOLDER_PATH`` for
+first DATA frame of a stream whose HEADERS it has not seen with a literal
+``application/grpc``, asks for a placeholder HEADERS frame on that stream, before its first frame: path ``PLACEHOLDER_PATH`` for
 requests, status 200 for responses, both ``application/grpc``.  Its header
 block uses only literals without indexing (RFC 7541 section 6.2.2), so the
 HPACK dynamic table of the real frames is left untouched.
@@ -62,22 +62,34 @@ class GrpcSeeder:
         # Per direction: streams whose HEADERS were seen or seeded.
         self.streams = (OrderedDict(), OrderedDict())
 
-    def injections(self, chunk, direction, request):
-        """``[(offset, frame bytes)]``: placeholder HEADERS to insert before
-        the frames at those offsets of ``chunk`` (whole frames) going in
-        ``direction`` (0 or 1); ``request`` tells it is the client's."""
+    def injections(self, chunk, direction):
+        """``[(offset, sender, frame bytes)]``: placeholder HEADERS to insert
+        before the frame at ``offset`` of ``chunk`` (whole frames) sent by
+        ``direction`` (0: the client, 1: the server).  A response also needs
+        its request's: Wireshark's gRPC dissector takes the path from it."""
+        frames = list(iter_frames(chunk))
+        if not self.grpc:
+            self.grpc = any(
+                (kind == HEADERS and GRPC_CONTENT_TYPE in
+                 chunk[offset + HEADER_SIZE:offset + HEADER_SIZE + length])
+                or (kind == DATA and looks_like_grpc_message(chunk, offset, length, flags))
+                for offset, length, kind, flags, _stream in frames)
+            if not self.grpc:
+                return []
         injected = []
-        known = self.streams[direction]
-        for offset, length, kind, flags, stream in iter_frames(chunk):
-            if kind == HEADERS:
-                if GRPC_CONTENT_TYPE in chunk[offset + HEADER_SIZE:offset + HEADER_SIZE + length]:
-                    self.grpc = True
-                self._remember(known, stream)
-            elif kind == DATA and stream not in known and length:
-                if self.grpc or looks_like_grpc_message(chunk, offset, length, flags):
-                    self.grpc = True
-                    injected.append((offset, placeholder_headers(stream, request)))
-                    self._remember(known, stream)
+        for offset, length, kind, flags, stream in frames:
+            if kind not in (HEADERS, DATA) or stream in self.streams[direction]:
+                continue
+            # Only a literal content-type is sure to decode: an indexed one
+            # may refer to the HPACK table of the part not traced.
+            if kind == HEADERS and GRPC_CONTENT_TYPE in chunk[
+                    offset + HEADER_SIZE:offset + HEADER_SIZE + length]:
+                self._remember(self.streams[direction], stream)
+                continue
+            for sender in sorted({0, direction}):
+                if stream not in self.streams[sender]:
+                    injected.append((offset, sender, placeholder_headers(stream, sender == 0)))
+                    self._remember(self.streams[sender], stream)
         return injected
 
     @staticmethod

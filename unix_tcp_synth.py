@@ -8,8 +8,9 @@ end; ``summary()`` lines for the report.
 Stream sockets: one TCP flow per connection, keyed on its socket inodes,
 so that both ends traced in one trace meet in one flow and each byte is
 written once.  Addresses are made up, deterministically (``Addressing``):
-the client (the side that connect()ed, else the side without a path, else
-the first writer) is 10.0.0.X, port 10000 + n for the n-th flow; the server
+the client (the side that connect()ed, else the end of a socketpair strace
+printed first, else the side whose annotation shows no path: an accepted
+socket shows its listener's) is 10.0.0.X, port 10000 + n for the n-th flow; the server
 is 10.0.1.Y port 50051, one Y per socket path in order of appearance.
 connect/accept/socketpair give the handshake, close/shutdown/a read of 0 the
 FINs.  When the closing process forked after the connection began (the
@@ -252,12 +253,10 @@ class UnixPacketizer:
         inode, peer = event["inode"], event["peer_inode"]
         if connect is not None or event["syscall"] == "socketpair":
             client_is_self = True
-        elif event["syscall"] in ("accept", "accept4") or event["path"] is not None:
-            client_is_self = False
-        elif peer is None:
-            client_is_self = True
         else:
-            client_is_self = event["direction"] != "in"  # the first writer
+            # A connected socket shows a path when it is the accepted end
+            # (it inherits the listener's name); clients are rarely bound.
+            client_is_self = event["syscall"] not in ("accept", "accept4") and event["path"] is None
         inodes = (inode, peer) if client_is_self else (peer, inode)
         path = connect["path"] if connect is not None else event["path"]
         endpoints = (self.addressing.client(), self.addressing.server(path))
@@ -321,12 +320,12 @@ class UnixPacketizer:
                 packets += self._seed_http2(flow, time, event)
             if whole_frames and flow.grpc is not None:
                 start = 0
-                for offset, headers in flow.grpc.injections(chunk, sender, sender == CLIENT):
+                for offset, header_sender, headers in flow.grpc.injections(chunk, sender):
                     if offset > start:
                         packets += conversation.segments(
                             sender, [(chunk[start:offset], offset - start)],
                             time, links, traced_side, event)
-                    packets += self._inject(flow, sender, headers, time, event)
+                    packets += self._inject(flow, header_sender, headers, time, event)
                     start = offset
                 chunk = chunk[start:]
             if chunk:
