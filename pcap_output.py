@@ -118,16 +118,22 @@ def comment_value(text):
 def packet_comment(event, missing, path=None):
     """The key=value comment of a packet caused by ``event`` whose payload
     lacks ``missing`` bytes that strace's ``-s`` cut, on a unix socket
-    bound to ``path`` (see the README)."""
+    bound to ``path`` (see the README).  No pid column (strace without
+    ``-f``): no pid key."""
     thread = event["pid"]
     process = event.get("process", thread)
+    if not thread:
+        who = ""
+    elif process == thread:
+        who = "pid=%d " % process
+    else:
+        who = "pid=%d tid=%d " % (process, thread)
     comm = event.get("comm")
     error = event.get("error")
     duration = event.get("duration")
     # One format, not a list of parts: this runs for every syscall.
-    return "pid=%d%s%s fd=%d syscall=%s ret=%d%s%s session=%d%s%s" % (
-        process, "" if process == thread else " tid=%d" % thread,
-        "" if comm is None else " comm=" + comment_value(comm),
+    return "%s%sfd=%d syscall=%s ret=%d%s%s session=%d%s%s" % (
+        who, "" if comm is None else "comm=%s " % comment_value(comm),
         event["fd"], event["syscall"], event["result"],
         "" if error is None else " errno=" + error,
         "" if duration is None else " duration=%.6f" % duration,

@@ -118,6 +118,8 @@ def test_packet_comment_names_every_known_fact():
         'path="/run/my app.sock" truncated=40')
     assert packet_comment(socket_event(syscall="connect", result=-1, error="EINPROGRESS"), 0) == (
         "pid=4242 fd=7 syscall=connect ret=-1 errno=EINPROGRESS duration=0.000069 session=2")
+    assert packet_comment(socket_event(pid=0, comm="curl"), 0) == (  # strace without -f
+        "comm=curl fd=7 syscall=sendto ret=100 duration=0.000069 session=2")
     assert comment_value('a"b\n') == '"a\\"b\\n"'
     assert comment_value("") == '""'
 
