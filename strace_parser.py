@@ -166,6 +166,8 @@ SOCKADDR = re.compile(r"""
   | sin6_port=htons\((?P<port6>\d+)\),.*?inet_pton\(AF_INET6,\ "(?P<ip6>[^"]*)"
 """, re.VERBOSE)
 
+# A string literal's inside made only of the escapes strace prints.
+STRACE_ESCAPES = re.compile(r'(?:[^\\]|\\(?:x[0-9a-fA-F]{2}|[0-7]{1,3}|[nrtvf"\\]))*', re.DOTALL)
 UNIX_PATH = re.compile(r'sun_path=(@?)"([^"]*)"')
 MESSAGE_LENGTH = re.compile(r"msg_len=(\d+)")
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
@@ -187,6 +189,9 @@ def decode_string(text):
             pass
     if "\\" not in text:
         return text.encode("latin-1")
+    if STRACE_ESCAPES.fullmatch(text) is None:
+        # Not strace's output (a mangled line); escape_decode would warn.
+        raise ValueError("invalid escape in string")
     return codecs.escape_decode(text.encode("latin-1"))[0]
 
 
@@ -401,7 +406,10 @@ class StraceParser:
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)
         if name in SETUP_SYSCALLS:
-            reason = self._note_setup(pid, name, line)
+            try:
+                reason = self._note_setup(pid, name, line)
+            except ValueError as error:
+                reason = "unparseable: %s" % error
             if not (self.process_events and name in PROCESS_SYSCALLS):
                 return self.skip(reason, line)
         if name in PROCESS_SYSCALLS:
@@ -448,10 +456,13 @@ class StraceParser:
         """Turn a whole (joined) syscall line into events."""
         args_start = line.find(name + "(") + len(name) + 1
         equals = line.rfind(" = ")
-        if equals < args_start:
-            return self.skip("unparseable", line)
-        returned = RETURN_VALUE.match(line, equals + 3)
+        returned = RETURN_VALUE.match(line, equals + 3) if equals >= args_start else None
         if returned is None:
+            # A socket line cut short (a trace truncated mid-write) is lost
+            # data, which --strict reports; anything else is just noise.
+            annotation = FD_ANNOTATION.match(line, args_start)
+            if annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS:
+                return self.skip("unparseable: socket line without its return value", line)
             return self.skip("unparseable", line)
         errno = returned.group("errno")
         if returned.group("ret") == "?":

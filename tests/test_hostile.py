@@ -1,0 +1,197 @@
+"""Hostile input: garbage, broken encodings, huge and cut lines never break
+the converter; --strict and -v; property tests of the parser.
+
+Each conversion runs as its own process so that its time and peak memory
+(``os.wait4``'s rusage) are its own.
+"""
+
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import support
+from strace_parser import StraceParser
+
+XX_TRACE = support.FIXTURES / "dialects" / "xx.strace"
+SOCKET_LINE = ('1 1700000000.000001 sendto(3<TCP:[127.0.0.1:20901->127.0.0.1:20900]>, '
+               '"%s", %d, 0, NULL, 0) = %d <0.000010>')
+
+
+def run_converter(trace, pcap, *flags):
+    """(exit status, stderr text, seconds, peak RSS in MB) of one conversion."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap), *flags,
+                                "-r", str(trace)], stderr=subprocess.PIPE)
+    stderr = process.stderr.read().decode(errors="replace")
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.stderr.close()
+    return (os.waitstatus_to_exitcode(status), stderr, time.monotonic() - started,
+            usage.ru_maxrss / 1024)
+
+
+def assert_valid_pcap(pcap):
+    """tshark reads the whole file without complaint."""
+    support.tshark("-r", str(pcap))
+
+
+def test_binary_garbage(tmp_path):
+    trace = tmp_path / "garbage.bin"
+    trace.write_bytes(random.Random(7).randbytes(8 << 20))
+    status, stderr, seconds, megabytes = run_converter(trace, tmp_path / "out.pcap")
+    assert status == 0, stderr
+    assert "0 packets" in stderr and "unparseable" in stderr
+    assert_valid_pcap(tmp_path / "out.pcap")
+    assert seconds < 30 and megabytes < 300, (seconds, megabytes)
+
+
+def test_invalid_utf8_nul_and_crlf_around_real_lines(tmp_path):
+    """CRLF line ends, NULs and invalid UTF-8 between the real lines of a
+    trace: the real lines convert exactly as without them."""
+    lines = XX_TRACE.read_bytes().split(b"\n")
+    noisy = b"".join(line + b"\r\n" + b"\xff\xfe\x00\xc3(junk\x00\r\n" for line in lines)
+    (tmp_path / "noisy.strace").write_bytes(noisy)
+    status, stderr, _, _ = run_converter(tmp_path / "noisy.strace", tmp_path / "noisy.pcap")
+    assert status == 0, stderr
+    status, stderr, _, _ = run_converter(XX_TRACE, tmp_path / "clean.pcap")
+    assert support.tcp_streams(tmp_path / "noisy.pcap") == support.tcp_streams(
+        tmp_path / "clean.pcap")
+    assert support.udp_datagrams(tmp_path / "noisy.pcap") == support.udp_datagrams(
+        tmp_path / "clean.pcap")
+
+
+def test_last_line_cut_in_a_hex_escape(tmp_path):
+    text = XX_TRACE.read_text("latin-1")
+    cut_at = text.rindex('sendto(5<TCP:[127.0.0.1:20200->127.0.0.1:20201]>, "\\x0a\\x7f\\x6')
+    trace = tmp_path / "cut.strace"
+    trace.write_text(text[:cut_at + 70], "latin-1")
+    status, stderr, _, _ = run_converter(trace, tmp_path / "cut.pcap", "-v")
+    assert status == 0, stderr
+    assert "socket line without its return value" in stderr
+    assert "line %d (" % (text[:cut_at].count("\n") + 1) in stderr  # -v names the line
+    assert_valid_pcap(tmp_path / "cut.pcap")
+    status, stderr, _, _ = run_converter(trace, tmp_path / "strict.pcap", "--strict", "-q")
+    assert status == 1
+    status, _, _, _ = run_converter(XX_TRACE, tmp_path / "whole.pcap", "--strict", "-q")
+    assert status == 0
+
+
+def test_fifty_megabyte_line(tmp_path):
+    """A 12.5 MB sendto printed with -xx is a 50 MB line: its bytes arrive whole."""
+    size = 12_500_000
+    trace = tmp_path / "big.strace"
+    with open(trace, "w") as out:
+        out.write(SOCKET_LINE % ("\\x68\\x69", 2, 2) + "\n")
+        out.write(SOCKET_LINE % ("\\x61" * size, size, size) + "\n")
+    status, stderr, seconds, megabytes = run_converter(trace, tmp_path / "big.pcap")
+    assert status == 0, stderr
+    [stream] = support.tcp_streams(tmp_path / "big.pcap").values()
+    assert stream == b"hi" + b"a" * size
+    assert seconds < 30 and megabytes < 600, (seconds, megabytes)
+
+
+def test_a_million_garbage_lines(tmp_path):
+    generator = random.Random(11)
+    alphabet = 'abcrw(=")\\x<>[]:0123 '
+    block = "".join("%d %s\n" % (number, "".join(generator.choices(alphabet, k=24)))
+                    for number in range(1000))
+    trace = tmp_path / "million.strace"
+    trace.write_text(block * 1000)
+    status, stderr, seconds, megabytes = run_converter(trace, tmp_path / "million.pcap")
+    assert status == 0, stderr
+    assert "1000000 lines" in stderr
+    assert_valid_pcap(tmp_path / "million.pcap")
+    assert seconds < 60 and megabytes < 300, (seconds, megabytes)
+
+
+# -- properties ---------------------------------------------------------------
+
+def strace_quote(payload, style):
+    """``payload`` as strace 6.1 prints a string (src/util.c string_quote):
+    ``xx`` every byte as \\xHH; ``x`` the whole string in hex if any byte is
+    neither printable ASCII nor one of \\t\\n\\v\\f\\r, else as by default;
+    ``default`` C escapes for those five, \\" and \\\\, printable ASCII as is,
+    anything else in octal, three digits when a digit 0-7 follows."""
+    if style == "xx" or (style == "x" and any(
+            byte > 0x7e or (byte < 0x20 and not 9 <= byte <= 13) for byte in payload)):
+        return "".join("\\x%02x" % byte for byte in payload)
+    named = {0x22: '\\"', 0x5c: "\\\\", 0x0c: "\\f", 0x0a: "\\n", 0x0d: "\\r",
+             0x09: "\\t", 0x0b: "\\v"}
+    text = []
+    for index, byte in enumerate(payload):
+        if byte in named:
+            text.append(named[byte])
+        elif 0x20 <= byte <= 0x7e:
+            text.append(chr(byte))
+        else:
+            following = payload[index + 1:index + 2]
+            if following and 0x30 <= following[0] <= 0x37:
+                text.append("\\%03o" % byte)
+            else:
+                text.append("\\%o" % byte)
+    return "".join(text)
+
+
+@pytest.mark.parametrize("payload, style, printed", [
+    (b"\x1b[0m\x7f\n", "default", "\\33[0m\\177\\n"),
+    (b"\x001", "default", "\\0001"),
+    (b'a"b\\', "x", 'a\\"b\\\\'),
+    (b"a\x00", "x", "\\x61\\x00"),
+])
+def test_strace_quote_matches_recorded_strace(payload, style, printed):
+    assert strace_quote(payload, style) == printed
+
+
+def test_strace_quote_matches_the_recordings():
+    """The escaper prints the workload's payload as strace 6.1 did."""
+    from_fixture = {}
+    for style, name in (("xx", "xx"), ("x", "x"), ("default", "escapes")):
+        text = (support.FIXTURES / "dialects" / (name + ".strace")).read_text("latin-1")
+        line = next(line for line in text.splitlines() if "sendto(4<TCP:[127.0.0.1" in line)
+        from_fixture[style] = line.split(', "', 1)[1].rsplit('", 289', 1)[0]
+    payload = bytes(range(256)) + b'GET / HTTP/1.1\r\n\t"quoted\\" \x1b[0m\x7f\n'
+    for style, printed in from_fixture.items():
+        assert strace_quote(payload, style) == printed
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payload=st.binary(max_size=300), style=st.sampled_from(["xx", "x", "default"]),
+       cut=st.integers(min_value=0, max_value=300))
+def test_payload_round_trips_in_every_escape_style(payload, style, cut):
+    length = len(payload)
+    shown = payload[:cut]                          # -s cut: the real length stays
+    line = SOCKET_LINE % (strace_quote(shown, style), length, length)
+    if cut < length:
+        line = line.replace('", %d' % length, '"..., %d' % length, 1)
+    parser = StraceParser()
+    [event] = parser.parse(line)
+    assert event["payload"] == shown
+    assert event["length"] == length
+    assert parser.truncated_payloads == (1 if cut < length else 0)
+
+
+REAL_LINES = [line for line in XX_TRACE.read_text("latin-1").splitlines() if "TCP" in line]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=400))
+def test_arbitrary_text_never_raises(text):
+    parser = StraceParser()
+    for line in text.split("\n"):
+        parser.parse(line)
+    parser.finish()
+
+
+@settings(max_examples=400, deadline=None)
+@given(line=st.sampled_from(REAL_LINES), start=st.integers(0, 2000), stop=st.integers(0, 2000),
+       insert=st.text(max_size=20))
+def test_mangled_real_lines_never_raise(line, start, stop, insert):
+    parser = StraceParser()
+    parser.parse(line[:start] + insert + line[stop:])
+    parser.parse(line[:stop])
+    parser.finish()
