@@ -151,6 +151,7 @@ class UnixPacketizer:
         self.recent_datagrams = OrderedDict()
         self.datagrams = 0
         self.datagram_duplicates = 0
+        self.datagram_bytes_cut = 0           # beyond what one UDP datagram holds
 
     def packets(self, event):
         """The packets one UNIX event causes (possibly none)."""
@@ -171,11 +172,13 @@ class UnixPacketizer:
                 bounded_put(self.process_of, event["child"], process, KNOWN_SOCKETS_KEPT)
             else:
                 bounded_put(self.forked, process, event["time"], KNOWN_SOCKETS_KEPT)
-                bounded_put(self.fork_parent, event["child"], process, KNOWN_SOCKETS_KEPT)
+                bounded_put(self.fork_parent, event["child"], (process, event["time"]),
+                            KNOWN_SOCKETS_KEPT)
         elif event["syscall"].startswith("exec"):
-            # execve closes the child's close-on-exec copies (sockets usually are).
-            parent = self.fork_parent.pop(process, None)
-            if parent is not None and self.forked.get(parent) == event["time"]:
+            # execve closes the child's close-on-exec copies (sockets usually
+            # are): its fork no longer shares the parent's sockets.
+            parent, forked_at = self.fork_parent.pop(process, (None, None))
+            if parent is not None and self.forked.get(parent) == forked_at:
                 del self.forked[parent]
 
     def flush(self):
@@ -191,6 +194,9 @@ class UnixPacketizer:
         """Report lines: flows, HTTP/2, datagrams, per-flow byte accounting."""
         lines = ["  unix: %d stream connections (%d HTTP/2), %d datagrams"
                  % (self.flow_count, self.http2_flows, self.datagrams)]
+        if self.datagram_bytes_cut:
+            lines.append("  unix: %d datagram bytes beyond %d per datagram left out"
+                         % (self.datagram_bytes_cut, MAX_DATAGRAM))
         lines += [flow.describe() for flow in self.listed_flows]
         if self.flow_count > len(self.listed_flows):
             lines.append("  ... and %d more unix connections"
@@ -201,11 +207,16 @@ class UnixPacketizer:
 
     def _stream(self, event):
         name, inode = event["syscall"], event["inode"]
-        if name == "connect" and event["peer_inode"] is None:
-            bounded_put(self.pending_connects, inode, event, PENDING_CONNECTS_KEPT)
-            return []
+        if name == "connect":
+            if event["peer_inode"] is None:
+                # strace prints the annotation before connecting: the peer
+                # shows from the socket's next syscall on.
+                bounded_put(self.pending_connects, inode, event, PENDING_CONNECTS_KEPT)
+                return []
+            connect = event
+        else:
+            connect = self.pending_connects.pop(inode, None)
         flow = self.flows.get(inode) or self.closed_flows.get(inode)
-        connect = self.pending_connects.pop(inode, None)
         opening = name in OPENING_SYSCALLS or connect is not None
         if flow is not None and opening and all(
                 direction.fin_sent for direction in flow.conversation.directions):
@@ -420,6 +431,7 @@ class UnixPacketizer:
         source, destination = (own, other) if outbound else (other, own)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         payload = payload[:length]
+        self.datagram_bytes_cut += event["length"] - length
         if self._seen_from_other_end((destination, length, payload), outbound):
             self.datagram_duplicates += 1
             return []
