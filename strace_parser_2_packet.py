@@ -30,6 +30,11 @@ INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
 ACCEPT_SYSCALLS = ("accept", "accept4")
 CLOSED_CONVERSATIONS_KEPT = 4096
+# The live table's size before idle conversations are retired, how many are
+# looked at per new conversation, and how long (trace time) counts as idle.
+LIVE_CONVERSATIONS_KEPT = 16384
+EVICTION_TRIES = 4
+IDLE_SECONDS = 60.0
 PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
 # How long (trace time) a close()'s FIN waits for a sign that another
@@ -81,7 +86,7 @@ class InetPacketizer:
 
     def __init__(self):
         self.links = LinkHeaders()
-        self.conversations = {}
+        self.conversations = OrderedDict()
         self.closed_conversations = OrderedDict()
         self.pending_connects = OrderedDict()
         self.pending_fins = OrderedDict()
@@ -131,7 +136,7 @@ class InetPacketizer:
         opening = connect is not None or name in ACCEPT_SYSCALLS
         packets = []
         if conversation is None or opening:
-            packets, conversation = self._conversation(key, local, opening)
+            packets, conversation = self._conversation(key, local, opening, event["time"])
         side = conversation.side_of(local)
         conversation.traced_sides.add(side)
         ethertype = conversation.templates[0].ethertype
@@ -206,11 +211,11 @@ class InetPacketizer:
             del self.pending_connects[(fd, remote)]
         return connect
 
-    def _conversation(self, key, local, opening):
+    def _conversation(self, key, local, opening, now):
         """``(packets, conversation)`` for the 4-tuple ``key`` seen from
         ``local``.  ``opening`` (connect, accept) on a side the trace already
         saw starts a new connection on the same 4-tuple; the packets are the
-        FINs the old one still held."""
+        FINs the old one still held.  ``now``: the event's time."""
         conversation = self.conversations.get(key)
         packets = []
         if conversation is None:
@@ -223,6 +228,8 @@ class InetPacketizer:
         else:
             return packets, conversation
         conversation = self.conversations[key] = TcpConversation(key, previous)
+        if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
+            self._retire_an_idle_conversation(now)
         self.connections += 1
         return packets, conversation
 
@@ -268,13 +275,28 @@ class InetPacketizer:
         """FIN from ``sender`` (and the ACK); retire the conversation when both are out."""
         packets = conversation.close(sender, time, links, traced_side, event)
         if all(direction.fin_sent for direction in conversation.directions):
-            key = conversation.endpoints
-            if self.conversations.get(key) is conversation:
-                del self.conversations[key]
-                self.closed_conversations[key] = conversation
-                if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
-                    self.closed_conversations.popitem(last=False)
+            if self.conversations.get(conversation.endpoints) is conversation:
+                self._retire(conversation)
         return packets
+
+    def _retire(self, conversation):
+        """Move a conversation from the live table to the bounded closed one."""
+        key = conversation.endpoints
+        del self.conversations[key]
+        self.closed_conversations[key] = conversation
+        if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
+            self.closed_conversations.popitem(last=False)
+
+    def _retire_an_idle_conversation(self, now):
+        """Keep the live table bounded (one end's FIN may never show): retire
+        its oldest conversation idle for IDLE_SECONDS, looking at a few;
+        busy ones go to the back.  A retired one still serves late events."""
+        for _ in range(EVICTION_TRIES):
+            key, conversation = next(iter(self.conversations.items()))
+            if conversation.last_time + IDLE_SECONDS < now:
+                self._retire(conversation)
+                return
+            self.conversations.move_to_end(key)
 
     # -- UDP ---------------------------------------------------------------
 

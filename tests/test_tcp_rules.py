@@ -138,3 +138,19 @@ def test_accept_after_connect_of_the_same_connection_adds_no_handshake():
         event("read", "in", b"abc", pid=2, fd=4, time=T0 + 2, **SERVER_SIDE),
     ], flush=False)
     assert [flags for _port, flags, *_rest in summary(packets)] == ["S", "SA", "A", "PA"]
+
+
+def test_live_table_stays_bounded_and_retired_conversations_continue(monkeypatch):
+    """Connections whose end never shows (one end traced, keep-alive) do not
+    pile up: idle ones are retired, and a late event still continues them."""
+    import strace_parser_2_packet
+    monkeypatch.setattr(strace_parser_2_packet, "LIVE_CONVERSATIONS_KEPT", 10)
+    packetizer = strace_parser_2_packet.InetPacketizer()
+    first = dict(local=("127.0.0.1", 30000), remote=SERVER4)
+    packetizer.packets(event("write", "out", b"abc", time=T0, **first))
+    for port in range(30001, 30050):
+        packetizer.packets(event("write", "out", b"x", time=T0 + 10 * (port - 30000),
+                                 local=("127.0.0.1", port), remote=SERVER4))
+    assert len(packetizer.conversations) <= 11
+    [late] = packetizer.packets(event("write", "out", b"d", time=T0 + 1000, **first))
+    assert Ether(late[1])[TCP].seq == initial_sequence(first["local"], SERVER4) + 3
