@@ -7,8 +7,12 @@ held at the end of input.
 
 TCP: one ``TcpConversation`` per 4-tuple, so that both ends of a connection
 traced in one trace meet.  connect()/accept() open it with a handshake
-(a non-blocking connect's SYN waits for the fd's next syscall, which shows
-the source port), close()/shutdown() and reads of 0 bytes end it with FINs.
+(a connect's SYN waits for the fd's next syscall, which shows the source
+port, and keeps the connect's time); a connect/accept on a side already seen
+opens a new conversation on the same 4-tuple.  shutdown() and reads of 0
+bytes end it with FINs; close() too, but its FIN is held (a forked process
+may still use the socket: see ``_hold_fin``).  A socket bound before
+connect() keeps showing only its bound address: its peer comes from connect().
 
 UDP: one datagram per syscall (per message for sendmmsg/recvmmsg), from the
 real peer: the sockaddr of sendto/recvfrom/sendmsg/recvmsg, else the one
