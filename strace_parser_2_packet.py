@@ -72,12 +72,27 @@ def loopback_source(local, remote):
 
 
 def same_family(local, remote):
-    """Map an IPv4 endpoint to IPv4-mapped IPv6 when the other one is IPv6."""
-    if (":" in local[0]) == (":" in remote[0]):
+    """Both endpoints in the family the wire shows: IPv4 when each is IPv4 or
+    IPv4-mapped IPv6 (``::ffff:127.0.0.1``, a dual-stack socket talking to an
+    IPv4 peer), else IPv6 with any IPv4 one mapped."""
+    local_is_v6, remote_is_v6 = ":" in local[0], ":" in remote[0]
+    if not (local_is_v6 or remote_is_v6):
         return local, remote
-    if ":" in local[0]:
+    local, remote = ipv4_unmapped(local), ipv4_unmapped(remote)
+    local_is_v6, remote_is_v6 = ":" in local[0], ":" in remote[0]
+    if local_is_v6 == remote_is_v6:
+        return local, remote
+    if local_is_v6:
         return local, ("::ffff:" + remote[0], remote[1])
     return ("::ffff:" + local[0], local[1]), remote
+
+
+def ipv4_unmapped(endpoint):
+    """``(::ffff:a.b.c.d, port)`` -> ``(a.b.c.d, port)``; others unchanged."""
+    ip = endpoint[0]
+    if ip.startswith("::ffff:") and "." in ip:
+        return ip[7:], endpoint[1]
+    return endpoint
 
 
 def receive_time(event):

@@ -315,3 +315,12 @@ def test_scapy_accepts_our_checksums():
             if layer is IP:
                 del parsed[IP].len
             assert Ether(bytes(parsed))[layer].chksum == stored
+
+
+def test_ipv4_mapped_endpoints_give_ipv4_frames():
+    """A dual-stack socket talking to an IPv4 peer: strace shows
+    ``TCPv6:[[::ffff:127.0.0.1]:18000->[::ffff:127.0.0.1]:40001]``, the wire IPv4."""
+    flow = Flow(CLIENT4, SERVER4)
+    packets = run([event("write", "out", b"hi", local=("::ffff:127.0.0.1", 18000),
+                         remote=("::ffff:127.0.0.1", 40001), protocol="TCPv6")])
+    assert_frames(packets, [flow.frame(SERVER4, "PA", 0, 0, "write", True, b"hi")])

@@ -115,11 +115,15 @@ def test_client_traced_alone(tools, tmp_path, host="127.0.0.1", port=18010):
     assert "= %d <" % LARGEST_SEND in trace.read_text()  # one syscall > 65535 bytes
 
 
-@pytest.mark.parametrize("host,port", [("127.0.0.1", 18012), ("::1", 18013)], ids=["ipv4", "ipv6"])
-def test_server_traced_alone(tools, tmp_path, host, port):
+@pytest.mark.parametrize("bind,host,port", [
+    ("127.0.0.1", "127.0.0.1", 18012), ("::1", "::1", 18013), ("::", "127.0.0.1", 18023),
+], ids=["ipv4", "ipv6", "dual-stack"])
+def test_server_traced_alone(tools, tmp_path, bind, host, port):
+    """Also a dual-stack server (bound to ::) with IPv4 clients: strace shows
+    ``TCPv6:[[::ffff:127.0.0.1]:...]``, the wire (and our pcap) IPv4."""
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     with tcpdump(capture, "tcp port %d" % port):
-        with server(traced(peers("tcp-server", host, port, 2), trace)):
+        with server(traced(peers("tcp-server", bind, port, 2), trace)):
             run(peers("tcp-client", host, port))
             run(peers("nonblocking-client", host, port))
     pcap, _summary = convert(tmp_path, trace)
