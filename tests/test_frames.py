@@ -83,7 +83,8 @@ def pseudo_header(ip, protocol, length):
 
 def scapy_udp(source, destination, payload, length=None):
     if length is None:
-        return network(source, destination) / UDP(sport=source[1], dport=destination[1]) / Raw(payload)
+        datagram = UDP(sport=source[1], dport=destination[1])
+        return network(source, destination) / datagram / Raw(payload)
     ip = network(source, destination, 8 + length)
     datagram = UDP(sport=source[1], dport=destination[1], len=8 + length, chksum=0)
     value = checksum(pseudo_header(ip, 17, 8 + length) + bytes(datagram) + payload)
@@ -104,7 +105,8 @@ class Flow:
 
     def __init__(self, client, server):
         self.client, self.server = client, server
-        self.isn = {client: initial_sequence(client, server), server: initial_sequence(server, client)}
+        self.isn = {client: initial_sequence(client, server),
+                    server: initial_sequence(server, client)}
 
     def frame(self, sender, flags, seq, ack, syscall, outbound, payload=b"", length=None,
               pid=4321, fd=5, session=0):
@@ -123,14 +125,14 @@ def assert_frames(packets, expected):
                          ids=["ipv4", "ipv6"])
 def test_client_connect_write_read_close(client, server):
     flow = Flow(client, server)
-    c = client
-    s = server
+    c, s = client, server
+    ends = dict(local=client, remote=server)
     packets = run([
         event("connect", local=None, remote=server, error="EINPROGRESS", time=T0),
-        event("write", "out", b"GET / HTTP/1.0\r\n\r\n", local=client, remote=server, time=T0 + 1),
-        event("read", "in", b"HTTP/1.0 200 OK\r\n\r\nabc", local=client, remote=server, time=T0 + 2),
-        event("read", "in", b"", local=client, remote=server, time=T0 + 3),
-        event("close", local=client, remote=server, time=T0 + 4),
+        event("write", "out", b"GET / HTTP/1.0\r\n\r\n", time=T0 + 1, **ends),
+        event("read", "in", b"HTTP/1.0 200 OK\r\n\r\nabc", time=T0 + 2, **ends),
+        event("read", "in", b"", time=T0 + 3, **ends),
+        event("close", time=T0 + 4, **ends),
     ])
     assert_frames(packets, [
         flow.frame(c, "S", 0, 0, "connect", True),
