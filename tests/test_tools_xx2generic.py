@@ -122,11 +122,16 @@ def test_missing_file_is_an_error_not_a_traceback(tmp_path):
     assert b"absent.txt" in result.stderr and b"Traceback" not in result.stderr
 
 
-def test_closed_reader_stops_quietly():
+@pytest.mark.parametrize("from_file", [False, True], ids=["stdin", "file"])
+def test_closed_reader_stops_quietly(tmp_path, from_file):
     lines = b'1  write(1, "\\x41", 1) = 1\n' * 200000
-    process = subprocess.Popen(f"{sys.executable} {TOOL} | head -1", shell=True,
+    trace = tmp_path / "trace.txt"
+    trace.write_bytes(lines)
+    source = trace if from_file else "-"
+    process = subprocess.Popen(f"{sys.executable} {TOOL} {source} | head -1", shell=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
-    stdout, stderr = process.communicate(lines, timeout=60)
+    stdout, stderr = process.communicate(b"" if from_file else lines, timeout=60)
     assert stdout == b'1  write(1, "A", 1)'.ljust(40) + b"= 1\n"
+    assert process.returncode == 0
     assert b"Traceback" not in stderr and b"Broken pipe" not in stderr

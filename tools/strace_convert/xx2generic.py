@@ -129,11 +129,12 @@ def main(argv=None):
                 convert_stream(sys.stdin.buffer, sink)
                 continue
             try:
-                with open(name, "rb") as source:
-                    convert_stream(source, sink)
+                source = open(name, "rb")
             except OSError as error:
                 sys.stderr.write("xx2generic: %s\n" % error)
                 return 2
+            with source:
+                convert_stream(source, sink)
         sink.flush()
     except BrokenPipeError:
         # The reader (head, less) went away: stop quietly, as cat does, and keep
