@@ -35,7 +35,7 @@ import sys
 HEX_STRING = re.compile(r'"((?:\\x[0-9a-fA-F]{2})+)"')
 # A -yy fd path: a run of \xHH right after "<", ended by ">" or by the "<"
 # of a device annotation (1</dev/null<char 1:3>>).
-HEX_FD_PATH = re.compile(r'(?<=<)((?:\\x[0-9a-fA-F]{2})+)(?=[<>])')
+HEX_FD_PATH = re.compile(r'<((?:\\x[0-9a-fA-F]{2})+)(?=[<>])')
 
 # Calls whose buffers strace prints in hex even without -x.
 FORCED_HEX_CALL = re.compile(r"(?:^|[\s\]])(?:getrandom\(|<\.\.\. getrandom resumed>)")
@@ -60,8 +60,12 @@ class StraceQuoter:
         octal_bytes = [byte for byte in range(256)
                        if byte not in NAMED_ESCAPES
                        and (byte < 0x20 or byte >= 0x7f or chr(byte) in extra_octal)]
-        self.short_forms = {byte: "\\%o" % byte for byte in octal_bytes}
-        self.short_forms.update(NAMED_ESCAPES)
+        # A list indexed by code point: str.translate reads it faster than a dict.
+        self.short_forms = [chr(byte) for byte in range(256)]
+        for byte in octal_bytes:
+            self.short_forms[byte] = "\\%o" % byte
+        for byte, escape in NAMED_ESCAPES.items():
+            self.short_forms[byte] = escape
         self.long_forms = {chr(byte): "\\%03o" % byte for byte in octal_bytes}
         octal_class = "".join("\\x%02x" % byte for byte in octal_bytes)
         # Capturing group: split() returns the bytes needing the long form at odd indices.
@@ -87,7 +91,7 @@ def decode_hex(escaped):
 def decode_strings(text):
     """Decode the hex strings and hex fd paths in ``text`` (part of a line)."""
     text = HEX_STRING.sub(lambda match: '"%s"' % STRING_QUOTER.quote(decode_hex(match[1])), text)
-    return HEX_FD_PATH.sub(lambda match: FD_PATH_QUOTER.quote(decode_hex(match[1])), text)
+    return HEX_FD_PATH.sub(lambda match: "<" + FD_PATH_QUOTER.quote(decode_hex(match[1])), text)
 
 
 def convert_line(line):
@@ -97,7 +101,7 @@ def convert_line(line):
     40 (``-a``); the decoded call is shorter than the hex one, so the padding
     is recomputed for the column the input used (40 when it cannot tell).
     """
-    if "\\x" not in line or FORCED_HEX_CALL.search(line):
+    if "\\x" not in line or ("getrandom" in line and FORCED_HEX_CALL.search(line)):
         return line
     separator = RETURN_SEPARATOR.search(line)
     if separator is None:
