@@ -141,21 +141,29 @@ def test_es_http_json_shows_request_and_response_bodies(tmp_path):
     assert '"hits": [{"_source": {"match": {"message": "xxx' in output
 
 
-def test_statsd_shows_each_datagram(tmp_path):
+def test_statsd_shows_each_datagram_ipv4_and_ipv6(tmp_path):
     support.require("strace", "tshark")
-    metrics = ["deploys.count:1|c", "api.latency:320|ms|@0.5", "queue.depth:42|g"]
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    receiver.bind(("127.0.0.1", 22125))
-    with receiver:
-        client = "".join("printf '%%s' '%s' > /dev/udp/127.0.0.1/22125; " % metric
-                         for metric in metrics)
-        pcap = record(tmp_path, ["bash", "-c", client])
-        received = [receiver.recv(100).decode() for _ in metrics]
-    assert received == metrics
+    metrics = {"deploys.count:1|c": "127.0.0.1", "api.latency:320|ms|@0.5": "127.0.0.1",
+               "queue.depth:42|g": "::1"}
+    receivers = {"127.0.0.1": socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                 "::1": socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)}
+    for address, receiver in receivers.items():
+        receiver.bind((address, 22125))
+    client = "".join("printf '%%s' '%s' > /dev/udp/%s/22125; " % item for item in metrics.items())
+    pcap = record(tmp_path, ["bash", "-c", client])
+    received = [receivers[address].recv(100).decode() for address in metrics.values()]
+    for receiver in receivers.values():
+        receiver.close()
+    assert received == list(metrics)
     output = render("statsd.sh", pcap, "22125")
     pieces = HEADER_LINE.split(output)[1:]
-    assert pieces[0::2] == ["127.0.0.1:22125"] * len(metrics)
+    assert pieces[0::2] == ["127.0.0.1:22125", "127.0.0.1:22125", "[::1]:22125"]
     assert pieces[1::2] == [metric + "\n" for metric in metrics]
+    # A path with blanks and quotes is one argument.
+    awkward = tmp_path / "a dir" / "it's \"here\".pcap"
+    awkward.parent.mkdir()
+    awkward.write_bytes(pcap.read_bytes())
+    assert render("statsd.sh", awkward, "22125") == output
 
 
 def test_fcgi_shows_params_stdin_and_stdout(tmp_path):
@@ -228,3 +236,30 @@ def test_wrong_arguments_print_usage_and_exit_2(tmp_path, renderer):
     result = subprocess.run([command, str(tmp_path / "absent.pcap")], capture_output=True,
                             timeout=30)
     assert result.returncode == 2 and b"cannot read" in result.stderr
+
+
+def test_fcgi_record_cut_by_a_segment_is_completed_from_the_next(tmp_path):
+    support.require("tshark")
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+    sys.path.insert(0, str(TOOL_FIXTURES))
+    import fcgi_responder
+    params = b"\x0b\x04SCRIPT_NAMEa.js\x0c\x00QUERY_STRING"
+    stream = (fcgi_responder.record(1, 7, b"\x00\x01\x00\x00\x00\x00\x00\x00")
+              + fcgi_responder.record(fcgi_responder.FCGI_PARAMS, 7, params))
+    cut = 16 + 10
+    segments = [stream[:cut], stream[cut:]]
+    frames, seq = [], 1
+    for segment in segments:
+        frames.append(Ether() / IP(src="127.0.0.1", dst="127.0.0.1")
+                      / TCP(sport=40000, dport=9000, seq=seq, flags="PA") / segment)
+        seq += len(segment)
+    pcap = tmp_path / "cut.pcap"
+    wrpcap(str(pcap), frames)
+    output = render("fcgi.sh", pcap)
+    first, second = re.split(r"^\d+\.\d{6} .*\n", output, flags=re.M)[1:]
+    assert first == ("  BEGIN_REQUEST id 7, 8 bytes\n    role RESPONDER, keep_conn 0\n"
+                     "  (10 bytes of a record continue in the next segment)\n")
+    assert second == ("  PARAMS id 7, %d bytes\n    SCRIPT_NAME = a.js\n    QUERY_STRING = \n"
+                      % len(params))
