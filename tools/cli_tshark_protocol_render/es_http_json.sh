@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# es_http_json.sh PCAP [PORT]: the HTTP requests and responses of an Elasticsearch-style JSON API (TCP port PORT), bodies included
-# (PORT defaults to 9200), whole, with their time, addresses, pid and fd.
+# es_http_json.sh PCAP [PORT]: the HTTP requests and responses of a JSON API
+# such as Elasticsearch's on TCP port PORT (default 9200), headers and JSON
+# bodies whole, with their time, addresses, pid and fd.
 # Output format: see payloads.sh.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

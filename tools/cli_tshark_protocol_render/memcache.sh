@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# memcache.sh PCAP [PORT]: the memcached commands and replies (TCP or UDP port PORT)
-# (PORT defaults to 11211), whole, with their time, addresses, pid and fd.
+# memcache.sh PCAP [PORT]: the memcached commands and replies on TCP or UDP
+# port PORT (default 11211), whole, with their time, addresses, pid and fd.
 # Output format: see payloads.sh.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# redis_resp.sh PCAP [PORT]: the Redis RESP commands and replies (TCP port PORT)
-# (PORT defaults to 6379), whole, with their time, addresses, pid and fd.
+# redis_resp.sh PCAP [PORT]: the Redis RESP commands and replies on TCP port
+# PORT (default 6379), whole, with their time, addresses, pid and fd.
 # Output format: see payloads.sh.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# statsd.sh PCAP [PORT]: the StatsD metrics (UDP datagrams to or from PORT)
-# (PORT defaults to 8125), whole, with their time, addresses, pid and fd.
+# statsd.sh PCAP [PORT]: every StatsD datagram to or from UDP port PORT
+# (default 8125), one packet after another, with its time, addresses, pid and fd.
 # Output format: see payloads.sh.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
