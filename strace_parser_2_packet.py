@@ -360,7 +360,8 @@ class InetPacketizer:
         outbound = event["direction"] == "out"
         source, destination = (local, remote) if outbound else (remote, local)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
-        if self._seen_from_other_end((source, destination, payload, length), outbound):
+        # The payload's hash, not the payload: the table must not hold 64 KiB datagrams.
+        if self._seen_from_other_end((source, destination, length, hash(payload)), outbound):
             self.duplicates_dropped += 1
             return []
         template = self._udp_template(source, destination)
