@@ -26,11 +26,13 @@ function last_parenthesised(text) {
     return text
 }
 
-# Microseconds from "SEC.USEC" to "SEC.USEC", exact (doubles would round).
+# Microseconds from "SEC.FRACTION" to "SEC.FRACTION", exact (doubles would
+# round an epoch time to about a microsecond).
 function microseconds_between(start, end,    start_parts, end_parts) {
     split(start, start_parts, ".")
     split(end, end_parts, ".")
-    return (end_parts[1] - start_parts[1]) * 1000000 + (end_parts[2] - start_parts[2])
+    return (end_parts[1] - start_parts[1]) * 1000000 \
+        + (substr(end_parts[2] "000000", 1, 6) - substr(start_parts[2] "000000", 1, 6))
 }
 
 function close_containers(depth) {
@@ -79,8 +81,9 @@ function emit_message(    sender, receiver, header, key, latency) {
     vlan = src_ip4 = src_ip6 = dst_ip4 = dst_ip6 = ""
     next
 }
-/^    Epoch Time: / {
-    time = $3
+# "Epoch Time: 1795659949.791966000 seconds" ("Epoch Arrival Time" from tshark 4.2 on)
+/^    Epoch (Arrival )?Time: / {
+    time = $(NF - 1)
     sub(/000$/, "", time)
     next
 }
