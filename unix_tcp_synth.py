@@ -216,6 +216,9 @@ class UnixPacketizer:
             connect = event
         else:
             connect = self.pending_connects.pop(inode, None)
+            if connect is None and event["peer_inode"] is not None:
+                # The peer's connect, when this end is the first to show the pair.
+                connect = self.pending_connects.pop(event["peer_inode"], None)
         flow = self.flows.get(inode) or self.closed_flows.get(inode)
         opening = name in OPENING_SYSCALLS or connect is not None
         if flow is not None and opening and all(
@@ -233,7 +236,7 @@ class UnixPacketizer:
         if connect is not None:
             packets += conversation.open(CLIENT, connect["time"],
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
-                                         side, connect)
+                                         CLIENT, connect)
         if name == "close":
             fin = (side, event["time"], links, side, event)
             if not self._forked_since(event["pid"], flow.started):
@@ -262,7 +265,9 @@ class UnixPacketizer:
     def _new_flow(self, event, connect, opening):
         """A flow for the connection of ``event``'s socket, registered under its inodes."""
         inode, peer = event["inode"], event["peer_inode"]
-        if connect is not None or event["syscall"] == "socketpair":
+        if connect is not None:
+            client_is_self = connect["inode"] == inode
+        elif event["syscall"] == "socketpair":
             client_is_self = True
         else:
             # A connected socket shows a path when it is the accepted end
