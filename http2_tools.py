@@ -20,7 +20,7 @@ PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER = struct.Struct("!BHBBI")  # length (8 + 16 bits), type, flags, stream id
 HEADER_SIZE = 9
 DATA, HEADERS, SETTINGS = 0x0, 0x1, 0x4
-FLAG_ACK = FLAG_END_STREAM = 0x1
+FLAG_ACK = 0x1
 FLAG_END_HEADERS = 0x4
 # A frame larger than this is passed through instead of being held whole.
 MAX_HELD = 1 << 18
