@@ -169,8 +169,12 @@ class FrameAligner:
             end = position + HEADER_SIZE + frame_header(held, position)[0]
             if end > len(held):
                 if end - position > MAX_HELD:
+                    # Too big to hold: its start goes now, the rest as it comes.
+                    self._emit(chunks, chunk_start, position)
+                    chunks.append((bytes(held[position:]), False))
                     self.pass_through = end - len(held)
-                    position = len(held)
+                    held.clear()
+                    return chunks
                 break
             if end - chunk_start > SEGMENT_TARGET and position > chunk_start:
                 self._emit(chunks, chunk_start, position)
