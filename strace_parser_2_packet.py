@@ -152,10 +152,13 @@ class InetPacketizer:
         local, remote = same_family(local, remote)
         key = (local, remote) if local < remote else (remote, local)
         conversation = self.conversations.get(key)
-        opening = connect is not None or name in ACCEPT_SYSCALLS
+        if connect is not None:
+            opened_at = receive_time(connect)
+        else:
+            opened_at = receive_time(event) if name in ACCEPT_SYSCALLS else None
         packets = []
-        if conversation is None or opening:
-            packets, conversation = self._conversation(key, local, opening, event["time"])
+        if conversation is None or opened_at is not None:
+            packets, conversation = self._conversation(key, local, opened_at, event["time"])
         side = conversation.side_of(local)
         conversation.traced_sides.add(side)
         ethertype = conversation.templates[0].ethertype
@@ -230,22 +233,24 @@ class InetPacketizer:
             del self.pending_connects[(fd, remote)]
         return connect
 
-    def _conversation(self, key, local, opening, now):
+    def _conversation(self, key, local, opened_at, now):
         """``(packets, conversation)`` for the 4-tuple ``key`` seen from
-        ``local``.  ``opening`` (connect, accept) on a side the trace already
-        saw starts a new connection on the same 4-tuple; the packets are the
-        FINs the old one still held.  ``now``: the event's time."""
+        ``local``.  ``opened_at``: the end time of the connect or accept that
+        opened the connection, or None.  An opening on a side the trace
+        already saw, after the old conversation's last packet, starts a new
+        connection on the same 4-tuple (an older one is a stale connect);
+        the packets are the FINs the old one still held.  ``now``: the
+        event's time."""
         conversation = self.conversations.get(key)
+        previous = conversation or self.closed_conversations.get(key)
         packets = []
-        if conversation is None:
-            previous = self.closed_conversations.get(key)
-            if not opening and previous is not None:
+        if previous is not None:
+            reopened = opened_at is not None and opened_at >= previous.last_time and (
+                conversation is None or previous.side_of(local) in previous.traced_sides)
+            if not reopened:
                 return packets, previous
-        elif opening and conversation.side_of(local) in conversation.traced_sides:
-            packets = self._release_fins_of(conversation)
-            previous = conversation
-        else:
-            return packets, conversation
+            if conversation is not None:
+                packets = self._release_fins_of(conversation)
         conversation = self.conversations[key] = TcpConversation(key, previous)
         if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
             self._retire_an_idle_conversation(now)

@@ -154,3 +154,17 @@ def test_live_table_stays_bounded_and_retired_conversations_continue(monkeypatch
     assert len(packetizer.conversations) <= 11
     [late] = packetizer.packets(event("write", "out", b"d", time=T0 + 1000, **first))
     assert Ether(late[1])[TCP].seq == initial_sequence(first["local"], SERVER4) + 3
+
+
+def test_stale_connect_does_not_split_a_live_connection():
+    """A connect to the same peer on the same fd number that ended before the
+    connection's last packet (a refused non-blocking connect, then a dup'ed
+    fd) is not a new connection."""
+    packets = run([
+        event("connect", local=None, remote=SERVER4, fd=3, time=T0, error="EINPROGRESS"),
+        event("write", "out", b"ab", fd=4, time=T0 + 1, **CLIENT_SIDE),
+        event("write", "out", b"cd", fd=3, time=T0 + 2, **CLIENT_SIDE),
+    ])
+    segments = [Ether(packet[1])[TCP] for packet in packets]
+    assert [str(segment.flags) for segment in segments] == ["PA", "PA"]
+    assert segments[1].seq == segments[0].seq + 2
