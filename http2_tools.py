@@ -46,8 +46,9 @@ FRAME_RULES = {
 }
 # Where a frame header of at most RESYNC_MAX_LENGTH bytes may start: length
 # high byte 0, next byte <= 0x40, a known type, reserved bit clear.  The
-# regex scan runs at C speed; each hit is then checked against FRAME_RULES.
-RESYNC_CANDIDATE = re.compile(rb"(?=\x00[\x00-\x40][\x00-\xff][\x00-\x09][\x00-\xff][\x00-\x7f])",
+# regex scan runs at C speed (its literal first byte lets re skip ahead; a
+# lookahead would not); each hit is then checked against FRAME_RULES.
+RESYNC_CANDIDATE = re.compile(rb"\x00[\x00-\x40][\x00-\xff][\x00-\x09][\x00-\xff][\x00-\x7f]",
                               re.DOTALL)
 
 
