@@ -156,3 +156,21 @@ def test_packets_leave_with_their_syscall():
             assert held <= MAX_HELD
     assert moved == emitted == 904
     assert all(len(frame_bytes) == 58 for _t, frame_bytes, *_ in unix.flush())
+
+
+def test_socket_without_peer_gets_a_flow_of_its_own():
+    """Older kernels print a connected unix socket as a bare inode."""
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = []
+    for line in ('7 1795659692.100000 write(3<UNIX-STREAM:[555]>, "\\x61\\x62\\x63", 3) = 3 <0.000010>',
+                 '7 1795659692.200000 read(3<UNIX-STREAM:[555]>, "\\x64", 10) = 1 <0.000010>',
+                 '8 1795659692.300000 write(4<UNIX-STREAM:[556]>, "\\x65", 1) = 1 <0.000010>'):
+        for event in parser.parse(line):
+            packets += unix.packets(event)
+    payloads = [(frame_bytes[30:38], frame_bytes[58:]) for _t, frame_bytes, *_ in packets]
+    # IPv4 source and destination: 10.0.0.1 -> 10.0.1.1 and back, then a second flow.
+    assert payloads == [(bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"abc"),
+                        (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"d"),
+                        (bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"e")]
+    assert unix.flow_count == 2
