@@ -179,13 +179,17 @@ class InetPacketizer:
                                              event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
-                packets += self._peer_closed(conversation, side, links, event)
+                if side not in conversation.reads_shut:
+                    packets += self._peer_closed(conversation, side, links, event)
             else:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
-        elif name == "shutdown" and event["how"] != "SHUT_RD":
-            # shutdown acts on the socket itself, whatever other fds share it.
-            packets += self._fin(conversation, side, event["time"], links, side, event)
+        elif name == "shutdown":
+            if event["how"] != "SHUT_WR":
+                conversation.reads_shut.add(side)
+            if event["how"] != "SHUT_RD":
+                # shutdown acts on the socket itself, whatever other fds share it.
+                packets += self._fin(conversation, side, event["time"], links, side, event)
         return packets
 
     def _tcp_endpoints(self, event):

@@ -64,6 +64,8 @@ class TcpConversation:
         # Sides whose own syscalls the trace showed: an accept or connect on
         # a side already seen is a new connection on the same 4-tuple.
         self.traced_sides = set()
+        # Sides that did shutdown(SHUT_RD): their reads return 0 with no FIN.
+        self.reads_shut = set()
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""

@@ -79,9 +79,12 @@ def test_peer_reading_zero_releases_the_held_fin():
 
 
 def test_shutdown_rd_sends_no_fin_and_shutdown_wr_at_once():
+    """SHUT_RD sends nothing, and the reads of 0 bytes after it are not the
+    peer's FIN; SHUT_RDWR sends the FIN at once."""
     packets = run([
         event("write", "out", b"x", time=T0, **CLIENT_SIDE),
         event("shutdown", how="SHUT_RD", time=T0 + 1, **CLIENT_SIDE),
+        event("read", "in", b"", time=T0 + 1.5, **CLIENT_SIDE),
         event("shutdown", how="SHUT_RDWR", time=T0 + 2, **CLIENT_SIDE),
     ], flush=False)
     assert [(flags, time) for _port, flags, _length, time, _pid in summary(packets)] == [
