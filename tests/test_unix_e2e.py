@@ -148,7 +148,12 @@ def test_stream_pair_and_datagrams_exact(tmp_path):
     for datagram in stream_pair.DATAGRAMS:
         expected += [datagram, datagram[::-1]]
     assert datagrams == expected
-    assert "cut by -s" in report and "0 cut by -s" in report
+    # Per-direction accounting: bytes in syscalls = bytes in the pcap.
+    total = len(sent)
+    assert ("client->server %d bytes in syscalls, %d in pcap, 0 cut by -s, "
+            "server->client %d bytes in syscalls, %d in pcap, 0 cut by -s"
+            % (total, total, total, total)) in report
+    assert str(tmp_path / "pair.sock") in report
     if shutil.which("tshark"):
         assert support.tcp_analysis_warnings(pcap) == ""
         handshakes = support.tshark("-r", str(pcap), "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0",
