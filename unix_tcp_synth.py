@@ -10,15 +10,16 @@ so that both ends traced in one trace meet in one flow and each byte is
 written once.  Addresses are made up, deterministically (``Addressing``):
 the client (the side that connect()ed, else the end of a socketpair strace
 printed first, else the side whose annotation shows no path: an accepted
-socket shows its listener's) is 10.0.0.X, port 10000 + n for the n-th flow; the server
-is 10.0.1.Y port 50051, one Y per socket path in order of appearance.
-connect/accept/socketpair give the handshake, close/shutdown/a read of 0 the
-FINs.  When the closing process forked after the connection began (the
-parser's process events show clone/fork), the child may keep using the
-socket (PostgreSQL's postmaster closes its copy after forking the backend):
-that close()'s FIN is held until the peer reads 0 or closes, or
-FIN_HOLD_SECONDS of trace time pass, and a later syscall on the socket
-cancels it.  Other closes end their side at once.
+socket shows its listener's) is 10.0.0.X, port 10000 + n for the n-th
+flow; the server is 10.0.1.Y port 50051, one Y per socket path in order of
+appearance.  connect/accept/socketpair give the handshake,
+close/shutdown/a read of 0 the FINs.  When the closing process forked
+after the connection began (the parser's process events show clone/fork),
+the child may keep using the socket (PostgreSQL's postmaster closes its
+copy after forking the backend): that close()'s FIN is held until the peer
+reads 0, FIN_HOLD_SECONDS of trace time pass or the input ends, and a
+later syscall on the socket cancels it.  Other closes end their side at
+once.
 
 HTTP/2 flows (client preface seen; with ``seed_http2`` also flows first
 seen mid-stream whose bytes parse as frames) are cut on frame boundaries
