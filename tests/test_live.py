@@ -3,7 +3,7 @@ while strace still writes, standard output as the pcap, signals, a reader
 that goes away, and the errors a user meets first.
 
 The traced program is fixtures/live/client.py talking to an echo server in
-this process; ports 19000-19099.
+this process; ports 19000-19099 (test_wrappers: 19100-19199).
 """
 
 import os
@@ -23,20 +23,35 @@ CLIENT = str(support.FIXTURES / "live" / "client.py")
 PCAP_HEADER_SIZE = 24
 RECORD_HEADER = struct.Struct("<IIII")
 LATENCY_LIMIT = 1.0
+PORTS_TRIED = 20
+
+
+def bind_free_port(sock, first_port, tries=PORTS_TRIED):
+    """Bind ``sock`` to 127.0.0.1 on the first free port from ``first_port``
+    on (another run of these tests may hold one); return the port."""
+    for port in range(first_port, first_port + tries):
+        try:
+            sock.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise OSError("no free port in %d-%d" % (first_port, first_port + tries - 1))
 
 
 class EchoServer:
-    """``with EchoServer(port):`` echoes every TCP connection on 127.0.0.1:port
-    back to its sender until the sender shuts its side."""
+    """``with EchoServer(first_port) as server:`` echoes every TCP connection
+    on 127.0.0.1:``server.port`` (the first free port from ``first_port``
+    on) back to its sender until the sender shuts its side."""
 
-    def __init__(self, port):
-        self.port = port
+    def __init__(self, first_port):
+        self.first_port = first_port
+        self.port = None
         self.listener = None
 
     def __enter__(self):
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", self.port))
+        self.port = bind_free_port(self.listener, self.first_port)
         self.listener.listen(8)
         threading.Thread(target=self._accept, daemon=True).start()
         return self
@@ -112,8 +127,8 @@ def recorded_trace(tmp_path_factory):
     """A real trace of the client: 300 messages of 2000 bytes, echoed."""
     support.require("strace")
     trace = tmp_path_factory.mktemp("live") / "client.strace"
-    with EchoServer(19001):
-        result = support.strace(client(19001, 300, 0, 2000), trace)
+    with EchoServer(19010) as server:
+        result = support.strace(client(server.port, 300, 0, 2000), trace)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     return trace
 
@@ -125,9 +140,9 @@ def test_latency_pcap_file_grows_while_strace_writes(tmp_path):
     pcap = tmp_path / "out.pcap"
     sink = "! %s %s %s" % (sys.executable, support.CONVERTER, pcap)
     count = 6
-    with EchoServer(19002):
+    with EchoServer(19030) as server:
         traced = subprocess.Popen(
-            ["strace", *support.STRACE_OPTIONS, "-o", sink, *client(19002, count, 0.5, 100)],
+            ["strace", *support.STRACE_OPTIONS, "-o", sink, *client(server.port, count, 0.5, 100)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         latency = watch_latency(lambda: pcap.read_bytes() if pcap.exists() else b"",
                                 lambda: traced.poll() is not None, count)
@@ -143,10 +158,10 @@ def test_latency_pcap_on_stdout_streams_while_strace_writes(tmp_path):
     support.require("strace")
     count = 6
     received = bytearray()
-    with EchoServer(19003):
+    with EchoServer(19050) as server:
         wrapper = subprocess.Popen(
             [str(support.REPO / "strace2pcap-pipe.sh"), "-",
-             " ".join(client(19003, count, 0.5, 100))],
+             " ".join(client(server.port, count, 0.5, 100))],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
 
         def read_stdout():

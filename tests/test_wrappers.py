@@ -1,12 +1,14 @@
 """strace2pcap.sh and strace2pcap-pipe.sh with the real strace: a real
 client's pcap against tcpdump's, the pcap stream on standard output, the
 options given to strace, exit statuses, -p with Ctrl-C, and the up-front
-checks.  Ports 19100-19199.
+checks.  Ports 19100-19199: echo servers from 19110, 19130, 19150, 19170
+(the first free of 20), redis-server 19190-19199.
 """
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,11 +16,12 @@ import time
 import pytest
 
 import support
-from test_live import EchoServer, client, pcap_records, tick_sent_times
+from test_live import (EchoServer, bind_free_port, client, pcap_records, tick_sent_times,
+                       wait_for)
 
 WRAPPER = support.REPO / "strace2pcap.sh"
 PIPE_WRAPPER = support.REPO / "strace2pcap-pipe.sh"
-REDIS_PORT = 19101
+REDIS_FIRST_PORT = 19190
 
 
 def run(command, **options):
@@ -29,17 +32,19 @@ def run(command, **options):
 
 @pytest.fixture
 def redis_server(tmp_path):
-    """A redis-server on 127.0.0.1:REDIS_PORT, no persistence."""
+    """The port of a redis-server on 127.0.0.1 (19190-19199), no persistence."""
     support.require("redis-server", "redis-cli")
+    with socket.socket() as probe:
+        port = bind_free_port(probe, REDIS_FIRST_PORT, 10)
     server = subprocess.Popen(
-        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
-    while run(["redis-cli", "-p", str(REDIS_PORT), "ping"]).stdout != b"PONG\n":
-        assert time.monotonic() < deadline, "redis-server did not start"
+    while run(["redis-cli", "-p", str(port), "ping"]).stdout != b"PONG\n":
+        assert server.poll() is None and time.monotonic() < deadline, "redis-server did not start"
         time.sleep(0.05)
-    yield REDIS_PORT
+    yield port
     server.terminate()
     server.wait(timeout=10)
 
@@ -102,8 +107,9 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
     odd.mkdir()
     pcap = odd / "out put.pcap"
     environment = dict(os.environ, PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
-    with EchoServer(19102):
-        result = run(["s2p", str(pcap), " ".join(client(19102, 3, 0, 50)), "-q"],
+    with EchoServer(19110) as server:
+        command = client(server.port, 3, 0, 50)
+        result = run(["s2p", str(pcap), " ".join(command), "-q"],
                      cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     assert b"py-strace2pcap:" not in result.stderr  # -q reached the converter
@@ -118,7 +124,7 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
     assert {"read", "write", "readv", "writev", "close"} <= SOCKET_SYSCALLS
     sink = arguments[arguments.index("-o") + 1]
     assert sink.startswith("! ") and str(support.CONVERTER) in sink
-    assert arguments[-len(client(19102, 3, 0, 50)):] == client(19102, 3, 0, 50)
+    assert arguments[-len(command):] == command
 
 
 @pytest.mark.parametrize("command, status", [
@@ -143,29 +149,27 @@ def test_pipe_wrapper_streams_to_tshark_and_keeps_the_file(tmp_path):
         directory.mkdir()
     script = ('"$0" out.pcap "$1" | tee "$2/stream.pcap" | tshark -r - -T fields '
               '-e tcp.srcport -e tcp.dstport -e tcp.len; echo "status ${PIPESTATUS[*]}" >&2')
-    with EchoServer(19103):
-        result = run(["bash", "-c", script, str(PIPE_WRAPPER), " ".join(client(19103, 4, 0, 80)),
+    with EchoServer(19130) as server:
+        result = run(["bash", "-c", script, str(PIPE_WRAPPER), " ".join(client(server.port, 4, 0, 80)),
                       str(stream)], cwd=work, env=dict(os.environ, TMPDIR=str(temporary)))
     errors = result.stderr.decode(errors="replace")
     assert "status 0 0 0" in errors, errors
     assert "client done" in errors
     rows = [line.split("\t") for line in result.stdout.decode().splitlines()]
-    assert rows.count(["19103", mine(rows), "80"]) == 4  # the client's messages
-    assert rows.count([mine(rows), "19103", "80"]) == 4  # their echoes
+    server_port = str(server.port)
+    client_port = next(source for source, destination, _ in rows if destination == server_port)
+    assert rows.count([client_port, server_port, "80"]) == 4  # the client's messages
+    assert rows.count([server_port, client_port, "80"]) == 4  # their echoes
     assert (work / "out.pcap").read_bytes() == (stream / "stream.pcap").read_bytes()
     assert len(pcap_records((work / "out.pcap").read_bytes())) == len(rows)
     assert os.listdir(work) == ["out.pcap"] and os.listdir(temporary) == []
 
 
-def mine(rows):
-    """The client's port in tshark rows of (source port, destination port, length)."""
-    return next(source for source, destination, _ in rows if destination == "19103")
-
-
 def test_pipe_wrapper_without_file_writes_only_stdout(tmp_path):
     support.require("strace")
-    with EchoServer(19104):
-        result = run([str(PIPE_WRAPPER), "-", " ".join(client(19104, 2, 0, 60))], cwd=tmp_path)
+    with EchoServer(19150) as server:
+        result = run([str(PIPE_WRAPPER), "-", " ".join(client(server.port, 2, 0, 60))],
+                     cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(tick_sent_times(f for _, f in pcap_records(result.stdout))) == [0, 1]
     assert os.listdir(tmp_path) == []
@@ -173,30 +177,37 @@ def test_pipe_wrapper_without_file_writes_only_stdout(tmp_path):
 
 def test_attach_to_a_running_process_and_ctrl_c(tmp_path):
     """strace2pcap.sh out.pcap "-p PID", then Ctrl-C (SIGINT to the whole
-    process group): strace detaches, the converter reads to the end of the
-    trace and writes its normal summary; the process goes on untouched."""
+    process group) once the pcap shows traffic: strace detaches, the
+    converter reads to the end of the trace and writes its normal summary;
+    the process goes on untouched."""
     support.require("strace", "tshark")
     pcap = tmp_path / "attached.pcap"
     arguments_log = strace_recorder(tmp_path)
     environment = dict(os.environ, PATH="%s:%s" % (tmp_path, os.environ["PATH"]))
-    with EchoServer(19105):
-        traced = subprocess.Popen(client(19105, 30, 0.1, 70), stdout=subprocess.PIPE)
-        time.sleep(0.5)
-        wrapper = subprocess.Popen([str(WRAPPER), str(pcap), "-p %d" % traced.pid],
-                                   stderr=subprocess.PIPE, start_new_session=True,
-                                   env=environment)
-        time.sleep(1.5)
-        os.killpg(wrapper.pid, signal.SIGINT)
-        errors = wrapper.communicate(timeout=30)[1].decode(errors="replace")
-        assert traced.communicate(timeout=30)[0] == b"client done\n"
+    with EchoServer(19170) as server:
+        traced = subprocess.Popen(client(server.port, 600, 0.05, 70), stdout=subprocess.PIPE)
+        try:
+            time.sleep(0.3)
+            wrapper = subprocess.Popen([str(WRAPPER), str(pcap), "-p %d" % traced.pid],
+                                       stderr=subprocess.PIPE, start_new_session=True,
+                                       env=environment)
+            wait_for(lambda: pcap.exists()
+                     and len(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes()))) >= 3)
+            os.killpg(wrapper.pid, signal.SIGINT)
+            errors = wrapper.communicate(timeout=60)[1].decode(errors="replace")
+            time.sleep(0.2)
+            assert traced.poll() is None  # detached, still running
+        finally:
+            traced.kill()
+            traced.wait()
     assert wrapper.returncode in (-signal.SIGINT, 128 + signal.SIGINT), errors
     arguments = arguments_log.read_bytes().split(b"\0")
     assert arguments[-3:] == [b"-p", str(traced.pid).encode(), b""]
     assert b"--seccomp-bpf" not in arguments  # strace refuses it with -p
     assert "interrupted" not in errors and "packets" in errors, errors
     ticks = sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes())))
-    assert len(ticks) >= 5 and ticks == list(range(ticks[0], ticks[-1] + 1)), ticks
-    assert ticks[0] > 0 and ticks[-1] < 29  # attached mid-way, detached before the end
+    assert len(ticks) >= 3 and ticks == list(range(ticks[0], ticks[-1] + 1)), ticks
+    assert ticks[0] > 0  # attached mid-way
     assert len(support.tshark("-r", str(pcap)).splitlines()) == len(pcap_records(pcap.read_bytes()))
 
 
