@@ -101,6 +101,8 @@ STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpa
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
 # for traces without -yy, and which threads share their fds.
+# Syscalls whose socket fd is in the return value or further in the arguments.
+FD_IN_RESULT = {"accept", "accept4", "socketpair"}
 SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "vfork"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Syscalls that name a process (execve) or make one inherit its parent's
@@ -118,7 +120,7 @@ ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "faile
 # --decode-pids=comm), optional timestamp, then ``name(`` or
 # ``<... name resumed>``.
 LINE_HEAD = re.compile(r"""
-    \s*(?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
+    (?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
      | (?P<pid>\d+)(?:<(?P<comm>[^>]*)>)?\s+)?
     (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
     (?: (?P<name>\w+)\( | <\.\.\.\s(?P<resumed>\w+)\sresumed>)
@@ -373,6 +375,9 @@ class StraceParser:
         """Parse one line (without its newline); return a list of event dicts."""
         self.line_number += 1
         head = LINE_HEAD.match(line)
+        if head is None and line.startswith(" "):
+            line = line.lstrip()  # -r without a pid column: "     0.000123 read(..."
+            head = LINE_HEAD.match(line)
         if head is None:
             if self.clock.relative:
                 time = ANY_LINE_TIME.match(line)
@@ -386,7 +391,6 @@ class StraceParser:
         if name not in self.syscalls:
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
-        comm = head.group("comm") or head.group("bracket_comm")
         if head.group("resumed"):
             started = self._unfinished.pop((pid, name), None)
             if started is None:
@@ -394,9 +398,9 @@ class StraceParser:
             start_time, first_half, _line_number = started
             line = first_half + line[head.end():]
         else:
-            start_time = self._start_time(head.group("time"))
-            if start_time is None:
-                return self.skip("unparseable: time", line)
+            start_time = head.group("time")
+            if start_time is None or self.clock.relative:
+                start_time = self._time_of_this_line(start_time)
             if line.endswith("<unfinished ...>"):
                 if len(self._unfinished) > 100000:
                     return self.skip("too many unfinished calls", line)
@@ -413,17 +417,28 @@ class StraceParser:
             if not (self.process_events and name in PROCESS_SYSCALLS):
                 return self.skip(reason, line)
         if name in PROCESS_SYSCALLS:
+            start_time = self._seconds(start_time)
+            if start_time is None:
+                return self.skip("unparseable: time", line)
             return self._process_event(pid, start_time, name, line)
-        return self._complete(pid, start_time, name, line, comm)
+        return self._complete(pid, start_time, name, line, head)
 
-    def _start_time(self, text):
-        """Epoch seconds of a line's time column (see ``Clock``); without
-        one, midnight of ``date`` + 1 us per line keeps the order.  None if
-        the time is malformed."""
+    def _time_of_this_line(self, text):
+        """Epoch seconds of the line just read when its time cannot wait for
+        ``_seconds``: -r times (the running sum moves on with every line) and
+        none at all (midnight of ``date`` + 1 us per line keeps the order)."""
         if text is None:
             return self.clock.midnight + self.line_number * 1e-6
+        return self.clock.seconds(text)
+
+    def _seconds(self, start_time):
+        """Epoch seconds of a line's time column text (see ``Clock``), or of
+        the float ``_time_of_this_line`` made; None if the time is malformed.
+        Converted only once a line is known to give events: most never do."""
+        if type(start_time) is float:
+            return start_time
         try:
-            return self.clock.seconds(text)
+            return self.clock.seconds(start_time)
         except ValueError:
             return None
 
@@ -452,16 +467,23 @@ class StraceParser:
             return "not a socket syscall"
         return "socket setup"
 
-    def _complete(self, pid, start_time, name, line, comm=None):
-        """Turn a whole (joined) syscall line into events."""
+    def _complete(self, pid, start_time, name, line, head):
+        """Turn a whole (joined) syscall line into events; ``head`` is the
+        LINE_HEAD match of its (last) line."""
         args_start = line.find(name + "(") + len(name) + 1
+        first = None
+        if name not in FD_IN_RESULT:
+            # Most lines are on files: reject them before anything is decoded.
+            first = FD_ANNOTATION.match(line, args_start)
+            if ((first is None or first.group("protocol") not in SOCKET_PROTOCOLS)
+                    and not self._may_be_table_socket(line, args_start)):
+                return self.skip("not a socket", line)
         equals = line.rfind(" = ")
         returned = RETURN_VALUE.match(line, equals + 3) if equals >= args_start else None
         if returned is None:
             # A socket line cut short (a trace truncated mid-write) is lost
             # data, which --strict reports; anything else is just noise.
-            annotation = FD_ANNOTATION.match(line, args_start)
-            if annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS:
+            if first is not None and first.group("protocol") in SOCKET_PROTOCOLS:
                 return self.skip("unparseable: socket line without its return value", line)
             return self.skip("unparseable", line)
         errno = returned.group("errno")
@@ -481,9 +503,13 @@ class StraceParser:
         if not annotated and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)
+        start_time = self._seconds(start_time)
+        if start_time is None:
+            return self.skip("unparseable: time", line)
         duration = returned.group("duration")
         event = {
-            "pid": pid, "comm": comm, "time": start_time,
+            "pid": pid, "comm": head.group("comm") or head.group("bracket_comm"),
+            "time": start_time,
             "duration": float(duration) if duration else None,
             "syscall": name, "direction": DATA_SYSCALLS.get(name),
             "result": result, "error": errno, "payload": b"", "length": 0,
@@ -508,6 +534,14 @@ class StraceParser:
             self._sessions[key] = self._sessions.get(key, 0) + 1
             self.sockets.closed(pid, event["fd"])
         return events
+
+    def _may_be_table_socket(self, line, args_start):
+        """True if the first argument of ``line`` (at ``args_start``) is an
+        fd the socket table may know: bare or ``socket:[inode]``."""
+        if not self.sockets.any():
+            return False
+        argument = FD_ARGUMENT.match(line, args_start)
+        return argument is not None and is_socket_annotation(line, argument)
 
     def _describe_from_table(self, event, args):
         """Fill the event of a line whose fd has no -yy socket annotation from
