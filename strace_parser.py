@@ -141,6 +141,7 @@ RETURN_VALUE = re.compile(r"""
 FD_ANNOTATION = re.compile(r"(?:\w+=)?(?P<fd>\d+)<(?P<protocol>[A-Za-z0-9-]+):\[(?P<details>.*?)\]>")
 # The first argument when it is not a -yy socket: a bare fd, or one with a
 # -y path / ``socket:[inode]`` annotation (hex escaped under -xx).
+FD_NUMBER = re.compile(r"(?:\w+=)?\d+")
 FD_ARGUMENT = re.compile(r"(?:\w+=)?(?P<fd>\d+)(?:<[^>]*>)?")
 # A clock time (-t, -tt) or a number of seconds (-ttt, -r, precision:ns).
 CLOCK_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
@@ -540,8 +541,12 @@ class StraceParser:
         fd the socket table may know: bare or ``socket:[inode]``."""
         if not self.sockets.any():
             return False
-        argument = FD_ARGUMENT.match(line, args_start)
-        return argument is not None and is_socket_annotation(line, argument)
+        number = FD_NUMBER.match(line, args_start)
+        if number is None:
+            return False
+        after = number.end()
+        return (line.startswith(SOCKET_INODE_PREFIXES, after + 1) if line.startswith("<", after)
+                else True)
 
     def _describe_from_table(self, event, args):
         """Fill the event of a line whose fd has no -yy socket annotation from
