@@ -250,3 +250,29 @@ def test_threads_share_and_forks_copy_the_fd_table():
     assert parser.parse(line % 11) == []          # the thread saw the close
     [event] = parser.parse(line % 12)             # the forked child kept its copy
     assert (event["protocol"], event["remote"]) == ("UDP", ("127.0.0.1", 53))
+
+
+# -- several inputs -----------------------------------------------------------
+
+def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
+    from trace_input import open_trace
+    import datetime
+    (tmp_path / "trace.200").write_text("     0.500000 getpid() = 200\n     0.600000 close(3) = 0\n")
+    (tmp_path / "trace.100").write_text("     0.700000 getpid() = 100\n")
+    trace = open_trace([str(tmp_path / "trace.200"), str(tmp_path / "trace.100")],
+                       datetime.date(2026, 11, 26))
+    midnight = 1795651200.0
+    assert [line.split() for line in trace.lines()] == [
+        ["200", "%.6f" % (midnight + 0.5), "getpid()", "=", "200"],
+        ["100", "%.6f" % (midnight + 0.7), "getpid()", "=", "100"],
+        ["200", "%.6f" % (midnight + 1.1), "close(3)", "=", "0"],
+    ]
+
+
+def test_input_before_output_still_works(tmp_path, reference):
+    import subprocess
+    import sys
+    pcap = tmp_path / "out.pcap"
+    subprocess.run([sys.executable, str(support.CONVERTER), "-q", "-r", str(DIALECTS / "xx.strace"),
+                    str(pcap)], check=True, timeout=60)
+    assert support.tcp_streams(pcap) == reference[0]
