@@ -1,0 +1,63 @@
+"""Recorded strace 6.1 traces of real programs, converted: no strace needed.
+
+forking-server.strace: ``peers.py forking-server`` (socketserver's
+ForkingTCPServer) traced with ``strace -f``, serving two ``peers.py
+tcp-client`` runs (PEERS_SIZES=1,7,300,2 and 5,1,3000).  The parent closes
+each accepted fd right after fork (once as an unfinished close) while the
+child serves the connection; the trace starts at the listening socket.
+"""
+
+import importlib.util
+
+import support
+from test_inet_e2e import complaints, data_after_fin
+
+SERVER = ("127.0.0.1", 18070)
+CLIENT_PORTS = {54772: (1, 7, 300, 2), 32816: (5, 1, 3000)}
+
+
+def load_peers():
+    spec = importlib.util.spec_from_file_location("peers", support.FIXTURES / "inet" / "peers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def expected_streams():
+    """{(src, sport, dst, dport): bytes} of the two recorded exchanges."""
+    peers = load_peers()
+    streams = {}
+    for port, sizes in CLIENT_PORTS.items():
+        requests = [peers.payload(size, salt) for salt, size in enumerate(sizes)]
+        streams[("127.0.0.1", port) + SERVER] = b"".join(
+            size.to_bytes(4, "big") + request for size, request in zip(sizes, requests))
+        streams[SERVER + ("127.0.0.1", port)] = b"".join(request[::-1] for request in requests)
+    return streams
+
+
+def converted(tmp_path):
+    pcap = tmp_path / "forking.pcap"
+    support.convert(support.FIXTURES / "inet" / "forking-server.strace", pcap)
+    return pcap
+
+
+def test_forking_server_streams_handshakes_and_fins(tmp_path):
+    """Each connection: a handshake, every byte once, one FIN per end after
+    its last data (the parent's close of its copy is not the end)."""
+    from scapy.layers.inet import IP, TCP
+    pcap = converted(tmp_path)
+    assert support.tcp_streams(pcap) == expected_streams()
+    assert data_after_fin(pcap) == []
+    flags = {}
+    for packet in support.read_packets(pcap):
+        end = (packet[IP].src, packet[TCP].sport)
+        flags.setdefault(end, []).append(str(packet[TCP].flags))
+    for port in CLIENT_PORTS:
+        client = flags[("127.0.0.1", port)]
+        assert client[0] == "S" and client.count("FA") == 1
+    assert flags[SERVER].count("SA") == 2 and flags[SERVER].count("FA") == 2
+
+
+def test_forking_server_reads_clean_in_tshark(tmp_path):
+    support.require("tshark")
+    assert complaints(converted(tmp_path)) == ""
