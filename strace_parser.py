@@ -623,6 +623,8 @@ class StraceParser:
         if name in ("sendmmsg", "recvmmsg"):
             return self._message_events(event, args, position)
         if name in ("readv", "writev", "sendmsg", "recvmsg"):
+            if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:
+                return self.skip("peeked data (MSG_PEEK)", args)
             payload, was_cut = iovec_payload(args, position)
             if name in ("sendmsg", "recvmsg"):
                 name_at = args.find("msg_name={", position)
@@ -633,6 +635,9 @@ class StraceParser:
             payload, was_cut = b"", False
         else:
             payload, was_cut, after = read_string(args, args.index('"', position))
+            if name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]:
+                # The bytes stay queued and the next read returns them again.
+                return self.skip("peeked data (MSG_PEEK)", args)
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
                 event["peer_path"] = parse_unix_path(args, after)

@@ -5,6 +5,8 @@ ForkingTCPServer) traced with ``strace -f``, serving two ``peers.py
 tcp-client`` runs (PEERS_SIZES=1,7,300,2 and 5,1,3000).  The parent closes
 each accepted fd right after fork (once as an unfinished close) while the
 child serves the connection; the trace starts at the listening socket.
+
+msg-peek.strace: a recvfrom with MSG_PEEK before the real read.
 """
 
 import importlib.util
@@ -61,3 +63,13 @@ def test_forking_server_streams_handshakes_and_fins(tmp_path):
 def test_forking_server_reads_clean_in_tshark(tmp_path):
     support.require("tshark")
     assert complaints(converted(tmp_path)) == ""
+
+
+def test_msg_peek_reads_are_not_data(tmp_path):
+    """msg-peek.strace (strace 6.1, lines of the sockets only): a server
+    thread sends "hello world"; the client peeks 5 bytes with MSG_PEEK, then
+    reads all 11.  The peeked bytes are read again: they are not data."""
+    pcap = tmp_path / "peek.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "msg-peek.strace", pcap)
+    assert support.tcp_streams(pcap) == {("127.0.0.1", 18090, "127.0.0.1", 43548): b"hello world"}
+    assert "skipped 1: peeked data (MSG_PEEK)" in result.stderr.decode()
