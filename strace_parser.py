@@ -501,7 +501,7 @@ class StraceParser:
         else:
             annotation = FD_ANNOTATION.match(args)
         annotated = annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
-        if not annotated and (not self.sockets.any() or (
+        if not annotated and name != "socketpair" and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)
         start_time = self._seconds(start_time)
@@ -552,22 +552,22 @@ class StraceParser:
         """Fill the event of a line whose fd has no -yy socket annotation from
         the socket table; return where the arguments after the fd start, or
         None if the fd is not a known socket."""
+        pid, name = event["pid"], event["syscall"]
+        if name == "socketpair":
+            # ``socketpair(AF_UNIX, SOCK_STREAM, 0, [3, 4])``: two sockets, no data yet.
+            protocol = socket_protocol(args)
+            pair = SOCKETPAIR_FDS.search(args)
+            if protocol is not None and pair is not None:
+                for end in pair.groups():
+                    self.sockets.opened(pid, int(end), protocol)
+            return None
         argument = FD_ARGUMENT.match(args)
         if argument is None or not is_socket_annotation(args, argument):
             return None
-        pid, name, fd = event["pid"], event["syscall"], int(argument.group("fd"))
+        fd = int(argument.group("fd"))
         if name in ("accept", "accept4"):
             info = self.sockets.accepted(pid, fd, event["result"], parse_sockaddr(args))
             fd = event["result"]
-        elif name == "socketpair":
-            protocol = socket_protocol(args)
-            pair = SOCKETPAIR_FDS.search(args)
-            if protocol is None or pair is None:
-                return None
-            for end in pair.groups():
-                self.sockets.opened(pid, int(end), protocol)
-            fd = int(pair.group(1))
-            info = self.sockets.lookup(pid, fd)
         else:
             info = self.sockets.lookup(pid, fd)
             if info is not None and name == "connect":

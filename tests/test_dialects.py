@@ -276,3 +276,10 @@ def test_input_before_output_still_works(tmp_path, reference):
     subprocess.run([sys.executable, str(support.CONVERTER), "-q", "-r", str(DIALECTS / "xx.strace"),
                     str(pcap)], check=True, timeout=60)
     assert support.tcp_streams(pcap) == reference[0]
+
+
+def test_socketpair_without_annotations():
+    parser = StraceParser()
+    assert parser.parse("7 1.0 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, [3, 4]) = 0") == []
+    [event] = parser.parse('7 1.1 write(4, "\\x70\\x61\\x69\\x72", 4) = 4')
+    assert (event["protocol"], event["fd"], event["payload"]) == ("UNIX-STREAM", 4, b"pair")
