@@ -141,6 +141,8 @@ RETURN_VALUE = re.compile(r"""
 FD_ANNOTATION = re.compile(r"(?:\w+=)?(?P<fd>\d+)<(?P<protocol>[A-Za-z0-9-]+):\[(?P<details>.*?)\]>")
 # The first argument when it is not a -yy socket: a bare fd, or one with a
 # -y path / ``socket:[inode]`` annotation (hex escaped under -xx).
+# A -yy socket annotation's start, for lines cut inside it.
+SOCKET_FD_START = re.compile(r"(?:\w+=)?\d+<(?:TCP|UDP|UNIX)")
 FD_NUMBER = re.compile(r"(?:\w+=)?\d+")
 FD_ARGUMENT = re.compile(r"(?:\w+=)?(?P<fd>\d+)(?:<[^>]*>)?")
 # A clock time (-t, -tt) or a number of seconds (-ttt, -r, precision:ns).
@@ -478,6 +480,9 @@ class StraceParser:
             first = FD_ANNOTATION.match(line, args_start)
             if ((first is None or first.group("protocol") not in SOCKET_PROTOCOLS)
                     and not self._may_be_table_socket(line, args_start)):
+                if (first is None and line.rfind(" = ") < args_start
+                        and SOCKET_FD_START.match(line, args_start)):
+                    return self.skip("unparseable: socket line without its return value", line)
                 return self.skip("not a socket", line)
         equals = line.rfind(" = ")
         returned = RETURN_VALUE.match(line, equals + 3) if equals >= args_start else None

@@ -195,3 +195,11 @@ def test_mangled_real_lines_never_raise(line, start, stop, insert):
     parser.parse(line[:start] + insert + line[stop:])
     parser.parse(line[:stop])
     parser.finish()
+
+
+@pytest.mark.parametrize("cut", ["sendto(5<TCPv6:[", 'sendto(5<TCPv6:[[::1]:20210->[::1]:20211]>, "\\x0a\\x7',
+                                 "sendto(5<TCPv6:[[::1]:20210->[::1]:20211]>, "])
+def test_socket_line_cut_anywhere_is_lost_data(cut):
+    parser = StraceParser()
+    assert parser.parse("29835 1795660411.702365 " + cut) == []
+    assert parser.skipped["unparseable: socket line without its return value"] == 1
