@@ -499,12 +499,14 @@ class StraceParser:
         if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
             return self.skip("failed call", line)
         args = line[args_start:equals].rstrip()
+        # Where the annotation match counts its positions from, in ``line``.
+        offset = 0
         if name in ("accept", "accept4"):
             annotation = FD_ANNOTATION.match("%d<%s>" % (result, returned.group("ret_annotation") or ""))
         elif name == "socketpair":
             annotation = FD_ANNOTATION.search(args)  # the first of the two fds
         else:
-            annotation = FD_ANNOTATION.match(args)
+            annotation, offset = first, args_start
         annotated = annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
         if not annotated and name != "socketpair" and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
@@ -524,7 +526,7 @@ class StraceParser:
         try:
             if annotated:
                 self._describe_socket(event, annotation)
-                position = annotation.end()
+                position = annotation.end() - offset
             else:
                 position = self._describe_from_table(event, args)
                 if position is None:
