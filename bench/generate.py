@@ -397,8 +397,8 @@ def small(writer, rng, scale):
 
 
 def noise_workload(writer, rng, scale):
-    """4 million lines, 98% of them not network."""
-    return tcp_workload(writer, rng, scale, 80000, 40, (50, 301), 0.98)
+    """About 4 million lines, 98% of them not network."""
+    return tcp_workload(writer, rng, scale, 68000, 40, (50, 301), 0.98)
 
 
 def bulk(writer, rng, scale):
