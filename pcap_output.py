@@ -89,7 +89,9 @@ LINE_START = re.compile(r"(?P<pid>\[pid\s+\d+\]\s+|\d+(?:<[^>]*>)?\s+)?"
                         r"(?P<time>\d+\.\d+|\d\d:\d\d:\d\d\.\d+|\d\d:\d\d:\d\d)?")
 DURATION_AT_END = re.compile(r"<\d+\.\d+>$")
 SOCKET_ANNOTATION = re.compile(r"\d+<[A-Za-z0-9-]+:\[")
-HEX_STRING = re.compile(r'"(?:\\x[0-9a-f]{2})+"')
+# A string of nothing but \xHH escapes (-xx); the repetition is bounded so
+# that a megabyte-long payload costs no more than a short one.
+HEX_STRING = re.compile(r'"(?:\\x[0-9a-f]{2}){1,64}(?:"|\\x)')
 # Comment values that need quotes: empty, or holding blanks, quotes,
 # backslashes or control characters.
 NEEDS_QUOTES = re.compile(r'^$|[\s"\\\x00-\x1f\x7f]')
