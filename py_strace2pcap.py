@@ -251,6 +251,10 @@ class Converter:
                           "--capture-unix-socket)" % self.ignored_events)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
+        if parser.unseen_payloads:
+            report.append("  %d sendfile() calls moved %d bytes strace does not show: their "
+                          "packets declare the length and hold no bytes"
+                          % (parser.unseen_payloads, parser.unseen_bytes))
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))

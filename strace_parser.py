@@ -96,7 +96,11 @@ DATA_SYSCALLS = {
     "recvmmsg": IN,
     "write": OUT, "send": OUT, "sendto": OUT, "sendmsg": OUT, "writev": OUT,
     "sendmmsg": OUT,
+    # The file's bytes go from the page cache to the socket: strace shows
+    # how many, never which; the event has the length and no payload.
+    "sendfile": OUT, "sendfile64": OUT,
 }
+UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64"}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
@@ -347,6 +351,8 @@ class StraceParser:
         self.skipped = Counter()
         self.examples = []
         self.truncated_payloads = 0
+        self.unseen_payloads = 0
+        self.unseen_bytes = 0
         self.longest_cut_payload = 0
         self.line_number = 0
         self._unfinished = {}
@@ -629,6 +635,11 @@ class StraceParser:
         name = event["syscall"]
         if name in ("sendmmsg", "recvmmsg"):
             return self._message_events(event, args, position)
+        if name in UNSEEN_PAYLOAD_SYSCALLS:
+            event["length"] = event["result"]
+            self.unseen_payloads += 1
+            self.unseen_bytes += event["result"]
+            return [event]
         if name in ("readv", "writev", "sendmsg", "recvmsg"):
             if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:
                 return self.skip("peeked data (MSG_PEEK)", args)

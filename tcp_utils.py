@@ -167,7 +167,7 @@ SYSCALL_CODES = {
     "read": 1, "write": 2, "sendmsg": 3, "recvmsg": 4, "recvfrom": 5, "sendto": 6,
     "close": 7, "readv": 8, "writev": 9, "sendmmsg": 10, "recvmmsg": 11,
     "connect": 12, "accept": 13, "accept4": 14, "shutdown": 15, "recv": 16, "send": 17,
-    "socketpair": 18,
+    "socketpair": 18, "sendfile": 19, "sendfile64": 19,
 }
 # Packets that no syscall caused (HTTP/2 and gRPC seeding).
 SYNTHETIC_CODE = 99

@@ -110,6 +110,7 @@ def read_packets(pcap):
     """The packets of a pcap as scapy packets (scapy parses, we do not).
     Whole frames: scapy's readers cut frames at 65535 bytes by default, and a
     full IPv4 packet behind Ethernet + 802.1Q is 65553."""
+    import scapy.layers.inet6  # noqa: F401  (registers Ethernet and the IP layers)
     from scapy.utils import PcapReader
     packets = []
     with PcapReader(str(pcap)) as reader:

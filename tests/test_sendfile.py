@@ -1,0 +1,65 @@
+"""sendfile(): strace shows how many bytes went to the socket, never which.
+
+The packets must keep the stream's sequence numbers whole (declared length,
+no bytes captured), the summary must say so, and the bytes strace did show
+(the HTTP-style header written before the file) stay exact. 
+"""
+
+import socket
+import subprocess
+import sys
+import textwrap
+
+import support
+
+SERVER = textwrap.dedent("""
+    import socket, sys
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    print(listener.getsockname()[1], flush=True)
+    connection, _ = listener.accept()
+    connection.recv(100)
+    connection.sendall(b"HEADER\\r\\n")
+    with open(sys.argv[1], "rb") as body:
+        connection.sendfile(body)
+    connection.close()
+""")
+
+
+def test_sendfile_bytes_are_declared_not_invented(tmp_path):
+    support.require("strace", "tshark")
+    body = tmp_path / "body.bin"
+    body.write_bytes(bytes(range(256)) * 1000)
+    trace = tmp_path / "server.strace"
+    server = subprocess.Popen(
+        ["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c", SERVER,
+         str(body)], stdout=subprocess.PIPE)
+    port = int(server.stdout.readline())
+    received = fetch(port)
+    assert server.wait(timeout=60) == 0
+    assert received == b"HEADER\r\n" + body.read_bytes()
+
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert "sendfile() calls moved 256000 bytes" in summary
+    sent = [packet for packet in support.read_packets(pcap)
+            if packet.haslayer("TCP") and packet["TCP"].sport == port and packet.wirelen > len(packet)]
+    assert sum(packet.wirelen - len(packet) for packet in sent) == 256000
+    assert support.tcp_analysis_warnings(pcap) == ""
+    streams = support.tcp_streams(pcap)
+    [(server_to_client, header)] = [(key, data) for key, data in streams.items()
+                                    if key[1] == port]
+    assert header == b"HEADER\r\n"
+
+
+def fetch(port):
+    """Send a request to ``port`` and return every byte of the answer."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.sendall(b"GET")
+        while True:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
