@@ -105,7 +105,6 @@ class StopSignals:
 def parse_arguments(argv):
     """The command line as an ``argparse.Namespace``."""
     parser = argparse.ArgumentParser(
-        prog="py_strace2pcap.py",
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", nargs="?",
