@@ -11,7 +11,7 @@ traced in one trace meet.  connect()/accept() open it with a handshake
 port, and keeps the connect's time); a connect/accept on a side already seen
 opens a new conversation on the same 4-tuple.  shutdown() and reads of 0
 bytes end it with FINs; close() too, but its FIN is held (a forked process
-may still use the socket: see ``_hold_fin``).  A socket bound before
+may still use the socket: see ``tcp_flow.HeldFins``).  A socket bound before
 connect() keeps showing only its bound address: its peer comes from connect().
 
 UDP: one datagram per syscall (per message for sendmmsg/recvmmsg), from the
@@ -27,7 +27,7 @@ packet.
 
 from collections import OrderedDict
 
-from tcp_flow import TcpConversation
+from tcp_flow import HeldFins, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
@@ -41,9 +41,6 @@ EVICTION_TRIES = 4
 IDLE_SECONDS = 60.0
 PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
-# How long (trace time) a close()'s FIN waits for a sign that another
-# process still uses the socket (see InetPacketizer._hold_fin).
-FIN_HOLD_SECONDS = 2.0
 RECENT_DATAGRAMS_KEPT = 4096
 UDP_TEMPLATES_KEPT = 65536
 
@@ -95,11 +92,6 @@ def ipv4_unmapped(endpoint):
     return endpoint
 
 
-def receive_time(event):
-    """When the bytes of an incoming syscall arrived: the syscall's end."""
-    return event["time"] + (event["duration"] or 0.0)
-
-
 class InetPacketizer:
     """Turns INET socket events into packets; see the module docstring."""
 
@@ -108,7 +100,7 @@ class InetPacketizer:
         self.conversations = OrderedDict()
         self.closed_conversations = OrderedDict()
         self.pending_connects = OrderedDict()
-        self.pending_fins = OrderedDict()
+        self.held_fins = HeldFins(self._fin)
         self.tcp_peers = OrderedDict()
         self.connections = 0
         self.udp_peers = {}
@@ -120,7 +112,7 @@ class InetPacketizer:
 
     def packets(self, event):
         """The packets one INET event causes (possibly none)."""
-        packets = self._release_due_fins(event["time"]) if self.pending_fins else []
+        packets = self.held_fins.release_due(event["time"]) if self.held_fins else []
         if event["protocol"].startswith("TCP"):
             return packets + self._tcp(event)
         return packets + self._udp(event)
@@ -128,7 +120,7 @@ class InetPacketizer:
     def flush(self):
         """Packets still held: FINs of close() and datagrams whose local
         port never showed."""
-        packets = self._release_due_fins(float("inf"))
+        packets = self.held_fins.release_due(float("inf"))
         for key in list(self.held_datagrams):
             packets += self._release_held(key, None)
         return packets
@@ -167,11 +159,11 @@ class InetPacketizer:
                                          self.links.for_event(connect, ethertype), side, connect)
         links = self.links.for_event(event, ethertype)
         if name == "close":
-            self._hold_fin(conversation, side, links, event)
+            self.held_fins.hold(conversation, conversation, side, links, event)
             return packets
-        if self.pending_fins:
+        if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.
-            self.pending_fins.pop((conversation.endpoints, side), None)
+            self.held_fins.pop((conversation, side), None)
         if name in ACCEPT_SYSCALLS:
             packets += conversation.open(1 - side, event["time"], links, side, event)
         elif event["direction"] == "out":
@@ -180,7 +172,8 @@ class InetPacketizer:
         elif event["direction"] == "in":
             if event["length"] == 0:
                 if side not in conversation.reads_shut:
-                    packets += self._peer_closed(conversation, side, links, event)
+                    packets += self.held_fins.peer_closed(conversation, conversation, side,
+                                                          links, event)
             else:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
@@ -254,50 +247,12 @@ class InetPacketizer:
             if not reopened:
                 return packets, previous
             if conversation is not None:
-                packets = self._release_fins_of(conversation)
+                packets = self.held_fins.release_of(conversation)
         conversation = self.conversations[key] = TcpConversation(key, previous)
         if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
             self._retire_an_idle_conversation(now)
         self.connections += 1
         return packets, conversation
-
-    def _hold_fin(self, conversation, side, links, event):
-        """Hold the FIN of a close(): after a fork the process may close its
-        copy of a socket another process keeps using.  The FIN goes out when
-        the peer reads 0 or closes too, FIN_HOLD_SECONDS later in the trace,
-        or at the end; a later syscall on this side cancels it."""
-        key = (conversation.endpoints, side)
-        self.pending_fins.pop(key, None)
-        if not conversation.directions[side].fin_sent:
-            self.pending_fins[key] = (conversation, (side, event["time"], links, side, event))
-
-    def _release_due_fins(self, now):
-        """Packets of the held FINs older than ``now`` - FIN_HOLD_SECONDS."""
-        packets = []
-        while self.pending_fins:
-            key, (conversation, fin) = next(iter(self.pending_fins.items()))
-            if fin[1] + FIN_HOLD_SECONDS >= now:
-                break
-            del self.pending_fins[key]
-            packets += self._fin(conversation, *fin)
-        return packets
-
-    def _release_fins_of(self, conversation):
-        """Packets of the FINs held for either side of ``conversation``."""
-        packets = []
-        for side in (0, 1):
-            fin = self.pending_fins.pop((conversation.endpoints, side), None)
-            if fin is not None:
-                packets += self._fin(conversation, *fin[1])
-        return packets
-
-    def _peer_closed(self, conversation, side, links, event):
-        """A read of 0 bytes: the peer's FIN, the held one of its close() if
-        the trace has it, else one at this read."""
-        fin = self.pending_fins.pop((conversation.endpoints, 1 - side), None)
-        if fin is not None:
-            return self._fin(conversation, *fin[1])
-        return self._fin(conversation, 1 - side, receive_time(event), links, side, event)
 
     def _fin(self, conversation, sender, time, links, traced_side, event):
         """FIN from ``sender`` (and the ACK); retire the conversation when both are out."""

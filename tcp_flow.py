@@ -13,6 +13,7 @@ writer's write carries the data and the reader's read of it adds nothing.
 """
 
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, SYN, HeaderTemplate
@@ -20,6 +21,14 @@ from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, SYN, HeaderTemplate
 
 # How far a reused 4-tuple's ISNs jump past the old connection's last seq.
 ISN_STEP = 1 << 24
+# How long (trace time) a close()'s FIN waits for a sign that another
+# process still uses the socket (see HeldFins).
+FIN_HOLD_SECONDS = 2.0
+
+
+def receive_time(event):
+    """When the bytes of an incoming syscall arrived: the syscall's end."""
+    return event["time"] + (event["duration"] or 0.0)
 
 
 def initial_sequence(source, destination):
@@ -150,3 +159,57 @@ class TcpConversation:
         stream.fin_sent = True
         ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)
         return [fin, ack]
+
+
+class HeldFins(OrderedDict):
+    """The FINs of close() calls held back, oldest first.  A close() may end
+    one copy of a socket that another process goes on using (a child forked
+    after accept/connect, an fd passed on or exec'd into, a dup), so its FIN
+    waits: it goes out when the peer reads 0, FIN_HOLD_SECONDS of trace time
+    later, or at the end of input.  A later syscall of that side cancels it:
+    the packetizer pops ``(conversation, side)``, this table's key, on each
+    of its syscalls while the table is not empty (no method call per event).
+
+    ``send(owner, sender, time, links, traced_side, event)`` is the
+    packetizer's FIN, returning its packets; ``owner`` is what the packetizer
+    keeps per connection (the conversation itself, or a flow holding it)."""
+
+    def __init__(self, send):
+        super().__init__()
+        self.send = send
+
+    def hold(self, owner, conversation, side, links, event):
+        """Hold the FIN of ``side``'s close() ``event`` (none once its FIN is out)."""
+        key = (conversation, side)
+        self.pop(key, None)
+        if not conversation.directions[side].fin_sent:
+            self[key] = (owner, (side, event["time"], links, side, event))
+
+    def peer_closed(self, owner, conversation, side, links, event):
+        """Packets of a read of 0 bytes by ``side``: the peer's FIN, the held
+        one of its close() if the trace has it, else one at this read."""
+        held = self.pop((conversation, 1 - side), None)
+        if held is not None:
+            return self.send(held[0], *held[1])
+        return self.send(owner, 1 - side, receive_time(event), links, side, event)
+
+    def release_due(self, now):
+        """Packets of the FINs held since before ``now`` - FIN_HOLD_SECONDS
+        (all of them for ``now`` infinite)."""
+        packets = []
+        while self:
+            key, (owner, fin) = next(iter(self.items()))
+            if fin[1] + FIN_HOLD_SECONDS >= now:
+                break
+            del self[key]
+            packets += self.send(owner, *fin)
+        return packets
+
+    def release_of(self, conversation):
+        """Packets of the FINs held for either side of ``conversation``."""
+        packets = []
+        for side in (0, 1):
+            held = self.pop((conversation, side), None)
+            if held is not None:
+                packets += self.send(held[0], *held[1])
+        return packets

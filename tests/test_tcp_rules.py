@@ -5,8 +5,7 @@ fd a sibling thread uses, 4-tuple reuse."""
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
-from strace_parser_2_packet import FIN_HOLD_SECONDS
-from tcp_flow import ISN_STEP, initial_sequence
+from tcp_flow import FIN_HOLD_SECONDS, ISN_STEP, initial_sequence
 from test_frames import CLIENT4, SERVER4, T0, event, run
 
 SERVER_SIDE = dict(local=SERVER4, remote=CLIENT4)
