@@ -180,10 +180,8 @@ class Converter:
         self.output = output
         # pcapng names the process of every packet: follow execve/clone/fork.
         self.processes = ProcessNames() if arguments.format == "pcapng" else None
-        # The unix synthesiser follows forks too (whose close() ends a connection).
         self.parser = StraceParser(date=arguments.date,
-                                   process_events=self.processes is not None
-                                   or arguments.capture_unix_socket)
+                                   process_events=self.processes is not None)
         self.described = False
         self.capture_net = arguments.capture_net
         self.inet = InetPacketizer()
@@ -202,10 +200,7 @@ class Converter:
         self.lines += 1
         for event in self.parser.parse(line):
             if event["protocol"] == PROCESS:
-                if self.processes is not None:
-                    self.processes.observe(event)
-                if self.unix is not None:
-                    self.unix.observe_process(event)
+                self.processes.observe(event)
                 continue
             if self.processes is not None:
                 self.processes.annotate(event)

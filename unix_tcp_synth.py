@@ -13,13 +13,9 @@ printed first, else the side whose annotation shows no path: an accepted
 socket shows its listener's) is 10.0.0.X, port 10000 + n for the n-th
 flow; the server is 10.0.1.Y port 50051, one Y per socket path in order of
 appearance.  connect/accept/socketpair give the handshake,
-close/shutdown/a read of 0 the FINs.  When the closing process forked
-after the connection began (the parser's process events show clone/fork),
-the child may keep using the socket (PostgreSQL's postmaster closes its
-copy after forking the backend): that close()'s FIN is held until the peer
-reads 0, FIN_HOLD_SECONDS of trace time pass or the input ends, and a
-later syscall on the socket cancels it.  Other closes end their side at
-once.
+close/shutdown/a read of 0 the FINs.  A close()'s FIN is held as on the
+INET side (``tcp_flow.HeldFins``): another process may keep using the
+socket (PostgreSQL's postmaster closes its copy after forking the backend).
 
 HTTP/2 flows (client preface seen; with ``seed_http2`` also flows first
 seen mid-stream whose bytes parse as frames) are cut on frame boundaries
@@ -38,24 +34,18 @@ from dataclasses import dataclass, field
 
 from grpc_seed import GrpcSeeder
 from http2_tools import FrameAligner, seed_frames, starts_as_http2
-from tcp_flow import TcpConversation
+from tcp_flow import HeldFins, TcpConversation, receive_time
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
 SERVER_PORT = 50051
 CLIENT, SERVER = 0, 1
 OPENING_SYSCALLS = {"accept", "accept4", "socketpair"}
-FIN_HOLD_SECONDS = 2.0
 PENDING_CONNECTS_KEPT = 4096
 CLOSED_FLOWS_KEPT = 4096
 RECENT_DATAGRAMS_KEPT = 4096
 KNOWN_SOCKETS_KEPT = 65536
 FLOWS_LISTED = 20
-
-
-def receive_time(event):
-    """When the bytes of an incoming syscall arrived: the syscall's end."""
-    return event["time"] + (event["duration"] or 0.0)
 
 
 def bounded_put(mapping, key, value, limit):
@@ -101,7 +91,6 @@ class UnixFlow:
     aligners: tuple = None          # per direction, for HTTP/2 flows
     grpc: GrpcSeeder = None
     seeded: bool = False
-    started: float = 0.0            # trace time of the first event
     last_event: dict = None         # for the links of bytes drained at the end
     cut: list = field(default_factory=lambda: [0, 0])        # bytes strace's -s left out
     injected: list = field(default_factory=lambda: [0, 0])   # seed bytes
@@ -138,10 +127,7 @@ class UnixPacketizer:
         self.flows = {}                       # inode -> UnixFlow
         self.closed_flows = OrderedDict()     # inode -> UnixFlow, both FINs out
         self.pending_connects = OrderedDict()  # inode -> connect event
-        self.pending_fins = OrderedDict()     # (id(flow), side) -> (flow, fin arguments)
-        self.process_of = OrderedDict()       # thread id -> its process's first thread
-        self.fork_parent = OrderedDict()      # forked process -> parent process
-        self.forked = OrderedDict()           # process -> time of its latest fork
+        self.held_fins = HeldFins(self._fin)
         self.flow_count = 0
         self.http2_flows = 0
         self.listed_flows = []
@@ -156,35 +142,16 @@ class UnixPacketizer:
 
     def packets(self, event):
         """The packets one UNIX event causes (possibly none)."""
-        packets = self._release_due_fins(event["time"])
+        packets = self.held_fins.release_due(event["time"]) if self.held_fins else []
         if event["protocol"] == "UNIX-STREAM":
             return packets + self._stream(event)
         if event["protocol"] in ("UNIX", "UNIX-DGRAM"):
             return packets + self._datagram(event)
         return packets
 
-    def observe_process(self, event):
-        """Follow a process event of the parser (clone, fork, execve): a
-        close() by a process that forked may close just one copy."""
-        pid = event["pid"]
-        process = self.process_of.get(pid, pid)
-        if event["child"] is not None:
-            if event["thread"]:
-                bounded_put(self.process_of, event["child"], process, KNOWN_SOCKETS_KEPT)
-            else:
-                bounded_put(self.forked, process, event["time"], KNOWN_SOCKETS_KEPT)
-                bounded_put(self.fork_parent, event["child"], (process, event["time"]),
-                            KNOWN_SOCKETS_KEPT)
-        elif event["syscall"].startswith("exec"):
-            # execve closes the child's close-on-exec copies (sockets usually
-            # are): its fork no longer shares the parent's sockets.
-            parent, forked_at = self.fork_parent.pop(process, (None, None))
-            if parent is not None and self.forked.get(parent) == forked_at:
-                del self.forked[parent]
-
     def flush(self):
         """Held FINs and the bytes aligners still hold."""
-        packets = self._release_due_fins(float("inf"))
+        packets = self.held_fins.release_due(float("inf"))
         for flow in {id(flow): flow for flow in self.flows.values()}.values():
             for sender in (CLIENT, SERVER):
                 packets += self._drain(flow, sender, flow.conversation.last_time,
@@ -239,23 +206,18 @@ class UnixPacketizer:
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
                                          CLIENT, connect)
         if name == "close":
-            fin = (side, event["time"], links, side, event)
-            if not self._forked_since(event["pid"], flow.started):
-                return packets + self._fin(flow, *fin)
-            key = (id(flow), side)
-            self.pending_fins.pop(key, None)
-            if not conversation.directions[side].fin_sent:
-                self.pending_fins[key] = (flow, fin)
+            self.held_fins.hold(flow, conversation, side, links, event)
             return packets
-        # This side still uses the socket: a close held for it closed a copy.
-        self.pending_fins.pop((id(flow), side), None)
+        if self.held_fins:
+            # This side still uses the socket: a close held for it closed a copy.
+            self.held_fins.pop((conversation, side), None)
         if name in OPENING_SYSCALLS:
             packets += conversation.open(CLIENT, event["time"], links, side, event)
         elif event["direction"] == "out":
             packets += self._data(flow, side, True, event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
-                packets += self._peer_closed(flow, side, links, event)
+                packets += self.held_fins.peer_closed(flow, conversation, side, links, event)
             else:
                 packets += self._data(flow, 1 - side, False, receive_time(event),
                                       links, side, event)
@@ -277,8 +239,7 @@ class UnixPacketizer:
         inodes = (inode, peer) if client_is_self else (peer, inode)
         path = connect["path"] if connect is not None else event["path"]
         endpoints = (self.addressing.client(), self.addressing.server(path))
-        flow = UnixFlow(TcpConversation(endpoints), inodes, path, mid_stream=not opening,
-                        started=connect["time"] if connect is not None else event["time"])
+        flow = UnixFlow(TcpConversation(endpoints), inodes, path, mid_stream=not opening)
         for known in inodes:
             if known is not None:
                 self.closed_flows.pop(known, None)
@@ -287,10 +248,6 @@ class UnixPacketizer:
         if len(self.listed_flows) < FLOWS_LISTED:
             self.listed_flows.append(flow)
         return flow
-
-    def _forked_since(self, pid, time):
-        """Whether the process of thread ``pid`` forked at or after ``time``."""
-        return self.forked.get(self.process_of.get(pid, pid), -1.0) >= time
 
     def _data(self, flow, sender, by_sender, time, links, traced_side, event):
         """Packets of one data syscall's new bytes from ``sender``."""
@@ -381,13 +338,6 @@ class UnixPacketizer:
         return flow.conversation.segments(sender, [(held, len(held))], time, links,
                                           flow.side_of(event["inode"]), event)
 
-    def _peer_closed(self, flow, side, links, event):
-        """A read of 0 bytes: the peer's held FIN if the trace has it, else one now."""
-        held = self.pending_fins.pop((id(flow), 1 - side), None)
-        if held is not None:
-            return self._fin(flow, *held[1])
-        return self._fin(flow, 1 - side, receive_time(event), links, side, event)
-
     def _fin(self, flow, sender, time, links, traced_side, event):
         """FIN from ``sender`` after what its aligner holds; retire a flow whose both FINs are out."""
         packets = self._drain(flow, sender, time, event)
@@ -397,17 +347,6 @@ class UnixPacketizer:
                 if inode is not None and self.flows.get(inode) is flow:
                     del self.flows[inode]
                     bounded_put(self.closed_flows, inode, flow, CLOSED_FLOWS_KEPT)
-        return packets
-
-    def _release_due_fins(self, now):
-        """Packets of the held FINs older than ``now`` - FIN_HOLD_SECONDS."""
-        packets = []
-        while self.pending_fins:
-            key, (flow, fin) = next(iter(self.pending_fins.items()))
-            if fin[1] + FIN_HOLD_SECONDS >= now:
-                break
-            del self.pending_fins[key]
-            packets += self._fin(flow, *fin)
         return packets
 
     # -- datagram sockets --------------------------------------------------

@@ -139,14 +139,11 @@ def test_packets_leave_with_their_syscall():
     """On a real HTTP/2 trace every byte is in a packet by the time the
     syscall that moved it is parsed (at most one split frame waits for its
     rest); the end of input adds no data."""
-    parser = StraceParser(process_events=True)
+    parser = StraceParser()
     unix = UnixPacketizer()
     moved = emitted = 0
     for line in GRPC_CLIENT_TRACE.read_text().splitlines():
         for event in parser.parse(line):
-            if event["protocol"] == "process":
-                unix.observe_process(event)
-                continue
             packets = unix.packets(event)
             moved += event["length"]
             emitted += sum(len(frame_bytes) - 58 for _t, frame_bytes, *_ in packets
