@@ -27,6 +27,7 @@ packet.
 
 from collections import OrderedDict
 
+from bounded_tables import DatagramSightings, bounded_put
 from tcp_flow import HeldFins, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
@@ -105,7 +106,7 @@ class InetPacketizer:
         self.connections = 0
         self.udp_peers = {}
         self.udp_templates = {}
-        self.recent_datagrams = OrderedDict()
+        self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
         self.held_datagrams = {}
         self.placeholder_events = 0
         self.duplicates_dropped = 0
@@ -207,15 +208,12 @@ class InetPacketizer:
         Pending connects are found by fd number and peer: the thread that
         uses the connection may not be the one that connected."""
         pending_key = (event["fd"], event["remote"])
-        connects = self.pending_connects.pop(pending_key, [])
+        connects = self.pending_connects.get(pending_key, [])
         connects = [connect for connect in connects if connect["pid"] != event["pid"]]
-        self.pending_connects[pending_key] = connects + [event]
-        if len(self.pending_connects) > PENDING_CONNECTS_KEPT:
-            self.pending_connects.popitem(last=False)
+        bounded_put(self.pending_connects, pending_key, connects + [event], PENDING_CONNECTS_KEPT)
         if event["local"] is not None:
-            self.tcp_peers[(event["pid"], event["fd"])] = event["remote"]
-            if len(self.tcp_peers) > TCP_PEERS_KEPT:
-                self.tcp_peers.popitem(last=False)
+            bounded_put(self.tcp_peers, (event["pid"], event["fd"]), event["remote"],
+                        TCP_PEERS_KEPT)
 
     def _take_connect(self, pid, fd, remote):
         """The pending connect of ``fd`` to ``remote``: that pid's, else the
@@ -266,9 +264,7 @@ class InetPacketizer:
         """Move a conversation from the live table to the bounded closed one."""
         key = conversation.endpoints
         del self.conversations[key]
-        self.closed_conversations[key] = conversation
-        if len(self.closed_conversations) > CLOSED_CONVERSATIONS_KEPT:
-            self.closed_conversations.popitem(last=False)
+        bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
 
     def _retire_an_idle_conversation(self, now):
         """Keep the live table bounded (one end's FIN may never show): retire
@@ -325,7 +321,8 @@ class InetPacketizer:
         source, destination = (local, remote) if outbound else (remote, local)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         # The payload's hash, not the payload: the table must not hold 64 KiB datagrams.
-        if self._seen_from_other_end((source, destination, length, hash(payload)), outbound):
+        if self.recent_datagrams.seen_from_other_end((source, destination, length, hash(payload)),
+                                                     outbound):
             self.duplicates_dropped += 1
             return []
         template = self._udp_template(source, destination)
@@ -333,21 +330,6 @@ class InetPacketizer:
         frame = links[outbound] + template.udp_packet(payload[:length], length)
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(payload[:length]), event, outbound)]
-
-    def _seen_from_other_end(self, key, outbound):
-        """True if the other end's syscall already wrote this datagram (and
-        consume that sighting); otherwise record this one."""
-        sightings = self.recent_datagrams.get(key)
-        if sightings is None:
-            sightings = self.recent_datagrams[key] = [0, 0]
-            if len(self.recent_datagrams) > RECENT_DATAGRAMS_KEPT:
-                self.recent_datagrams.popitem(last=False)
-        other = 1 if outbound else 0
-        if sightings[other]:
-            sightings[other] -= 1
-            return True
-        sightings[1 - other] += 1
-        return False
 
     def _udp_template(self, source, destination):
         template = self.udp_templates.get((source, destination))

@@ -32,6 +32,7 @@ socket -> 10.0.0.X), written once when both ends are traced.
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from bounded_tables import DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import FrameAligner, seed_frames, starts_as_http2
 from tcp_flow import HeldFins, TcpConversation, receive_time
@@ -46,14 +47,6 @@ CLOSED_FLOWS_KEPT = 4096
 RECENT_DATAGRAMS_KEPT = 4096
 KNOWN_SOCKETS_KEPT = 65536
 FLOWS_LISTED = 20
-
-
-def bounded_put(mapping, key, value, limit):
-    """Store into an OrderedDict, dropping the oldest entry beyond ``limit``."""
-    mapping.pop(key, None)
-    mapping[key] = value
-    if len(mapping) > limit:
-        mapping.popitem(last=False)
 
 
 class Addressing:
@@ -135,7 +128,7 @@ class UnixPacketizer:
         self.datagram_peers = OrderedDict()   # datagram inode -> path given to connect()
         self.datagram_clients = OrderedDict()  # unnamed datagram socket -> address
         self.udp_templates = OrderedDict()
-        self.recent_datagrams = OrderedDict()
+        self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
         self.datagrams = 0
         self.datagram_duplicates = 0
         self.datagram_bytes_cut = 0           # beyond what one UDP datagram holds
@@ -377,7 +370,7 @@ class UnixPacketizer:
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         payload = payload[:length]
         self.datagram_bytes_cut += event["length"] - length
-        if self._seen_from_other_end((destination, length, payload), outbound):
+        if self.recent_datagrams.seen_from_other_end((destination, length, payload), outbound):
             self.datagram_duplicates += 1
             return []
         template = self.udp_templates.get((source, destination))
@@ -400,17 +393,3 @@ class UnixPacketizer:
             address = self.addressing.client()
             bounded_put(self.datagram_clients, inode, address, KNOWN_SOCKETS_KEPT)
         return address
-
-    def _seen_from_other_end(self, key, outbound):
-        """True if the other end's syscall already wrote this datagram (and
-        consume that sighting); otherwise record this one."""
-        sightings = self.recent_datagrams.get(key)
-        if sightings is None:
-            sightings = [0, 0]
-            bounded_put(self.recent_datagrams, key, sightings, RECENT_DATAGRAMS_KEPT)
-        other = 1 if outbound else 0
-        if sightings[other]:
-            sightings[other] -= 1
-            return True
-        sightings[1 - other] += 1
-        return False
