@@ -10,6 +10,9 @@ Each end's syscalls move a cursor through the direction's byte stream: the
 writer's ``written``, the reader's ``read``.  Bytes are emitted once, by
 whichever syscall first reaches them, so when both ends are traced the
 writer's write carries the data and the reader's read of it adds nothing.
+
+``HeldFins`` holds the FINs of close() for both packetizers, with one rule
+(see the class).
 """
 
 import zlib
