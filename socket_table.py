@@ -121,3 +121,11 @@ class SocketTable:
         table = self._tables.get(owner)
         if table:
             self._tables[child] = {fd: SocketInfo(**vars(info)) for fd, info in table.items()}
+
+
+def placeholder_endpoints(pid, fd, session):
+    """Stand-in (local, remote) endpoints for a socket whose addresses the
+    trace does not show: 192.0.2.0/24 (TEST-NET-1) for the process, port from
+    the fd and session, and 198.51.100.1 (TEST-NET-2) for the peer."""
+    local = ("192.0.2.%d" % (1 + pid % 254), 10000 + (fd * 64 + session) % 50000)
+    return local, ("198.51.100.1", 9)

@@ -86,8 +86,7 @@ import re
 from collections import Counter
 from datetime import datetime, timezone
 
-from socket_table import SocketTable, socket_protocol
-from strace_parser_2_packet import placeholder_endpoints
+from socket_table import SocketTable, placeholder_endpoints, socket_protocol
 
 OUT, IN = "out", "in"
 

@@ -28,6 +28,8 @@ packet.
 from collections import OrderedDict
 
 from bounded_tables import DatagramSightings, bounded_put
+from socket_table import placeholder_endpoints
+from strace_parser import UNSEEN_PAYLOAD_SYSCALLS
 from tcp_flow import HeldFins, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
@@ -44,14 +46,6 @@ PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
 RECENT_DATAGRAMS_KEPT = 4096
 UDP_TEMPLATES_KEPT = 65536
-
-
-def placeholder_endpoints(pid, fd, session):
-    """Stand-in (local, remote) endpoints for a socket whose addresses the
-    trace does not show: 192.0.2.0/24 (TEST-NET-1) for the process, port from
-    the fd and session, and 198.51.100.1 (TEST-NET-2) for the peer."""
-    local = ("192.0.2.%d" % (1 + pid % 254), 10000 + (fd * 64 + session) % 50000)
-    return local, ("198.51.100.1", 9)
 
 
 def loopback_source(local, remote):
@@ -168,8 +162,11 @@ class InetPacketizer:
         if name in ACCEPT_SYSCALLS:
             packets += conversation.open(1 - side, event["time"], links, side, event)
         elif event["direction"] == "out":
-            packets += conversation.transfer(side, event["payload"], event["length"], True,
-                                             event["time"], links, side, event)
+            if name in UNSEEN_PAYLOAD_SYSCALLS and 1 - side in conversation.traced_sides:
+                conversation.leave_unseen(side, event["length"])
+            else:
+                packets += conversation.transfer(side, event["payload"], event["length"], True,
+                                                 event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
                 if side not in conversation.reads_shut:

@@ -115,11 +115,29 @@ class TcpConversation:
         ``payload`` holds what strace printed.  ``by_sender`` tells whether
         the syscall was the sender's write or the receiver's read.  Emits the
         part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
+        packets = self._fill_unseen(sender, time, links, traced_side, event) if by_sender else []
         skip = self.claim(sender, length, by_sender)
         if skip >= length:
+            return packets
+        return packets + self.segments(sender, [(payload[skip:], length - skip)],
+                                       time, links, traced_side, event)
+
+    def leave_unseen(self, sender, length):
+        """A write of ``length`` bytes strace did not print (sendfile) to a
+        receiver the trace also shows: only the writer's cursor moves, so
+        that the reader's reads carry the real bytes."""
+        self.directions[sender].written += length
+
+    def _fill_unseen(self, sender, time, links, traced_side, event):
+        """Segments without bytes for what ``leave_unseen`` left and no read
+        claimed before the sender wrote again or closed: the sequence
+        numbers stay whole."""
+        stream = self.directions[sender]
+        gap = stream.written - stream.claimed
+        if gap <= 0:
             return []
-        return self.segments(sender, [(payload[skip:], length - skip)],
-                             time, links, traced_side, event)
+        stream.claimed = stream.written
+        return self.segments(sender, [(b"", gap)], time, links, traced_side, event)
 
     def claim(self, sender, length, by_sender):
         """Move the cursor of one syscall of ``length`` bytes (the sender's
@@ -158,10 +176,11 @@ class TcpConversation:
         stream = self.directions[sender]
         if stream.fin_sent:
             return []
+        packets = self._fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True
         ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)
-        return [fin, ack]
+        return packets + [fin, ack]
 
 
 class HeldFins(OrderedDict):

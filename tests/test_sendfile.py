@@ -13,11 +13,19 @@ import textwrap
 import support
 
 SERVER = textwrap.dedent("""
-    import socket, sys
+    import socket, sys, threading
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     print(listener.getsockname()[1], flush=True)
+    if len(sys.argv) > 2:  # and the client, in a thread of this process
+        def fetch():
+            with socket.create_connection(listener.getsockname()) as client:
+                client.sendall(b"GET")
+                with open(sys.argv[2], "wb") as received:
+                    while chunk := client.recv(65536):
+                        received.write(chunk)
+        threading.Thread(target=fetch).start()
     connection, _ = listener.accept()
     connection.recv(100)
     connection.sendall(b"HEADER\\r\\n")
@@ -63,3 +71,23 @@ def fetch(port):
             if not chunk:
                 return received
             received += chunk
+
+
+def test_sendfile_bytes_come_from_the_traced_reader(tmp_path):
+    """Both ends traced: the reader's reads carry the bytes sendfile moved."""
+    support.require("strace", "tshark")
+    body = tmp_path / "body.bin"
+    body.write_bytes(bytes(range(256)) * 1000)
+    received = tmp_path / "received.bin"
+    trace = tmp_path / "both.strace"
+    subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c",
+                    SERVER, str(body), str(received)], check=True, capture_output=True,
+                   timeout=60)
+    assert received.read_bytes() == b"HEADER\r\n" + body.read_bytes()
+
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
+    streams = support.tcp_streams(pcap)
+    assert sorted(streams.values(), key=len) == [b"GET", received.read_bytes()]
+    assert support.tcp_analysis_warnings(pcap) == ""
