@@ -7,6 +7,9 @@ process events of ``strace_parser`` (``StraceParser(process_events=True)``):
 * ``clone``/``clone3``/``fork``/``vfork`` give the child (their return
   value) the caller's name until the child execs; a clone with
   ``CLONE_THREAD`` also makes the child a thread of the caller's process.
+  The child often runs before the clone returns: a thread id first seen
+  while a clone is in flight (its ``<unfinished ...>`` half) is taken as
+  the child of the latest such clone.
 
 ``annotate(event)`` then adds to a socket event ``comm`` (unless the parser
 already set it from ``--decode-pids=comm``) and ``process`` (the thread
@@ -22,25 +25,36 @@ class ProcessNames:
     def __init__(self):
         self.names = {}       # thread id -> command name
         self.processes = {}   # thread id -> its process's id, for threads seen created
+        self.clones_in_flight = {}  # caller thread id -> CLONE_THREAD, newest last
+        self.seen = set()     # thread ids met so far: only a new one can be a child
 
     def observe(self, event):
         """Learn from one process event (execve, clone, fork, ...)."""
         caller = event["pid"]
+        self.seen.add(caller)
+        if event["in_flight"]:
+            self.clones_in_flight.pop(caller, None)
+            self.clones_in_flight[caller] = event["thread"]
+            return
+        self.clones_in_flight.pop(caller, None)
         if event["comm"] is not None:
             self.names[caller] = event["comm"]
             # execve in a thread makes it the process's only thread, under
             # the leader's id: strace reports the call's end with that id.
             self.processes.pop(caller, None)
             return
-        child = event["child"]
-        if child is None:
-            return
+        if event["child"] is not None:
+            self._inherit(caller, event["child"], event["thread"])
+
+    def _inherit(self, caller, child, thread):
+        """Give ``child`` the name (and, for a thread, the process) of ``caller``."""
+        self.seen.add(child)
         name = self.names.get(caller)
         if name is None:
             self.names.pop(child, None)  # a reused id must not keep an old name
         else:
             self.names[child] = name
-        if event["thread"]:
+        if thread:
             self.processes[child] = self.processes.get(caller, caller)
         else:
             self.processes.pop(child, None)
@@ -48,6 +62,11 @@ class ProcessNames:
     def annotate(self, event):
         """Add ``comm`` and ``process`` to a socket event when known."""
         thread = event["pid"]
+        if thread not in self.seen:
+            self.seen.add(thread)
+            if self.clones_in_flight:
+                caller, is_thread = next(reversed(self.clones_in_flight.items()))
+                self._inherit(caller, thread, is_thread)
         if event.get("comm") is None:
             name = self.names.get(thread)
             if name is not None:

@@ -69,6 +69,9 @@ comm           str | None      execve: the basename of argv[0] (of the path
 child          int | None      clone/fork: the new thread's or process's id
 thread         bool            clone with CLONE_THREAD: the child is a thread
                                of the caller's process
+in_flight      bool            True for the ``<unfinished ...>`` half of a
+                               clone/fork (time, result and child None): its
+                               child may print lines before the clone returns
 =============  ==============  ==================================================
 
 Example::
@@ -111,6 +114,7 @@ SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM",
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
+CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 
 EXAMPLES_KEPT = 5
@@ -359,6 +363,10 @@ class StraceParser:
         self.line_number = 0
         self._unfinished = {}
         self._sessions = {}
+        # Set once the trace shows -yy/-y socket annotations: every line that
+        # can give an event then holds ":[" or "resumed>", and the rest are
+        # dropped by two substring searches instead of the line regex.
+        self.rejects_unannotated = False
 
     # -- bookkeeping -------------------------------------------------------
 
@@ -385,6 +393,9 @@ class StraceParser:
     def parse(self, line):
         """Parse one line (without its newline); return a list of event dicts."""
         self.line_number += 1
+        if self.rejects_unannotated and ":[" not in line and "resumed>" not in line:
+            self.skipped["not a socket syscall"] += 1
+            return []
         head = LINE_HEAD.match(line)
         if head is None and line.startswith(" "):
             line = line.lstrip()  # -r without a pid column: "     0.000123 read(..."
@@ -417,6 +428,12 @@ class StraceParser:
                     return self.skip("too many unfinished calls", line)
                 self._unfinished[(pid, name)] = (start_time, line[:-len(" <unfinished ...>")],
                                                  self.line_number)
+                if self.process_events and name in CLONE_SYSCALLS:
+                    # The child's first lines often come before the clone
+                    # returns: say that a child of ``pid`` is on its way.
+                    return [{"protocol": PROCESS, "pid": pid, "syscall": name, "result": None,
+                             "time": None, "comm": None, "child": None, "in_flight": True,
+                             "thread": "CLONE_THREAD" in line}]
                 return []
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)
@@ -516,6 +533,11 @@ class StraceParser:
         else:
             annotation, offset = first, args_start
         annotated = annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
+        if annotated and not self.rejects_unannotated:
+            # Not with -r (every line moves the clock) nor process events
+            # (execve/clone lines hold no socket annotation).
+            self.rejects_unannotated = (self.clock.relative is False
+                                        and not self.process_events)
         if not annotated and name != "socketpair" and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)
@@ -719,7 +741,8 @@ class StraceParser:
         result = int(returned.group("ret"))
         args = line[line.find(name + "(") + len(name) + 1:equals]
         event = {"protocol": PROCESS, "pid": pid, "syscall": name, "result": result,
-                 "time": start_time, "comm": None, "child": None, "thread": False}
+                 "time": start_time, "comm": None, "child": None, "in_flight": False,
+                 "thread": False}
         try:
             if name.startswith("exec"):
                 event["comm"] = program_name(args)

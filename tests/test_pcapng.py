@@ -60,8 +60,10 @@ def test_parser_gives_process_events_only_when_asked():
               for line in PROCESS_LINES for event in parser.parse(line)]
     assert events == [
         (17218, "execve", "clients.sh", None, False),
+        (17218, "vfork", None, None, False),  # its <unfinished ...> half: in flight
         (17218, "vfork", None, 17219, False),
         (17219, "execve", "curl", None, False),
+        (9918, "clone", None, None, False),
         (9918, "clone", None, 9919, False),
         (17223, "clone3", None, 17224, True),
     ]
@@ -72,7 +74,7 @@ def test_parser_gives_process_events_only_when_asked():
 
 def process_event(pid, syscall, comm=None, child=None, thread=False):
     return {"protocol": PROCESS, "pid": pid, "syscall": syscall, "result": child or 0,
-            "time": 0.0, "comm": comm, "child": child, "thread": thread}
+            "time": 0.0, "comm": comm, "child": child, "thread": thread, "in_flight": False}
 
 
 def annotated(names, pid, **preset):
