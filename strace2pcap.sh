@@ -41,7 +41,7 @@ STRACE ARGS is one string, split like a shell command line (quotes group
 words; nothing is expanded): a command, or -p PID to attach to a process, with
 any extra strace options in front.  CONVERTER OPTIONS go to py_strace2pcap.py
 (see py_strace2pcap.py --help), e.g. --capture-unix-socket, -q.
-Exit status: the traced command's; 2 when strace, Python or scapy is missing
+Exit status: the traced command's; 2 when strace or Python 3.9+ is missing
 or the arguments are wrong.  Set PYTHON to choose the Python interpreter.
 EOF
 }
@@ -78,8 +78,8 @@ here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 python=${PYTHON:-python3}
 command -v strace >/dev/null 2>&1 || die "strace not found: install it (e.g. apt-get install strace)"
 command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3 or set PYTHON"
-"$python" -c "import scapy" >/dev/null 2>&1 \
-    || die "the Python module scapy is missing: $python -m pip install -r $here/requirements.txt"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' >/dev/null 2>&1 \
+    || die "$python is too old: py-strace2pcap needs Python 3.9 or newer (set PYTHON)"
 converter=$here/py_strace2pcap.py
 [ -f "$converter" ] || die "py_strace2pcap.py not found next to this script ($here)"
 
