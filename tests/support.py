@@ -121,23 +121,29 @@ def read_packets(pcap):
                 return packets
 
 
-def tcp_streams(pcap):
-    """{(src ip, src port, dst ip, dst port): bytes} rebuilt by sequence number,
-    each byte once (retransmitted bytes must be equal or the test fails)."""
+def tcp_segments(pcap):
+    """Yield ``(index, segment, key, declared)`` for each TCP packet of
+    ``pcap``: scapy's TCP layer, (src ip, src port, dst ip, dst port) and the
+    payload length the IP header declares (more than captured when cut)."""
     from scapy.layers.inet import IP, TCP
     from scapy.layers.inet6 import IPv6
-    pieces = defaultdict(dict)
-    for packet in read_packets(pcap):
+    for index, packet in enumerate(read_packets(pcap)):
         if TCP not in packet:
             continue
         ip = packet[IP] if IP in packet else packet[IPv6]
         segment = packet[TCP]
-        payload = bytes(segment.payload)
-        if ip.haslayer("Padding"):
-            payload = payload[:len(payload) - len(ip["Padding"].load)]
+        declared = ip.len - 40 if IP in packet else ip.plen - 20
+        yield index, segment, (ip.src, segment.sport, ip.dst, segment.dport), declared
+
+
+def tcp_streams(pcap):
+    """{(src ip, src port, dst ip, dst port): bytes} rebuilt by sequence number,
+    each byte once (retransmitted bytes must be equal or the test fails)."""
+    pieces = defaultdict(dict)
+    for _index, segment, key, declared in tcp_segments(pcap):
+        payload = bytes(segment.payload)[:declared]
         if not payload:
             continue
-        key = (ip.src, segment.sport, ip.dst, segment.dport)
         previous = pieces[key].get(segment.seq)
         assert previous is None or previous == payload, "same seq, different bytes in %s" % (key,)
         pieces[key][segment.seq] = payload

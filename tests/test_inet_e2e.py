@@ -65,19 +65,11 @@ def conversations(pcap):
 
 def data_after_fin(pcap):
     """Indexes of packets carrying data from an end that already sent its FIN."""
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.inet6 import IPv6
     finished = set()
     late = []
-    for index, packet in enumerate(support.read_packets(pcap)):
-        if TCP not in packet:
-            continue
-        ip = packet[IP] if IP in packet else packet[IPv6]
-        segment = packet[TCP]
-        end = (ip.src, segment.sport, ip.dst, segment.dport)
+    for index, segment, end, declared in support.tcp_segments(pcap):
         if segment.flags.S:
             finished.discard(end)  # a new connection on the 4-tuple
-        declared = ip.len - 40 if IP in packet else ip.plen - 20
         if declared and end in finished:
             late.append(index)
         if segment.flags.F:
@@ -242,19 +234,11 @@ def test_http_download_over_one_megabyte(tools, tmp_path):
 
 def segments(pcap):
     """{(src, sport, dst, dport): [(stream offset, captured payload, declared length)]}."""
-    from scapy.layers.inet import IP, TCP
-    from scapy.layers.inet6 import IPv6
     result = {}
     origins = {}
-    for packet in support.read_packets(pcap):
-        if TCP not in packet:
-            continue
-        ip = packet[IP] if IP in packet else packet[IPv6]
-        segment = packet[TCP]
-        key = (ip.src, segment.sport, ip.dst, segment.dport)
+    for _index, segment, key, declared in support.tcp_segments(pcap):
         if segment.flags.S:
             origins[key] = segment.seq + 1
-        declared = (ip.len - 20 - 20) if IP in packet else ip.plen - 20
         if declared == 0:
             continue
         offset = (segment.seq - origins.setdefault(key, segment.seq)) % 2 ** 32
