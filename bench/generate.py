@@ -148,10 +148,10 @@ class Noise:
         self.cwd = "AT_FDCWD<%s>" % text_escape("/srv/app")
         self.epoll = "3<%s>" % text_escape("anon_inode:[eventpoll]")
         self.log = "2<%s>" % text_escape("/var/log/app/error.log")
-        self.kinds = [self.futex_wait, self.futex_wake, self.epoll_wait, self.mmap,
-                      self.munmap, self.openat, self.fstat, self.read_file, self.write_log,
-                      self.close_file, self.lseek, self.poll_socket, self.getsockopt,
-                      self.sigprocmask, self.epoll_ctl]
+        self.kinds = [self._futex_wait, self._futex_wake, self._epoll_wait, self._mmap,
+                      self._munmap, self._openat, self._fstat, self._read_file, self._write_log,
+                      self._close_file, self._lseek, self._poll_socket, self._getsockopt,
+                      self._sigprocmask, self._epoll_ctl]
         self.weights = [14, 8, 12, 6, 4, 8, 8, 8, 6, 6, 4, 4, 3, 5, 4]
 
     def emit(self):
@@ -160,40 +160,41 @@ class Noise:
         self.rng.choices(self.kinds, self.weights)[0](pid)
 
     def address(self):
+        """A random user-space address as strace prints it."""
         return "0x7f%010x" % (self.rng.getrandbits(36) << 4)
 
-    def futex_wait(self, pid):
+    def _futex_wait(self, pid):
         result = self.rng.choice(["0", "0", "-1 EAGAIN (Resource temporarily unavailable)",
                                   "-1 ETIMEDOUT (Connection timed out)"])
         self.writer.call(pid, "futex", "%s, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 0, "
                          "NULL, FUTEX_BITSET_MATCH_ANY" % self.address(), "", result,
                          split=0.7, noise=True)
 
-    def futex_wake(self, pid):
+    def _futex_wake(self, pid):
         self.writer.call(pid, "futex", "%s, FUTEX_WAKE_PRIVATE, 1" % self.address(), "",
                          str(self.rng.randrange(2)), noise=True)
 
-    def epoll_wait(self, pid):
+    def _epoll_wait(self, pid):
         fds = self.rng.sample(range(5, 60), self.rng.randrange(0, 3))
         events = ", ".join("{events=EPOLLIN, data={u32=%d, u64=%d}}" % (fd, fd) for fd in fds)
         self.writer.call(pid, "epoll_wait", "%s, " % self.epoll, "[%s], 1024, 1000" % events,
                          str(len(fds)), split=0.5, noise=True)
 
-    def epoll_ctl(self, pid):
+    def _epoll_ctl(self, pid):
         socket = self.rng.choice(self.socket_annotations)
         self.writer.call(pid, "epoll_ctl", "%s, EPOLL_CTL_MOD, %s, {events=EPOLLIN|EPOLLOUT, "
                          "data={u32=9, u64=139912854634503}}" % (self.epoll, socket), noise=True)
 
-    def mmap(self, pid):
+    def _mmap(self, pid):
         self.writer.call(pid, "mmap", "NULL, %d, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS"
                          ", -1, 0" % (4096 << self.rng.randrange(8)), "", self.address(),
                          noise=True)
 
-    def munmap(self, pid):
+    def _munmap(self, pid):
         self.writer.call(pid, "munmap", "%s, %d" % (self.address(), 4096 << self.rng.randrange(8)),
                          noise=True)
 
-    def openat(self, pid):
+    def _openat(self, pid):
         index = self.rng.randrange(len(PATHS))
         if self.rng.random() < 0.2:
             result = "-1 ENOENT (No such file or directory)"
@@ -202,12 +203,12 @@ class Noise:
         self.writer.call(pid, "openat", '%s, "%s", O_RDONLY|O_CLOEXEC'
                          % (self.cwd, text_escape(PATHS[index])), "", result, noise=True)
 
-    def fstat(self, pid):
+    def _fstat(self, pid):
         self.writer.call(pid, "newfstatat", '%s, "", {st_mode=S_IFREG|0644, st_size=%d, ...}, '
                          'AT_EMPTY_PATH' % (self.rng.choice(self.files), self.rng.randrange(1 << 20)),
                          noise=True)
 
-    def read_file(self, pid):
+    def _read_file(self, pid):
         length = self.rng.randrange(16, 768)
         pool = self.text if self.rng.random() < 0.5 else self.binary
         self.writer.call(pid, self.rng.choice(["read", "pread64"]),
@@ -215,30 +216,30 @@ class Noise:
                          '"%s", 4096' % pool.escaped_only(self.rng, length), str(length),
                          noise=True)
 
-    def write_log(self, pid):
+    def _write_log(self, pid):
         length = self.rng.randrange(40, 200)
         self.writer.call(pid, "write", '%s, "%s", %d'
                          % (self.log, self.text.escaped_only(self.rng, length), length), "",
                          str(length), noise=True)
 
-    def close_file(self, pid):
+    def _close_file(self, pid):
         self.writer.call(pid, "close", self.rng.choice(self.files), noise=True)
 
-    def lseek(self, pid):
+    def _lseek(self, pid):
         self.writer.call(pid, "lseek", "%s, 0, SEEK_CUR" % self.rng.choice(self.files), "",
                          str(self.rng.randrange(1 << 16)), noise=True)
 
-    def poll_socket(self, pid):
+    def _poll_socket(self, pid):
         socket = self.rng.choice(self.socket_annotations)
         fd = socket.split("<", 1)[0]
         self.writer.call(pid, "poll", "[{fd=%s, events=POLLIN}], 1, " % socket, "1000",
                          "1 ([{fd=%s, revents=POLLIN}])" % fd, split=0.3, noise=True)
 
-    def getsockopt(self, pid):
+    def _getsockopt(self, pid):
         self.writer.call(pid, "getsockopt", "%s, SOL_SOCKET, SO_ERROR, [0], [4]"
                          % self.rng.choice(self.socket_annotations), noise=True)
 
-    def sigprocmask(self, pid):
+    def _sigprocmask(self, pid):
         self.writer.call(pid, "rt_sigprocmask", "SIG_BLOCK, ~[], [], 8", noise=True)
 
 
@@ -253,10 +254,12 @@ def inet_sockaddr(ip, port):
 
 
 def endpoint(ip, port):
+    """(ip, port) as a -yy annotation writes it: ``[::1]:80`` or ``1.2.3.4:80``."""
     return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
 
 
 def tcp_annotation(fd, local, remote):
+    """The -yy annotation of a connected TCP fd: ``5<TCP:[a:p->b:q]>``."""
     protocol = "TCPv6" if ":" in local[0] else "TCP"
     return "%d<%s:[%s->%s]>" % (fd, protocol, endpoint(*local), endpoint(*remote))
 
@@ -312,6 +315,7 @@ class TcpClient:
         return self.steps_left > 0
 
     def send(self):
+        """Write one outgoing data syscall of this client (write, send*, writev)."""
         length = self.rng.randrange(*self.sizes)
         data = self.pool.escaped_only(self.rng, length)
         kind = self.rng.randrange(4)
@@ -335,6 +339,7 @@ class TcpClient:
         self.packets += segments(length)
 
     def receive(self):
+        """Write one incoming data syscall of this client (read, recv*, readv)."""
         length = self.rng.randrange(*self.sizes)
         data = self.pool.escaped_only(self.rng, length)
         kind = self.rng.randrange(4)
@@ -356,6 +361,7 @@ class TcpClient:
 
 
 def thread_ids(base, count):
+    """``count`` consecutive thread ids from ``base``."""
     return [base + index for index in range(count)]
 
 

@@ -79,6 +79,7 @@ def count_packets(path):
 
 
 def converter_command(python, trace, pcap, workload, converter=CONVERTER):
+    """The argv converting ``trace`` to ``pcap`` with the workload's flags."""
     return [python, converter, "-q", "-r", trace, pcap] + generate.WORKLOAD_FLAGS.get(workload, [])
 
 
