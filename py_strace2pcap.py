@@ -30,6 +30,11 @@ __version__ = "1.0.0"
 EXIT_USAGE = 2
 EXIT_STRICT = 1
 PROGRESS_INTERVAL = 0.5
+# While a live input is quiet, the converter wakes this often to let out the
+# close() FINs whose hold ran out (see Converter.idle).
+IDLE_TICK = 0.5
+# A trace whose latest syscall is this close to the wall clock is live.
+LIVE_TRACE_SKEW = 60.0
 
 
 class Stop(Exception):
@@ -72,20 +77,24 @@ class StopSignals:
         if self.signum is not None:
             raise Stop(self.signum)
 
-    def wait_for_input(self, fd):
-        """Block until ``fd`` is readable or a signal came (then raise ``Stop``)."""
+    def wait_for_input(self, fd, timeout=None):
+        """Block until ``fd`` is readable (True), ``timeout`` seconds passed
+        (False) or a signal came (then raise ``Stop``)."""
         while self.signum is None:
             try:
-                ready = select.select([fd, self.wake_read], [], [])[0]
+                ready = select.select([fd, self.wake_read], [], [], timeout)[0]
             except (OSError, ValueError):
-                return
+                return True
             if fd in ready:
                 break
+            if not ready:
+                return False
             try:
                 os.read(self.wake_read, 512)
             except BlockingIOError:
                 pass
         self.check()
+        return True
 
     def restore(self):
         """Back to the default actions: a second signal ends us at once."""
@@ -194,6 +203,7 @@ class Converter:
         self.events = 0
         self.packets = 0
         self.ignored_events = 0
+        self.latest_time = 0.0
 
     def feed(self, line):
         """Parse one line and write the packets it causes."""
@@ -205,6 +215,7 @@ class Converter:
             if self.processes is not None:
                 self.processes.annotate(event)
             self.events += 1
+            self.latest_time = event["time"]
             if event["protocol"] in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
             else:
@@ -218,6 +229,17 @@ class Converter:
                 self.described = True
                 self.output.describe(strace_flags(line))
             self.write(packets)
+
+    def idle(self, now):
+        """The input paused at wall-clock time ``now``.  In a live trace (its
+        latest syscall within LIVE_TRACE_SKEW of ``now``) the close() FINs
+        whose hold ran out go out now, not at the next line; a replayed old
+        trace keeps them for its next lines."""
+        if now - self.latest_time > LIVE_TRACE_SKEW:
+            return
+        for packetizer in (self.inet, self.unix):
+            if packetizer is not None and packetizer.held_fins:
+                self.write(packetizer.held_fins.release_due(now))
 
     def finish(self):
         """Write what the packetizers still hold; close the parser's books."""
@@ -345,10 +367,13 @@ def convert(arguments, stop_signals):
     def on_idle():
         # The input has nothing ready (a live strace between syscalls): the
         # moment to push the packets out, and never on bulk input.
-        writer.flush()
-        if progress.enabled:
-            progress.update()
-        stop_signals.wait_for_input(input_fd)
+        while True:
+            converter.idle(time.time())
+            writer.flush()
+            if progress.enabled:
+                progress.update()
+            if stop_signals.wait_for_input(input_fd, IDLE_TICK):
+                return
 
     stopped_by = None
     try:

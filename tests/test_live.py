@@ -342,3 +342,36 @@ def test_unusable_paths_give_one_line_and_exit_2(tmp_path, arguments, message):
     assert errors.count("\n") == 1 and errors.startswith("py-strace2pcap: "), errors
     assert message.format(tmp=tmp_path) in errors
     assert result.stdout == b""
+
+
+def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
+    """A close()'s FIN is held FIN_HOLD_SECONDS (another process may still
+    use the socket); in a live trace that then goes quiet it must still come
+    out, without waiting for the next line or the end of input."""
+    from tcp_flow import FIN_HOLD_SECONDS
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap, "-q")
+    now = time.time()
+    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+    lines = [
+        '100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
+        'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>' % (now, hex_escaped(b"127.0.0.1").decode()),
+        '100   %.6f sendto(%s, "%s", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>'
+        % (now + 0.001, connection, hex_escaped(b"hi").decode()),
+        "100   %.6f close(%s) = 0 <0.000010>" % (now + 0.002, connection),
+    ]
+    converter.stdin.write(("\n".join(lines) + "\n").encode())
+    converter.stdin.flush()
+    try:
+        def fin_written():
+            if not pcap.exists():
+                return False
+            frames = [frame for _, frame in pcap_records(pcap.read_bytes())]
+            # Ethernet + 802.1Q + IPv4 = 38 bytes; TCP flags at offset 13.
+            return any(frame[38 + 13] & 0x01 for frame in frames)
+        wait_for(fin_written, timeout=FIN_HOLD_SECONDS + 3)
+        assert time.time() - now >= FIN_HOLD_SECONDS  # held, then let out
+        assert converter.poll() is None  # the input is still open
+    finally:
+        converter.stdin.close()
+        converter.wait(timeout=30)
