@@ -115,7 +115,10 @@ def parse_arguments(argv):
     """The command line as an ``argparse.Namespace``."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit status: 0 done; 1 --strict found socket lines it could not parse;\n"
+               "2 bad arguments, an unreadable input or an unwritable output; 128+N\n"
+               "stopped by signal N (the pcap then holds every packet so far)")
     parser.add_argument("output", nargs="?",
                         help="the pcap to write; - writes it to standard output")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
