@@ -324,7 +324,7 @@ class InetPacketizer:
             return []
         template = self._udp_template(source, destination)
         links = self.links.for_event(event, template.ethertype)
-        frame = links[outbound] + template.udp_packet(payload[:length], length)
+        frame = template.udp_frame(links[outbound], payload[:length], length)
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(payload[:length]), event, outbound)]
 

@@ -91,10 +91,10 @@ class TcpConversation:
         peer = self.directions[1 - sender]
         if not (flags & SYN and not peer.syn_sent):
             flags |= ACK  # every segment but the opening SYN
-        body = self.templates[sender].tcp_packet(
-            stream.next_seq(), peer.next_seq() if flags & ACK else 0, flags, payload, length)
         outbound = sender == traced_side
-        frame = links[outbound] + body
+        frame = self.templates[sender].tcp_frame(
+            links[outbound], stream.next_seq(), peer.next_seq() if flags & ACK else 0, flags,
+            payload, length)
         return (time, frame, len(frame) + length - len(payload), event, outbound)
 
     def open(self, client, time, links, traced_side, event):

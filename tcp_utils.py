@@ -1,9 +1,10 @@
 """Frame building shared by the INET and UNIX packetizers.
 
-A frame is Ethernet / 802.1Q / IPv4 or IPv6 / TCP or UDP / payload, packed
-with one precompiled ``struct.Struct`` per header.  ``HeaderTemplate`` holds
-what is fixed for one direction of one conversation (addresses, ports,
-the pseudo-header checksum) so that a packet costs a few ``pack`` calls.
+A frame is Ethernet / 802.1Q / IPv4 or IPv6 / TCP or UDP / payload, its
+headers packed with one precompiled ``struct.Struct`` per family and
+transport.  ``HeaderTemplate`` holds what is fixed for one direction of one
+conversation (addresses, ports, the checksums' fixed words) so that a
+packet costs one ``pack`` and one payload sum.
 ``link_header`` encodes who made the syscall into the MACs and VLAN, as the
 README's table says.  tests/test_frames.py checks every builder against
 scapy's layers, byte for byte.
@@ -40,32 +41,36 @@ IPV4 = struct.Struct("!BBHHHBBH4s4s")
 # IPv6: version/class/flow label, payload length, next header, hop limit,
 # source, destination (RFC 8200 section 3).
 IPV6 = struct.Struct("!IHBB16s16s")
-# TCP: ports, seq, ack, data offset, flags, window, checksum, urgent pointer.
-TCP = struct.Struct("!HHIIBBHHH")
-TCP_DATA_OFFSET = 5 << 4
-# UDP: ports, length, checksum.
-UDP = struct.Struct("!HHHH")
-FRAME_OVERHEAD = ETHER_VLAN.size
+# TCP after the ports: seq, ack, data offset (5 words) and flags, window,
+# checksum, urgent pointer.
+TCP_DATA_OFFSET = 5 << 12
+# A whole frame's headers in one pack: the link header of the syscall, then
+# the IP and TCP/UDP headers with what one direction fixes packed once into
+# blocks (``HeaderTemplate``): one pack per packet instead of four, and no
+# joins (a TCP frame 2.3 -> 1.5 us, UDP 2.0 -> 1.25).  IPv4 blocks: version/IHL and TOS; id,
+# flags/fragment, TTL and protocol; addresses and ports.  IPv6 blocks:
+# version/class/flow label; next header, hop limit, addresses and ports.
+LINK_IPV4_TCP = struct.Struct("!18s2sH6sH12sIIHHHH")
+LINK_IPV6_TCP = struct.Struct("!18s4sH38sIIHHHH")
+# UDP after the ports: length, checksum.
+LINK_IPV4_UDP = struct.Struct("!18s2sH6sH12sHH")
+LINK_IPV6_UDP = struct.Struct("!18s4sH38sHH")
 
 
 def ones_complement_sum(data):
-    """The 16-bit one's complement sum of ``data`` (big-endian words, an odd
-    last byte padded with zero), as an int in 0..0xFFFF, 0 only for all-zero data."""
-    if len(data) % 2:
-        data += b"\x00"
+    """An int congruent, modulo 0xFFFF, to the 16-bit one's complement sum
+    of ``data`` (big-endian words, an odd last byte padded with zero)."""
     # 2**16 == 1 (mod 0xFFFF), so the sum of the words is the number mod
-    # 0xFFFF: one C-speed conversion instead of a Python loop over the words.
-    value = int.from_bytes(data, "big")
-    total = value % 0xFFFF
-    return 0xFFFF if total == 0 and value else total
+    # 0xFFFF: one C-speed conversion instead of a Python loop over the words;
+    # an odd last byte is a word's high byte: the number times 256.
+    return int.from_bytes(data, "big") % 0xFFFF << (len(data) & 1) * 8
 
 
-def finish_checksum(*partial_sums):
-    """Combine partial one's complement sums into the checksum field value."""
-    total = sum(partial_sums) % 0xFFFF
-    if total == 0 and any(partial_sums):
-        total = 0xFFFF
-    return ~total & 0xFFFF
+def checksum_field(total):
+    """The checksum field value for a one's complement sum congruent to
+    ``total`` (> 0): ``~sum & 0xFFFF``, the sum taken as 0xFFFF when it is
+    a multiple of 0xFFFF (RFC 1071: nonzero words never sum to 0)."""
+    return -total % 0xFFFF
 
 
 def decimal_mac(number):
@@ -99,70 +104,67 @@ def address_bytes(ip):
 
 
 class HeaderTemplate:
-    """Fixed parts of the IP + TCP/UDP headers from one endpoint to another.
+    """What the IP + TCP/UDP headers from one endpoint to another fix: the
+    header blocks of the frame structs and the checksums' fixed words.
 
     ``source`` and ``destination`` are (ip string, port); both of one family.
     """
 
     def __init__(self, source, destination, protocol):
-        self.source_ip = address_bytes(source[0])
-        self.destination_ip = address_bytes(destination[0])
-        self.source_port = source[1]
-        self.destination_port = destination[1]
-        self.protocol = protocol
-        self.ipv6 = len(self.source_ip) == 16
+        source_ip, destination_ip = address_bytes(source[0]), address_bytes(destination[0])
+        ports = struct.pack("!HH", source[1], destination[1])
+        self.ipv6 = len(source_ip) == 16
         self.ethertype = ETHERTYPE_IPV6 if self.ipv6 else ETHERTYPE_IPV4
-        # Pseudo-header (RFC 793 / RFC 8200 8.1) without its length field.
-        self.pseudo_sum = ones_complement_sum(self.source_ip + self.destination_ip) + protocol
-        # The UDP checksum's port words, summed once: udp_packet 2.2 -> 1.8 us.
-        self.ports_sum = ones_complement_sum(struct.pack("!HH", self.source_port,
-                                                         self.destination_port))
-        if not self.ipv6:
-            self.ip_fixed_sum = ones_complement_sum(IPV4.pack(
-                0x45, 0, 0, 0, IP_DONT_FRAGMENT, IP_TTL, protocol, 0,
-                self.source_ip, self.destination_ip))
-
-    def ip_header(self, transport_length):
-        """The IPv4 or IPv6 header for a transport segment of ``transport_length`` bytes."""
+        # Pseudo-header (RFC 793 / RFC 8200 8.1) without its length field,
+        # plus the ports, which every TCP and UDP header has.
+        self.transport_sum = ones_complement_sum(source_ip + destination_ip + ports) + protocol
+        self.tcp_sum = self.transport_sum + TCP_DATA_OFFSET + TCP_WINDOW
         if self.ipv6:
-            return IPV6.pack(0x60000000, transport_length, self.protocol, IP_TTL,
-                             self.source_ip, self.destination_ip)
-        total_length = 20 + transport_length
-        checksum = finish_checksum(self.ip_fixed_sum, total_length)
-        return IPV4.pack(0x45, 0, total_length, 0, IP_DONT_FRAGMENT, IP_TTL, self.protocol,
-                         checksum, self.source_ip, self.destination_ip)
+            header = IPV6.pack(0x60000000, 0, protocol, IP_TTL, source_ip, destination_ip)
+            self.version_block, self.address_block = header[:4], header[6:] + ports
+        else:
+            header = IPV4.pack(0x45, 0, 0, 0, IP_DONT_FRAGMENT, IP_TTL, protocol, 0,
+                               source_ip, destination_ip)
+            self.ip_sum = ones_complement_sum(header)
+            self.version_block, self.middle_block = header[:2], header[4:10]
+            self.address_block = header[12:] + ports
 
-    def tcp_packet(self, seq, ack, flags, payload, length=None):
-        """IP + TCP headers + ``payload``.
-
-        ``length`` is the segment's real payload length when strace cut the
-        payload (the checksum then covers the printed bytes only).
-        """
-        length = len(payload) if length is None else length
+    def tcp_frame(self, link, seq, ack, flags, payload, length):
+        """``link`` + IP + TCP headers + ``payload``, a segment of ``length``
+        bytes of which ``payload`` holds those strace printed (fewer when
+        its ``-s`` cut them: the checksum then covers the printed bytes)."""
         segment_length = 20 + length
         seq &= 0xFFFFFFFF
         ack &= 0xFFFFFFFF
-        # The header's words summed directly: cheaper than packing it twice.
-        header_sum = (self.source_port + self.destination_port + (seq >> 16) + (seq & 0xFFFF)
-                      + (ack >> 16) + (ack & 0xFFFF) + (TCP_DATA_OFFSET << 8) + flags + TCP_WINDOW)
-        checksum = finish_checksum(self.pseudo_sum, segment_length, header_sum,
-                                   ones_complement_sum(payload))
-        return (self.ip_header(segment_length)
-                + TCP.pack(self.source_port, self.destination_port, seq, ack, TCP_DATA_OFFSET,
-                           flags, TCP_WINDOW, checksum, 0)
-                + payload)
+        # seq and ack summed whole: 2**16 == 1 (mod 0xFFFF) adds their words.
+        checksum = checksum_field(self.tcp_sum + segment_length + seq + ack + flags
+                                  + ones_complement_sum(payload))
+        if self.ipv6:
+            return LINK_IPV6_TCP.pack(link, self.version_block, segment_length,
+                                      self.address_block, seq, ack, TCP_DATA_OFFSET | flags,
+                                      TCP_WINDOW, checksum, 0) + payload
+        total_length = 20 + segment_length
+        return LINK_IPV4_TCP.pack(link, self.version_block, total_length, self.middle_block,
+                                  checksum_field(self.ip_sum + total_length), self.address_block,
+                                  seq, ack, TCP_DATA_OFFSET | flags, TCP_WINDOW, checksum,
+                                  0) + payload
 
-    def udp_packet(self, payload, length=None):
-        """IP + UDP headers + ``payload`` (``length`` as for ``tcp_packet``)."""
-        length = len(payload) if length is None else length
+    def udp_frame(self, link, payload, length):
+        """``link`` + IP + UDP headers + ``payload`` (``length`` as for ``tcp_frame``)."""
         datagram_length = 8 + length
-        checksum = finish_checksum(
-            self.pseudo_sum, datagram_length, datagram_length, self.ports_sum,
-            ones_complement_sum(payload))
+        # The length is in the pseudo-header and in the UDP header: twice.
+        checksum = checksum_field(self.transport_sum + 2 * datagram_length
+                                  + ones_complement_sum(payload))
         # RFC 768: a computed checksum of zero is sent as all ones.
-        header = UDP.pack(self.source_port, self.destination_port, datagram_length,
-                          checksum or 0xFFFF)
-        return self.ip_header(datagram_length) + header + payload
+        checksum = checksum or 0xFFFF
+        if self.ipv6:
+            return LINK_IPV6_UDP.pack(link, self.version_block, datagram_length,
+                                      self.address_block, datagram_length, checksum) + payload
+        total_length = 20 + datagram_length
+        return LINK_IPV4_UDP.pack(link, self.version_block, total_length, self.middle_block,
+                                  checksum_field(self.ip_sum + total_length), self.address_block,
+                                  datagram_length, checksum) + payload
+
 
 # The syscall code carried in byte 1 of the syscall-side MAC (README table).
 SYSCALL_CODES = {

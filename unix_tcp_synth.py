@@ -378,7 +378,7 @@ class UnixPacketizer:
             template = HeaderTemplate(source, destination, PROTO_UDP)
             bounded_put(self.udp_templates, (source, destination), template, KNOWN_SOCKETS_KEPT)
         links = self.links.for_event(event, ETHERTYPE_IPV4)
-        frame = links[outbound] + template.udp_packet(payload, length)
+        frame = template.udp_frame(links[outbound], payload, length)
         self.datagrams += 1
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(payload), event, outbound)]
