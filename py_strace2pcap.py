@@ -202,15 +202,19 @@ class Converter:
             from unix_tcp_synth import UnixPacketizer
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
                                        seed_grpc=arguments.seed_grpc)
-        self.lines = 0
         self.events = 0
         self.packets = 0
         self.ignored_events = 0
         self.latest_time = 0.0
 
+    def feed_block(self, block):
+        """Parse a block of whole lines ("\\n"-joined) and write the packets
+        they cause; the parser picks which lines it needs to see."""
+        for line in self.parser.lines_to_parse(block):
+            self.feed(line)
+
     def feed(self, line):
         """Parse one line and write the packets it causes."""
-        self.lines += 1
         for event in self.parser.parse(line):
             if event["protocol"] == PROCESS:
                 self.processes.observe(event)
@@ -262,7 +266,7 @@ class Converter:
         parser = self.parser
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (self.lines, self.events, self.packets, self.inet.connections, elapsed)]
+                  % (self.parser.line_number, self.events, self.packets, self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
         if self.ignored_events:
@@ -381,12 +385,11 @@ def convert(arguments, stop_signals):
     stopped_by = None
     try:
         try:
-            for count, line in enumerate(trace.lines(on_idle)):
-                converter.feed(line)
-                if count & 4095 == 0:
-                    stop_signals.check()
-                    if progress.enabled:
-                        progress.update()
+            for block in trace.blocks(on_idle):
+                converter.feed_block(block)
+                stop_signals.check()
+                if progress.enabled:
+                    progress.update()
         except Stop as stop:
             stopped_by = stop.signum
             stop_signals.restore()

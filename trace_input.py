@@ -1,8 +1,9 @@
 """Reading strace text: lines out of a byte stream, live or bulk.
 
-``read_lines(fd, on_idle)`` yields the lines of a file descriptor as ``str``
+``read_blocks(fd, on_idle)`` yields the lines of a file descriptor as ``str``
 (decoded as Latin-1, so any byte sequence is a valid line and hex escapes
-cost nothing extra), without their line ends.  When the input has nothing
+cost nothing extra), without their line ends, a block of whole lines per
+read (``read_lines`` one by one).  When the input has nothing
 ready (a live strace pipe between syscalls), it calls ``on_idle()`` before
 blocking: the converter flushes its output there, so packets appear while
 the trace is still being written, and bulk input never pays for flushes.
@@ -41,59 +42,71 @@ def _ready(fd):
         return True
 
 
-def read_lines(fd, on_idle=None):
-    """Yield the lines read from the file descriptor ``fd``, or from a binary
-    file object (no idle calls then), see the module doc."""
-    if not isinstance(fd, int):
-        yield from _read_object_lines(fd)
-        return
+def _chunks(source, on_idle):
+    """Text chunks of ``source`` (a file descriptor, or a binary file object
+    such as a decompressor: no idle calls then) as they are read."""
+    while True:
+        if isinstance(source, int):
+            if on_idle is not None and not _ready(source):
+                on_idle()
+            chunk = os.read(source, CHUNK_SIZE)
+        else:
+            try:
+                chunk = source.read(CHUNK_SIZE)
+            except (OSError, EOFError, lzma.LZMAError):
+                chunk = b""  # a damaged or cut archive: keep what came before
+        if not chunk:
+            return
+        yield chunk.decode("latin-1")
+
+
+def read_blocks(source, on_idle=None):
+    """Yield blocks of whole lines read from ``source`` (a file descriptor or
+    a binary file object), each a ``str`` of lines joined by "\\n", without
+    line ends (CR LF read as LF): one block per read, so that lines no
+    converter wants can be skipped without being split out."""
     pending = []
     pending_size = 0
-    while True:
-        if on_idle is not None and not _ready(fd):
-            on_idle()
-        chunk = os.read(fd, CHUNK_SIZE)
-        if not chunk:
-            break
-        text = chunk.decode("latin-1")
-        if "\n" not in text:
+    for text in _chunks(source, on_idle):
+        cut = text.rfind("\n")
+        if cut < 0:
             if pending_size < MAX_LINE:
                 pending.append(text)
                 pending_size += len(text)
             continue
-        lines = text.split("\n")
+        block = text[:cut]
         if pending:
-            pending.append(lines[0])
-            lines[0] = "".join(pending)[:MAX_LINE]
-        tail = lines.pop()
-        pending = [tail] if tail else []
-        pending_size = len(tail)
-        if "\r" in text or lines[0].endswith("\r"):  # (a CR may end the previous chunk)
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        yield from lines  # one "\r" test per chunk: read_lines -17% CPU (bench noise)
+            first_end = text.find("\n")
+            pending.append(text[:first_end])
+            block = "".join(pending)[:MAX_LINE] + block[first_end:]
+        pending = [text[cut + 1:]] if cut + 1 < len(text) else []
+        pending_size = len(text) - cut - 1
+        if "\r" in block:
+            block = block.replace("\r\n", "\n")
+            if block.endswith("\r"):
+                block = block[:-1]
+        yield block
     if pending:
         line = "".join(pending)[:MAX_LINE]
         yield line[:-1] if line.endswith("\r") else line
 
 
-def _read_object_lines(source):
-    """The lines of a binary file object (a decompressor), as ``read_lines``."""
-    pending = b""
-    while True:
-        try:
-            chunk = source.read(CHUNK_SIZE)
-        except (OSError, EOFError, lzma.LZMAError):
-            chunk = b""  # a damaged or cut archive: keep what came before
-        if not chunk:
-            break
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()[:MAX_LINE]
-        for line in lines:
-            text = line[:MAX_LINE].decode("latin-1")
-            yield text[:-1] if text.endswith("\r") else text
-    if pending:
-        text = pending.decode("latin-1")
-        yield text[:-1] if text.endswith("\r") else text
+def read_lines(source, on_idle=None):
+    """Yield the lines of ``source`` one by one (see ``read_blocks``)."""
+    for block in read_blocks(source, on_idle):
+        yield from block.split("\n")
+
+
+def _blocks_of(lines, size=4096):
+    """Blocks (as ``read_blocks`` yields them) of ``size`` lines of ``lines``."""
+    batch = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "\n".join(batch)
+            batch = []
+    if batch:
+        yield "\n".join(batch)
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -109,15 +122,20 @@ LINE_TIME = re.compile(r"""
 
 class Trace:
     """An opened trace: ``fd`` to watch (progress, idle flushes) and
-    ``lines(on_idle)`` to read it."""
+    ``blocks(on_idle)`` or ``lines(on_idle)`` to read it."""
 
-    def __init__(self, fd, lines):
+    def __init__(self, fd, blocks):
         self.fd = fd
-        self._lines = lines
+        self._blocks = blocks
+
+    def blocks(self, on_idle=None):
+        """The trace's lines in blocks (see ``read_blocks``)."""
+        return self._blocks(on_idle)
 
     def lines(self, on_idle=None):
-        """The trace's lines (see ``read_lines``)."""
-        return self._lines(on_idle)
+        """The trace's lines one by one."""
+        for block in self.blocks(on_idle):
+            yield from block.split("\n")
 
 
 def open_file(path):
@@ -152,14 +170,14 @@ def open_trace(paths, date):
     if len(paths) == 1:
         pid = _pid_suffix(paths[0])
         if pid is None:
-            return Trace(fds[0], lambda on_idle: read_lines(sources[0], on_idle))
-        return Trace(fds[0], lambda on_idle: _with_pid(read_lines(sources[0]), pid))
+            return Trace(fds[0], lambda on_idle: read_blocks(sources[0], on_idle))
+        return Trace(fds[0], lambda on_idle: _blocks_of(_with_pid(read_lines(sources[0]), pid)))
 
     def merged(_on_idle):
         streams = [_timed(_with_pid(read_lines(source), _pid_suffix(path)), date)
                    for path, source in zip(paths, sources)]
-        for _time, line in heapq.merge(*streams, key=lambda timed: timed[0]):
-            yield line
+        lines = (line for _time, line in heapq.merge(*streams, key=lambda timed: timed[0]))
+        return _blocks_of(lines)
     return Trace(fds[0], merged)
 
 

@@ -1,13 +1,21 @@
-"""Once the trace shows -yy annotations the parser rejects lines without
-one by two substring searches.  Plain and gzip input (two readers) must
-agree: the same pcap, line count, skip counts and -v line numbers, CRLF
-line ends included."""
+"""Once the trace shows -yy annotations the parser sieves each block of
+lines for socket annotations and resumed socket calls, and never splits
+out the rest.  The sieve must not change a single event, line count or -v
+line number; plain and gzip input (two readers) must agree, CRLF line
+ends included."""
 
+import datetime
 import gzip
 
+import pytest
+
 import support
+from strace_parser import StraceParser
 
 EXAMPLE = support.REPO / "example" / "curl-http.strace"
+DATE = datetime.date(2026, 11, 26)
+SIEVE_FIXTURES = sorted(path for path in support.FIXTURES.glob("*/*.strace")
+                        if ":[" in path.read_text(encoding="latin-1"))
 BROKEN = ('3104  1795659371.610700 sendto(5<TCP:[127.0.0.1:47040->127.0.0.1:18080]>, '
           '"\\x47\\x45\\x54, 3, MSG_NOSIGNAL, NULL, 0) = 3 <0.000020>')
 
@@ -34,3 +42,68 @@ def test_sieved_and_unsieved_conversions_agree(tmp_path):
     assert results[plain] == results[packed]
     assert results[plain][1].startswith("py-strace2pcap: %d lines" % len(lines))
     assert any(line.startswith("  line 20401 (unparseable") for line in results[plain][2])
+
+
+def _events_line_by_line(lines):
+    """Every line through parse(): what the sieve must not change."""
+    parser = StraceParser(date=DATE)
+    events = [event for line in lines for event in parser.parse(line)]
+    return events, parser.line_number, parser.examples
+
+
+def _events_sieved(lines, block_size):
+    """The lines in blocks of ``block_size`` through lines_to_parse()."""
+    parser = StraceParser(date=DATE)
+    events = []
+    sieved = 0
+    for first in range(0, len(lines), block_size):
+        block = "\n".join(lines[first:first + block_size])
+        sieved += parser.rejects_unannotated
+        for line in parser.lines_to_parse(block):
+            events += parser.parse(line)
+    return events, parser.line_number, parser.examples, sieved
+
+
+@pytest.mark.parametrize("fixture", SIEVE_FIXTURES, ids=lambda path: path.name)
+def test_the_sieve_keeps_every_event_of_real_traces(fixture):
+    lines = fixture.read_text(encoding="latin-1").splitlines()
+    # A broken socket line after the first socket lines: -v's line number.
+    lines.insert(len(lines) * 2 // 3, BROKEN)
+    expected = _events_line_by_line(lines)
+    assert expected[0]
+    for block_size in (1, 7, 100000):
+        events, line_number, examples, sieved = _events_sieved(lines, block_size)
+        assert (events, line_number, examples) == expected
+        if block_size == 7:
+            # -r times: every line moves the clock, so every line is parsed.
+            assert (sieved > 0) == (fixture.name != "relative.strace")
+
+
+def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
+    noise = [
+        '7     1795659371.000001 epoll_ctl(3<anon_inode:[eventpoll]>, EPOLL_CTL_ADD, '
+        '5<TCP:[127.0.0.1:1->127.0.0.1:2]>, {events=EPOLLIN, data={u32=5, u64=5}}) = 0 <0.000002>',
+        '7     1795659371.000002 read(4<anon_inode:[eventfd]>, "\\x01\\x00", 8) = 8 <0.000002>',
+        '8     1795659371.000003 <... futex resumed>) = 0 <0.000100>',
+        '7     1795659371.000004 openat(AT_FDCWD, "\\x2f\\x65\\x74\\x63", O_RDONLY) = 9</etc> <0.000002>',
+    ]
+    wanted = [
+        '7     1795659371.000005 recvfrom(5<TCP:[127.0.0.1:1->127.0.0.1:2]>,  <unfinished ...>',
+        '8     1795659371.000006 close(6<UNIX-STREAM:[11->12]>) = 0 <0.000002>',
+        '7     1795659371.000007 <... recvfrom resumed>"\\x68\\x69", 2, 0, NULL, NULL) = 2 <0.000010>',
+        '9     1795659371.000008 accept4(3<TCPv6:[[::1]:80]>, NULL, NULL, SOCK_CLOEXEC) '
+        '= 10<TCPv6:[[::1]:80->[::1]:5000]> <0.000010>',
+    ]
+    parser = StraceParser(date=DATE)
+    parser.rejects_unannotated = True
+    block = "\n".join(noise[:2] + wanted[:2] + noise[2:] + wanted[2:])
+    numbers = []
+    passed = []
+    for line in parser.lines_to_parse(block):
+        passed.append(line)
+        numbers.append(parser.line_number + 1)  # parse() counts the line it is given
+        parser.parse(line)
+    assert passed == wanted
+    assert numbers == [3, 4, 7, 8]
+    assert parser.line_number == 8
+    assert parser.skipped["not a socket syscall"] == 4
