@@ -115,12 +115,15 @@ class TcpConversation:
         ``payload`` holds what strace printed.  ``by_sender`` tells whether
         the syscall was the sender's write or the receiver's read.  Emits the
         part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
-        packets = self._fill_unseen(sender, time, links, traced_side, event) if by_sender else []
+        stream = self.directions[sender]
+        packets = (self._fill_unseen(sender, time, links, traced_side, event)
+                   if by_sender and stream.written > stream.claimed else None)
         skip = self.claim(sender, length, by_sender)
         if skip >= length:
-            return packets
-        return packets + self.segments(sender, [(payload[skip:], length - skip)],
-                                       time, links, traced_side, event)
+            return packets or []
+        segments = self.segments(sender, [(payload[skip:], length - skip)],
+                                 time, links, traced_side, event)
+        return packets + segments if packets else segments
 
     def leave_unseen(self, sender, length):
         """A write of ``length`` bytes strace did not print (sendfile) to a
@@ -160,15 +163,29 @@ class TcpConversation:
         (``payload`` may be shorter when strace cut it), pieces larger than
         MAX_SEGMENT split.  No dedup: for bytes ``claim`` handed out, or
         bytes no syscall moved (injected ones)."""
+        # _packet's work, done once for all the segments: the data path.
         stream = self.directions[sender]
+        template = self.templates[sender]
+        outbound = sender == traced_side
+        link = links[outbound]
+        time = max(time, self.last_time)
+        seq = stream.next_seq()
+        ack = self.directions[1 - sender].next_seq()
         packets = []
         for payload, length in pieces:
-            for offset in range(0, length, MAX_SEGMENT):
+            # A while loop, not for over a range(): 0.6 -> 0.3 us a piece.
+            offset = 0
+            while offset < length:
                 size = min(MAX_SEGMENT, length - offset)
                 piece = payload[offset:offset + size]
-                packets.append(self._packet(sender, PSH, piece, size, time, links,
-                                            traced_side, event))
-                stream.emitted += size
+                frame = template.tcp_frame(link, seq, ack, PSH | ACK, piece, size)
+                packets.append((time, frame, len(frame) + size - len(piece), event, outbound))
+                seq += size
+                offset += size
+            stream.emitted += length
+        if packets:
+            self.started = True
+            self.last_time = time
         return packets
 
     def close(self, sender, time, links, traced_side, event):

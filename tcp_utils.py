@@ -187,12 +187,14 @@ class LinkHeaders:
 
     def for_event(self, event, ethertype, code=None):
         """Headers for ``event``'s pid, fd, session and syscall (or ``code``)."""
-        code = SYSCALL_CODES.get(event["syscall"], 0) if code is None else code
-        key = (event["pid"], event["fd"], event["session"], code, ethertype)
+        # Keyed on the syscall's name: no code look-up on a hit.
+        key = (event["pid"], event["fd"], event["session"],
+               event["syscall"] if code is None else code, ethertype)
         pair = self.cache.get(key)
         if pair is None:
             if len(self.cache) >= self.limit:
                 self.cache.clear()
+            code = SYSCALL_CODES.get(event["syscall"], 0) if code is None else code
             pair = self.cache[key] = tuple(
                 link_header(event["pid"], event["fd"], event["session"], code, outbound, ethertype)
                 for outbound in (False, True))
