@@ -1,0 +1,100 @@
+"""The common data line (a whole read/write/send*/recv*/readv/writev/
+sendmsg/recvmsg on a -yy socket, plain pid column, epoch time) has its own
+short reader in the parser; every other line goes the general way.  The
+two must give the same events: on every fixture, on the benchmark's
+workloads, and on the shapes where the short reader must step aside."""
+
+import datetime
+import io
+import sys
+
+import pytest
+
+import support
+from strace_parser import StraceParser
+
+sys.path.insert(0, str(support.REPO / "bench"))
+import generate  # noqa: E402
+
+DATE = datetime.date(2026, 11, 26)
+FIXTURES = sorted(support.FIXTURES.glob("*/*.strace"))
+ANNOTATION = "5<TCP:[127.0.0.1:40000->127.0.0.1:8080]>"
+UDP = "6<UDP:[0.0.0.0:5353]>"
+SOCKADDR = '{sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("127.0.0.1")}'
+EDGE_LINES = [
+    # -x: an escaped quote inside the string
+    '10  1795659371.000001 write(%s, "a\\"b", 3) = 3 <0.000002>' % ANNOTATION,
+    # -s cut, and a short write
+    '10  1795659371.000002 write(%s, "\\x61\\x62"..., 9) = 4 <0.000002>' % ANNOTATION,
+    '10  1795659371.000003 write(%s, "\\x61\\x62\\x63", 3) = 2 <0.000002>' % ANNOTATION,
+    # peeked bytes are read again: skipped
+    '10  1795659371.000004 recvfrom(%s, "\\x61", 1, MSG_PEEK, NULL, NULL) = 1 <0.000002>'
+    % ANNOTATION,
+    # failed, interrupted and unfinished calls; no -T
+    '10  1795659371.000005 read(%s, 0x7ffd, 10) = -1 EAGAIN (Resource temporarily unavailable)'
+    ' <0.000002>' % ANNOTATION,
+    '10  1795659371.000006 read(%s, "\\x61", 10) = 1' % ANNOTATION,
+    '10  1795659371.000007 read(%s,  <unfinished ...>' % ANNOTATION,
+    '11  1795659371.000008 write(%s, "\\x62", 1) = 1 <0.000002>' % ANNOTATION,
+    '10  1795659371.000009 <... read resumed>"\\x63\\x64", 10) = 2 <0.000010>',
+    # unconnected UDP: the peer is in the sockaddr
+    '12  1795659371.000010 sendto(%s, "\\x01\\x02", 2, 0, %s, 16) = 2 <0.000002>' % (UDP, SOCKADDR),
+    '12  1795659371.000011 recvmsg(%s, {msg_name=%s, msg_namelen=16, msg_iov=[{iov_base='
+    '"\\x03\\x04", iov_len=2}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0) = 2 <0.000002>'
+    % (UDP, SOCKADDR),
+    '12  1795659371.000012 recvmsg(%s, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base='
+    '"\\x05", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, MSG_PEEK) = 1 <0.000002>'
+    % ANNOTATION,
+    '10  1795659371.000013 writev(%s, [{iov_base="\\x61", iov_len=1}, {iov_base="\\x62\\x63", '
+    'iov_len=2}], 2) = 3 <0.000002>' % ANNOTATION,
+    # a malformed string: unparseable, not a crash
+    '10  1795659371.000014 write(%s, "\\x6", 1) = 1 <0.000002>' % ANNOTATION,
+]
+
+
+def parsed(lines, common=True):
+    """Events of ``lines``, and how many came from the common-line reader."""
+    parser = StraceParser(date=DATE)
+    read_common = parser._common_data_line
+    hits = []
+
+    def counted(match, line):
+        events = read_common(match, line) if common else None
+        hits.append(events is not None)
+        return events
+    parser._common_data_line = counted
+    events = [event for line in lines for event in parser.parse(line)]
+    return events, parser.skipped, sum(hits)
+
+
+def assert_same_events(lines):
+    events, skipped, hits = parsed(lines)
+    general, general_skipped, _ = parsed(lines, common=False)
+    assert events == general
+    assert skipped == general_skipped
+    return events, hits
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda path: path.name)
+def test_fixtures_give_the_same_events(fixture):
+    events, hits = assert_same_events(fixture.read_text(encoding="latin-1").splitlines())
+    assert events
+    if fixture.name in ("xx.strace", "grpc-client.strace", "forking-server.strace"):
+        assert hits > len(events) / 2
+
+
+@pytest.mark.parametrize("workload", ["small", "udp", "unix"])
+def test_benchmark_workloads_give_the_same_events(workload):
+    text = io.StringIO()
+    generate.generate(workload, text, 0.01)
+    events, hits = assert_same_events(text.getvalue().splitlines())
+    assert hits > len(events) / 2
+
+
+def test_edge_lines_give_the_same_events():
+    events, hits = assert_same_events(EDGE_LINES)
+    payloads = [event["payload"] for event in events]
+    assert payloads == [b'a"b', b"ab", b"ab", b"a", b"b", b"cd", b"\x01\x02", b"\x03\x04",
+                        b"abc"]
+    assert events[-2]["remote"] == ("127.0.0.1", 53)
+    assert 0 < hits < len(events)
