@@ -43,7 +43,7 @@ def _ready(fd):
 
 
 def _chunks(source, on_idle):
-    """Text chunks of ``source`` (a file descriptor, or a binary file object
+    """Byte chunks of ``source`` (a file descriptor, or a binary file object
     such as a decompressor: no idle calls then) as they are read."""
     while True:
         if isinstance(source, int):
@@ -57,7 +57,7 @@ def _chunks(source, on_idle):
                 chunk = b""  # a damaged or cut archive: keep what came before
         if not chunk:
             return
-        yield chunk.decode("latin-1")
+        yield chunk
 
 
 def read_blocks(source, on_idle=None):
@@ -65,29 +65,35 @@ def read_blocks(source, on_idle=None):
     a binary file object), each a ``str`` of lines joined by "\\n", without
     line ends (CR LF read as LF): one block per read, so that lines no
     converter wants can be skipped without being split out."""
-    pending = []
+    pending = []  # the start of a line the next read ends
     pending_size = 0
-    for text in _chunks(source, on_idle):
-        cut = text.rfind("\n")
+    for chunk in _chunks(source, on_idle):
+        cut = chunk.rfind(b"\n")
         if cut < 0:
             if pending_size < MAX_LINE:
-                pending.append(text)
-                pending_size += len(text)
+                pending.append(chunk)
+                pending_size += len(chunk)
             continue
-        block = text[:cut]
         if pending:
-            first_end = text.find("\n")
-            pending.append(text[:first_end])
-            block = "".join(pending)[:MAX_LINE] + block[first_end:]
-        pending = [text[cut + 1:]] if cut + 1 < len(text) else []
-        pending_size = len(text) - cut - 1
+            if pending_size + cut > MAX_LINE:  # maybe a line too long: cut it
+                first_end = chunk.find(b"\n")
+                pending.append(chunk[:first_end])
+                chunk = b"".join(pending)[:MAX_LINE] + chunk[first_end:]
+            else:
+                pending.append(chunk)
+                chunk = b"".join(pending)
+            cut = chunk.rfind(b"\n")
+        # Decoded straight from the buffer: one copy of the block, not three.
+        block = str(memoryview(chunk)[:cut], "latin-1")
+        pending = [chunk[cut + 1:]] if cut + 1 < len(chunk) else []
+        pending_size = len(chunk) - cut - 1
         if "\r" in block:
             block = block.replace("\r\n", "\n")
             if block.endswith("\r"):
                 block = block[:-1]
         yield block
     if pending:
-        line = "".join(pending)[:MAX_LINE]
+        line = b"".join(pending)[:MAX_LINE].decode("latin-1")
         yield line[:-1] if line.endswith("\r") else line
 
 
