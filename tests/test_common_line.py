@@ -47,6 +47,9 @@ EDGE_LINES = [
     % ANNOTATION,
     '10  1795659371.000013 writev(%s, [{iov_base="\\x61", iov_len=1}, {iov_base="\\x62\\x63", '
     'iov_len=2}], 2) = 3 <0.000002>' % ANNOTATION,
+    # a unix datagram to a named socket
+    '13  1795659371.000015 sendto(7<UNIX-DGRAM:[123]>, "\\x01", 1, 0, {sa_family=AF_UNIX, '
+    'sun_path="\\x2f\\x74\\x2f\\x78"}, 6) = 1 <0.000002>',
     # a malformed string: unparseable, not a crash
     '10  1795659371.000014 write(%s, "\\x6", 1) = 1 <0.000002>' % ANNOTATION,
 ]
@@ -95,6 +98,7 @@ def test_edge_lines_give_the_same_events():
     events, hits = assert_same_events(EDGE_LINES)
     payloads = [event["payload"] for event in events]
     assert payloads == [b'a"b', b"ab", b"ab", b"a", b"b", b"cd", b"\x01\x02", b"\x03\x04",
-                        b"abc"]
-    assert events[-2]["remote"] == ("127.0.0.1", 53)
+                        b"abc", b"\x01"]
+    assert events[-4]["remote"] == ("127.0.0.1", 53)
+    assert events[-1]["peer_path"] == "/t/x"
     assert 0 < hits < len(events)
