@@ -165,7 +165,8 @@ class FrameAligner:
             position = len(PREFACE)
         chunks = []
         chunk_start = 0
-        while len(buffer) - position >= HEADER_SIZE:
+        size = len(buffer)
+        while size - position >= HEADER_SIZE:
             if buffer[position + 5] & 0x80:  # reserved bit set: not a frame header
                 self._emit(chunks, buffer, chunk_start, position)
                 self._hold(buffer, position)
@@ -174,13 +175,13 @@ class FrameAligner:
                 return chunks + self._resync()
             # The length alone, not frame_header(): 0.24 -> 0.1 us a frame.
             end = position + HEADER_SIZE + (FRAME_HEADER.unpack_from(buffer, position)[0] >> 8)
-            if end > len(buffer):
+            if end > size:
                 if end - position > MAX_HELD:
                     # Too big to hold: its start goes now, the rest as it comes.
                     self._emit(chunks, buffer, chunk_start, position)
                     chunks.append((bytes(buffer[position:]), False))
-                    self.pass_through = end - len(buffer)
-                    self._hold(buffer, len(buffer))
+                    self.pass_through = end - size
+                    self._hold(buffer, size)
                     return chunks
                 break
             if end - chunk_start > SEGMENT_TARGET and position > chunk_start:

@@ -135,12 +135,14 @@ class UnixPacketizer:
 
     def packets(self, event):
         """The packets one UNIX event causes (possibly none)."""
-        packets = self.held_fins.release_due(event["time"]) if self.held_fins else []
+        released = self.held_fins.release_due(event["time"]) if self.held_fins else []
         if event["protocol"] == "UNIX-STREAM":
-            return packets + self._stream(event)
-        if event["protocol"] in ("UNIX", "UNIX-DGRAM"):
-            return packets + self._datagram(event)
-        return packets
+            packets = self._stream(event)
+        elif event["protocol"] in ("UNIX", "UNIX-DGRAM"):
+            packets = self._datagram(event)
+        else:
+            return released
+        return released + packets if released else packets
 
     def flush(self):
         """Held FINs and the bytes aligners still hold."""
@@ -175,6 +177,8 @@ class UnixPacketizer:
                 bounded_put(self.pending_connects, inode, event, PENDING_CONNECTS_KEPT)
                 return []
             connect = event
+        elif not self.pending_connects:
+            connect = None
         else:
             connect = self.pending_connects.pop(inode, None)
             if connect is None and event["peer_inode"] is not None:
