@@ -199,6 +199,9 @@ SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 # and the resumed half of a call.
 SOCKET_ANNOTATION_OPENING = re.compile(":\\[(?:%s)" % "|".join(
     "(?<=<%s:\\[)" % re.escape(name) for name in sorted(SOCKET_PROTOCOLS | {"socket"})))
+# A process syscall, after the time column (the sieve runs on timed traces
+# only); the leading space makes it searched in C like a literal.
+PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 # Distinct annotations remembered before the memory is cleared.
 ANNOTATION_CACHE_SIZE = 4096
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
@@ -388,9 +391,9 @@ class StraceParser:
         self._annotation_fields = {}
         self._sockaddrs = {}
         # Set once the trace shows -yy socket annotations: every line that
-        # can give an event then holds ":[" or "resumed>", the rest are
-        # dropped by two substring searches (parse) or never split out of
-        # their block (lines_to_parse).
+        # can give an event then holds ":[" or "resumed>" (or is a process
+        # syscall), the rest are dropped by two substring searches (parse)
+        # or never split out of their block (lines_to_parse).
         self.rejects_unannotated = False
 
     # -- bookkeeping -------------------------------------------------------
@@ -419,8 +422,9 @@ class StraceParser:
         """Yield the lines of ``block`` (whole lines joined by "\\n") that
         ``parse`` must see.  Once the trace has shown -yy socket annotations
         (``rejects_unannotated``) that is only the lines of socket syscalls
-        with a socket annotation, and resumed halves of socket syscalls:
-        they are found by searching the block, and the others are counted
+        with a socket annotation, resumed halves of socket syscalls, and
+        with ``process_events`` process syscalls: they are found by
+        searching the block, and the others are counted
         skipped without being split out (what makes a trace of mostly file
         I/O fast).  ``line_number`` follows the lines yielded."""
         if not self.rejects_unannotated:
@@ -459,12 +463,16 @@ class StraceParser:
             starts.add(start)
         for resumed in self._resumed_wanted.finditer(block):
             starts.add(block.rfind("\n", 0, resumed.start()) + 1)
+        if self.process_events:
+            for call in PROCESS_CALL.finditer(block):
+                starts.add(block.rfind("\n", 0, call.start()) + 1)
         return sorted(starts)
 
     def parse(self, line):
         """Parse one line (without its newline); return a list of event dicts."""
         self.line_number += 1
-        if self.rejects_unannotated and ":[" not in line and "resumed>" not in line:
+        if (self.rejects_unannotated and ":[" not in line and "resumed>" not in line
+                and not (self.process_events and PROCESS_CALL.search(line))):
             self.skipped["not a socket syscall"] += 1
             return []
         if self.clock.relative is False:
@@ -676,10 +684,8 @@ class StraceParser:
             annotation, offset = first, args_start
         annotated = annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
         if annotated and not self.rejects_unannotated:
-            # Not with -r (every line moves the clock) nor process events
-            # (execve/clone lines hold no socket annotation).
-            self.rejects_unannotated = (self.clock.relative is False
-                                        and not self.process_events)
+            # Not with -r: every line moves the clock.
+            self.rejects_unannotated = self.clock.relative is False
         if not annotated and name != "socketpair" and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)

@@ -44,16 +44,16 @@ def test_sieved_and_unsieved_conversions_agree(tmp_path):
     assert any(line.startswith("  line 20401 (unparseable") for line in results[plain][2])
 
 
-def _events_line_by_line(lines):
+def _events_line_by_line(lines, process_events):
     """Every line through parse(): what the sieve must not change."""
-    parser = StraceParser(date=DATE)
+    parser = StraceParser(date=DATE, process_events=process_events)
     events = [event for line in lines for event in parser.parse(line)]
     return events, parser.line_number, parser.examples
 
 
-def _events_sieved(lines, block_size):
+def _events_sieved(lines, block_size, process_events):
     """The lines in blocks of ``block_size`` through lines_to_parse()."""
-    parser = StraceParser(date=DATE)
+    parser = StraceParser(date=DATE, process_events=process_events)
     events = []
     sieved = 0
     for first in range(0, len(lines), block_size):
@@ -64,15 +64,18 @@ def _events_sieved(lines, block_size):
     return events, parser.line_number, parser.examples, sieved
 
 
+@pytest.mark.parametrize("process_events", [False, True], ids=["pcap", "pcapng"])
 @pytest.mark.parametrize("fixture", SIEVE_FIXTURES, ids=lambda path: path.name)
-def test_the_sieve_keeps_every_event_of_real_traces(fixture):
+def test_the_sieve_keeps_every_event_of_real_traces(fixture, process_events):
     lines = fixture.read_text(encoding="latin-1").splitlines()
     # A broken socket line after the first socket lines: -v's line number.
     lines.insert(len(lines) * 2 // 3, BROKEN)
-    expected = _events_line_by_line(lines)
+    expected = _events_line_by_line(lines, process_events)
     assert expected[0]
+    if process_events and fixture.name == "clients.strace":  # a shell, curl and python
+        assert sum(event["protocol"] == "process" for event in expected[0]) > 3
     for block_size in (1, 7, 100000):
-        events, line_number, examples, sieved = _events_sieved(lines, block_size)
+        events, line_number, examples, sieved = _events_sieved(lines, block_size, process_events)
         assert (events, line_number, examples) == expected
         if block_size == 7:
             # -r times: every line moves the clock, so every line is parsed.
