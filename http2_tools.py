@@ -101,9 +101,12 @@ def iter_frames(chunk):
     """``(offset, length, type, flags, stream id)`` of each frame of a chunk
     of whole frames (as ``FrameAligner`` returns them)."""
     offset = 0
-    while offset + HEADER_SIZE <= len(chunk):
-        length, kind, flags, stream = frame_header(chunk, offset)
-        yield offset, length, kind, flags, stream
+    last_start = len(chunk) - HEADER_SIZE
+    while offset <= last_start:
+        # frame_header() written out: 1.6 -> 1.3 us a chunk of the unix bench.
+        length_and_type, flags, stream = FRAME_HEADER.unpack_from(chunk, offset)
+        length = length_and_type >> 8
+        yield offset, length, length_and_type & 0xFF, flags, stream & 0x7FFFFFFF
         offset += HEADER_SIZE + length
 
 

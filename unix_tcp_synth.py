@@ -288,7 +288,7 @@ class UnixPacketizer:
         packets = []
         for chunk, whole_frames in chunks:
             if whole_frames and flow.mid_stream and not flow.seeded:
-                packets += self._seed_http2(flow, time, event)
+                packets += self._seed_http2(flow, time, event, traced_side)
             if whole_frames and flow.grpc is not None:
                 start = 0
                 for offset, header_sender, headers in flow.grpc.injections(chunk, sender):
@@ -296,7 +296,8 @@ class UnixPacketizer:
                         packets += conversation.segments(
                             sender, [(chunk[start:offset], offset - start)],
                             time, links, traced_side, event)
-                    packets += self._inject(flow, header_sender, headers, time, event)
+                    packets += self._inject(flow, header_sender, headers, time, event,
+                                            traced_side)
                     start = offset
                 chunk = chunk[start:]
             if chunk:
@@ -304,7 +305,7 @@ class UnixPacketizer:
                                                  time, links, traced_side, event)
         return packets
 
-    def _seed_http2(self, flow, time, event):
+    def _seed_http2(self, flow, time, event, traced_side):
         """Preface + SETTINGS, SETTINGS + ACK, ACK: a mid-stream flow's
         HTTP/2 opening, before its first aligned bytes."""
         flow.seeded = flow.http2 = True
@@ -312,14 +313,14 @@ class UnixPacketizer:
         if self.seed_grpc:
             flow.grpc = GrpcSeeder()
         client_first, server, client_second = seed_frames()
-        return (self._inject(flow, CLIENT, client_first, time, event)
-                + self._inject(flow, SERVER, server, time, event)
-                + self._inject(flow, CLIENT, client_second, time, event))
+        return (self._inject(flow, CLIENT, client_first, time, event, traced_side)
+                + self._inject(flow, SERVER, server, time, event, traced_side)
+                + self._inject(flow, CLIENT, client_second, time, event, traced_side))
 
-    def _inject(self, flow, sender, data, time, event):
-        """A segment of bytes no syscall moved, marked with SYNTHETIC_CODE."""
+    def _inject(self, flow, sender, data, time, event, traced_side):
+        """A segment of bytes no syscall moved, marked with SYNTHETIC_CODE;
+        ``traced_side``: the side of ``event``'s socket."""
         flow.injected[sender] += len(data)
-        traced_side = flow.side_of(event["inode"])
         links = self.links.for_event(event, ETHERTYPE_IPV4, SYNTHETIC_CODE)
         return flow.conversation.segments(sender, [(data, len(data))], time, links,
                                           traced_side, event)
