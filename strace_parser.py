@@ -475,12 +475,9 @@ class StraceParser:
                 and not (self.process_events and PROCESS_CALL.search(line))):
             self.skipped["not a socket syscall"] += 1
             return []
-        if self.clock.relative is False:
-            common = COMMON_DATA_LINE.match(line)
-            if common is not None:
-                events = self._common_data_line(common, line)
-                if events is not None:
-                    return events
+        events = self._common_data_line(line)
+        if events is not None:
+            return events
         head = LINE_HEAD.match(line)
         if head is None and line.startswith(" "):
             line = line.lstrip()  # -r without a pid column: "     0.000123 read(..."
@@ -504,12 +501,9 @@ class StraceParser:
                 return self.skip("resumed without its start", line)
             start_time, first_half, _line_number = started
             line = first_half + line[head.end():]
-            if self.clock.relative is False:
-                common = COMMON_DATA_LINE.match(line)
-                if common is not None:
-                    events = self._common_data_line(common, line)
-                    if events is not None:
-                        return events
+            events = self._common_data_line(line)
+            if events is not None:
+                return events
         else:
             start_time = head.group("time")
             if start_time is None or self.clock.relative:
@@ -542,10 +536,14 @@ class StraceParser:
             return self._process_event(pid, start_time, name, line)
         return self._complete(pid, start_time, name, line, head)
 
-    def _common_data_line(self, common, line):
-        """The events of a line ``COMMON_DATA_LINE`` matched, or None when
-        it is not as common as it looks (a failed call, a sockaddr, a quote
-        escaped in a string, MSG_PEEK, ...): ``parse`` reads it then."""
+    def _common_data_line(self, line):
+        """The events of ``line`` if it is a common data line (see
+        ``COMMON_DATA_LINE``; epoch times only, not -r), else None: also when
+        it is not as common as it looks (a failed call, a quote escaped in a
+        string, MSG_PEEK, ...), and ``parse`` reads it the general way."""
+        common = COMMON_DATA_LINE.match(line) if self.clock.relative is False else None
+        if common is None:
+            return None
         pid, time, name, fd, protocol, details = common.groups()
         after = common.end()
         equals = line.rfind(" = ")

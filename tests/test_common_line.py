@@ -61,8 +61,8 @@ def parsed(lines, common=True):
     read_common = parser._common_data_line
     hits = []
 
-    def counted(match, line):
-        events = read_common(match, line) if common else None
+    def counted(line):
+        events = read_common(line) if common else None
         hits.append(events is not None)
         return events
     parser._common_data_line = counted
