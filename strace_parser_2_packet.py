@@ -335,9 +335,10 @@ class InetPacketizer:
             self.duplicates_dropped += 1
             return []
         links = self.links.for_event(event, template.ethertype)
-        frame = template.udp_frame(links[outbound], payload[:length], length)
+        printed = payload[:length]
+        frame = template.udp_frame(links[outbound], printed, length)
         time = event["time"] if outbound else receive_time(event)
-        return [(time, frame, len(frame) + length - len(payload[:length]), event, outbound)]
+        return [(time, frame, len(frame) + length - len(printed), event, outbound)]
 
     def _udp_route(self, local, remote, outbound):
         """``(source, destination, template)`` of a datagram between the
