@@ -204,7 +204,7 @@ class FrameAligner:
         """Hold ``buffer[start:]``, the bytes not cut yet."""
         if buffer is self.held:
             del buffer[:start]
-        else:
+        elif start < len(buffer):
             self.held += buffer[start:]
 
     def _resync(self):
