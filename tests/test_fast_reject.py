@@ -9,6 +9,7 @@ import gzip
 
 import pytest
 
+import strace_parser
 import support
 from strace_parser import StraceParser
 
@@ -66,7 +67,9 @@ def _events_sieved(lines, block_size, process_events):
 
 @pytest.mark.parametrize("process_events", [False, True], ids=["pcap", "pcapng"])
 @pytest.mark.parametrize("fixture", SIEVE_FIXTURES, ids=lambda path: path.name)
-def test_the_sieve_keeps_every_event_of_real_traces(fixture, process_events):
+def test_the_sieve_keeps_every_event_of_real_traces(fixture, process_events, monkeypatch):
+    # Sieve every block, whatever the length of its lines.
+    monkeypatch.setattr(strace_parser, "SIEVE_LONGEST_MEAN_LINE", 10 ** 9)
     lines = fixture.read_text(encoding="latin-1").splitlines()
     # A broken socket line after the first socket lines: -v's line number.
     lines.insert(len(lines) * 2 // 3, BROKEN)
@@ -110,3 +113,20 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
     assert numbers == [3, 4, 7, 8]
     assert parser.line_number == 8
     assert parser.skipped["not a socket syscall"] == 4
+
+
+def test_blocks_of_long_lines_are_split_not_sieved():
+    short = '7     1795659371.000001 futex(0x7f, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000002>'
+    long = ('7     1795659371.000002 write(5<TCP:[127.0.0.1:1->127.0.0.1:2]>, "%s", 1000) '
+            '= 1000 <0.000002>' % ("\\x61" * 1000))
+    mostly_short = "\n".join([short] * 50 + [long])
+    parser = StraceParser(date=DATE)
+    assert list(parser.lines_to_parse(long)) == [long]
+    assert parser.parse(long) and parser.rejects_unannotated
+    # After a block of long lines every line is handed to parse(), which
+    # rejects the noise; after one of short lines the noise never leaves
+    # its block.
+    assert list(parser.lines_to_parse(mostly_short)) == mostly_short.split("\n")
+    assert list(parser.lines_to_parse(mostly_short)) == [long]
+    assert list(parser.lines_to_parse(long)) == [long]
+    assert list(parser.lines_to_parse(mostly_short)) == mostly_short.split("\n")
