@@ -570,7 +570,7 @@ class StraceParser:
                 if name.startswith("recv") and "MSG_PEEK" in line[end:equals]:
                     return None  # the bytes stay queued and the next read returns them
                 payload = decode_string(line[after + 1:end])
-                name_at, name_end = end + 1 + 3 * line.startswith("...", end + 1), equals
+                name_at, name_end = line.find("{", end, equals), equals
             else:
                 if name == "recvmsg" and "MSG_PEEK" in line[line.rfind("}", 0, equals):equals]:
                     return None
