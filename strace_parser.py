@@ -179,7 +179,11 @@ SOCKADDR = re.compile(r"""
 """, re.VERBOSE)
 
 # A string literal's inside made only of the escapes strace prints.
-STRACE_ESCAPES = re.compile(r'(?:[^\\]|\\(?:x[0-9a-fA-F]{2}|[0-7]{1,3}|[nrtvf"\\]))*', re.DOTALL)
+# One way only to read each escape (an octal one takes all the digits it
+# can, up to 3): "[0-7]{1,3}" let a failing match of a mangled line try
+# every split of "\\123" and run for minutes.
+STRACE_ESCAPES = re.compile(r'(?:[^\\]|\\(?:x[0-9a-fA-F]{2}|[0-7]{3}|[0-7]{1,2}(?![0-7])|[nrtvf"\\]))*',
+                            re.DOTALL)
 UNIX_PATH = re.compile(r'sun_path=(@?)"([^"]*)"')
 MESSAGE_LENGTH = re.compile(r"msg_len=(\d+)")
 # The line most socket lines of a -f -ttt -yy trace are: a whole data
@@ -190,6 +194,7 @@ COMMON_DATA_LINE = re.compile(r"""
         read|write|recv|send|recvfrom|sendto|readv|writev|recvmsg|sendmsg)\(
     (?P<fd>\d+)<(?P<protocol>TCP|TCPv6|UDP|UDPv6|UNIX-STREAM|UNIX-DGRAM|UNIX):\[(?P<details>.*?)\]>,\ 
 """, re.VERBOSE)
+DURATION = re.compile(r"<\d+\.\d+>")
 STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 
@@ -559,7 +564,8 @@ class StraceParser:
         after = common.end()
         equals = line.rfind(" = ")
         returned = line[equals + 3:].split(" ")
-        if equals < after or not returned[0].isdigit() or len(returned) > 2:
+        if equals < after or not returned[0].isdecimal() or len(returned) > 2 or (
+                len(returned) == 2 and not DURATION.fullmatch(returned[1])):
             return None
         try:
             local, remote, inode, peer_inode, path = self._fields_of(protocol, details)
@@ -593,9 +599,9 @@ class StraceParser:
                 else:
                     remote = self._sockaddr(line[name_at:name_end])
             duration = float(returned[1][1:-1]) if len(returned) == 2 else None
+            pid, fd, result = int(pid), int(fd), int(returned[0])
         except (ValueError, IndexError):
             return None
-        pid, fd, result = int(pid), int(fd), int(returned[0])
         if len(payload) > result:
             payload = payload[:result]
         elif len(payload) < result:  # cut by -s
@@ -679,7 +685,8 @@ class StraceParser:
         errno = returned.group("errno")
         if returned.group("ret") == "?":
             return self.skip("interrupted call", line)
-        result = int(returned.group("ret"), 0)
+        ret = returned.group("ret")
+        result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
             return self.skip("failed call", line)
         args = line[args_start:equals].rstrip()

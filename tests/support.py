@@ -170,3 +170,29 @@ def udp_datagrams(pcap):
         datagrams.append((ip.src, packet[UDP].sport, ip.dst, packet[UDP].dport,
                           bytes(packet[UDP].payload)))
     return datagrams
+
+
+def strace_quote(payload, style):
+    """``payload`` as strace 6.1 prints a string (src/util.c string_quote):
+    ``xx`` every byte as \\xHH; ``x`` the whole string in hex if any byte is
+    neither printable ASCII nor one of \\t\\n\\v\\f\\r, else as by default;
+    ``default`` C escapes for those five, \\" and \\\\, printable ASCII as is,
+    anything else in octal, three digits when a digit 0-7 follows."""
+    if style == "xx" or (style == "x" and any(
+            byte > 0x7e or (byte < 0x20 and not 9 <= byte <= 13) for byte in payload)):
+        return "".join("\\x%02x" % byte for byte in payload)
+    named = {0x22: '\\"', 0x5c: "\\\\", 0x0c: "\\f", 0x0a: "\\n", 0x0d: "\\r",
+             0x09: "\\t", 0x0b: "\\v"}
+    text = []
+    for index, byte in enumerate(payload):
+        if byte in named:
+            text.append(named[byte])
+        elif 0x20 <= byte <= 0x7e:
+            text.append(chr(byte))
+        else:
+            following = payload[index + 1:index + 2]
+            if following and 0x30 <= following[0] <= 0x37:
+                text.append("\\%03o" % byte)
+            else:
+                text.append("\\%o" % byte)
+    return "".join(text)

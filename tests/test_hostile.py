@@ -111,32 +111,6 @@ def test_a_million_garbage_lines(tmp_path):
 
 # -- properties ---------------------------------------------------------------
 
-def strace_quote(payload, style):
-    """``payload`` as strace 6.1 prints a string (src/util.c string_quote):
-    ``xx`` every byte as \\xHH; ``x`` the whole string in hex if any byte is
-    neither printable ASCII nor one of \\t\\n\\v\\f\\r, else as by default;
-    ``default`` C escapes for those five, \\" and \\\\, printable ASCII as is,
-    anything else in octal, three digits when a digit 0-7 follows."""
-    if style == "xx" or (style == "x" and any(
-            byte > 0x7e or (byte < 0x20 and not 9 <= byte <= 13) for byte in payload)):
-        return "".join("\\x%02x" % byte for byte in payload)
-    named = {0x22: '\\"', 0x5c: "\\\\", 0x0c: "\\f", 0x0a: "\\n", 0x0d: "\\r",
-             0x09: "\\t", 0x0b: "\\v"}
-    text = []
-    for index, byte in enumerate(payload):
-        if byte in named:
-            text.append(named[byte])
-        elif 0x20 <= byte <= 0x7e:
-            text.append(chr(byte))
-        else:
-            following = payload[index + 1:index + 2]
-            if following and 0x30 <= following[0] <= 0x37:
-                text.append("\\%03o" % byte)
-            else:
-                text.append("\\%o" % byte)
-    return "".join(text)
-
-
 @pytest.mark.parametrize("payload, style, printed", [
     (b"\x1b[0m\x7f\n", "default", "\\33[0m\\177\\n"),
     (b"\x001", "default", "\\0001"),
@@ -144,7 +118,7 @@ def strace_quote(payload, style):
     (b"a\x00", "x", "\\x61\\x00"),
 ])
 def test_strace_quote_matches_recorded_strace(payload, style, printed):
-    assert strace_quote(payload, style) == printed
+    assert support.strace_quote(payload, style) == printed
 
 
 def test_strace_quote_matches_the_recordings():
@@ -156,7 +130,7 @@ def test_strace_quote_matches_the_recordings():
         from_fixture[style] = line.split(', "', 1)[1].rsplit('", 289', 1)[0]
     payload = bytes(range(256)) + b'GET / HTTP/1.1\r\n\t"quoted\\" \x1b[0m\x7f\n'
     for style, printed in from_fixture.items():
-        assert strace_quote(payload, style) == printed
+        assert support.strace_quote(payload, style) == printed
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,7 +139,7 @@ def test_strace_quote_matches_the_recordings():
 def test_payload_round_trips_in_every_escape_style(payload, style, cut):
     length = len(payload)
     shown = payload[:cut]                          # -s cut: the real length stays
-    line = SOCKET_LINE % (strace_quote(shown, style), length, length)
+    line = SOCKET_LINE % (support.strace_quote(shown, style), length, length)
     if cut < length:
         line = line.replace('", %d' % length, '"..., %d' % length, 1)
     parser = StraceParser()
@@ -203,3 +177,21 @@ def test_socket_line_cut_anywhere_is_lost_data(cut):
     parser = StraceParser()
     assert parser.parse("29835 1795660411.702365 " + cut) == []
     assert parser.skipped["unparseable: socket line without its return value"] == 1
+
+
+def test_a_mangled_escape_is_rejected_in_linear_time():
+    # Two-digit octal escapes and an invalid one: a pattern that could read
+    # "\20" as "\2" + "0" tried 2**24 ways before giving up (4 s here).
+    line = SOCKET_LINE % ("\\20" * 24 + "\\8", 25, 25)
+    parser = StraceParser()
+    started = time.perf_counter()
+    assert parser.parse(line) == []
+    assert time.perf_counter() - started < 1
+    assert parser.skipped["unparseable: invalid escape in string"] == 1
+
+
+def test_a_return_value_with_a_leading_zero_is_read_as_decimal():
+    # "= 016" cut to "= 01" once raised ValueError (int(..., 0) refuses "01").
+    [event] = StraceParser().parse(
+        '1 1700000000.000001 close(3<TCP:[127.0.0.1:20901->127.0.0.1:20900]>) = 01')
+    assert (event["syscall"], event["result"]) == ("close", 1)
