@@ -9,6 +9,8 @@ import io
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import support
 from strace_parser import StraceParser
@@ -53,6 +55,9 @@ EDGE_LINES = [
     # a malformed string: unparseable, not a crash
     '10  1795659371.000014 write(%s, "\\x6", 1) = 1 <0.000002>' % ANNOTATION,
 ]
+
+
+PRIMER = '10  1795659371.000000 write(%s, "\\x61", 1) = 1 <0.000002>' % ANNOTATION
 
 
 def parsed(lines, common=True):
@@ -102,3 +107,33 @@ def test_edge_lines_give_the_same_events():
     assert events[-4]["remote"] == ("127.0.0.1", 53)
     assert events[-1]["peer_path"] == "/t/x"
     assert 0 < hits < len(events)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=300), style=st.sampled_from(["xx", "x", "default"]),
+       cut=st.integers(min_value=0, max_value=300),
+       name=st.sampled_from(["write", "sendto", "writev", "sendmsg"]))
+def test_payloads_round_trip_through_both_readers(payload, style, cut, name):
+    length = len(payload)
+    shown = support.strace_quote(payload[:cut], style) + ('"...' if cut < length else '"')
+    argument = {"write": '"%s, %d', "sendto": '"%s, %d, MSG_NOSIGNAL, NULL, 0',
+                "writev": '[{iov_base="%s, iov_len=%d}], 1',
+                "sendmsg": '{msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="%s, '
+                           'iov_len=%d}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0'}[name]
+    line = "10  1795659371.000001 %s(%s, %s) = %d <0.000010>" % (
+        name, ANNOTATION, argument % (shown, length), length)
+    # The primer sets the clock's kind: the common reader needs epoch times.
+    events, hits = assert_same_events([PRIMER, line])
+    assert events[1]["payload"] == payload[:cut] and events[1]["length"] == length
+    assert hits == 1 or style != "xx"  # (the primer sets the clock the general way)
+
+
+REAL_LINES = [line for line in (support.FIXTURES / "dialects" / "xx.strace").read_text(
+    "latin-1").splitlines() if "TCP" in line or "UNIX" in line]
+
+
+@settings(max_examples=300, deadline=None)
+@given(line=st.sampled_from(REAL_LINES), start=st.integers(0, 2000), stop=st.integers(0, 2000),
+       insert=st.text(max_size=20))
+def test_mangled_real_lines_give_the_same_events(line, start, stop, insert):
+    assert_same_events([PRIMER, line[:start] + insert + line[stop:], line[:stop]])
