@@ -2,10 +2,9 @@
 the converter; --strict and -v; property tests of the parser.
 
 Each conversion runs as its own process so that its time and peak memory
-(``os.wait4``'s rusage) are its own.
+(``os.wait4``'s rusage, see RSS_PROBE) are its own.
 """
 
-import os
 import random
 import subprocess
 import sys
@@ -23,16 +22,27 @@ SOCKET_LINE = ('1 1700000000.000001 sendto(3<TCP:[127.0.0.1:20901->127.0.0.1:209
                '"%s", %d, 0, NULL, 0) = %d <0.000010>')
 
 
+# Runs its arguments and prints their peak RSS. The converter must be the
+# child of a small process: a child forked from pytest itself starts its
+# peak RSS count at pytest's (hundreds of MB once hypothesis has built its
+# Unicode tables), even after exec.
+RSS_PROBE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:])
+_pid, status, usage = os.wait4(child.pid, 0)
+sys.stdout.write("%d" % usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_converter(trace, pcap, *flags):
     """(exit status, stderr text, seconds, peak RSS in MB) of one conversion."""
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap), *flags,
-                                "-r", str(trace)], stderr=subprocess.PIPE)
-    stderr = process.stderr.read().decode(errors="replace")
-    _pid, status, usage = os.wait4(process.pid, 0)
-    process.stderr.close()
-    return (os.waitstatus_to_exitcode(status), stderr, time.monotonic() - started,
-            usage.ru_maxrss / 1024)
+    probe = subprocess.run([sys.executable, "-c", RSS_PROBE, sys.executable,
+                            str(support.CONVERTER), str(pcap), *flags, "-r", str(trace)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return (probe.returncode, probe.stderr.decode(errors="replace"),
+            time.monotonic() - started, int(probe.stdout) / 1024)
 
 
 def assert_valid_pcap(pcap):
