@@ -171,6 +171,9 @@ def test_arbitrary_text_never_raises(text):
     parser.finish()
 
 
+# A mangled escape makes codecs.escape_decode warn (DeprecationWarning) before
+# the parser falls back and rejects the string: expected here.
+@pytest.mark.filterwarnings("ignore:invalid escape sequence:DeprecationWarning")
 @settings(max_examples=400, deadline=None)
 @given(line=st.sampled_from(REAL_LINES), start=st.integers(0, 2000), stop=st.integers(0, 2000),
        insert=st.text(max_size=20))
