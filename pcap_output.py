@@ -169,9 +169,10 @@ def block(block_type, body):
 
 
 class PendingWrites:
-    """What both writers share: a packet's bytes go to ``pending`` (and their
-    count to ``pending_bytes``), written to the file in one join once
-    PENDING_BYTES are pending, at ``flush`` and at ``close``."""
+    """What both writers share: ``_add`` queues a packet's bytes in
+    ``pending`` (their count in ``pending_bytes``); they are written to the
+    file in one join once PENDING_BYTES are pending, at ``flush`` and at
+    ``close``."""
 
     def __init__(self, file):
         """``file``: a binary file object, open for writing."""
@@ -188,6 +189,13 @@ class PendingWrites:
         """Flush and close the file."""
         self._write_pending()
         self.file.close()
+
+    def _add(self, parts, size):
+        """Queue the bytes ``parts`` of one packet, ``size`` bytes in all."""
+        self.pending += parts
+        self.pending_bytes += size
+        if self.pending_bytes >= PENDING_BYTES:
+            self._write_pending()
 
     def _write_pending(self):
         self.file.write(b"".join(self.pending))
@@ -214,11 +222,8 @@ class PcapOutput(PendingWrites):
         """Write one packet tuple."""
         timestamp, frame, wire_length, _event, _outbound = packet
         seconds = int(timestamp)
-        self.pending += (PCAP_RECORD.pack(seconds, round((timestamp - seconds) * 1e6),
-                                          len(frame), wire_length), frame)
-        self.pending_bytes += len(frame)
-        if self.pending_bytes >= PENDING_BYTES:
-            self._write_pending()
+        self._add((PCAP_RECORD.pack(seconds, round((timestamp - seconds) * 1e6),
+                                    len(frame), wire_length), frame), len(frame))
 
 
 class PcapngOutput(PendingWrites):
@@ -260,16 +265,13 @@ class PcapngOutput(PendingWrites):
         comment_padding = PADDING[len(comment) % 4]
         total = (EPB_OVERHEAD + len(frame) + len(frame_padding)
                  + len(comment) + len(comment_padding))
-        self.pending += (
+        self._add((
             ENHANCED_PACKET.pack(BLOCK_TYPE_EPB, total, 0, ticks >> 32, ticks & 0xFFFFFFFF,
                                  len(frame), wire_length),
             frame, frame_padding,
             OPTION_HEADER.pack(OPT_COMMENT, len(comment)), comment, comment_padding,
             FLAGS_AND_END[outbound],
-            BLOCK_TOTAL_LENGTH.pack(total))
-        self.pending_bytes += total
-        if self.pending_bytes >= PENDING_BYTES:
-            self._write_pending()
+            BLOCK_TOTAL_LENGTH.pack(total)), total)
 
     def close(self):
         """Write the header blocks if no packet did, flush and close the file."""
