@@ -15,13 +15,14 @@ the other, the fd as the VLAN id.  Filter: eth.addr == 00:00:00:12:34:56 && vlan
 import argparse
 import datetime
 import os
-import select
 import signal
 import sys
 import time
 
+from parse_runner import ChildFailed, ChildProcess, InProcess, two_cpus
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
+from stop_signals import Stop, StopSignals
 from strace_parser import PROCESS, StraceParser
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
 from trace_input import open_trace
@@ -29,86 +30,15 @@ from trace_input import open_trace
 __version__ = "1.0.0"
 EXIT_USAGE = 2
 EXIT_STRICT = 1
+EXIT_FAILED = 3
 PROGRESS_INTERVAL = 0.5
 # While a live input is quiet, the converter wakes this often to let out the
-# close() FINs whose hold ran out (see Converter.idle).
+# close() FINs whose hold ran out (see PacketStage.idle).
 IDLE_TICK = 0.5
 # A trace whose latest syscall is this close to the wall clock is live.
 LIVE_TRACE_SKEW = 60.0
-
-
-class Stop(Exception):
-    """Raised at a safe point after SIGINT or SIGTERM, to end the conversion cleanly."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
-
-
-class StopSignals:
-    """SIGINT and SIGTERM, caught: the conversion ends at its next safe point.
-
-    The handler only records the signal, since raising from it could cut a
-    pcap record in half; ``check()`` raises ``Stop`` between lines, and
-    ``wait_for_input(fd)`` sleeps until ``fd`` has input or a signal came
-    (``set_wakeup_fd`` wakes the ``select``).  A signal ignored when we
-    started (``nohup``, a background job, the wrappers' sink) stays ignored.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.signum = None
-        self.wake_read, self.wake_write = os.pipe()
-        os.set_blocking(self.wake_read, False)
-        os.set_blocking(self.wake_write, False)
-        self.previous_wakeup = signal.set_wakeup_fd(self.wake_write)
-        self.previous = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
-        for signum, handler in self.previous.items():
-            if handler is not signal.SIG_IGN:
-                signal.signal(signum, self._record)
-
-    def _record(self, signum, _frame):
-        if self.signum is None:
-            self.signum = signum
-
-    def check(self):
-        """Raise ``Stop`` if a signal came."""
-        if self.signum is not None:
-            raise Stop(self.signum)
-
-    def wait_for_input(self, fd, timeout=None):
-        """Block until ``fd`` is readable (True), ``timeout`` seconds passed
-        (False) or a signal came (then raise ``Stop``)."""
-        while self.signum is None:
-            try:
-                ready = select.select([fd, self.wake_read], [], [], timeout)[0]
-            except (OSError, ValueError):
-                return True
-            if fd in ready:
-                break
-            if not ready:
-                return False
-            try:
-                os.read(self.wake_read, 512)
-            except BlockingIOError:
-                pass
-        self.check()
-        return True
-
-    def restore(self):
-        """Back to the default actions: a second signal ends us at once."""
-        for signum in self.SIGNALS:
-            if signal.getsignal(signum) == self._record:
-                signal.signal(signum, signal.SIG_DFL)
-
-    def close(self):
-        """Put back the handlers found at start (``main()`` called in-process)."""
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        signal.set_wakeup_fd(self.previous_wakeup)
-        os.close(self.wake_read)
-        os.close(self.wake_write)
+# ParseStage's best source of the strace options: a whole line with a payload.
+FLAGS_RANK_BEST = 3
 
 
 def parse_arguments(argv):
@@ -117,8 +47,9 @@ def parse_arguments(argv):
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 done; 1 --strict found socket lines it could not parse;\n"
-               "2 bad arguments, an unreadable input or an unwritable output; 128+N\n"
-               "stopped by signal N (the pcap then holds every packet so far)")
+               "2 bad arguments, an unreadable input or an unwritable output; 3 the\n"
+               "parsing process failed (a bug: its traceback is shown); 128+N stopped\n"
+               "by signal N (the pcap then holds every packet so far)")
     parser.add_argument("output", nargs="?",
                         help="the pcap to write; - writes it to standard output")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
@@ -185,15 +116,50 @@ def parse_date(text):
         raise argparse.ArgumentTypeError("not a YYYY-MM-DD date: %r" % text) from None
 
 
-class Converter:
-    """Lines in, packets out to a pcap writer; counts what it does."""
+class ParseStage:
+    """Lines in, socket events out: the parser, and for pcapng the process
+    names it follows."""
 
-    def __init__(self, output, arguments):
-        self.output = output
+    def __init__(self, arguments):
         # pcapng names the process of every packet: follow execve/clone/fork.
         self.processes = ProcessNames() if arguments.format == "pcapng" else None
         self.parser = StraceParser(date=arguments.date,
                                    process_events=self.processes is not None)
+        # The strace options the trace was recorded with, as the line that
+        # shows the most of them tells: the first whole line that gave a
+        # payload (its string shows -xx, its fd -yy), until then the first
+        # whole line that gave an event, or else a resumed one.
+        self.flags = None
+        self.flags_rank = 0
+
+    def events(self, block):
+        """The socket events of a block of whole lines ("\\n"-joined), in
+        order; the parser picks which lines it needs to see."""
+        events = []
+        parser = self.parser
+        for line in parser.lines_to_parse(block):
+            for event in parser.parse(line):
+                if event["protocol"] == PROCESS:
+                    self.processes.observe(event)
+                    continue
+                if self.processes is not None:
+                    self.processes.annotate(event)
+                events.append(event)
+                if self.flags_rank < FLAGS_RANK_BEST:
+                    self._learn_flags(line, event)
+        return events
+
+    def _learn_flags(self, line, event):
+        rank = 1 if "resumed>" in line else 3 if event.get("payload") else 2
+        if rank > self.flags_rank:
+            self.flags, self.flags_rank = strace_flags(line), rank
+
+
+class PacketStage:
+    """Socket events in, packets out to a pcap writer; counts what it does."""
+
+    def __init__(self, output, arguments):
+        self.output = output
         self.described = False
         self.capture_net = arguments.capture_net
         self.inet = InetPacketizer()
@@ -207,20 +173,10 @@ class Converter:
         self.ignored_events = 0
         self.latest_time = 0.0
 
-    def feed_block(self, block):
-        """Parse a block of whole lines ("\\n"-joined) and write the packets
-        they cause; the parser picks which lines it needs to see."""
-        for line in self.parser.lines_to_parse(block):
-            self.feed(line)
-
-    def feed(self, line):
-        """Parse one line and write the packets it causes."""
-        for event in self.parser.parse(line):
-            if event["protocol"] == PROCESS:
-                self.processes.observe(event)
-                continue
-            if self.processes is not None:
-                self.processes.annotate(event)
+    def take(self, events, flags):
+        """Write the packets ``events`` cause; ``flags``: the strace options
+        the trace shows (see ``ParseStage``)."""
+        for event in events:
             self.events += 1
             self.latest_time = event["time"]
             if event["protocol"] in INET_PROTOCOLS:
@@ -232,9 +188,8 @@ class Converter:
                 continue
             packets = packetizer.packets(event)
             if packets and not self.described:
-                # The line of the first packet shows the strace options used.
                 self.described = True
-                self.output.describe(strace_flags(line))
+                self.output.describe(flags)
             self.write(packets)
 
     def idle(self, now):
@@ -249,8 +204,7 @@ class Converter:
                 self.write(packetizer.held_fins.release_due(now))
 
     def finish(self):
-        """Write what the packetizers still hold; close the parser's books."""
-        self.parser.finish()
+        """Write what the packetizers still hold."""
         self.write(self.inet.flush())
         if self.unix is not None:
             self.write(self.unix.flush())
@@ -261,12 +215,12 @@ class Converter:
             self.output.write(packet)
             self.packets += 1
 
-    def summary(self, elapsed):
-        """The end-of-run report, as lines of text."""
-        parser = self.parser
+    def summary(self, parser, elapsed):
+        """The end-of-run report, as lines of text; ``parser``: the
+        ``StraceParser`` that read the trace."""
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (self.parser.line_number, self.events, self.packets, self.inet.connections, elapsed)]
+                  % (parser.line_number, self.events, self.packets, self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
         if self.ignored_events:
@@ -293,10 +247,11 @@ class Converter:
                           % self.inet.duplicates_dropped)
         return report
 
-    def socket_lines_lost(self):
-        """Socket lines that could not be parsed (what --strict fails on)."""
-        return sum(count for reason, count in self.parser.skipped.items()
-                   if reason.startswith("unparseable") and reason != "unparseable")
+
+def socket_lines_lost(parser):
+    """Socket lines ``parser`` could not read (what --strict fails on)."""
+    return sum(count for reason, count in parser.skipped.items()
+               if reason.startswith("unparseable") and reason != "unparseable")
 
 
 class Progress:
@@ -367,33 +322,43 @@ def convert(arguments, stop_signals):
         writer = PcapngOutput(output, "py-strace2pcap " + __version__, tls_key_log)
     else:
         writer = PcapOutput(output)
-    converter = Converter(writer, arguments)
+    packets = PacketStage(writer, arguments)
+    stage = ParseStage(arguments)
+    if two_cpus():
+        runner = ChildProcess(stage, trace, stop_signals, inherited_fds=[output.fileno()])
+    else:
+        runner = InProcess(stage, trace)
     progress = Progress(input_fd, not arguments.quiet)
     started = time.monotonic()
 
     def on_idle():
-        # The input has nothing ready (a live strace between syscalls): the
-        # moment to push the packets out, and never on bulk input.
+        # Nothing to read (a live strace between syscalls, or the parsing
+        # child busy): the moment to push the packets out.
         while True:
-            converter.idle(time.time())
+            packets.idle(time.time())
             writer.flush()
             if progress.enabled:
                 progress.update()
-            if stop_signals.wait_for_input(input_fd, IDLE_TICK):
+            if stop_signals.wait_for_input(runner.fd, IDLE_TICK):
                 return
 
     stopped_by = None
     try:
         try:
-            for block in trace.blocks(on_idle):
-                converter.feed_block(block)
+            for events, flags in runner.batches(on_idle):
+                packets.take(events, flags)
                 stop_signals.check()
                 if progress.enabled:
                     progress.update()
         except Stop as stop:
             stopped_by = stop.signum
             stop_signals.restore()
-        converter.finish()
+            runner.stop(stop.signum)
+            for events, flags in runner.rest():
+                packets.take(events, flags)
+        parser, child_stopped_by = runner.finish()
+        stopped_by = stopped_by or child_stopped_by
+        packets.finish()
         writer.close()
     except BrokenPipeError:
         # The reader went away (``| head``): leave quietly, as Unix tools do.
@@ -403,16 +368,22 @@ def convert(arguments, stop_signals):
     except OSError as error:
         print("py-strace2pcap: stopped by an I/O error: %s" % error.strerror, file=sys.stderr)
         return EXIT_USAGE
+    except ChildFailed as failure:
+        writer.close()
+        print("py-strace2pcap: %s; the pcap holds the packets before" % failure, file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        runner.close()
     progress.done()
     if not arguments.quiet:
-        report = converter.summary(time.monotonic() - started)
+        report = packets.summary(parser, time.monotonic() - started)
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
         print("\n".join(report), file=sys.stderr)
         if arguments.verbose:
-            for number, reason, text in converter.parser.examples:
+            for number, reason, text in parser.examples:
                 print("  line %d (%s): %s" % (number, reason, text), file=sys.stderr)
-    if arguments.strict and converter.socket_lines_lost():
+    if arguments.strict and socket_lines_lost(parser):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
 

@@ -42,7 +42,7 @@ def _ready(fd):
         return True
 
 
-def _chunks(source, on_idle):
+def read_chunks(source, on_idle):
     """Byte chunks of ``source`` (a file descriptor, or a binary file object
     such as a decompressor: no idle calls then) as they are read."""
     while True:
@@ -67,7 +67,7 @@ def read_blocks(source, on_idle=None):
     converter wants can be skipped without being split out."""
     pending = []  # the start of a line the next read ends
     pending_size = 0
-    for chunk in _chunks(source, on_idle):
+    for chunk in read_chunks(source, on_idle):
         cut = chunk.rfind(b"\n")
         if cut < 0:
             if pending_size < MAX_LINE:

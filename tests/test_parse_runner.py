@@ -1,0 +1,196 @@
+"""The parse stage in a child process (two CPUs) or in this process (one):
+the same pcap and the same summary either way; a child that fails, stops
+or loses its parent."""
+
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+import parse_runner
+import py_strace2pcap
+import support
+from pcap_output import strace_flags
+
+CONNECTION = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+RECORD_HEADER = struct.Struct("<IIII")
+
+
+def hex_escaped(data):
+    """``data`` as strace -xx prints it."""
+    return "".join("\\x%02x" % byte for byte in data)
+
+
+def write_lines(count, start=1795659371.0, size=300):
+    """A connect and ``count`` writes of ``size`` bytes on one TCP connection."""
+    lines = ['100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
+             'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>'
+             % (start, hex_escaped(b"127.0.0.1"))]
+    for number in range(count):
+        payload = ("%05d" % number).encode().ljust(size, b".")
+        lines.append('100   %.6f write(%s, "%s", %d) = %d <0.000010>'
+                     % (start + 0.001 * (number + 1), CONNECTION, hex_escaped(payload),
+                        size, size))
+    return "\n".join(lines) + "\n"
+
+
+def pcap_frames(data):
+    """The frames of a classic pcap."""
+    frames, offset = [], 24
+    while offset < len(data):
+        _seconds, _micros, captured, _wire = RECORD_HEADER.unpack_from(data, offset)
+        frames.append(data[offset + 16:offset + 16 + captured])
+        offset += 16 + captured
+    return frames
+
+
+def run_main(monkeypatch, capfd, two_cpus, argv):
+    """``main(argv)`` with the parse stage in a child (``two_cpus``) or
+    not; its exit status, standard error and the number of children forked."""
+    monkeypatch.setattr(py_strace2pcap, "two_cpus", lambda: two_cpus)
+    forked = []
+
+    def child_process(*arguments, **keywords):
+        forked.append(True)
+        return parse_runner.ChildProcess(*arguments, **keywords)
+    monkeypatch.setattr(py_strace2pcap, "ChildProcess", child_process)
+    status = py_strace2pcap.main(argv)
+    return status, capfd.readouterr().err, len(forked)
+
+
+@pytest.mark.parametrize("fixture, flags", [
+    ("inet/forking-server.strace", []),
+    ("inet/msg-peek.strace", ["-v"]),
+    ("unix/grpc-client.strace", ["--capture-unix-socket", "--seed-http2", "--seed-grpc"]),
+    ("pcapng/clients.strace", ["--format", "pcapng"]),
+    ("dialects/relative.strace", ["--date", "2026-11-26"]),
+    ("dialects/ff", []),
+])
+def test_child_and_in_process_write_the_same_pcap_and_summary(monkeypatch, capfd, tmp_path,
+                                                             fixture, flags):
+    source = support.FIXTURES / fixture
+    inputs = sorted(map(str, source.iterdir())) if source.is_dir() else [str(source)]
+    results = {}
+    for two_cpus in (True, False):
+        pcap = tmp_path / ("%s.out" % two_cpus)
+        status, errors, forked = run_main(monkeypatch, capfd, two_cpus,
+                                          [str(pcap), *flags, "-r", *inputs])
+        assert status == 0, errors
+        assert forked == (1 if two_cpus else 0)
+        summary = re.sub(r" in \d+\.\d s$", "", errors, flags=re.MULTILINE)
+        results[two_cpus] = (pcap.read_bytes(), summary)
+    assert results[True] == results[False]
+    data, summary = results[True]
+    assert len(data) > 24 + 16 and "socket events" in summary  # packets, and their count
+
+
+def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
+        monkeypatch, capfd, tmp_path):
+    trace = tmp_path / "trace.strace"
+    trace.write_text(write_lines(2000))  # about 1.6 MB: two blocks
+    calls = []
+    events_of = py_strace2pcap.ParseStage.events
+
+    def failing_events(stage, block):
+        calls.append(block)
+        if len(calls) == 2:
+            raise RuntimeError("a bug in the parser")
+        return events_of(stage, block)
+    monkeypatch.setattr(py_strace2pcap.ParseStage, "events", failing_events)
+    pcap = tmp_path / "out.pcap"
+    status, errors, forked = run_main(monkeypatch, capfd, True, [str(pcap), "-r", str(trace)])
+    assert (status, forked) == (py_strace2pcap.EXIT_FAILED, 1)
+    assert "RuntimeError: a bug in the parser" in errors  # the child's traceback
+    assert ("py-strace2pcap: the parsing process ended with status %d; the pcap holds the "
+            "packets before" % parse_runner.CHILD_FAILED) in errors
+    frames = pcap_frames(pcap.read_bytes())
+    # The first block: the whole lines of the first 1 MiB read.
+    text = trace.read_bytes()
+    first_block = text[:text.rindex(b"\n", 0, 1 << 20)]
+    assert len(frames) == 3 + first_block.count(b" write(")  # the handshake, the writes
+
+
+def child_of(pid, timeout=30.0):
+    """The pid of the only child of process ``pid``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as children:
+            found = children.read().split()
+        if found:
+            return int(found[0])
+        time.sleep(0.02)
+    raise AssertionError("no child process")
+
+
+def gone(pid):
+    """True once process ``pid`` has ended (a zombie counts as ended)."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def wait_for(condition, timeout=30.0):
+    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def live_converter(pcap, lines):
+    """The converter reading a pipe we keep open, ``lines`` already written."""
+    converter = subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap)],
+                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    converter.stdin.write(lines.encode())
+    converter.stdin.flush()
+    return converter
+
+
+@pytest.mark.skipif(not parse_runner.two_cpus(), reason="the child runs on a second CPU only")
+def test_a_signal_to_the_child_alone_stops_the_conversion(tmp_path):
+    pcap = tmp_path / "live.pcap"
+    converter = live_converter(pcap, write_lines(10))
+    try:
+        wait_for(lambda: pcap.exists() and len(pcap_frames(pcap.read_bytes())) == 3 + 10)
+        os.kill(child_of(converter.pid), signal.SIGINT)
+        status = converter.wait(timeout=30)
+        errors = converter.stderr.read().decode()
+    finally:
+        converter.stdin.close()
+    assert status == 128 + signal.SIGINT, errors
+    assert "interrupted" in errors and "Traceback" not in errors
+    assert len(pcap_frames(pcap.read_bytes())) == 3 + 10
+
+
+@pytest.mark.skipif(not parse_runner.two_cpus(), reason="the child runs on a second CPU only")
+def test_the_child_ends_when_its_parent_is_killed(tmp_path):
+    converter = live_converter(tmp_path / "live.pcap", write_lines(10))
+    try:
+        child = child_of(converter.pid)
+        converter.kill()
+        converter.wait(timeout=30)
+        wait_for(lambda: gone(child), timeout=10)
+    finally:
+        converter.stdin.close()
+
+
+def test_flags_come_from_the_first_whole_line_with_a_payload():
+    stage = py_strace2pcap.ParseStage(py_strace2pcap.parse_arguments(["out.pcap"]))
+    resumed_connect = ("100   1795659371.000000 connect(5<TCP:[4664]>, {sa_family=AF_INET, "
+                       "sin_port=htons(18080), sin_addr=inet_addr(\"127.0.0.1\")}, 16 "
+                       "<unfinished ...>\n"
+                       "100   1795659371.000100 <... connect resumed>) = 0 <0.000100>")
+    stage.events(resumed_connect)
+    assert stage.flags == "-f -ttt -T"  # all a resumed half shows
+    stage.events("100   1795659371.000200 close(%s) = 0 <0.000010>" % CONNECTION)
+    assert stage.flags == "-f -ttt -T -yy"
+    data_line = write_lines(1).splitlines()[1]
+    stage.events(data_line)
+    assert stage.flags == strace_flags(data_line) == "-f -ttt -T -yy -xx"
