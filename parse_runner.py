@@ -46,6 +46,18 @@ def two_cpus():
         return (os.cpu_count() or 1) > 1
 
 
+def start_parsing(stage, trace, stop_signals, inherited_fds=()):
+    """A ``ChildProcess`` parsing ``trace`` with ``stage`` (see its
+    arguments) where this process may run on two CPUs and can fork, else
+    an ``InProcess``."""
+    if two_cpus():
+        try:
+            return ChildProcess(stage, trace, stop_signals, inherited_fds)
+        except OSError:
+            pass  # no fork (a process or memory limit): all in this process
+    return InProcess(stage, trace)
+
+
 class ParentGone(Exception):
     """The child's parent stopped reading: nothing left to do."""
 
@@ -89,14 +101,23 @@ class ChildProcess:
         control_read, control_write = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(events_read)
-            os.close(control_write)
-            for fd in inherited_fds:
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (events_read, events_write, control_read, control_write):
                 os.close(fd)
-            stop_signals.after_fork(control_read)
-            os._exit(_run_child(stage, trace, stop_signals, events_write))
+            raise
+        if pid == 0:
+            status = CHILD_FAILED
+            try:
+                os.close(events_read)
+                os.close(control_write)
+                for fd in inherited_fds:
+                    os.close(fd)
+                stop_signals.after_fork(control_read)
+                status = _run_child(stage, trace, stop_signals, events_write)
+            finally:
+                os._exit(status)  # never back into the parent's code
         os.close(events_write)
         os.close(control_read)
         self.pid = pid

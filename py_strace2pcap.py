@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 
-from parse_runner import ChildFailed, ChildProcess, InProcess, two_cpus
+from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
@@ -324,10 +324,7 @@ def convert(arguments, stop_signals):
         writer = PcapOutput(output)
     packets = PacketStage(writer, arguments)
     stage = ParseStage(arguments)
-    if two_cpus():
-        runner = ChildProcess(stage, trace, stop_signals, inherited_fds=[output.fileno()])
-    else:
-        runner = InProcess(stage, trace)
+    runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
     progress = Progress(input_fd, not arguments.quiet)
     started = time.monotonic()
 

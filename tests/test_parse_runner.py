@@ -52,13 +52,14 @@ def pcap_frames(data):
 def run_main(monkeypatch, capfd, two_cpus, argv):
     """``main(argv)`` with the parse stage in a child (``two_cpus``) or
     not; its exit status, standard error and the number of children forked."""
-    monkeypatch.setattr(py_strace2pcap, "two_cpus", lambda: two_cpus)
+    monkeypatch.setattr(parse_runner, "two_cpus", lambda: two_cpus)
     forked = []
+    child_process = parse_runner.ChildProcess
 
-    def child_process(*arguments, **keywords):
+    def counted_child_process(*arguments, **keywords):
         forked.append(True)
-        return parse_runner.ChildProcess(*arguments, **keywords)
-    monkeypatch.setattr(py_strace2pcap, "ChildProcess", child_process)
+        return child_process(*arguments, **keywords)
+    monkeypatch.setattr(parse_runner, "ChildProcess", counted_child_process)
     status = py_strace2pcap.main(argv)
     return status, capfd.readouterr().err, len(forked)
 
@@ -113,6 +114,35 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
     text = trace.read_bytes()
     first_block = text[:text.rindex(b"\n", 0, 1 << 20)]
     assert len(frames) == 3 + first_block.count(b" write(")  # the handshake, the writes
+
+
+def open_pipes():
+    """The pipes this process holds open, as their /proc/self/fd links."""
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links.append(os.readlink("/proc/self/fd/" + fd))
+        except OSError:
+            pass  # the directory's own fd, closed
+    return sorted(link for link in links if link.startswith("pipe:"))
+
+
+def test_no_fork_means_one_process_and_the_same_pcap(monkeypatch, capfd, tmp_path):
+    trace = tmp_path / "trace.strace"
+    trace.write_text(write_lines(50))
+    expected = tmp_path / "expected.pcap"
+    assert run_main(monkeypatch, capfd, False, [str(expected), "-q", "-r", str(trace)])[0] == 0
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", no_fork)
+    pipes = open_pipes()
+    pcap = tmp_path / "out.pcap"
+    status, errors, forked = run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)])
+    assert (status, errors, forked) == (0, "", 1)  # tried, fell back
+    assert pcap.read_bytes() == expected.read_bytes()
+    assert len(pcap_frames(pcap.read_bytes())) == 3 + 50
+    assert open_pipes() == pipes  # the child's pipes closed again
 
 
 def child_of(pid, timeout=30.0):
