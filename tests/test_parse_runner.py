@@ -175,21 +175,27 @@ def wait_for(condition, timeout=30.0):
 
 
 def live_converter(pcap, lines):
-    """The converter reading a pipe we keep open, ``lines`` already written."""
+    """The converter reading a pipe we keep open, ``lines`` already written;
+    in a process group of its own, as a terminal's job is."""
     converter = subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap)],
-                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True)
     converter.stdin.write(lines.encode())
     converter.stdin.flush()
     return converter
 
 
 @pytest.mark.skipif(not parse_runner.two_cpus(), reason="the child runs on a second CPU only")
-def test_a_signal_to_the_child_alone_stops_the_conversion(tmp_path):
+@pytest.mark.parametrize("to", ["the child alone", "the process group (Ctrl-C)"])
+def test_sigint_to_the_child_or_the_group_stops_the_conversion(tmp_path, to):
     pcap = tmp_path / "live.pcap"
     converter = live_converter(pcap, write_lines(10))
     try:
         wait_for(lambda: pcap.exists() and len(pcap_frames(pcap.read_bytes())) == 3 + 10)
-        os.kill(child_of(converter.pid), signal.SIGINT)
+        if to == "the child alone":
+            os.kill(child_of(converter.pid), signal.SIGINT)
+        else:
+            os.killpg(converter.pid, signal.SIGINT)
         status = converter.wait(timeout=30)
         errors = converter.stderr.read().decode()
     finally:
