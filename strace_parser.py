@@ -194,7 +194,8 @@ COMMON_DATA_LINE = re.compile(r"""
         read|write|recv|send|recvfrom|sendto|readv|writev|recvmsg|sendmsg)\(
     (?P<fd>\d+)<(?P<protocol>TCP|TCPv6|UDP|UDPv6|UNIX-STREAM|UNIX-DGRAM|UNIX):\[(?P<details>.*?)\]>,\ 
 """, re.VERBOSE)
-DURATION = re.compile(r"<\d+\.\d+>")
+# What follows " = " on a common data line: the bytes moved, the -T duration.
+COMMON_RETURN = re.compile(r"(\d+)(?: <(\d+\.\d+)>)?")
 STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 
@@ -563,9 +564,8 @@ class StraceParser:
         pid, time, name, fd, protocol, details = common.groups()
         after = common.end()
         equals = line.rfind(" = ")
-        returned = line[equals + 3:].split(" ")
-        if equals < after or not returned[0].isdecimal() or len(returned) > 2 or (
-                len(returned) == 2 and not DURATION.fullmatch(returned[1])):
+        returned = COMMON_RETURN.fullmatch(line, equals + 3) if equals >= after else None
+        if returned is None:
             return None
         try:
             local, remote, inode, peer_inode, path = self._fields_of(protocol, details)
@@ -598,8 +598,9 @@ class StraceParser:
                     peer_path = parse_unix_path(line, name_at, name_end)
                 else:
                     remote = self._sockaddr(line[name_at:name_end])
-            duration = float(returned[1][1:-1]) if len(returned) == 2 else None
-            pid, fd, result = int(pid), int(fd), int(returned[0])
+            result, duration = returned.groups()
+            duration = float(duration) if duration else None
+            pid, fd, result = int(pid), int(fd), int(result)
         except (ValueError, IndexError):
             return None
         if len(payload) > result:
