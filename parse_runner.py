@@ -8,8 +8,8 @@ parses it, the parent packetizes and writes the pcap (wall time, median of
 batches, so the packets and the pcap are the same byte for byte:
 
 ``runner.batches(on_idle)`` yields ``(events, flags)`` per block of input
-lines: the block's socket events, and the strace options of the first line
-that gave an event (see ``ParseStage``).  ``on_idle()`` is called before
+lines: the block's socket events, and the strace options the trace shows
+so far (see ``ParseStage``).  ``on_idle()`` is called before
 blocking on ``runner.fd``.  After a ``Stop``, ``stop(signum)`` ends the
 parsing at its next block and ``rest()`` yields the batches parsed until
 then.  ``finish()`` returns the parser, with its counts, and the signal
