@@ -870,7 +870,8 @@ class StraceParser:
             length = MESSAGE_LENGTH.findall(args, start, stop)
             message = dict(event)
             if message["remote"] is None:
-                message["remote"] = parse_sockaddr(args, start, args.find("msg_iov=", start, stop))
+                iov = args.find("msg_iov=", start, stop)
+                message["remote"] = self._sockaddr(args[start:iov]) if iov >= 0 else None
             self._set_payload(message, payload, int(length[-1]) if length else len(payload))
             events.append(message)
         return events
