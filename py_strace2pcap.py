@@ -37,8 +37,6 @@ PROGRESS_INTERVAL = 0.5
 IDLE_TICK = 0.5
 # A trace whose latest syscall is this close to the wall clock is live.
 LIVE_TRACE_SKEW = 60.0
-# ParseStage's best source of the strace options: a whole line with a payload.
-FLAGS_RANK_BEST = 3
 
 
 def parse_arguments(argv):
@@ -120,6 +118,9 @@ class ParseStage:
     """Lines in, socket events out: the parser, and for pcapng the process
     names it follows."""
 
+    # How much of strace's options a line that gave an event shows.
+    RESUMED, WHOLE, WITH_PAYLOAD = 1, 2, 3
+
     def __init__(self, arguments):
         # pcapng names the process of every packet: follow execve/clone/fork.
         self.processes = ProcessNames() if arguments.format == "pcapng" else None
@@ -130,7 +131,7 @@ class ParseStage:
         # payload (its string shows -xx, its fd -yy), until then the first
         # whole line that gave an event, or else a resumed one.
         self.flags = None
-        self.flags_rank = 0
+        self.flags_shown = 0
 
     def events(self, block):
         """The socket events of a block of whole lines ("\\n"-joined), in
@@ -145,14 +146,15 @@ class ParseStage:
                 if self.processes is not None:
                     self.processes.annotate(event)
                 events.append(event)
-                if self.flags_rank < FLAGS_RANK_BEST:
+                if self.flags_shown < self.WITH_PAYLOAD:
                     self._learn_flags(line, event)
         return events
 
     def _learn_flags(self, line, event):
-        rank = 1 if "resumed>" in line else 3 if event.get("payload") else 2
-        if rank > self.flags_rank:
-            self.flags, self.flags_rank = strace_flags(line), rank
+        shown = (self.RESUMED if "resumed>" in line
+                 else self.WITH_PAYLOAD if event.get("payload") else self.WHOLE)
+        if shown > self.flags_shown:
+            self.flags, self.flags_shown = strace_flags(line), shown
 
 
 class PacketStage:

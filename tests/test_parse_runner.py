@@ -49,10 +49,13 @@ def pcap_frames(data):
     return frames
 
 
-def run_main(monkeypatch, capfd, two_cpus, argv):
-    """``main(argv)`` with the parse stage in a child (``two_cpus``) or
-    not; its exit status, standard error and the number of children forked."""
+def run_main(monkeypatch, capfd, two_cpus, argv, fork_for_one_block=True):
+    """``main(argv)`` with the parse stage in a child (``two_cpus``; by
+    default even for a trace of one block) or not; its exit status,
+    standard error and the number of children forked."""
     monkeypatch.setattr(parse_runner, "two_cpus", lambda: two_cpus)
+    if fork_for_one_block:
+        monkeypatch.setattr(parse_runner, "_one_block", lambda trace: False)
     forked = []
     child_process = parse_runner.ChildProcess
 
@@ -114,6 +117,17 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
     text = trace.read_bytes()
     first_block = text[:text.rindex(b"\n", 0, 1 << 20)]
     assert len(frames) == 3 + first_block.count(b" write(")  # the handshake, the writes
+
+
+@pytest.mark.parametrize("writes, forked", [(50, 0), (2000, 1)])
+def test_a_trace_of_one_block_is_parsed_without_a_child(monkeypatch, capfd, tmp_path,
+                                                       writes, forked):
+    trace = tmp_path / "trace.strace"
+    trace.write_text(write_lines(writes))  # 50 writes: 45 kB; 2000: 1.6 MB, two blocks
+    pcap = tmp_path / "out.pcap"
+    assert run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)],
+                    fork_for_one_block=False) == (0, "", forked)
+    assert len(pcap_frames(pcap.read_bytes())) == 3 + writes
 
 
 def open_pipes():
