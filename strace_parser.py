@@ -118,9 +118,10 @@ CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 
 EXAMPLES_KEPT = 5
+RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
 # Skips every trace has; ``examples`` keeps the others (input it could not read).
 ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
-                  "signal or exit line", "interrupted call"}
+                  "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
 # ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
@@ -514,6 +515,10 @@ class StraceParser:
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
             started = self._unfinished.pop((pid, name), None)
+            if started is None and self.rejects_unannotated:
+                # Under -yy the first half of a socket call shows its
+                # socket; one without was a file write or the like, dropped.
+                return self.skip(RESUMED_NOT_SOCKET, line)
             if started is None:
                 return self.skip("resumed without its start", line)
             start_time, first_half, _line_number = started

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from strace_parser import StraceParser
+from strace_parser import RESUMED_NOT_SOCKET, StraceParser
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LOCALHOST = r'inet_addr("\x31\x32\x37\x2e\x30\x2e\x30\x2e\x31")'
@@ -145,6 +145,21 @@ def test_signal_exit_and_orphan_lines_are_counted_by_reason():
     assert parser.skipped["resumed without its start"] == 1
     assert parser.skipped["unfinished, never resumed"] == 1
     assert [number for number, _reason, _text in parser.examples] == [3, 4]
+
+
+def test_resumed_half_of_a_file_call_under_yy_is_an_ordinary_skip():
+    """Under -yy a socket call's first half shows its socket: the resumed
+    half of one that did not (a file write) is no lost socket data."""
+    parser = StraceParser()
+    assert len(parse(
+        r'100   1795660411.649300 close(5<TCP:[127.0.0.1:20200->127.0.0.1:20201]>) = 0 <0.000010>',
+        r'100   1795660411.649310 write(2</dev/pts/0>, "\x68\x69", 2 <unfinished ...>',
+        r'101   1795660411.649320 futex(0x7f, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000005>',
+        r'100   1795660411.649330 <... write resumed>) = 2 <0.000030>',
+        parser=parser)) == 1
+    assert parser.skipped[RESUMED_NOT_SOCKET] == 1
+    assert parser.skipped["resumed without its start"] == 0
+    assert parser.examples == []
 
 
 def test_payload_cut_by_dash_s_is_counted():
