@@ -318,6 +318,37 @@ def test_udp(tools, tmp_path, case):
     assert len(support.udp_datagrams(pcap)) == 10
 
 
+def test_dns_over_udp_and_tcp_decodes(tools, tmp_path):
+    """dig, a real resolver client (it sends with sendmmsg on a connected
+    socket and reads with recvmsg; over TCP the 2-byte length first),
+    against peers.py's DNS server: the pcap carries what tcpdump saw, and
+    tshark's DNS dissector reads each query and its answer."""
+    support.require("dig")
+    port = 18040
+    capture = tmp_path / "tcpdump.pcap"
+    traces = []
+    with tcpdump(capture, "port %d" % port):
+        with server(peers("dns-server", "127.0.0.1", port, 1, 1)):
+            for name, transport in (("alpha.test", "+notcp"), ("beta.test", "+tcp")):
+                traces.append(tmp_path / ("%s.txt" % name))
+                run(traced(["dig", "@127.0.0.1", "-p", str(port), "+tries=1", "+time=10",
+                            transport, name, "A"], traces[-1]))
+    trace = tmp_path / "trace.txt"
+    trace.write_text("".join(path.read_text() for path in traces))  # one after the other
+    pcap, summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture, udp=True)
+    assert "without its start" not in summary
+    decoded = support.tshark("-r", str(pcap), "-d", "udp.port==%d,dns" % port,
+                             "-d", "tcp.port==%d,dns" % port, "-Y", "dns", "-T", "fields",
+                             "-e", "frame.protocols", "-e", "dns.qry.name",
+                             "-e", "dns.flags.response", "-e", "dns.a")
+    rows = [line.split("\t") for line in decoded.splitlines()]
+    assert [(protocols.split(":")[-2], name, response, address)
+            for protocols, name, response, address in rows] == [
+        ("udp", "alpha.test", "0", ""), ("udp", "alpha.test", "1", "192.0.2.1"),
+        ("tcp", "beta.test", "0", ""), ("tcp", "beta.test", "1", "192.0.2.2")]
+
+
 def test_attached_mid_stream(tools, tmp_path):
     """strace -p on a client in the middle of its connection: the pcap
     starts mid-stream (no invented handshake) and its bytes are the tail of
