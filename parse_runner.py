@@ -61,7 +61,7 @@ def start_parsing(stage, trace, stop_signals, inherited_fds=()):
 
 def _one_block(trace):
     """True if ``trace`` is a regular file read in one block: nothing to
-    overlap, a child would only add its fork (20-50 ms on a 10-line trace)."""
+    overlap, a child would only add its fork (up to 50 ms on a 10-line trace)."""
     try:
         status = os.fstat(trace.fd)
     except OSError:
@@ -135,7 +135,8 @@ class ChildProcess:
         self.fd = events_read
         self.control = control_write
         self.buffer = bytearray()
-        self.end = None
+        self.end = None  # the child's last message: (parser, stopped_by, io_error)
+        self.status = None  # its exit status, once waited for
 
     def batches(self, on_idle):
         """``(events, flags)`` for each block the child parsed."""

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -196,3 +197,30 @@ def strace_quote(payload, style):
             else:
                 text.append("\\%o" % byte)
     return "".join(text)
+
+
+PCAP_HEADER_SIZE = 24
+PCAP_RECORD_HEADER = struct.Struct("<IIII")
+
+
+def pcap_records(data):
+    """[(timestamp, frame)] of the whole records in classic pcap bytes
+    ``data`` (a growing file may end in half a record: it is left out)."""
+    records = []
+    position = PCAP_HEADER_SIZE
+    while position + PCAP_RECORD_HEADER.size <= len(data):
+        seconds, micros, caplen, _wirelen = PCAP_RECORD_HEADER.unpack_from(data, position)
+        start = position + PCAP_RECORD_HEADER.size
+        if start + caplen > len(data):
+            break
+        records.append((seconds + micros / 1e6, data[start:start + caplen]))
+        position = start + caplen
+    return records
+
+
+def wait_for(condition, timeout=60.0):
+    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)

@@ -9,7 +9,6 @@ this process; ports 19000-19099 (test_wrappers: 19100-19199).
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -20,8 +19,6 @@ import pytest
 import support
 
 CLIENT = str(support.FIXTURES / "live" / "client.py")
-PCAP_HEADER_SIZE = 24
-RECORD_HEADER = struct.Struct("<IIII")
 LATENCY_LIMIT = 1.0
 PORTS_TRIED = 20
 
@@ -82,21 +79,6 @@ def client(port, count, interval, size):
     return [sys.executable, CLIENT, str(port), str(count), str(interval), str(size)]
 
 
-def pcap_records(data):
-    """[(timestamp, frame)] of the whole records in pcap bytes ``data``
-    (a growing file may end in half a record: it is left out)."""
-    records = []
-    position = PCAP_HEADER_SIZE
-    while position + RECORD_HEADER.size <= len(data):
-        seconds, micros, caplen, _wirelen = RECORD_HEADER.unpack_from(data, position)
-        start = position + RECORD_HEADER.size
-        if start + caplen > len(data):
-            break
-        records.append((seconds + micros / 1e6, data[start:start + caplen]))
-        position = start + caplen
-    return records
-
-
 def tick_sent_times(frames):
     """{tick index: send time} of the client's messages found in ``frames``."""
     ticks = {}
@@ -115,7 +97,7 @@ def watch_latency(read_more, done, count):
     while True:
         finished = done()
         now = time.time()
-        for index, sent in tick_sent_times(f for _, f in pcap_records(read_more())).items():
+        for index, sent in tick_sent_times(f for _, f in support.pcap_records(read_more())).items():
             latency.setdefault(index, now - sent)
         if finished or len(latency) == count:
             return latency
@@ -192,7 +174,7 @@ def test_bulk_file_input_is_written_in_large_blocks(recorded_trace, tmp_path):
                     "-r", str(recorded_trace)], log, options=["-e", "trace=write", "-yy"])
     writes = [line for line in log.read_text().splitlines()
               if line.startswith("write(") and str(pcap) in line]
-    packets = len(pcap_records(pcap.read_bytes()))
+    packets = len(support.pcap_records(pcap.read_bytes()))
     assert packets >= 600
     # About one write() per 64 KiB buffer; per-packet flushes would be 600+.
     assert len(writes) <= pcap.stat().st_size // (1 << 15) + 2, (len(writes), packets)
@@ -210,14 +192,6 @@ def stream_converter(pcap, *flags):
                             stderr=subprocess.PIPE)
 
 
-def wait_for(condition, timeout=60.0):
-    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
     """Half a trace in, the converter waiting for more: the signal ends it
@@ -230,7 +204,7 @@ def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
     prefix.write_bytes(half)
     expected = tmp_path / "expected.pcap"
     support.convert(prefix, expected, "-q")
-    expected_ticks = tick_sent_times(f for _, f in pcap_records(expected.read_bytes()))
+    expected_ticks = tick_sent_times(f for _, f in support.pcap_records(expected.read_bytes()))
     assert sorted(expected_ticks) == list(range(150))
 
     pcap = tmp_path / "live.pcap"
@@ -238,8 +212,8 @@ def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
     converter.stdin.write(half)
     converter.stdin.flush()
     # Flushed while idle: every message of the half is already in the file.
-    wait_for(lambda: pcap.exists() and tick_sent_times(
-        f for _, f in pcap_records(pcap.read_bytes())) == expected_ticks)
+    support.wait_for(lambda: pcap.exists() and tick_sent_times(
+        f for _, f in support.pcap_records(pcap.read_bytes())) == expected_ticks)
     converter.send_signal(signum)
     returncode = converter.wait(timeout=60)  # stdin stays open: no end of input
     errors = converter.stderr.read().decode(errors="replace")
@@ -249,7 +223,7 @@ def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
     assert "interrupted" in errors and "packets" in errors
     assert pcap.read_bytes() == expected.read_bytes()
     listed = support.tshark("-r", str(pcap), "-T", "fields", "-e", "frame.number")
-    assert len(listed.split()) == len(pcap_records(expected.read_bytes()))
+    assert len(listed.split()) == len(support.pcap_records(expected.read_bytes()))
 
 
 def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
@@ -261,7 +235,7 @@ def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
     text = whole[whole.rindex(b"\n", 0, whole.index(b" connect(")) + 1:] * 2
     full = tmp_path / "full.pcap"
     support.convert(None, full, "-q", stdin=text)
-    full_records = pcap_records(full.read_bytes())
+    full_records = support.pcap_records(full.read_bytes())
     pcap = tmp_path / "live.pcap"
     converter = stream_converter(pcap, "-q")
     held_back = len(text) * 9 // 10
@@ -275,7 +249,7 @@ def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    wait_for(lambda: pcap.exists() and pcap.stat().st_size > 200000)
+    support.wait_for(lambda: pcap.exists() and pcap.stat().st_size > 200000)
     converter.send_signal(signal.SIGTERM)
     returncode = converter.wait(timeout=60)
     feeder.join(timeout=60)
@@ -285,10 +259,10 @@ def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
         pass  # bytes the converter, gone, never read
     assert returncode == 128 + signal.SIGTERM, converter.stderr.read()
     data = pcap.read_bytes()
-    records = pcap_records(data)
+    records = support.pcap_records(data)
     assert 0 < len(records) < len(full_records)
     # Whole records only: the file ends exactly where the last record ends.
-    assert PCAP_HEADER_SIZE + sum(RECORD_HEADER.size + len(f) for _, f in records) == len(data)
+    assert support.PCAP_HEADER_SIZE + sum(support.PCAP_RECORD_HEADER.size + len(f) for _, f in records) == len(data)
     # The held close() FINs come out at the end; everything before matches.
     assert records[:-4] == full_records[:len(records) - 4]
     listed = support.tshark("-r", str(pcap), "-T", "fields", "-e", "frame.number")
@@ -366,10 +340,10 @@ def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
         def fin_written():
             if not pcap.exists():
                 return False
-            frames = [frame for _, frame in pcap_records(pcap.read_bytes())]
+            frames = [frame for _, frame in support.pcap_records(pcap.read_bytes())]
             # Ethernet + 802.1Q + IPv4 = 38 bytes; TCP flags at offset 13.
             return any(frame[38 + 13] & 0x01 for frame in frames)
-        wait_for(fin_written, timeout=FIN_HOLD_SECONDS + 3)
+        support.wait_for(fin_written, timeout=FIN_HOLD_SECONDS + 3)
         assert time.time() - now >= FIN_HOLD_SECONDS  # held, then let out
         assert converter.poll() is None  # the input is still open
     finally:

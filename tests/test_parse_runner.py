@@ -5,7 +5,6 @@ or loses its parent."""
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -18,35 +17,24 @@ import support
 from pcap_output import strace_flags
 
 CONNECTION = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
-RECORD_HEADER = struct.Struct("<IIII")
-
-
-def hex_escaped(data):
-    """``data`` as strace -xx prints it."""
-    return "".join("\\x%02x" % byte for byte in data)
 
 
 def write_lines(count, start=1795659371.0, size=300):
     """A connect and ``count`` writes of ``size`` bytes on one TCP connection."""
     lines = ['100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
              'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>'
-             % (start, hex_escaped(b"127.0.0.1"))]
+             % (start, support.strace_quote(b"127.0.0.1", "xx"))]
     for number in range(count):
         payload = ("%05d" % number).encode().ljust(size, b".")
         lines.append('100   %.6f write(%s, "%s", %d) = %d <0.000010>'
-                     % (start + 0.001 * (number + 1), CONNECTION, hex_escaped(payload),
+                     % (start + 0.001 * (number + 1), CONNECTION, support.strace_quote(payload, "xx"),
                         size, size))
     return "\n".join(lines) + "\n"
 
 
-def pcap_frames(data):
-    """The frames of a classic pcap."""
-    frames, offset = [], 24
-    while offset < len(data):
-        _seconds, _micros, captured, _wire = RECORD_HEADER.unpack_from(data, offset)
-        frames.append(data[offset + 16:offset + 16 + captured])
-        offset += 16 + captured
-    return frames
+def frames(data):
+    """The frames of the whole records in classic pcap bytes ``data``."""
+    return [frame for _time, frame in support.pcap_records(data)]
 
 
 def run_main(monkeypatch, capfd, two_cpus, argv, fork_for_one_block=True):
@@ -112,11 +100,11 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
     assert "RuntimeError: a bug in the parser" in errors  # the child's traceback
     assert ("py-strace2pcap: the parsing process ended with status %d; the pcap holds the "
             "packets before" % parse_runner.CHILD_FAILED) in errors
-    frames = pcap_frames(pcap.read_bytes())
+    written = frames(pcap.read_bytes())
     # The first block: the whole lines of the first 1 MiB read.
     text = trace.read_bytes()
     first_block = text[:text.rindex(b"\n", 0, 1 << 20)]
-    assert len(frames) == 3 + first_block.count(b" write(")  # the handshake, the writes
+    assert len(written) == 3 + first_block.count(b" write(")  # the handshake, the writes
 
 
 @pytest.mark.parametrize("writes, forked", [(50, 0), (2000, 1)])
@@ -127,7 +115,7 @@ def test_a_trace_of_one_block_is_parsed_without_a_child(monkeypatch, capfd, tmp_
     pcap = tmp_path / "out.pcap"
     assert run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)],
                     fork_for_one_block=False) == (0, "", forked)
-    assert len(pcap_frames(pcap.read_bytes())) == 3 + writes
+    assert len(frames(pcap.read_bytes())) == 3 + writes
 
 
 def open_pipes():
@@ -155,7 +143,7 @@ def test_no_fork_means_one_process_and_the_same_pcap(monkeypatch, capfd, tmp_pat
     status, errors, forked = run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)])
     assert (status, errors, forked) == (0, "", 1)  # tried, fell back
     assert pcap.read_bytes() == expected.read_bytes()
-    assert len(pcap_frames(pcap.read_bytes())) == 3 + 50
+    assert len(frames(pcap.read_bytes())) == 3 + 50
     assert open_pipes() == pipes  # the child's pipes closed again
 
 
@@ -180,14 +168,6 @@ def gone(pid):
         return True
 
 
-def wait_for(condition, timeout=30.0):
-    """Poll ``condition()`` until true; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
-
-
 def live_converter(pcap, lines):
     """The converter reading a pipe we keep open, ``lines`` already written;
     in a process group of its own, as a terminal's job is."""
@@ -205,7 +185,7 @@ def test_sigint_to_the_child_or_the_group_stops_the_conversion(tmp_path, to):
     pcap = tmp_path / "live.pcap"
     converter = live_converter(pcap, write_lines(10))
     try:
-        wait_for(lambda: pcap.exists() and len(pcap_frames(pcap.read_bytes())) == 3 + 10)
+        support.wait_for(lambda: pcap.exists() and len(frames(pcap.read_bytes())) == 3 + 10)
         if to == "the child alone":
             os.kill(child_of(converter.pid), signal.SIGINT)
         else:
@@ -216,7 +196,7 @@ def test_sigint_to_the_child_or_the_group_stops_the_conversion(tmp_path, to):
         converter.stdin.close()
     assert status == 128 + signal.SIGINT, errors
     assert "interrupted" in errors and "Traceback" not in errors
-    assert len(pcap_frames(pcap.read_bytes())) == 3 + 10
+    assert len(frames(pcap.read_bytes())) == 3 + 10
 
 
 @pytest.mark.skipif(not parse_runner.two_cpus(), reason="the child runs on a second CPU only")
@@ -226,7 +206,7 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path):
         child = child_of(converter.pid)
         converter.kill()
         converter.wait(timeout=30)
-        wait_for(lambda: gone(child), timeout=10)
+        support.wait_for(lambda: gone(child), timeout=10)
     finally:
         converter.stdin.close()
 
