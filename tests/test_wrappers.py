@@ -16,8 +16,7 @@ import time
 import pytest
 
 import support
-from test_live import (EchoServer, bind_free_port, client, pcap_records, tick_sent_times,
-                       wait_for)
+from test_live import EchoServer, bind_free_port, client, tick_sent_times
 
 WRAPPER = support.REPO / "strace2pcap.sh"
 PIPE_WRAPPER = support.REPO / "strace2pcap-pipe.sh"
@@ -113,7 +112,7 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
                      cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr.decode(errors="replace")
     assert b"py-strace2pcap:" not in result.stderr  # -q reached the converter
-    assert sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes()))) == [0, 1, 2]
+    assert sorted(tick_sent_times(f for _, f in support.pcap_records(pcap.read_bytes()))) == [0, 1, 2]
 
     arguments = arguments_log.read_bytes().decode().split("\0")[:-1]
     for option in ["-f", "-s655350", "-ttt", "-T", "-yy", "-xx", "--seccomp-bpf"]:
@@ -161,7 +160,7 @@ def test_pipe_wrapper_streams_to_tshark_and_keeps_the_file(tmp_path):
     assert rows.count([client_port, server_port, "80"]) == 4  # the client's messages
     assert rows.count([server_port, client_port, "80"]) == 4  # their echoes
     assert (work / "out.pcap").read_bytes() == (stream / "stream.pcap").read_bytes()
-    assert len(pcap_records((work / "out.pcap").read_bytes())) == len(rows)
+    assert len(support.pcap_records((work / "out.pcap").read_bytes())) == len(rows)
     assert os.listdir(work) == ["out.pcap"] and os.listdir(temporary) == []
 
 
@@ -171,7 +170,7 @@ def test_pipe_wrapper_without_file_writes_only_stdout(tmp_path):
         result = run([str(PIPE_WRAPPER), "-", " ".join(client(server.port, 2, 0, 60))],
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert sorted(tick_sent_times(f for _, f in pcap_records(result.stdout))) == [0, 1]
+    assert sorted(tick_sent_times(f for _, f in support.pcap_records(result.stdout))) == [0, 1]
     assert os.listdir(tmp_path) == []
 
 
@@ -191,8 +190,8 @@ def test_attach_to_a_running_process_and_ctrl_c(tmp_path):
             wrapper = subprocess.Popen([str(WRAPPER), str(pcap), "-p %d" % traced.pid],
                                        stderr=subprocess.PIPE, start_new_session=True,
                                        env=environment)
-            wait_for(lambda: pcap.exists()
-                     and len(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes()))) >= 3)
+            support.wait_for(lambda: pcap.exists()
+                     and len(tick_sent_times(f for _, f in support.pcap_records(pcap.read_bytes()))) >= 3)
             os.killpg(wrapper.pid, signal.SIGINT)
             errors = wrapper.communicate(timeout=60)[1].decode(errors="replace")
             time.sleep(0.2)
@@ -205,10 +204,10 @@ def test_attach_to_a_running_process_and_ctrl_c(tmp_path):
     assert arguments[-3:] == [b"-p", str(traced.pid).encode(), b""]
     assert b"--seccomp-bpf" not in arguments  # strace refuses it with -p
     assert "interrupted" not in errors and "packets" in errors, errors
-    ticks = sorted(tick_sent_times(f for _, f in pcap_records(pcap.read_bytes())))
+    ticks = sorted(tick_sent_times(f for _, f in support.pcap_records(pcap.read_bytes())))
     assert len(ticks) >= 3 and ticks == list(range(ticks[0], ticks[-1] + 1)), ticks
     assert ticks[0] > 0  # attached mid-way
-    assert len(support.tshark("-r", str(pcap)).splitlines()) == len(pcap_records(pcap.read_bytes()))
+    assert len(support.tshark("-r", str(pcap)).splitlines()) == len(support.pcap_records(pcap.read_bytes()))
 
 
 def tool_links(directory, *tools):
