@@ -515,6 +515,11 @@ class StraceParser:
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
             started = self._unfinished.pop((pid, name), None)
+            if started is None and name == "socketpair":
+                # Its first half names no socket (the -yy sieve drops it);
+                # this half holds both fds with their annotations.
+                before = line[:line.rfind("<... ", 0, head.start("resumed"))]
+                started = (self._start_time(head), before + "socketpair(", self.line_number)
             if started is None and self.rejects_unannotated:
                 # Under -yy the first half of a socket call shows its
                 # socket; one without was a file write or the like, dropped.
@@ -527,9 +532,7 @@ class StraceParser:
             if events is not None:
                 return events
         else:
-            start_time = head.group("time")
-            if start_time is None or self.clock.relative:
-                start_time = self._time_of_this_line(start_time)
+            start_time = self._start_time(head)
             if line.endswith("<unfinished ...>"):
                 if len(self._unfinished) > 100000:
                     return self.skip("too many unfinished calls", line)
@@ -621,6 +624,15 @@ class StraceParser:
             "local": local, "remote": remote, "inode": inode, "peer_inode": peer_inode,
             "path": path, "peer_path": peer_path,
         }]
+
+    def _start_time(self, head):
+        """The time column text of the line whose LINE_HEAD match is
+        ``head``, or the float ``_time_of_this_line`` makes of it when it
+        cannot wait (see ``_seconds``)."""
+        start_time = head.group("time")
+        if start_time is None or self.clock.relative:
+            start_time = self._time_of_this_line(start_time)
+        return start_time
 
     def _time_of_this_line(self, text):
         """Epoch seconds of the line just read when its time cannot wait for

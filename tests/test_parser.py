@@ -162,6 +162,26 @@ def test_resumed_half_of_a_file_call_under_yy_is_an_ordinary_skip():
     assert parser.examples == []
 
 
+def test_socketpair_resumed_without_its_first_half_gives_both_ends():
+    """socketpair's first half names no socket, so under -yy it is dropped
+    unseen: the resumed half, which holds both fds, gives the events."""
+    ends = r'[3<UNIX-STREAM:[55683->55684]>, 4<UNIX-STREAM:[55684->55683]>]) = 0 <0.000017>'
+    whole = parse(r'100   1795660411.796005 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, '
+                  + ends)
+    parser = StraceParser()
+    split = parse(
+        r'100   1795660411.649300 close(5<TCP:[127.0.0.1:20200->127.0.0.1:20201]>) = 0 <0.000010>',
+        r'100   1795660411.796005 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0,  <unfinished ...>',
+        r'101   1795660411.796010 futex(0x7f, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000005>',
+        r'100   1795660411.796022 <... socketpair resumed>' + ends,
+        parser=parser)[1:]
+    names = ("syscall", "fd", "inode", "peer_inode", "protocol", "result")
+    assert [fields(event, *names) for event in split] == [fields(event, *names) for event in whole]
+    assert [fields(event, "fd", "peer_inode") for event in split] == [(3, 55684), (4, 55683)]
+    assert [event["time"] for event in split] == [1795660411.796022] * 2  # the half seen
+    assert parser.skipped == {"not a socket syscall": 2}  # the first half, the futex
+
+
 def test_payload_cut_by_dash_s_is_counted():
     parser = StraceParser()
     [line] = [text for text in (FIXTURES / "dialects" / "s64.strace").read_text("latin-1").splitlines()
