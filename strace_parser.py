@@ -118,19 +118,23 @@ CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 
 EXAMPLES_KEPT = 5
+# -k prints the stack of each syscall after it, a frame a line: " > /lib/...".
+STACK_FRAME = "stack frame line (-k)"
 RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
 # Skips every trace has; ``examples`` keeps the others (input it could not read).
 ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
-                  "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET}
+                  "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET, STACK_FRAME}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
 # ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
-# --decode-pids=comm), optional timestamp, then ``name(`` or
+# --decode-pids=comm), optional timestamp, -n's syscall number ``[  42]``
+# and -i's instruction pointer ``[00007f09d34597c0]``, then ``name(`` or
 # ``<... name resumed>``.
 LINE_HEAD = re.compile(r"""
     (?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
      | (?P<pid>\d+)(?:<(?P<comm>[^>]*)>)?\s+)?
     (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
+    (?:\[\s*\d+\]\s+)?(?:\[[0-9a-f?]+\]\s+)?
     (?: (?P<name>\w+)\( | <\.\.\.\s(?P<resumed>\w+)\sresumed>)
 """, re.VERBOSE)
 
@@ -506,6 +510,8 @@ class StraceParser:
                 self.clock.advance(time.group(1) if time else None)
             if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
                 return self.skip("signal or exit line", line)
+            if line.startswith("> "):  # stripped of its leading blank above
+                return self.skip(STACK_FRAME, line)
             return self.skip("unparseable", line)
         if self.clock.relative is not False:
             self.clock.advance(head.group("time"))

@@ -21,7 +21,7 @@ from strace_parser import StraceParser
 
 DIALECTS = support.FIXTURES / "dialects"
 RECORDED = ["xx-single", "no-f", "bracket-pid", "tt", "t", "ns", "no-time", "relative",
-            "x", "escapes", "no-T", "y", "no-y", "plain"]
+            "x", "escapes", "no-T", "y", "no-y", "plain", "i-n", "k"]
 
 
 def packets_of(tmp_path, name, inputs, *flags):
@@ -50,6 +50,17 @@ def test_reference_holds_every_exchange(reference):
 @pytest.mark.parametrize("name", RECORDED)
 def test_recorded_dialect_gives_the_same_packets(name, tmp_path, reference):
     assert packets_of(tmp_path, name, [DIALECTS / (name + ".strace")]) == reference
+
+
+@pytest.mark.parametrize("name, ordinary", [("i-n", None), ("k", "stack frame line (-k)")])
+def test_syscall_numbers_addresses_and_stacks_are_read_not_reported(name, ordinary, tmp_path):
+    """-n's ``[  42]`` and -i's ``[00007f...]`` before the syscall name are
+    read past; -k's stack frame lines are counted, not shown as unreadable."""
+    summary = support.convert(DIALECTS / (name + ".strace"), tmp_path / "out.pcap",
+                              "-v").stderr.decode()
+    assert "unparseable" not in summary, summary
+    assert not re.search(r"^  line \d+ \(", summary, re.MULTILINE), summary  # no examples
+    assert (ordinary is None) or re.search(r"skipped \d{3,}: %s" % re.escape(ordinary), summary)
 
 
 def test_ff_files_merged_in_time_order(tmp_path, reference):
