@@ -86,6 +86,7 @@ Example::
 
 import codecs
 import re
+import socket
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -118,12 +119,15 @@ CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 
 EXAMPLES_KEPT = 5
-# -k prints the stack of each syscall after it, a frame a line: " > /lib/...".
+# -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
+# -e read=/write=SET the data in hex after the syscall: " | 00000  47 45 ...".
 STACK_FRAME = "stack frame line (-k)"
+DATA_DUMP = "hex dump line (-e read=, -e write=)"
 RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
 # Skips every trace has; ``examples`` keeps the others (input it could not read).
 ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
-                  "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET, STACK_FRAME}
+                  "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET, STACK_FRAME,
+                  DATA_DUMP}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
 # ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
@@ -177,10 +181,13 @@ INET_DETAILS = {
 UNIX_DETAILS = re.compile(r'(?P<inode>\d+)(?:->(?P<peer>\d+))?(?:,(?P<abstract>@?)"(?P<path>.*)")?$')
 
 # A sockaddr as strace prints it, IPv4 or IPv6 (the address string is hex
-# escaped under -xx).
+# escaped under -xx); with -X raw or -X verbose, port and address are the
+# struct's bytes in a string (verbose adds a comment after each).
 SOCKADDR = re.compile(r"""
     sin_port=htons\((?P<port4>\d+)\),\ sin_addr=inet_addr\("(?P<ip4>[^"]*)"\)
   | sin6_port=htons\((?P<port6>\d+)\),.*?inet_pton\(AF_INET6,\ "(?P<ip6>[^"]*)"
+  | sin_port="(?P<raw_port4>[^"]*)"[^,]*,\ sin_addr="(?P<raw_ip4>[^"]*)"
+  | sin6_port="(?P<raw_port6>[^"]*)".*?sin6_addr="(?P<raw_ip6>[^"]*)"
 """, re.VERBOSE)
 
 # A string literal's inside made only of the escapes strace prints.
@@ -305,7 +312,20 @@ def parse_sockaddr(text, start=0, stop=None):
         return None
     if match.group("port4") is not None:
         return decode_string(match.group("ip4")).decode("latin-1"), int(match.group("port4"))
-    return decode_string(match.group("ip6")).decode("latin-1"), int(match.group("port6"))
+    if match.group("port6") is not None:
+        return decode_string(match.group("ip6")).decode("latin-1"), int(match.group("port6"))
+    if match.group("raw_port4") is not None:
+        return _raw_endpoint(socket.AF_INET, match.group("raw_ip4"), match.group("raw_port4"))
+    return _raw_endpoint(socket.AF_INET6, match.group("raw_ip6"), match.group("raw_port6"))
+
+
+def _raw_endpoint(family, address, port):
+    """(ip, port) of a sockaddr's address and port bytes as -X raw prints
+    them (network order); None if they are not 4/16 and 2 bytes."""
+    address, port = decode_string(address), decode_string(port)
+    if len(port) != 2 or len(address) != (4 if family == socket.AF_INET else 16):
+        return None
+    return socket.inet_ntop(family, address), int.from_bytes(port, "big")
 
 
 def parse_unix_path(text, start=0, stop=None):
@@ -512,6 +532,8 @@ class StraceParser:
                 return self.skip("signal or exit line", line)
             if line.startswith("> "):  # stripped of its leading blank above
                 return self.skip(STACK_FRAME, line)
+            if line.startswith("| "):
+                return self.skip(DATA_DUMP, line)
             return self.skip("unparseable", line)
         if self.clock.relative is not False:
             self.clock.advance(head.group("time"))

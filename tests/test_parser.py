@@ -182,6 +182,53 @@ def test_socketpair_resumed_without_its_first_half_gives_both_ends():
     assert parser.skipped == {"not a socket syscall": 2}  # the first half, the futex
 
 
+def test_hex_dump_and_stack_frame_lines_are_counted_not_reported():
+    """-e write=all prints the data again as a hex dump after the syscall,
+    -k the stack: neither is a line the converter failed to read."""
+    parser = StraceParser()
+    dump = r' | 00000  68 69                                             hi               |'
+    frame = r' > /usr/lib/x86_64-linux-gnu/libc.so.6(__write+0x14) [0x10f3a4]'
+    events = parse(
+        r'100   1795660411.649200 write(1</dev/pts/0>, "\x68\x69", 2) = 2 <0.000010>',
+        dump, frame,
+        r'100   1795660411.649300 close(5<TCP:[127.0.0.1:20200->127.0.0.1:20201]>) = 0 <0.000010>',
+        dump, frame,
+        parser=parser)
+    assert [event["syscall"] for event in events] == ["close"]
+    # Once the trace has shown -yy annotations, all lines without one are
+    # dropped as not socket syscalls, unread.
+    assert parser.skipped == {"hex dump line (-e read=, -e write=)": 1,
+                              "stack frame line (-k)": 1, "not a socket": 1,
+                              "not a socket syscall": 2}
+    assert parser.examples == []
+
+
+@pytest.mark.parametrize("sockaddr, remote", [
+    (r'{sa_family=AF_INET, sin_port=htons(18072), sin_addr=inet_addr("\x31\x32\x37\x2e\x30'
+     r'\x2e\x30\x2e\x31")}, 16', ("127.0.0.1", 18072)),
+    (r'{sa_family=0x2, sin_port="\x46\x98", sin_addr="\x7f\x00\x00\x01"}, 16',
+     ("127.0.0.1", 18072)),  # -X raw
+    (r'{sa_family=0x2 /* AF_INET */, sin_port="\x46\x98" /* htons(18072) */, '
+     r'sin_addr="\x7f\x00\x00\x01" /* inet_addr("\x31\x32\x37\x2e\x30\x2e\x30\x2e'
+     r'\x31") */}, 16', ("127.0.0.1", 18072)),  # -X verbose
+    (r'{sa_family=AF_INET6, sin6_port=htons(18071), sin6_flowinfo=htonl(0), '
+     r'inet_pton(AF_INET6, "\x3a\x3a\x31", &sin6_addr), sin6_scope_id=0}, 28', ("::1", 18071)),
+    (r'{sa_family=0xa, sin6_port="\x46\x97", sin6_flowinfo="\x00\x00\x00\x00", sin6_addr="'
+     + r'\x00' * 15 + r'\x01", sin6_scope_id=0}, 28', ("::1", 18071)),  # -X raw
+    (r'{sa_family=0xa /* AF_INET6 */, sin6_port="\x46\x97" /* htons(18071) */, '
+     r'sin6_flowinfo="\x00\x00\x00\x00" /* htonl(0) */, sin6_addr="' + r'\x00' * 10
+     + r'\xff\xff\x7f\x00\x00\x01" /* inet_pton(AF_INET6, "...") */, sin6_scope_id=0}, 28',
+     ("::ffff:127.0.0.1", 18071)),  # -X verbose, an IPv4-mapped address
+], ids=["default-4", "X-raw-4", "X-verbose-4", "default-6", "X-raw-6", "X-verbose-6-mapped"])
+def test_sockaddr_in_every_X_style(sockaddr, remote):
+    """strace -X raw and -X verbose print a sockaddr's port and address as
+    the struct's bytes: the peer is the same as in the default style."""
+    protocol = "UDPv6" if "0xa" in sockaddr or "INET6" in sockaddr else "UDP"
+    [event] = parse(r'100   1795660411.649300 sendto(5<%s:[40000]>, "\x68\x69", 2, 0, %s) = 2 '
+                    r'<0.000010>' % (protocol, sockaddr))
+    assert event["remote"] == remote
+
+
 def test_payload_cut_by_dash_s_is_counted():
     parser = StraceParser()
     [line] = [text for text in (FIXTURES / "dialects" / "s64.strace").read_text("latin-1").splitlines()
