@@ -9,6 +9,9 @@ lighter dialect strace 6.x prints: no pid column, ``[pid N]`` prefixes,
 ``read(fd=3, buf="...", count=4)``), and fds annotated with ``-yy``, with ``-y``
 (``3<socket:[56888]>``) or not at all: then a ``SocketTable`` learns which
 fds are sockets, and their addresses, from socket/bind/connect/accept lines.
+Also ``-n`` and ``-i`` (``[  42]``, ``[00007f09d34597c0]`` before the name),
+``-X raw``/``-X verbose`` sockaddrs, and the extra lines of ``-k`` (stack
+frames) and ``-e read=``/``-e write=`` (hex dumps), counted as such.
 
 ``StraceParser.parse(line)`` returns a list of zero or more event dicts; most
 lines give none.  Lines that give none are counted by reason in
