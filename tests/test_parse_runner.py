@@ -211,6 +211,36 @@ def test_the_child_ends_when_its_parent_is_killed(tmp_path):
         converter.stdin.close()
 
 
+def processes_running(argument):
+    """Pids of the processes whose command line holds ``argument``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as cmdline:
+                if argument.encode() in cmdline.read().split(b"\0") and not gone(int(pid)):
+                    found.append(int(pid))
+        except OSError:
+            pass  # ended meanwhile
+    return found
+
+
+@pytest.mark.skipif(not parse_runner.two_cpus(), reason="the child runs on a second CPU only")
+def test_a_reader_going_away_ends_parent_and_child_quietly(tmp_path):
+    """py_strace2pcap.py - -r TRACE | head -c 100, the trace more than a
+    block: exit 141 (128 + SIGPIPE), no traceback, no process left."""
+    trace = tmp_path / "trace.strace"
+    trace.write_text(write_lines(4000))  # 3.2 MB: four blocks, a child
+    converter = subprocess.Popen([sys.executable, str(support.CONVERTER), "-", "-r", str(trace)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(converter.stdout.read(100)) == 100
+    converter.stdout.close()
+    status = converter.wait(timeout=30)
+    errors = converter.stderr.read().decode()
+    assert status == 128 + signal.SIGPIPE, errors
+    assert "Traceback" not in errors
+    support.wait_for(lambda: processes_running(str(trace)) == [], timeout=10)
+
+
 def test_flags_come_from_the_first_whole_line_with_a_payload():
     stage = py_strace2pcap.ParseStage(py_strace2pcap.parse_arguments(["out.pcap"]))
     resumed_connect = ("100   1795659371.000000 connect(5<TCP:[4664]>, {sa_family=AF_INET, "
