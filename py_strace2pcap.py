@@ -178,9 +178,11 @@ class PacketStage:
     def take(self, events, flags):
         """Write the packets ``events`` cause; ``flags``: the strace options
         the trace shows (see ``ParseStage``)."""
+        if not events:
+            return
+        self.events += len(events)
+        self.latest_time = events[-1]["time"]
         for event in events:
-            self.events += 1
-            self.latest_time = event["time"]
             if event["protocol"] in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
             else:

@@ -128,7 +128,7 @@ LINE_TIME = re.compile(r"""
 
 class Trace:
     """An opened trace: ``fd`` to watch (progress, idle flushes) and
-    ``blocks(on_idle)`` or ``lines(on_idle)`` to read it."""
+    ``blocks(on_idle)`` to read it."""
 
     def __init__(self, fd, blocks):
         self.fd = fd
@@ -137,11 +137,6 @@ class Trace:
     def blocks(self, on_idle=None):
         """The trace's lines in blocks (see ``read_blocks``)."""
         return self._blocks(on_idle)
-
-    def lines(self, on_idle=None):
-        """The trace's lines one by one."""
-        for block in self.blocks(on_idle):
-            yield from block.split("\n")
 
 
 def open_file(path):

@@ -273,7 +273,7 @@ def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
     trace = open_trace([str(tmp_path / "trace.200"), str(tmp_path / "trace.100")],
                        datetime.date(2026, 11, 26))
     midnight = 1795651200.0
-    assert [line.split() for line in trace.lines()] == [
+    assert [line.split() for block in trace.blocks() for line in block.split("\n")] == [
         ["200", "%.6f" % (midnight + 0.5), "getpid()", "=", "200"],
         ["100", "%.6f" % (midnight + 0.7), "getpid()", "=", "100"],
         ["200", "%.6f" % (midnight + 1.1), "close(3)", "=", "0"],
