@@ -246,7 +246,9 @@ def decode_string(text):
         try:
             # C escapes decoded in C: 6x faster than replace("\\x", "") and
             # bytes.fromhex (measured: 0.3 vs 2 ms for a 64 KiB payload).
-            decoded = codecs.escape_decode(text.encode("latin-1"))[0]
+            # The str itself (UTF-8 to escape_decode), not a Latin-1 copy: a
+            # character past 0x7f becomes two bytes and fails the check below.
+            decoded = codecs.escape_decode(text)[0]
             # Exact only if every character was part of a 4-character escape
             # (\xHH, or an octal \ooo): anything else gives more than one
             # byte per four characters.
@@ -612,7 +614,10 @@ class StraceParser:
         ``COMMON_DATA_LINE``; epoch times only, not -r), else None: also when
         it is not as common as it looks (a failed call, a quote escaped in a
         string, MSG_PEEK, ...), and ``parse`` reads it the general way."""
-        common = COMMON_DATA_LINE.match(line) if self.clock.relative is False else None
+        equals = line.rfind(" = ")
+        if equals < 0 or self.clock.relative is not False:
+            return None  # the first half of a call; a -r trace
+        common = COMMON_DATA_LINE.match(line)
         if common is None:
             return None
         pid, time, name, fd, protocol = common.groups()
@@ -621,7 +626,6 @@ class StraceParser:
             return None
         details = line[common.end():details_end]
         after = details_end + 4
-        equals = line.rfind(" = ")
         returned = COMMON_RETURN.fullmatch(line, equals + 3) if equals >= after else None
         if returned is None:
             return None

@@ -29,6 +29,10 @@ def test_every_byte_value_and_length_decodes_as_fromhex():
     ("\\x41\\n\\x42", b"A\nB"),
     ("\\x41\\\\x42", b"A\\x42"),           # an escaped backslash before x42
     ("\\x00\\xff\\x0A", b"\x00\xff\x0a"),  # upper-case hex digits too
+    # Latin-1 characters of the line (bytes past 0x7f): one byte each, although
+    # the fast path hands escape_decode the str, which it reads as UTF-8.
+    ("\\x41\xe9\\x42\xff", b"A\xe9B\xff"),
+    ("\\x41\xc3\xa9", b"A\xc3\xa9"),
 ])
 def test_mixed_escapes_decode_exactly(text, expected):
     assert decode_string(text) == expected
