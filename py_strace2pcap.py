@@ -23,7 +23,7 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import PROCESS, StraceParser
+from strace_parser import PROCESS, StraceParser, unpack_event
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
 from trace_input import open_trace
 
@@ -135,15 +135,21 @@ class ParseStage:
 
     def events(self, block):
         """The socket events of a block of whole lines ("\\n"-joined), in
-        order; the parser picks which lines it needs to see."""
+        order; the parser picks which lines it needs to see.  Those of
+        common data lines stay packed (see ``unpack_event``): in a parsing
+        child that leaves building their dicts to the other process."""
         events = []
         parser = self.parser
         for line in parser.lines_to_parse(block):
-            for event in parser.parse(line):
-                if event["protocol"] == PROCESS:
+            for event in parser.parse_packed(line):
+                if type(event) is tuple:
+                    if self.processes is not None:  # names are known here only
+                        event = unpack_event(event)
+                        self.processes.annotate(event)
+                elif event["protocol"] == PROCESS:
                     self.processes.observe(event)
                     continue
-                if self.processes is not None:
+                elif self.processes is not None:
                     self.processes.annotate(event)
                 events.append(event)
                 if self.flags_shown < self.WITH_PAYLOAD:
@@ -151,6 +157,8 @@ class ParseStage:
         return events
 
     def _learn_flags(self, line, event):
+        if type(event) is tuple:
+            event = unpack_event(event)
         shown = (self.RESUMED if "resumed>" in line
                  else self.WITH_PAYLOAD if event.get("payload") else self.WHOLE)
         if shown > self.flags_shown:
@@ -176,13 +184,15 @@ class PacketStage:
         self.latest_time = 0.0
 
     def take(self, events, flags):
-        """Write the packets ``events`` cause; ``flags``: the strace options
-        the trace shows (see ``ParseStage``)."""
+        """Write the packets ``events`` (dicts, or packed: see
+        ``unpack_event``) cause; ``flags``: the strace options the trace
+        shows (see ``ParseStage``)."""
         if not events:
             return
         self.events += len(events)
-        self.latest_time = events[-1]["time"]
         for event in events:
+            if type(event) is tuple:
+                event = unpack_event(event)
             if event["protocol"] in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
             else:
@@ -195,6 +205,7 @@ class PacketStage:
                 self.described = True
                 self.output.describe(flags)
             self.write(packets)
+        self.latest_time = event["time"]
 
     def idle(self, now):
         """The input paused at wall-clock time ``now``.  In a live trace (its

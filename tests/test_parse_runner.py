@@ -15,6 +15,7 @@ import parse_runner
 import py_strace2pcap
 import support
 from pcap_output import strace_flags
+from strace_parser import unpack_event
 
 CONNECTION = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
 
@@ -254,3 +255,19 @@ def test_flags_come_from_the_first_whole_line_with_a_payload():
     data_line = write_lines(1).splitlines()[1]
     stage.events(data_line)
     assert stage.flags == strace_flags(data_line) == "-f -ttt -T -yy -xx"
+
+
+@pytest.mark.parametrize("output, packed", [("out.pcap", True), ("out.pcapng", False)])
+def test_common_data_lines_cross_packed_unless_pcapng_names_their_process(output, packed):
+    # Packed, the child leaves building the dicts to the parent; a pcapng's
+    # process names are known in the child only, so it unpacks them there.
+    stage = py_strace2pcap.ParseStage(py_strace2pcap.parse_arguments([output]))
+    execve = ('100   1795659370.000000 execve("/usr/bin/curl", ["curl"], 0x7ffd /* 9 vars */)'
+              ' = 0 <0.000300>\n')
+    events = stage.events(execve + write_lines(3).rstrip("\n"))
+    assert [type(event) is tuple for event in events] == [False] + [packed] * 3
+    unpacked = [event if isinstance(event, dict) else unpack_event(event) for event in events]
+    assert [event["payload"][:5] for event in unpacked[1:]] == [b"00000", b"00001", b"00002"]
+    assert {event["time"] for event in unpacked[1:]} == {1795659371.001, 1795659371.002,
+                                                         1795659371.003}
+    assert {event["comm"] for event in unpacked} == {None if packed else "curl"}
