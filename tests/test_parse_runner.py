@@ -14,6 +14,7 @@ import pytest
 import parse_runner
 import py_strace2pcap
 import support
+import trace_input
 from pcap_output import strace_flags
 from strace_parser import unpack_event
 
@@ -85,7 +86,7 @@ def test_child_and_in_process_write_the_same_pcap_and_summary(monkeypatch, capfd
 def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
         monkeypatch, capfd, tmp_path):
     trace = tmp_path / "trace.strace"
-    trace.write_text(write_lines(2000))  # about 1.6 MB: two blocks
+    trace.write_text(write_lines(2000))  # about 1.6 MB: several blocks
     calls = []
     events_of = py_strace2pcap.ParseStage.events
 
@@ -102,9 +103,9 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
     assert ("py-strace2pcap: the parsing process ended with status %d; the pcap holds the "
             "packets before" % parse_runner.CHILD_FAILED) in errors
     written = frames(pcap.read_bytes())
-    # The first block: the whole lines of the first 1 MiB read.
+    # The first block: the whole lines of the first read.
     text = trace.read_bytes()
-    first_block = text[:text.rindex(b"\n", 0, 1 << 20)]
+    first_block = text[:text.rindex(b"\n", 0, trace_input.CHUNK_SIZE)]
     assert len(written) == 3 + first_block.count(b" write(")  # the handshake, the writes
 
 
@@ -112,7 +113,7 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
 def test_a_trace_of_one_block_is_parsed_without_a_child(monkeypatch, capfd, tmp_path,
                                                        writes, forked):
     trace = tmp_path / "trace.strace"
-    trace.write_text(write_lines(writes))  # 50 writes: 45 kB; 2000: 1.6 MB, two blocks
+    trace.write_text(write_lines(writes))  # 50 writes: 45 kB; 2000: 1.6 MB, several blocks
     pcap = tmp_path / "out.pcap"
     assert run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)],
                     fork_for_one_block=False) == (0, "", forked)
