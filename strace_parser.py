@@ -235,6 +235,7 @@ SIEVE_LONGEST_MEAN_LINE = 400
 PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 # Distinct annotations remembered before the memory is cleared.
 ANNOTATION_CACHE_SIZE = 4096
+UNFINISHED = " <unfinished ...>"
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
 
 
@@ -469,7 +470,8 @@ class StraceParser:
         """Yield the lines of ``block`` (whole lines joined by "\\n") that
         ``parse`` must see.  Once the trace has shown -yy socket annotations
         (``rejects_unannotated``) that is only the lines of socket syscalls
-        with a socket annotation, resumed halves of socket syscalls, and
+        with a socket annotation, the resumed halves of those left
+        unfinished (and of socketpair), and
         with ``process_events`` process syscalls: they are found by
         searching the block, and the others are counted skipped without
         being split out (what makes a trace of mostly short file I/O lines
@@ -508,6 +510,13 @@ class StraceParser:
         """Sorted start offsets of the lines of ``block`` that may give
         events under -yy (see ``lines_to_parse``)."""
         starts = set()
+        # Resumed halves are found by name, only those of calls waiting for
+        # them (begun before this block or in it; socketpair's always: its
+        # first half shows no socket).  A regex search for every name's cost
+        # as much as the one for annotations (0.04 s each on 52 MB of bench
+        # noise); with these finds the parsing does 13% fewer instructions.
+        waiting = {name for _pid, name in self._unfinished}
+        waiting.add("socketpair")
         line_end = -1
         for opening in SOCKET_ANNOTATION_OPENING.finditer(block):
             at = opening.start()
@@ -520,12 +529,21 @@ class StraceParser:
                 name = block[max(start, block.rfind(" ", start, paren) + 1):paren]
                 if name.isidentifier() and name not in self.syscalls:
                     continue
+                if block.endswith(UNFINISHED, start, line_end):
+                    waiting.add(name)
             starts.add(start)
-        for resumed in self._resumed_wanted.finditer(block):
-            starts.add(block.rfind("\n", 0, resumed.start()) + 1)
         if self.process_events:
             for call in PROCESS_CALL.finditer(block):
-                starts.add(block.rfind("\n", 0, call.start()) + 1)
+                start = block.rfind("\n", 0, call.start()) + 1
+                starts.add(start)
+                if block.endswith(UNFINISHED, start, block.find("\n", start) % (len(block) + 1)):
+                    waiting.add(call.group()[1:-1])
+        for name in waiting:
+            resumed = "<... %s resumed>" % name
+            at = block.find(resumed)
+            while at >= 0:
+                starts.add(block.rfind("\n", 0, at) + 1)
+                at = block.find(resumed, at + len(resumed))
         return sorted(starts)
 
     def parse(self, line):

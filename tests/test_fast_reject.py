@@ -92,6 +92,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         '7     1795659371.000002 read(4<anon_inode:[eventfd]>, "\\x01\\x00", 8) = 8 <0.000002>',
         '8     1795659371.000003 <... futex resumed>) = 0 <0.000100>',
         '7     1795659371.000004 openat(AT_FDCWD, "\\x2f\\x65\\x74\\x63", O_RDONLY) = 9</etc> <0.000002>',
+        # A call resumed whose first half was no socket's: not looked for.
+        '8     1795659371.000004 read(9</etc>,  <unfinished ...>',
+        '8     1795659371.000004 <... read resumed>"\\x41", 1) = 1 <0.000010>',
     ]
     wanted = [
         '7     1795659371.000005 recvfrom(5<TCP:[127.0.0.1:1->127.0.0.1:2]>,  <unfinished ...>',
@@ -110,9 +113,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         numbers.append(parser.line_number + 1)  # parse() counts the line it is given
         parser.parse(line)
     assert passed == wanted
-    assert numbers == [3, 4, 7, 8]
-    assert parser.line_number == 8
-    assert parser.skipped["not a socket syscall"] == 4
+    assert numbers == [3, 4, 9, 10]
+    assert parser.line_number == 10
+    assert parser.skipped["not a socket syscall"] == 6
 
 
 def test_blocks_of_long_lines_are_split_not_sieved():
