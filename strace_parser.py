@@ -15,9 +15,10 @@ frames) and ``-e read=``/``-e write=`` (hex dumps), counted as such.
 
 ``StraceParser.parse(line)`` returns a list of zero or more event dicts; most
 lines give none.  ``parse_packed(line)`` gives the event of a common data
-line as a tuple instead, which ``unpack_event`` makes the dict.  Lines that give none are counted by reason in
-``StraceParser.skipped`` (a ``collections.Counter``), with the first few
-kept, numbered, in ``StraceParser.examples``.
+line as a tuple instead, which ``unpack_event`` makes the dict.  Lines that
+give none are counted by reason in ``StraceParser.skipped`` (a
+``collections.Counter``), with the first few kept, numbered, in
+``StraceParser.examples``.
 
 An event dict holds:
 
@@ -635,7 +636,7 @@ class StraceParser:
         return self._complete(pid, start_time, name, line, head)
 
     def _common_data_line(self, line):
-        """The events of ``line`` if it is a common data line (see
+        """The packed event (in a list) of ``line`` if it is a common data line (see
         ``COMMON_DATA_LINE``; epoch times only, not -r), else None: also when
         it is not as common as it looks (a failed call, a quote escaped in a
         string, MSG_PEEK, ...), and ``parse`` reads it the general way."""
@@ -1019,7 +1020,7 @@ def unpack_event(packed):
 
     Where a child parses, the parent unpacks: building the dict (and
     marshalling it through the pipe) was 17% of the child's instructions on
-    bench small, 13% on udp, and the child is the slower of the two."""
+    bench small, 13% on udp, when the child had the more work of the two."""
     (pid, time, duration, name, result, payload, fd, protocol, session,
      local, remote, inode, peer_inode, path, peer_path) = packed
     return {
