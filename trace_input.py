@@ -30,8 +30,10 @@ from strace_parser import Clock
 
 # Bytes per read: a block and its str stay in the CPU's cache while the
 # parser searches them (the parsing side, best of 3: noise 0.85 -> 0.68 s,
-# small 0.27 -> 0.25 s with 256 KiB instead of 1 MiB; 128 and 64 KiB no better).
-CHUNK_SIZE = 1 << 18
+# small 0.27 -> 0.25 s with 256 KiB instead of 1 MiB), and below 128 KiB
+# malloc serves them from its heap instead of fresh pages (the converter on
+# bench noise x0.2: 46 800 -> 7 400 page faults, 1.39 -> 1.12 s, median of 5).
+CHUNK_SIZE = 1 << 16
 # A longer line is cut at this many characters (and then fails to parse,
 # counted): strace with -s 655350 prints lines of about 2.6 MB.
 MAX_LINE = 64 << 20
