@@ -1013,6 +1013,10 @@ class StraceParser:
         return [event]
 
 
+# Where a packed event holds its protocol (see ``unpack_event``).
+PACKED_PROTOCOL = 7
+
+
 def unpack_event(packed):
     """The event dict of a common data line's packed event: the tuple
     (pid, time text, duration text or None, syscall, result, payload, fd,
