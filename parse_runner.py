@@ -16,10 +16,10 @@ then.  ``finish()`` returns the parser, with its counts, and the signal
 that stopped the child if one did.
 
 The child sends each batch as one message on a pipe: a tag byte, a 4-byte
-length, then the events ``marshal``-ed (plain dicts of str, int, float,
-bytes, tuples: on bench small 1.4 us an event to pack and 2.9 us to
-unpack, 15% less than pickle; most are packed tuples, see
-``strace_parser.unpack_event``), and last its parser, pickled.
+length, then the events ``marshal``-ed (most of them packed tuples, see
+``strace_parser.unpack_event``, the others dicts of str, int, float, bytes
+and tuples, for which marshal cost 15% less than pickle), and last its
+parser, pickled.
 """
 
 import marshal

@@ -143,20 +143,18 @@ class ParseStage:
         parser = self.parser
         for line in parser.lines_to_parse(block):
             for event in parser.parse_packed(line):
-                if type(event) is tuple:
-                    if self.processes is not None:  # names are known here only
-                        event = unpack_event(event)
+                if type(event) is tuple and (self.processes is not None
+                                             or event[PACKED_PROTOCOL].startswith("UNIX")):
+                    # Process names are known here only; unix packets cost
+                    # the other process about twice an INET event's (bench
+                    # unix: its CPU time -10%, median of 4, unpacked here).
+                    event = unpack_event(event)
+                if type(event) is dict:
+                    if event["protocol"] == PROCESS:
+                        self.processes.observe(event)
+                        continue
+                    if self.processes is not None:
                         self.processes.annotate(event)
-                    elif event[PACKED_PROTOCOL].startswith("UNIX"):
-                        # Unix packets cost the other process about twice an
-                        # INET event's: it was the slower one on bench unix
-                        # (its CPU time -10%, median of 4, with this).
-                        event = unpack_event(event)
-                elif event["protocol"] == PROCESS:
-                    self.processes.observe(event)
-                    continue
-                elif self.processes is not None:
-                    self.processes.annotate(event)
                 events.append(event)
                 if self.flags_shown < self.WITH_PAYLOAD:
                     self._learn_flags(line, event)
