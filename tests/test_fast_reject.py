@@ -95,17 +95,24 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         # A call resumed whose first half was no socket's: not looked for.
         '8     1795659371.000004 read(9</etc>,  <unfinished ...>',
         '8     1795659371.000004 <... read resumed>"\\x41", 1) = 1 <0.000010>',
+        # socketpair's first half shows no socket (its resumed half does).
+        '9     1795659371.000004 socketpair(AF_UNIX, SOCK_STREAM, 0,  <unfinished ...>',
     ]
+    # A resumed half before any first half of its name: begun before the
+    # trace, nothing to complete.
+    earlier = '6     1795659371.000000 <... recvfrom resumed>"\\x41", 1, 0, NULL, NULL) = 1 <0.1>'
     wanted = [
         '7     1795659371.000005 recvfrom(5<TCP:[127.0.0.1:1->127.0.0.1:2]>,  <unfinished ...>',
         '8     1795659371.000006 close(6<UNIX-STREAM:[11->12]>) = 0 <0.000002>',
         '7     1795659371.000007 <... recvfrom resumed>"\\x68\\x69", 2, 0, NULL, NULL) = 2 <0.000010>',
         '9     1795659371.000008 accept4(3<TCPv6:[[::1]:80]>, NULL, NULL, SOCK_CLOEXEC) '
         '= 10<TCPv6:[[::1]:80->[::1]:5000]> <0.000010>',
+        '9     1795659371.000009 <... socketpair resumed>[11<UNIX-STREAM:[13->14]>, '
+        '12<UNIX-STREAM:[14->13]>]) = 0 <0.000010>',
     ]
     parser = StraceParser(date=DATE)
     parser.rejects_unannotated = True
-    block = "\n".join(noise[:2] + wanted[:2] + noise[2:] + wanted[2:])
+    block = "\n".join([earlier] + noise[:2] + wanted[:2] + noise[2:] + wanted[2:])
     numbers = []
     passed = []
     for line in parser.lines_to_parse(block):
@@ -113,9 +120,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         numbers.append(parser.line_number + 1)  # parse() counts the line it is given
         parser.parse(line)
     assert passed == wanted
-    assert numbers == [3, 4, 9, 10]
-    assert parser.line_number == 10
-    assert parser.skipped["not a socket syscall"] == 6
+    assert numbers == [4, 5, 11, 12, 13]
+    assert parser.line_number == 13
+    assert parser.skipped["not a socket syscall"] == 8
 
 
 def test_blocks_of_long_lines_are_split_not_sieved():
