@@ -185,6 +185,8 @@ class UnixPacketizer:
                 # The peer's connect, when this end is the first to show the pair.
                 connect = self.pending_connects.pop(event["peer_inode"], None)
         flow = self.flows.get(inode) or self.closed_flows.get(inode)
+        if flow is None and event["peer_inode"] is not None:
+            flow = self._flow_awaiting_peer(event["peer_inode"], inode)
         opening = name in OPENING_SYSCALLS or connect is not None
         if flow is not None and opening and all(
                 direction.fin_sent for direction in flow.conversation.directions):
@@ -244,6 +246,18 @@ class UnixPacketizer:
         self.flow_count += 1
         if len(self.listed_flows) < FLOWS_LISTED:
             self.listed_flows.append(flow)
+        return flow
+
+    def _flow_awaiting_peer(self, peer, inode):
+        """The open flow of socket ``peer`` if it does not know its other end
+        yet, now joined by socket ``inode``; else None.  Until the server
+        accepts, strace shows a client's socket without its peer: a client
+        that writes first (redis-benchmark) opens the flow alone."""
+        flow = self.flows.get(peer)
+        if flow is None or None not in flow.inodes:
+            return None
+        flow.inodes = (peer, inode) if flow.inodes[CLIENT] == peer else (inode, peer)
+        self.flows[inode] = flow
         return flow
 
     def _data(self, flow, sender, by_sender, time, links, traced_side, event):

@@ -171,3 +171,35 @@ def test_socket_without_peer_gets_a_flow_of_its_own():
                         (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"d"),
                         (bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"e")]
     assert unix.flow_count == 2
+
+
+def test_a_client_writing_before_the_accept_meets_its_server_in_one_flow():
+    """Until the server accepts, strace shows the client's socket without
+    its peer (redis-benchmark writes first): the accepted end, which names
+    the client's inode, joins that flow instead of opening a second one
+    that would carry the client's bytes again."""
+    path = '"\\x2f\\x72"'  # "/r"
+    client = '10443 1795691099.%06d %s(5<UNIX-STREAM:[753312%s]>%s'
+    server = '9756  1795691099.%06d %s(8<UNIX-STREAM:[752024->753312,' + path + ']>%s'
+    lines = [
+        client % (100, "connect", "", ', {sa_family=AF_UNIX, sun_path=%s}, 110) = 0 <0.000010>'
+                  % path),
+        client % (200, "sendto", "", ', "\\x53\\x45\\x54", 3, 0, NULL, 0) = 3 <0.000010>'),
+        '9756  1795691099.000300 accept4(7<UNIX-STREAM:[752000,' + path + ']>, '
+        '{sa_family=AF_UNIX}, [110 => 2], SOCK_CLOEXEC) = 8<UNIX-STREAM:[752024->753312,'
+        + path + ']> <0.000010>',
+        server % (400, "read", ', "\\x53\\x45\\x54", 16384) = 3 <0.000010>'),
+        server % (500, "write", ', "\\x2b\\x4f\\x4b", 3) = 3 <0.000010>'),
+        client % (600, "read", "->752024", ', "\\x2b\\x4f\\x4b", 16384) = 3 <0.000010>'),
+    ]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)]
+    assert not parser.skipped
+    data = [(frame_bytes[30:38], frame_bytes[58:]) for _t, frame_bytes, *_ in packets
+            if len(frame_bytes) > 58]
+    assert data == [(bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"SET"),
+                    (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"+OK")]
+    assert unix.flow_count == 1
+    assert len(packets) == 3 + 2  # the handshake, once
