@@ -10,12 +10,13 @@ so that both ends traced in one trace meet in one flow and each byte is
 written once.  Addresses are made up, deterministically (``Addressing``):
 the client (the side that connect()ed, else the end of a socketpair strace
 printed first, else the side whose annotation shows no path: an accepted
-socket shows its listener's) is 10.0.0.X, port 10000 + n for the n-th
-flow; the server is 10.0.1.Y port 50051, one Y per socket path in order of
-appearance.  connect/accept/socketpair give the handshake,
-close/shutdown/a read of 0 the FINs.  A close()'s FIN is held as on the
-INET side (``tcp_flow.HeldFins``): another process may keep using the
-socket (PostgreSQL's postmaster closes its copy after forking the backend).
+socket shows its listener's) is 10.0.0.X port 40000 + n % 1000 for the
+n-th flow (X = 1 + n // 1000); the server is 10.0.1.Y port 50051, one Y per
+socket path in order of appearance.  connect/accept/socketpair give the
+handshake, close/shutdown/a read of 0 the FINs.  A close()'s FIN is held as
+on the INET side (``tcp_flow.HeldFins``): another process may keep using
+the socket (PostgreSQL's postmaster closes its copy after forking the
+backend).
 
 HTTP/2 flows (client preface seen; with ``seed_http2`` also flows first
 seen mid-stream whose bytes parse as frames) are cut on frame boundaries
@@ -40,6 +41,11 @@ from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
 SERVER_PORT = 50051
+# Client ports no Wireshark dissector claims (tshark 4.0 registers none for
+# TCP or UDP in 40000-40999): Wireshark tries the lower port of a flow
+# first, and from 10000 (NDMP's) the first flow decoded as NDMP.
+FIRST_CLIENT_PORT = 40000
+CLIENT_PORTS = 1000
 CLIENT, SERVER = 0, 1
 OPENING_SYSCALLS = {"accept", "accept4", "socketpair"}
 PENDING_CONNECTS_KEPT = 4096
@@ -69,7 +75,8 @@ class Addressing:
         """(ip, port) for the next client."""
         number = self.clients
         self.clients += 1
-        return ("10.0.0.%d" % (1 + number // 50000 % 254), 10000 + number % 50000)
+        return ("10.0.0.%d" % (1 + number // CLIENT_PORTS % 254),
+                FIRST_CLIENT_PORT + number % CLIENT_PORTS)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import support
 from http2_tools import (DATA, HEADERS, MAX_HELD, PREFACE, SETTINGS, FrameAligner, frame,
                          iter_frames)
 from strace_parser import StraceParser
-from unix_tcp_synth import UnixPacketizer
+from unix_tcp_synth import CLIENT_PORTS, FIRST_CLIENT_PORT, SERVER_PORT, UnixPacketizer
 
 GRPC_CLIENT_TRACE = support.FIXTURES / "unix" / "grpc-client.strace"
 
@@ -203,3 +203,17 @@ def test_a_client_writing_before_the_accept_meets_its_server_in_one_flow():
                     (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"+OK")]
     assert unix.flow_count == 1
     assert len(packets) == 3 + 2  # the handshake, once
+
+
+def test_no_wireshark_dissector_claims_the_made_up_ports():
+    """Wireshark picks a flow's dissector by its lower port first: a client
+    port some protocol registers (10000 is NDMP's) would hide the flow's
+    own protocol from a user who did not say -d."""
+    claimed = set()
+    for line in support.tshark("-G", "decodes").splitlines():
+        table, port, _dissector = line.split("\t")
+        if table in ("tcp.port", "udp.port"):
+            claimed.add(int(port))
+    assert 10000 in claimed  # NDMP's: the table is read right
+    ours = set(range(FIRST_CLIENT_PORT, FIRST_CLIENT_PORT + CLIENT_PORTS)) | {SERVER_PORT}
+    assert not claimed & ours
