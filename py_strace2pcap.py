@@ -25,7 +25,7 @@ from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
-from trace_input import open_trace
+from trace_input import is_live, open_trace
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -346,12 +346,16 @@ def convert(arguments, stop_signals):
     runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
     progress = Progress(input_fd, not arguments.quiet)
     started = time.monotonic()
+    # A file gives the same pcap whenever it is converted: its held FINs
+    # wait for trace time, not for the wall clock.
+    live = is_live(input_fd)
 
     def on_idle():
         # Nothing to read (a live strace between syscalls, or the parsing
         # child busy): the moment to push the packets out.
         while True:
-            packets.idle(time.time())
+            if live:
+                packets.idle(time.time())
             writer.flush()
             if progress.enabled:
                 progress.update()

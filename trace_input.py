@@ -47,6 +47,16 @@ def _ready(fd):
         return True
 
 
+def is_live(fd):
+    """True if ``fd`` may still grow while it is read (a pipe, a terminal, a
+    socket: strace writing as it goes); False for a regular file, whose end
+    is the end of the trace whenever it is read."""
+    try:
+        return not stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return True
+
+
 def read_chunks(source, on_idle):
     """Byte chunks of ``source`` (a file descriptor, or a binary file object
     such as a decompressor: no idle calls then) as they are read."""

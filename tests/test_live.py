@@ -349,3 +349,31 @@ def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     finally:
         converter.stdin.close()
         converter.wait(timeout=30)
+
+
+def test_a_recent_trace_file_waits_for_trace_time_not_the_clock(tmp_path):
+    """A trace file converted just after it was recorded gives the pcap it
+    gives a day later: the wall clock lets held FINs out only for live input
+    (a pipe).  Here a close()'s FIN, held, must come out at the end of the
+    file, after the other connection's data, although the parsing child
+    keeps the converter waiting long after the FIN's hold ran out by the clock."""
+    close_time = time.time() - 10
+    first = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+    second = "6<TCP:[127.0.0.1:40001->127.0.0.1:18080]>"
+    noise = ["100   %.6f futex(0x7f0000000000, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000002>"
+             % close_time] * 60000  # about 4 MB: many blocks for the child
+    lines = (['100   %.6f sendto(%s, "%s", 2, 0, NULL, 0) = 2 <0.000010>'
+              % (close_time, first, hex_escaped(b"hi").decode()),
+              "100   %.6f close(%s) = 0 <0.000010>" % (close_time, first)]
+             + noise
+             + ['100   %.6f sendto(%s, "%s", 3, 0, NULL, 0) = 3 <0.000010>'
+                % (close_time, second, hex_escaped(b"bye").decode())])
+    trace = tmp_path / "recent.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "recent.pcap"
+    support.convert(trace, pcap, "-q")
+    frames = [frame for _, frame in support.pcap_records(pcap.read_bytes())]
+    # Ethernet + 802.1Q + IPv4 = 38 bytes; TCP flags at offset 13, payload after 58.
+    assert [frame[58:] for frame in frames if len(frame) > 58] == [b"hi", b"bye"]
+    fin = next(index for index, frame in enumerate(frames) if frame[38 + 13] & 0x01)
+    assert fin > [frame[58:] for frame in frames].index(b"bye")
