@@ -25,13 +25,12 @@ parser, pickled.
 import marshal
 import os
 import pickle
-import stat
 import struct
 import sys
 import traceback
 
 from stop_signals import Stop
-from trace_input import CHUNK_SIZE, read_chunks
+from trace_input import CHUNK_SIZE, is_live, read_chunks
 
 HEADER = struct.Struct("<cI")
 EVENTS = b"E"
@@ -63,11 +62,7 @@ def start_parsing(stage, trace, stop_signals, inherited_fds=()):
 def _one_block(trace):
     """True if ``trace`` is a regular file read in one block: nothing to
     overlap, a child would only add its fork (up to 50 ms on a 10-line trace)."""
-    try:
-        status = os.fstat(trace.fd)
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size <= CHUNK_SIZE
+    return not is_live(trace.fd) and os.fstat(trace.fd).st_size <= CHUNK_SIZE
 
 
 class ParentGone(Exception):
