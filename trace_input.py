@@ -221,12 +221,14 @@ def _with_pid(lines, pid):
 
 
 def _timed(lines, date):
-    """``(epoch seconds, line)`` for each line, for the merge; a line
-    without a time sorts with the line before it.  -r relative times are
-    rewritten as epoch times, which stay right once lines of other files
-    come between them."""
+    """``(epoch seconds, line)`` for each line, for the merge: when the call
+    ended (its start plus the -T duration), the order one ``strace -f``
+    prints in (a blocking read starts before the write that feeds it); a
+    line without a time sorts with the line before it.  -r relative times
+    are rewritten as epoch times, which stay right once lines of other
+    files come between them."""
     clock = Clock(date)
-    time = 0.0
+    time = end = 0.0
     for line in lines:
         match = LINE_TIME.match(line)
         if match is not None:
@@ -240,4 +242,10 @@ def _timed(lines, date):
                 if clock.relative:
                     line = "%s%.6f%s" % (line[:match.start("time")], time,
                                          line[match.end("time"):])
-        yield time, line
+            end = time
+            if line.endswith(">"):  # "= 5 <0.000012>", or an annotated fd
+                try:
+                    end = time + float(line[line.rfind(" <") + 2:-1])
+                except ValueError:
+                    pass
+        yield end, line

@@ -280,6 +280,30 @@ def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
     ]
 
 
+def test_ff_files_merge_by_when_each_call_ended(tmp_path):
+    """A blocking recvfrom starts before the sendmsg that feeds it (a real
+    logger -> syslog receiver pair, strace -ff): merged by when each call
+    ended, as strace -f prints them, the sender's line comes first and the
+    datagram shows the sender's address and pid, not an unnamed sender."""
+    path = support.strace_quote(b"/tmp/log.sock", "xx")
+    (tmp_path / "trace.100").write_text(
+        '1795694060.095338 recvfrom(3<UNIX:[843091,"%s"]>, "\\x68\\x69", 65536, 0, '
+        '0x7ffe0f27f110, [110 => 0]) = 2 <0.081380>\n' % path)
+    (tmp_path / "trace.200").write_text(
+        '1795694060.175972 connect(3<UNIX:[842453]>, {sa_family=AF_UNIX, sun_path="%s"}, 110) '
+        '= 0 <0.000035>\n'
+        '1795694060.176556 sendmsg(3<UNIX:[842453->843091]>, {msg_name=NULL, msg_namelen=0, '
+        'msg_iov=[{iov_base="\\x68\\x69", iov_len=2}], msg_iovlen=1, msg_controllen=0, '
+        'msg_flags=0}, MSG_NOSIGNAL) = 2 <0.000030>\n' % path)
+    pcap = tmp_path / "out.pcap"
+    support.convert(None, pcap, "-q", "--capture-unix-socket", "-r",
+                    str(tmp_path / "trace.100"), str(tmp_path / "trace.200"))
+    [(_time, frame)] = support.pcap_records(pcap.read_bytes())
+    # The sender's pid in the source MAC (README), its own client address.
+    assert frame[6:12] == bytes.fromhex("000000000200")
+    assert frame[-2:] == b"hi"
+
+
 def test_input_before_output_still_works(tmp_path, reference):
     import subprocess
     import sys
