@@ -25,6 +25,7 @@ from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
+from time_order import MAX_HELD, MAX_LATE, TimeOrder
 from trace_input import is_live, open_trace
 
 __version__ = "1.0.0"
@@ -183,9 +184,9 @@ class PacketStage:
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
                                        seed_grpc=arguments.seed_grpc)
         self.events = 0
-        self.packets = 0
         self.ignored_events = 0
         self.latest_time = 0.0
+        self.order = TimeOrder(output.write)
 
     def take(self, events, flags):
         """Write the packets ``events`` (dicts, or packed: see
@@ -194,6 +195,7 @@ class PacketStage:
         if not events:
             return
         self.events += len(events)
+        made = []
         for event in events:
             if type(event) is tuple:
                 event = unpack_event(event)
@@ -205,41 +207,48 @@ class PacketStage:
                 self.ignored_events += 1
                 continue
             packets = packetizer.packets(event)
-            if packets and not self.described:
-                self.described = True
-                self.output.describe(flags)
-            self.write(packets)
+            if packets:
+                if not self.described:
+                    self.described = True
+                    self.output.describe(flags)
+                made += packets
         self.latest_time = event["time"]
+        self.order.add(made, self._earliest_held())
 
     def idle(self, now):
         """The input paused at wall-clock time ``now``.  In a live trace (its
         latest syscall within LIVE_TRACE_SKEW of ``now``) the close() FINs
-        whose hold ran out go out now, not at the next line; a replayed old
-        trace keeps them for its next lines."""
+        whose hold ran out go out now, not at the next line, and every
+        packet made so far with them; a replayed old trace keeps them for
+        its next lines."""
         if now - self.latest_time > LIVE_TRACE_SKEW:
             return
         for packetizer in (self.inet, self.unix):
             if packetizer is not None and packetizer.held_fins:
-                self.write(packetizer.held_fins.release_due(now))
+                self.order.add(packetizer.held_fins.release_due(now), None)
+        self.order.flush()
 
     def finish(self):
-        """Write what the packetizers still hold."""
-        self.write(self.inet.flush())
+        """Write what the packetizers still hold, all in time order."""
+        packets = self.inet.flush()
         if self.unix is not None:
-            self.write(self.unix.flush())
+            packets += self.unix.flush()
+        self.order.add(packets, None)
 
-    def write(self, packets):
-        """Write packets ``(time, frame, wire_length, event, outbound)``."""
-        for packet in packets:
-            self.output.write(packet)
-            self.packets += 1
+    def _earliest_held(self):
+        """The time of the oldest packet a packetizer may still make, or None."""
+        inet = self.inet.earliest_held()
+        unix = self.unix.earliest_held() if self.unix is not None else None
+        if inet is None or unix is None:
+            return unix if inet is None else inet
+        return min(inet, unix)
 
     def summary(self, parser, elapsed):
         """The end-of-run report, as lines of text; ``parser``: the
         ``StraceParser`` that read the trace."""
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (parser.line_number, self.events, self.packets, self.inet.connections, elapsed)]
+                  % (parser.line_number, self.events, self.order.written, self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
         if self.ignored_events:
@@ -261,6 +270,10 @@ class PacketStage:
         if parser.clock.used_date and not parser.date_given:
             report.append("  timestamps without a date (-t, -tt, -r or none) were placed on "
                           "%s (today, UTC); --date sets the day" % parser.date)
+        if self.order.out_of_order:
+            report.append("  %d packets written after later ones: made later than %.0f s of "
+                          "trace time or %d packets after them (or, live, after they went out)"
+                          % (self.order.out_of_order, MAX_LATE, MAX_HELD))
         if self.inet.duplicates_dropped:
             report.append("  %d UDP datagrams seen by both ends written once"
                           % self.inet.duplicates_dropped)

@@ -113,6 +113,18 @@ class InetPacketizer:
         packets = self._tcp(event) if event["protocol"].startswith("TCP") else self._udp(event)
         return released + packets if released else packets
 
+    def earliest_held(self):
+        """The time of the oldest packet this packetizer may still make
+        though later ones are out (a held FIN, the handshake of a pending
+        connect, a held datagram), or None: see ``time_order``."""
+        times = [events[0]["time"] for events in self.held_datagrams.values()]
+        if self.held_fins:
+            times.append(self.held_fins.earliest())
+        for connects in self.pending_connects.values():
+            times.append(connects[0]["time"])  # the oldest: they come in time order
+            break
+        return min(times) if times else None
+
     def flush(self):
         """Packets still held: FINs of close() and datagrams whose local
         port never showed."""

@@ -240,6 +240,12 @@ class HeldFins(OrderedDict):
             return self.send(held[0], *held[1])
         return self.send(owner, 1 - side, receive_time(event), links, side, event)
 
+    def earliest(self):
+        """The close() time of the oldest FIN held, or None."""
+        for _owner, fin in self.values():
+            return fin[1]
+        return None
+
     def release_due(self, now):
         """Packets of the FINs held since before ``now`` - FIN_HOLD_SECONDS
         (all of them for ``now`` infinite)."""

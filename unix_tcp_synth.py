@@ -151,6 +151,16 @@ class UnixPacketizer:
             return released
         return released + packets if released else packets
 
+    def earliest_held(self):
+        """The time of the oldest packet this packetizer may still make
+        though later ones are out (a held FIN, the handshake of a pending
+        connect), or None: see ``time_order``."""
+        times = [self.held_fins.earliest()] if self.held_fins else []
+        for connect in self.pending_connects.values():
+            times.append(connect["time"])  # the oldest: they come in time order
+            break
+        return min(times) if times else None
+
     def flush(self):
         """Held FINs and the bytes aligners still hold."""
         packets = self.held_fins.release_due(float("inf"))

@@ -1,0 +1,128 @@
+"""Packets go into the pcap in time order, although a close()'s FIN and a
+non-blocking connect's handshake are made after later packets: the
+``TimeOrder`` rules, then whole conversions whose late packets must land in
+their place."""
+
+from scapy.layers.inet import TCP
+from scapy.layers.l2 import Ether
+
+import support
+from time_order import MAX_HELD, MAX_LATE, TimeOrder
+
+T0 = 1795659000.0
+
+
+def packet(time, name):
+    """A stand-in packet: only its time and a name to recognise it."""
+    return (time, name, 0, None, True)
+
+
+def ordered():
+    """A TimeOrder and the list of packet names it writes."""
+    names = []
+    return TimeOrder(lambda item: names.append(item[1])), names
+
+
+def test_packets_after_something_held_wait_for_it():
+    order, names = ordered()
+    order.add([packet(T0, "a")], None)
+    order.add([packet(T0 + 2, "c")], T0 + 1)  # a FIN of T0 + 1 is held
+    assert names == ["a"]
+    order.add([packet(T0 + 1, "b"), packet(T0 + 3, "d")], None)  # it came out
+    assert names == ["a", "b", "c", "d"]
+    assert order.out_of_order == 0 and order.written == 4
+
+
+def test_packets_before_what_is_held_go_out_at_once():
+    order, names = ordered()
+    order.add([packet(T0 + 1, "a"), packet(T0 + 5, "c")], T0 + 2)
+    assert names == ["a"]
+    order.flush()
+    assert names == ["a", "c"]
+
+
+def test_what_is_held_too_long_is_not_waited_for():
+    """A connect that never shows its port (refused) holds nothing back for
+    more than MAX_LATE seconds; its handshake, if it ever comes, is counted
+    out of order."""
+    order, names = ordered()
+    order.add([packet(T0 + 0.5, "a")], T0)
+    order.add([packet(T0 + MAX_LATE + 1, "b")], T0)
+    assert names == []  # the latest seen was T0 + 0.5 when this came
+    order.add([packet(T0 + MAX_LATE + 2, "c")], T0)
+    assert names == ["a", "b", "c"]
+    order.add([packet(T0, "late")], None)
+    assert names[-1] == "late" and order.out_of_order == 1
+
+
+def test_at_most_max_held_packets_wait():
+    order, names = ordered()
+    order.add([packet(T0 + 1 + index * 1e-6, index) for index in range(MAX_HELD + 5)], T0)
+    assert names == list(range(5))
+
+
+def trace_line(pid, time, call):
+    return "%d   %.6f %s" % (pid, time, call)
+
+
+def sendto(fd, annotation, payload):
+    return 'sendto(%d<TCP:[%s]>, "%s", %d, 0, NULL, 0) = %d <0.000010>' % (
+        fd, annotation, support.strace_quote(payload, "xx"), len(payload), len(payload))
+
+
+def flags_and_times(pcap):
+    """[(time, TCP flags, payload)] of the pcap's TCP packets, in file order."""
+    rows = []
+    for time, frame in support.pcap_records(pcap.read_bytes()):
+        segment = Ether(frame)[TCP]
+        rows.append((round(time, 6), str(segment.flags), bytes(segment.payload)))
+    return rows
+
+
+def test_late_handshake_and_held_fin_land_in_their_place(tmp_path):
+    """redis-benchmark's shape: a non-blocking connect whose first data
+    comes 0.5 s later, another connection busy meanwhile and closed (its FIN
+    held for FIN_HOLD_SECONDS).  Every packet is written in time order: the
+    SYN at the connect, the FIN at the close."""
+    first = "127.0.0.1:40000->127.0.0.1:6379"
+    second = "127.0.0.1:40002->127.0.0.1:6379"
+    lines = [
+        trace_line(7, T0, 'connect(5<TCP:[1001]>, {sa_family=AF_INET, sin_port=htons(6379), '
+                          'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS '
+                          '(Operation now in progress) <0.000100>'),
+        trace_line(7, T0 + 0.1, sendto(6, second, b"ping")),
+        trace_line(7, T0 + 0.2, "close(6<TCP:[%s]>) = 0 <0.000010>" % second),
+        trace_line(7, T0 + 0.5, sendto(5, first, b"hello")),
+        trace_line(7, T0 + 0.6, sendto(5, first, b"again")),
+    ]
+    trace = tmp_path / "late.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "late.pcap"
+    result = support.convert(trace, pcap)
+    rows = flags_and_times(pcap)
+    assert [time for time, _flags, _payload in rows] == sorted(
+        time for time, _flags, _payload in rows)
+    assert [(flags, payload) for _time, flags, payload in rows] == [
+        ("S", b""), ("SA", b""), ("A", b""),  # 5's handshake, at the connect
+        ("PA", b"ping"), ("FA", b""), ("A", b""),  # 6: no handshake seen; its FIN at T0 + 0.2
+        ("PA", b"hello"), ("PA", b"again")]
+    assert rows[4][0] == round(T0 + 0.2, 6)
+    assert b"written after later ones" not in result.stderr
+
+
+def test_fins_held_by_both_packetizers_at_the_end_keep_time_order(tmp_path):
+    """At the end of input the INET and the unix packetizers both hand over
+    what they hold; a unix close()'s FIN goes before the INET data after it."""
+    lines = [
+        trace_line(7, T0, 'write(3<UNIX-STREAM:[555->556]>, "\\x61", 1) = 1 <0.000010>'),
+        trace_line(7, T0 + 0.1, "close(3<UNIX-STREAM:[555->556]>) = 0 <0.000010>"),
+        trace_line(7, T0 + 0.5, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x")),
+    ]
+    trace = tmp_path / "both.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "both.pcap"
+    support.convert(trace, pcap, "-q", "--capture-unix-socket")
+    rows = flags_and_times(pcap)
+    assert [(time, flags) for time, flags, _payload in rows] == [
+        (T0, "PA"), (round(T0 + 0.1, 6), "FA"), (round(T0 + 0.1, 6), "A"),
+        (round(T0 + 0.5, 6), "PA")]

@@ -1,0 +1,76 @@
+"""Packets written in time order, though a few are made after later ones.
+
+The packetizers make most packets in the order of their times, but not all:
+a close()'s FIN waits until no other process may still use the socket
+(``tcp_flow.HeldFins``, up to FIN_HOLD_SECONDS), the handshake of a
+non-blocking connect() waits for a syscall that shows its port, a datagram
+waits for its source port.  Each packetizer tells, by ``earliest_held()``,
+the time of the oldest such packet it may still make; ``TimeOrder`` holds
+back the packets after that time and writes them once the late ones are out,
+every packet in its place.
+
+It holds at most MAX_LATE seconds of trace time and MAX_HELD packets: a
+packet older than what was already written goes out where it comes, and is
+counted in ``out_of_order``.
+"""
+
+import heapq
+
+from tcp_flow import FIN_HOLD_SECONDS
+
+# Trace time a packet is held back for a late one: the FIN hold and a margin.
+MAX_LATE = FIN_HOLD_SECONDS + 1.0
+# Packets held at most (each holds its event, about 1 KB).
+MAX_HELD = 10000
+
+
+class TimeOrder:
+    """Packets ``(time, frame, wire_length, event, outbound)`` in, to
+    ``write(packet)`` in time order; ``written`` counts them."""
+
+    def __init__(self, write):
+        self.write = write
+        self.held = []  # heap of (time, arrival number, packet)
+        self.arrivals = 0
+        self.latest = float("-inf")    # the latest packet time seen
+        self.last_out = float("-inf")  # the latest time written
+        self.written = 0
+        self.out_of_order = 0
+
+    def add(self, packets, earliest_held):
+        """Take ``packets``; write those no packet still to come precedes:
+        the ones before ``earliest_held`` (None: the packetizers hold
+        nothing), all of them when that is more than MAX_LATE seconds
+        behind the latest packet (too late to wait for)."""
+        held = self.held
+        if earliest_held is not None and earliest_held < self.latest - MAX_LATE:
+            earliest_held = None
+        if not held and earliest_held is None:
+            self._write_all(packets)  # the common case: nothing late anywhere
+            return
+        for packet in packets:
+            self.arrivals += 1
+            heapq.heappush(held, (packet[0], self.arrivals, packet))
+            if packet[0] > self.latest:
+                self.latest = packet[0]
+        due = float("inf") if earliest_held is None else earliest_held
+        ready = []
+        while held and (held[0][0] <= due or len(held) > MAX_HELD):
+            ready.append(heapq.heappop(held)[2])
+        self._write_all(ready)
+
+    def flush(self):
+        """Write every packet held."""
+        self._write_all([heapq.heappop(self.held)[2] for _ in range(len(self.held))])
+
+    def _write_all(self, packets):
+        write = self.write
+        for packet in packets:
+            if packet[0] < self.last_out:
+                self.out_of_order += 1
+            else:
+                self.last_out = packet[0]
+            write(packet)
+        self.written += len(packets)
+        if self.last_out > self.latest:
+            self.latest = self.last_out
