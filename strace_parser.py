@@ -300,10 +300,9 @@ def read_string(text, start):
 
 
 def iovec_payload(text, start=0, stop=None):
-    """Concatenate every ``iov_base="..."`` string of ``text[start:stop]``.
-
-    Returns the bytes; a piece strace cut (-s) is shorter than its iov_len.
-    """
+    """Concatenate the ``iov_base="..."`` strings of ``text[start:stop]``
+    up to the first one strace cut (-s): the bytes after a cut piece belong
+    further on than its printed part ends.  Returns the bytes."""
     stop = len(text) if stop is None else stop
     pieces = []
     position = start
@@ -311,8 +310,10 @@ def iovec_payload(text, start=0, stop=None):
         base = text.find('iov_base="', position, stop)
         if base < 0:
             break
-        piece, _cut, position = read_string(text, base + 9)
+        piece, cut, position = read_string(text, base + 9)
         pieces.append(piece)
+        if cut:
+            break
     return b"".join(pieces)
 
 
@@ -689,6 +690,8 @@ class StraceParser:
                     if not base < end < equals or line[end - 1] == "\\":
                         return None
                     pieces.append(decode_string(line[base + 10:end]))
+                    if line.startswith("...", end + 1):
+                        break  # cut by -s: later pieces' bytes belong further on
                     base = line.find('iov_base="', end, equals)
                 payload = b"".join(pieces)
                 name_at = line.find("msg_name={", after, equals) if name.endswith("msg") else -1

@@ -109,6 +109,27 @@ def test_edge_lines_give_the_same_events():
     assert 0 < hits < len(events)
 
 
+def test_an_iovec_piece_cut_by_s_ends_the_payload():
+    """strace -s cuts each iovec piece on its own and prints the next ones
+    whole (Node.js writes a 1 MiB chunked body as one writev of 5 pieces):
+    the bytes after a cut piece belong further on, not right after what was
+    printed, so the payload ends there and the rest is missing, as cut."""
+    lines = [
+        PRIMER,  # the first line goes the general way: it shows the time format
+        '23048 1795694138.199256 writev(%s, [{iov_base="%s"..., iov_len=20}, '
+        '{iov_base="\\x42\\x42\\x42\\x42\\x42", iov_len=5}], 2) = 25 <0.000094>'
+        % (ANNOTATION, "\\x41" * 10),
+        '23048 1795694138.202682 sendmsg(%s, {msg_name=NULL, msg_namelen=0, msg_iov=['
+        '{iov_base="%s"..., iov_len=20}, {iov_base="\\x44\\x44\\x44\\x44\\x44", iov_len=5}], '
+        'msg_iovlen=2, msg_controllen=0, msg_flags=0}, 0) = 25 <0.000041>'
+        % (ANNOTATION, "\\x43" * 10),
+    ]
+    events, hits = assert_same_events(lines)
+    assert [(event["payload"], event["length"]) for event in events[1:]] == [
+        (b"A" * 10, 25), (b"C" * 10, 25)]
+    assert hits == 2
+
+
 @settings(max_examples=300, deadline=None)
 @given(payload=st.binary(max_size=300), style=st.sampled_from(["xx", "x", "default"]),
        cut=st.integers(min_value=0, max_value=300),
