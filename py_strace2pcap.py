@@ -195,7 +195,7 @@ class PacketStage:
         if not events:
             return
         self.events += len(events)
-        made = []
+        order = self.order
         for event in events:
             if type(event) is tuple:
                 event = unpack_event(event)
@@ -207,13 +207,13 @@ class PacketStage:
                 self.ignored_events += 1
                 continue
             packets = packetizer.packets(event)
-            if packets:
-                if not self.described:
-                    self.described = True
-                    self.output.describe(flags)
-                made += packets
+            if packets and not self.described:
+                self.described = True
+                self.output.describe(flags)
+            # Event by event, not per batch: the pcap must not depend on
+            # how the input was cut into blocks (a file, a pipe).
+            order.add(packets, self._earliest_held())
         self.latest_time = event["time"]
-        self.order.add(made, self._earliest_held())
 
     def idle(self, now):
         """The input paused at wall-clock time ``now``.  In a live trace (its
@@ -237,11 +237,12 @@ class PacketStage:
 
     def _earliest_held(self):
         """The time of the oldest packet a packetizer may still make, or None."""
-        inet = self.inet.earliest_held()
-        unix = self.unix.earliest_held() if self.unix is not None else None
-        if inet is None or unix is None:
-            return unix if inet is None else inet
-        return min(inet, unix)
+        earliest = self.inet.earliest_held()
+        if self.unix is not None:
+            unix = self.unix.earliest_held()
+            if unix is not None and (earliest is None or unix < earliest):
+                earliest = unix
+        return earliest
 
     def summary(self, parser, elapsed):
         """The end-of-run report, as lines of text; ``parser``: the

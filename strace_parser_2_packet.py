@@ -29,7 +29,6 @@ from collections import OrderedDict
 
 from bounded_tables import DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
-from strace_parser import UNSEEN_PAYLOAD_SYSCALLS
 from tcp_flow import HeldFins, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
@@ -117,6 +116,8 @@ class InetPacketizer:
         """The time of the oldest packet this packetizer may still make
         though later ones are out (a held FIN, the handshake of a pending
         connect, a held datagram), or None: see ``time_order``."""
+        if not (self.held_fins or self.pending_connects or self.held_datagrams):
+            return None  # the common case, asked after every event
         times = [events[0]["time"] for events in self.held_datagrams.values()]
         if self.held_fins:
             times.append(self.held_fins.earliest())
@@ -175,10 +176,16 @@ class InetPacketizer:
         if name in ACCEPT_SYSCALLS:
             packets += conversation.open(1 - side, event["time"], links, side, event)
         elif event["direction"] == "out":
-            if name in UNSEEN_PAYLOAD_SYSCALLS and 1 - side in conversation.traced_sides:
-                conversation.leave_unseen(side, event["length"])
-            else:
-                packets += conversation.transfer(side, event["payload"], event["length"], True,
+            payload, length = event["payload"], event["length"]
+            if len(payload) < length and 1 - side in conversation.traced_sides:
+                # The reader's reads carry what strace did not print here:
+                # sendfile's bytes, those -s cut.
+                if payload:
+                    packets += conversation.transfer(side, payload, len(payload), True,
+                                                     event["time"], links, side, event)
+                conversation.leave_unseen(side, length - len(payload))
+            elif length:  # (a sendfile() at the file's end moves nothing)
+                packets += conversation.transfer(side, payload, length, True,
                                                  event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:

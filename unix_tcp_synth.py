@@ -155,6 +155,8 @@ class UnixPacketizer:
         """The time of the oldest packet this packetizer may still make
         though later ones are out (a held FIN, the handshake of a pending
         connect), or None: see ``time_order``."""
+        if not (self.held_fins or self.pending_connects):
+            return None  # the common case, asked after every event
         times = [self.held_fins.earliest()] if self.held_fins else []
         for connect in self.pending_connects.values():
             times.append(connect["time"])  # the oldest: they come in time order

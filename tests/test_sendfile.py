@@ -1,8 +1,10 @@
-"""sendfile(): strace shows how many bytes went to the socket, never which.
+"""sendfile(): strace shows how many bytes went to the socket, never which;
+a write cut by -s: only the first ones.
 
 The packets must keep the stream's sequence numbers whole (declared length,
 no bytes captured), the summary must say so, and the bytes strace did show
-(the HTTP-style header written before the file) stay exact. 
+(the HTTP-style header written before the file) stay exact.  When the
+reader is traced too, its reads carry the bytes the writer's line lacks.
 """
 
 import socket
@@ -90,4 +92,45 @@ def test_sendfile_bytes_come_from_the_traced_reader(tmp_path):
     assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
     streams = support.tcp_streams(pcap)
     assert sorted(streams.values(), key=len) == [b"GET", received.read_bytes()]
+    assert support.tcp_analysis_warnings(pcap) == ""
+
+
+CUT_WRITER = textwrap.dedent("""
+    import socket, sys, threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    def fetch():
+        with socket.create_connection(listener.getsockname()) as client, \\
+                open(sys.argv[1], "wb") as received:
+            client.sendall(b"GET")
+            while chunk := client.recv(500):  # each read printed whole under -s 1000
+                received.write(chunk)
+    reader = threading.Thread(target=fetch)
+    reader.start()
+    connection, _ = listener.accept()
+    connection.recv(100)
+    connection.sendall(bytes(range(256)) * 400)  # one write, cut at 1000 bytes
+    connection.close()
+    reader.join()
+""")
+
+
+def test_bytes_cut_from_a_write_come_from_the_traced_reader(tmp_path):
+    """Java's HttpServer writes a 1 MiB response in one write(), which
+    -s655350 cuts; the client's reads show it all: the pcap has every byte."""
+    support.require("strace", "tshark")
+    received = tmp_path / "received.bin"
+    trace = tmp_path / "cut.strace"
+    options = [option if option != "-s655350" else "-s1000" for option in support.STRACE_OPTIONS]
+    subprocess.run(["strace", *options, "-o", str(trace), sys.executable, "-c", CUT_WRITER,
+                    str(received)], check=True, capture_output=True, timeout=60)
+    assert received.read_bytes() == bytes(range(256)) * 400
+
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert "payloads cut by strace's -s" in summary
+    assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
+    assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET",
+                                                                   received.read_bytes()]
     assert support.tcp_analysis_warnings(pcap) == ""

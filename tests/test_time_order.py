@@ -126,3 +126,55 @@ def test_fins_held_by_both_packetizers_at_the_end_keep_time_order(tmp_path):
     assert [(time, flags) for time, flags, _payload in rows] == [
         (T0, "PA"), (round(T0 + 0.1, 6), "FA"), (round(T0 + 0.1, 6), "A"),
         (round(T0 + 0.5, 6), "PA")]
+
+
+def java_lines():
+    """Java's HttpServer closes, the client thread shuts another connection
+    down, then reads 0 on the first: the held FIN comes out after the other
+    connection's FIN but belongs before it."""
+    first = "127.0.0.1:51066->127.0.0.1:18101"
+    first_server = "127.0.0.1:18101->127.0.0.1:51066"
+    second = "127.0.0.1:51050->127.0.0.1:18101"
+    return [
+        trace_line(8, T0, sendto(5, first_server, b"response")),
+        trace_line(8, T0 + 0.1, "close(5<TCP:[%s]>) = 0 <0.000010>" % first_server),
+        trace_line(9, T0 + 0.2, "shutdown(6<TCP:[%s]>, SHUT_WR) = 0 <0.000010>" % second),
+        trace_line(9, T0 + 0.3, 'read(7<TCP:[%s]>, "", 8192) = 0 <0.000010>' % first),
+    ]
+
+
+def test_a_fin_let_out_by_a_later_event_goes_before_the_packets_after_its_close(tmp_path):
+    """All in one block of input (see ``java_lines``)."""
+    trace = tmp_path / "java.strace"
+    trace.write_text("\n".join(java_lines()) + "\n")
+    pcap = tmp_path / "java.pcap"
+    result = support.convert(trace, pcap)
+    rows = flags_and_times(pcap)
+    assert [(time, flags) for time, flags, _payload in rows] == [
+        (T0, "PA"), (round(T0 + 0.1, 6), "FA"), (round(T0 + 0.1, 6), "A"),
+        (round(T0 + 0.2, 6), "FA"), (round(T0 + 0.2, 6), "A")]
+    assert b"written after later ones" not in result.stderr
+
+
+def test_the_pcap_does_not_depend_on_how_the_input_is_cut(tmp_path):
+    """The same lines as one block (a file) and one line per block (a
+    slow pipe) give the same pcap."""
+    import py_strace2pcap
+    from pcap_output import PcapOutput
+
+    def converted(blocks):
+        arguments = py_strace2pcap.parse_arguments(["-q", str(tmp_path / "unused.pcap")])
+        parse = py_strace2pcap.ParseStage(arguments)
+        with open(tmp_path / "out.pcap", "wb") as output:
+            writer = PcapOutput(output)
+            packets = py_strace2pcap.PacketStage(writer, arguments)
+            for block in blocks:
+                packets.take(parse.events(block), parse.flags)
+            packets.finish()
+            writer.close()
+        return (tmp_path / "out.pcap").read_bytes()
+
+    lines = java_lines()
+    whole = converted(["\n".join(lines)])
+    assert len(support.pcap_records(whole)) == 5
+    assert whole == converted(lines)
