@@ -465,9 +465,11 @@ class StraceParser:
 
     def finish(self):
         """Count the calls that never resumed; call once at end of input."""
+        lines = self.line_number
         for _start_time, first_half, line_number in self._unfinished.values():
-            self.line_number = line_number
+            self.line_number = line_number  # the number skip() keeps with the example
             self.skip("unfinished, never resumed", first_half)
+        self.line_number = lines
         self._unfinished.clear()
         self._unfinished_names.clear()
 

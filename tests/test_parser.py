@@ -145,6 +145,7 @@ def test_signal_exit_and_orphan_lines_are_counted_by_reason():
     assert parser.skipped["resumed without its start"] == 1
     assert parser.skipped["unfinished, never resumed"] == 1
     assert [number for number, _reason, _text in parser.examples] == [3, 4]
+    assert parser.line_number == 5  # the lines read, for the summary (was 4: the unfinished one's)
 
 
 def test_resumed_half_of_a_file_call_under_yy_is_an_ordinary_skip():
