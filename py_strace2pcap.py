@@ -25,7 +25,7 @@ from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
-from time_order import MAX_HELD, MAX_LATE, TimeOrder
+from time_order import TimeOrder
 from trace_input import is_live, open_trace
 
 __version__ = "1.0.0"
@@ -272,9 +272,9 @@ class PacketStage:
             report.append("  timestamps without a date (-t, -tt, -r or none) were placed on "
                           "%s (today, UTC); --date sets the day" % parser.date)
         if self.order.out_of_order:
-            report.append("  %d packets written after later ones: made later than %.0f s of "
-                          "trace time or %d packets after them (or, live, after they went out)"
-                          % (self.order.out_of_order, MAX_LATE, MAX_HELD))
+            report.append("  %d packets stamped earlier than a packet before them (sent data "
+                          "has its syscall's start time, received data its end; see README)"
+                          % self.order.out_of_order)
         if self.inet.duplicates_dropped:
             report.append("  %d UDP datagrams seen by both ends written once"
                           % self.inet.duplicates_dropped)

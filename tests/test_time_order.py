@@ -107,7 +107,7 @@ def test_late_handshake_and_held_fin_land_in_their_place(tmp_path):
         ("PA", b"ping"), ("FA", b""), ("A", b""),  # 6: no handshake seen; its FIN at T0 + 0.2
         ("PA", b"hello"), ("PA", b"again")]
     assert rows[4][0] == round(T0 + 0.2, 6)
-    assert b"written after later ones" not in result.stderr
+    assert b"stamped earlier than" not in result.stderr
 
 
 def test_fins_held_by_both_packetizers_at_the_end_keep_time_order(tmp_path):
@@ -153,7 +153,7 @@ def test_a_fin_let_out_by_a_later_event_goes_before_the_packets_after_its_close(
     assert [(time, flags) for time, flags, _payload in rows] == [
         (T0, "PA"), (round(T0 + 0.1, 6), "FA"), (round(T0 + 0.1, 6), "A"),
         (round(T0 + 0.2, 6), "FA"), (round(T0 + 0.2, 6), "A")]
-    assert b"written after later ones" not in result.stderr
+    assert b"stamped earlier than" not in result.stderr
 
 
 def test_the_pcap_does_not_depend_on_how_the_input_is_cut(tmp_path):
@@ -178,3 +178,17 @@ def test_the_pcap_does_not_depend_on_how_the_input_is_cut(tmp_path):
     whole = converted(["\n".join(lines)])
     assert len(support.pcap_records(whole)) == 5
     assert whole == converted(lines)
+
+
+def test_the_summary_counts_packets_stamped_before_one_written_earlier(tmp_path):
+    """Two threads: a read that returned after a write began is printed
+    first but stamped later; the summary says how many such packets."""
+    connection = "127.0.0.1:40000->127.0.0.1:6379"
+    lines = [
+        trace_line(7, T0, 'read(5<TCP:[%s]>, "\\x61", 10) = 1 <0.500000>' % connection),
+        trace_line(8, T0 + 0.1, sendto(6, "127.0.0.1:40002->127.0.0.1:6379", b"b")),
+    ]
+    trace = tmp_path / "threads.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    result = support.convert(trace, tmp_path / "threads.pcap")
+    assert b"1 packets stamped earlier than a packet before them" in result.stderr
