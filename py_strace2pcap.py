@@ -413,13 +413,21 @@ def convert(arguments, stop_signals):
         report = packets.summary(parser, time.monotonic() - started)
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
-        print("\n".join(report), file=sys.stderr)
         if arguments.verbose:
-            for number, reason, text in parser.examples:
-                print("  line %d (%s): %s" % (number, reason, text), file=sys.stderr)
+            report += ["  line %d (%s): %s" % example for example in parser.examples]
+        tell(report)
     if arguments.strict and socket_lines_lost(parser):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
+
+
+def tell(lines):
+    """Write ``lines`` to standard error.  A standard error closed before the
+    end (``2>&1 | head -1``) loses them, not the run's exit status."""
+    try:
+        print("\n".join(lines), file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
 def main(argv=None):

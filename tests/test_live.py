@@ -284,6 +284,23 @@ def test_stdout_reader_going_away_ends_quietly(recorded_trace, tmp_path):
     assert head.read_bytes() == full.read_bytes()[:100]
 
 
+def test_a_closed_standard_error_loses_the_summary_not_the_status(recorded_trace, tmp_path):
+    """py_strace2pcap.py out.pcap -r trace 2>&1 | true: the report has
+    nowhere to go, the pcap is whole, the exit status is 0 (was 1)."""
+    pcap = tmp_path / "out.pcap"
+    full = tmp_path / "full.pcap"
+    support.convert(recorded_trace, full, "-q")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, str(support.CONVERTER), str(pcap), "-v",
+                                 "-r", str(recorded_trace)], stderr=write_end, timeout=60)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0
+    assert pcap.read_bytes() == full.read_bytes()
+
+
 def test_stdout_holds_nothing_but_the_pcap(recorded_trace, tmp_path):
     """With -, standard output is byte for byte the pcap the file output
     gets, even with -v printing; the report goes to standard error."""
