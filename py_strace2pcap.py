@@ -257,6 +257,8 @@ class PacketStage:
                           "--capture-unix-socket)" % self.ignored_events)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
+        if not self.events:
+            report.append(no_events_hint(parser))
         if parser.unseen_payloads:
             report.append("  %d sendfile() calls moved %d bytes strace does not show: their "
                           "packets declare the length and hold no bytes"
@@ -279,6 +281,18 @@ class PacketStage:
             report.append("  %d UDP datagrams seen by both ends written once"
                           % self.inet.duplicates_dropped)
         return report
+
+
+def no_events_hint(parser):
+    """The report line saying why a trace gave no socket event."""
+    if not parser.line_number:
+        return "  the trace is empty"
+    unreadable = sum(count for reason, count in parser.skipped.items()
+                     if reason.startswith("unparseable"))
+    if 2 * unreadable > parser.line_number:
+        return "  most lines are not strace output: give the file strace -o wrote (see --help)"
+    return ("  no socket syscall in the trace: record with -f, while the program uses "
+            "sockets, and keep them in any -e trace=")
 
 
 def socket_lines_lost(parser):

@@ -56,8 +56,21 @@ def test_binary_garbage(tmp_path):
     status, stderr, seconds, megabytes = run_converter(trace, tmp_path / "out.pcap")
     assert status == 0, stderr
     assert "0 packets" in stderr and "unparseable" in stderr
+    assert "most lines are not strace output" in stderr
     assert_valid_pcap(tmp_path / "out.pcap")
     assert seconds < 30 and megabytes < 300, (seconds, megabytes)
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("", "the trace is empty"),
+    ("1 1700000000.000001 openat(AT_FDCWD, \"/etc/hosts\", O_RDONLY) = 3 <0.000010>\n"
+     "1 1700000000.000002 close(3) = 0 <0.000010>\n", "no socket syscall in the trace"),
+])
+def test_a_trace_without_socket_events_says_why(tmp_path, text, hint):
+    trace = tmp_path / "trace.strace"
+    trace.write_text(text)
+    result = support.convert(trace, tmp_path / "out.pcap")
+    assert result.stderr.decode().splitlines()[-1].strip().startswith(hint)
 
 
 def test_invalid_utf8_nul_and_crlf_around_real_lines(tmp_path):
