@@ -6,7 +6,8 @@ Under ``-y`` strace shows a socket fd as ``3<socket:[56888]>``, without
 the parser reads them: socket() and socketpair() (family and type), bind()
 and getsockname() (the local address), connect() (the peer), accept()
 (the listening socket's protocol and address, the peer from its sockaddr),
-close() (forgets the fd).
+dup()s (another fd for the socket), close() (forgets the fd).  Under -y a
+fd the table does not know is found by the socket inode it shows.
 
 fds belong to a process, not to a thread: ``clone`` with ``CLONE_FILES``
 (threads) makes the child share its parent's table, fork/vfork/clone without
@@ -54,6 +55,9 @@ class SocketTable:
     def __init__(self):
         self._owner = {}
         self._tables = {}
+        # -y shows a socket fd's inode (``9<socket:[895609]>``): a dup, an
+        # inherited or a passed fd is the same socket under another number.
+        self._inodes = {}
 
     def _table(self, pid):
         owner = self._owner.get(pid, pid)
@@ -66,18 +70,38 @@ class SocketTable:
         """True once any socket was seen (else no fd needs a lookup)."""
         return bool(self._tables)
 
-    def lookup(self, pid, fd):
-        """The ``SocketInfo`` of ``fd`` in ``pid``'s process, or None."""
+    def lookup(self, pid, fd, inode=None):
+        """The ``SocketInfo`` of ``fd`` in ``pid``'s process, or None;
+        ``inode``: the socket's, when the line shows it (-y)."""
         table = self._tables.get(self._owner.get(pid, pid))
-        return table.get(fd) if table else None
+        info = table.get(fd) if table else None
+        if info is None and inode in self._inodes:
+            info = self._adopt(pid, fd, self._inodes[inode])
+        return info
 
-    def opened(self, pid, fd, protocol):
-        """socket() returned ``fd``; a new socket of ``protocol``."""
+    def opened(self, pid, fd, protocol, inode=None):
+        """socket() returned ``fd`` (whose inode -y shows); a new socket of
+        ``protocol``."""
+        info = self._adopt(pid, fd, SocketInfo(protocol))
+        if inode is not None:
+            if len(self._inodes) >= SOCKETS_KEPT:
+                self._inodes.clear()
+            self._inodes[inode] = info
+        return info
+
+    def duplicated(self, pid, fd, copy):
+        """dup/dup2/dup3/fcntl(F_DUPFD) made ``copy`` of ``fd``."""
+        info = self.lookup(pid, fd)
+        if info is not None:
+            self._adopt(pid, copy, info)
+
+    def _adopt(self, pid, fd, info):
+        """Enter ``info`` as ``fd`` in ``pid``'s table; return it."""
         table = self._table(pid)
         if len(table) >= SOCKETS_KEPT:
             del table[next(iter(table))]
-        table[fd] = SocketInfo(protocol)
-        return table[fd]
+        table[fd] = info
+        return info
 
     def bound(self, pid, fd, local=None, path=None):
         """bind()/getsockname() showed the local address (or UNIX path)."""
@@ -93,13 +117,13 @@ class SocketTable:
             info.remote = remote or info.remote
             info.connected = True
 
-    def accepted(self, pid, listening_fd, fd, remote):
-        """accept() on ``listening_fd`` returned ``fd``; None if the
-        listening socket is unknown."""
-        listening = self.lookup(pid, listening_fd)
+    def accepted(self, pid, listening_fd, fd, remote, inodes=(None, None)):
+        """accept() on ``listening_fd`` returned ``fd`` (``inodes``: theirs,
+        when -y shows them); None if the listening socket is unknown."""
+        listening = self.lookup(pid, listening_fd, inodes[0])
         if listening is None:
             return None
-        info = self.opened(pid, fd, listening.protocol)
+        info = self.opened(pid, fd, listening.protocol, inodes[1])
         info.local, info.path, info.remote, info.connected = (
             listening.local, listening.path, remote, True)
         return info

@@ -115,7 +115,9 @@ SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # for traces without -yy, and which threads share their fds.
 # Syscalls whose socket fd is in the return value or further in the arguments.
 FD_IN_RESULT = {"accept", "accept4", "socketpair"}
-SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "vfork"}
+SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "vfork",
+                  "dup", "dup2", "dup3", "fcntl", "fcntl64"}
+DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
@@ -347,6 +349,19 @@ def parse_unix_path(text, start=0, stop=None):
     if match is None:
         return None
     return match.group(1) + decode_string(match.group(2)).decode("latin-1")
+
+
+SOCKET_INODE = re.compile(r"socket:\[(\d+)\]")
+
+
+def socket_inode(text, argument):
+    """The inode of -y's ``socket:[inode]`` annotation (hex escaped under
+    -xx) of the fd ``argument`` (a FD_ARGUMENT match in ``text``), or None."""
+    annotation = text[argument.start("fd"):argument.end()].partition("<")[2][:-1]
+    if annotation.startswith("\\x"):
+        annotation = decode_string(annotation).decode("latin-1")
+    inode = SOCKET_INODE.match(annotation)
+    return int(inode.group(1)) if inode else None
 
 
 def is_socket_annotation(args, argument):
@@ -759,7 +774,14 @@ class StraceParser:
             protocol = socket_protocol(args)
             if protocol is None:
                 return "not a socket"
-            self.sockets.opened(pid, result, protocol)
+            self.sockets.opened(pid, result, protocol,
+                                socket_inode(line, FD_ARGUMENT.match(line, equals + 3)))
+        elif name in DUP_SYSCALLS:
+            if name.startswith("fcntl") and "F_DUPFD" not in args:
+                return "not a socket syscall"
+            fd = FD_ARGUMENT.match(args)
+            if fd is not None:
+                self.sockets.duplicated(pid, int(fd.group("fd")), result)
         elif name in ("bind", "getsockname"):
             fd = FD_ARGUMENT.match(args)
             if fd is not None:
@@ -833,7 +855,7 @@ class StraceParser:
                 self._describe_socket(event, annotation)
                 position = annotation.end() - offset
             else:
-                position = self._describe_from_table(event, args)
+                position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
             if name in DATA_SYSCALLS:
@@ -860,10 +882,11 @@ class StraceParser:
         return (line.startswith(SOCKET_INODE_PREFIXES, after + 1) if line.startswith("<", after)
                 else True)
 
-    def _describe_from_table(self, event, args):
+    def _describe_from_table(self, event, args, returned):
         """Fill the event of a line whose fd has no -yy socket annotation from
-        the socket table; return where the arguments after the fd start, or
-        None if the fd is not a known socket."""
+        the socket table (``returned``: the text after " = "); return where
+        the arguments after the fd start, or None if the fd is not a known
+        socket."""
         pid, name = event["pid"], event["syscall"]
         if name == "socketpair":
             # ``socketpair(AF_UNIX, SOCK_STREAM, 0, [3, 4])``: two sockets, no data yet.
@@ -877,11 +900,13 @@ class StraceParser:
         if argument is None or not is_socket_annotation(args, argument):
             return None
         fd = int(argument.group("fd"))
+        inode = socket_inode(args, argument)
         if name in ("accept", "accept4"):
-            info = self.sockets.accepted(pid, fd, event["result"], parse_sockaddr(args))
+            inodes = (inode, socket_inode(returned, FD_ARGUMENT.match(returned)))
+            info = self.sockets.accepted(pid, fd, event["result"], parse_sockaddr(args), inodes)
             fd = event["result"]
         else:
-            info = self.sockets.lookup(pid, fd)
+            info = self.sockets.lookup(pid, fd, inode)
             if info is not None and name == "connect":
                 self.sockets.connected(pid, fd, parse_sockaddr(args))
         if info is None:

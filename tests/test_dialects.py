@@ -263,6 +263,48 @@ def test_threads_share_and_forks_copy_the_fd_table():
     assert (event["protocol"], event["remote"]) == ("UDP", ("127.0.0.1", 53))
 
 
+def test_a_dup_split_by_another_thread_is_the_same_socket_under_y():
+    """Rust's TcpStream::try_clone() under -y -xx: fcntl(F_DUPFD_CLOEXEC)
+    printed in two halves; the copy's reads are the accepted socket's."""
+    parser = StraceParser()
+    hex_inode = "".join("\\x%02x" % byte for byte in b"socket:[895609]")
+    listener = "".join("\\x%02x" % byte for byte in b"socket:[895605]")
+    for line in [
+        '16515 1.0 socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP) = 3<%s> <0.000010>'
+        % listener,
+        '16515 1.1 bind(3<%s>, {sa_family=AF_INET, sin_port=htons(18102), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000010>' % listener,
+        '16516 1.2 accept4(3<%s>, {sa_family=AF_INET, sin_port=htons(38812), '
+        'sin_addr=inet_addr("127.0.0.1")}, [128 => 16], SOCK_CLOEXEC) = 4<%s> <0.000010>'
+        % (listener, hex_inode),
+        '16520 1.3 fcntl(4<%s>, F_DUPFD_CLOEXEC, 3 <unfinished ...>' % hex_inode,
+        '16521 1.4 futex(0x7f, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000010>',
+        '16520 1.5 <... fcntl resumed>) = 9<%s> <0.000079>' % hex_inode,
+    ]:
+        parser.parse(line)
+    [event] = parser.parse('16520 1.6 recvfrom(9<%s>, "\\x31\\x31", 8192, 0, NULL, NULL) = 2'
+                           ' <0.000010>' % hex_inode)
+    assert (event["fd"], event["payload"], event["local"], event["remote"]) == (
+        9, b"11", ("127.0.0.1", 18102), ("127.0.0.1", 38812))
+
+
+def test_dup2_of_a_socket_without_y():
+    """inetd style: the accepted socket dup2'ed onto fd 0, then read there."""
+    parser = StraceParser()
+    for line in [
+        "7 1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3",
+        '7 1.1 bind(3, {sa_family=AF_INET, sin_port=htons(7000), sin_addr=inet_addr("127.0.0.1")}, '
+        "16) = 0",
+        '7 1.2 accept(3, {sa_family=AF_INET, sin_port=htons(40000), '
+        'sin_addr=inet_addr("127.0.0.1")}, [16]) = 4',
+        "7 1.3 dup2(4, 0) = 0",
+        "7 1.4 close(4) = 0",
+    ]:
+        parser.parse(line)
+    [event] = parser.parse('7 1.5 read(0, "\\x68\\x69", 100) = 2')
+    assert (event["fd"], event["payload"], event["remote"]) == (0, b"hi", ("127.0.0.1", 40000))
+
+
 # -- several inputs -----------------------------------------------------------
 
 def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
