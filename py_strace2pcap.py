@@ -187,6 +187,7 @@ class PacketStage:
         self.ignored_events = 0
         self.latest_time = 0.0
         self.order = TimeOrder(output.write)
+        self.holding = self.inet.holding() + (self.unix.holding() if self.unix else ())
 
     def take(self, events, flags):
         """Write the packets ``events`` (dicts, or packed: see
@@ -211,8 +212,14 @@ class PacketStage:
                 self.described = True
                 self.output.describe(flags)
             # Event by event, not per batch: the pcap must not depend on
-            # how the input was cut into blocks (a file, a pipe).
-            order.add(packets, self._earliest_held())
+            # how the input was cut into blocks (a file, a pipe).  The
+            # packetizers are asked only while they hold something (any()
+            # of their tables; the time order costs the parent 8.5% more
+            # instructions on bench small x0.2, 9.7% asking every event).
+            if order.held or any(self.holding):
+                order.add(packets, self._earliest_held())
+            elif packets:
+                order.write_all(packets)
         self.latest_time = event["time"]
 
     def idle(self, now):
@@ -237,12 +244,10 @@ class PacketStage:
 
     def _earliest_held(self):
         """The time of the oldest packet a packetizer may still make, or None."""
-        earliest = self.inet.earliest_held()
-        if self.unix is not None:
-            unix = self.unix.earliest_held()
-            if unix is not None and (earliest is None or unix < earliest):
-                earliest = unix
-        return earliest
+        times = [time for time in (self.inet.earliest_held(),
+                                   self.unix.earliest_held() if self.unix else None)
+                 if time is not None]
+        return min(times) if times else None
 
     def summary(self, parser, elapsed):
         """The end-of-run report, as lines of text; ``parser``: the

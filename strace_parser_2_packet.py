@@ -112,12 +112,16 @@ class InetPacketizer:
         packets = self._tcp(event) if event["protocol"].startswith("TCP") else self._udp(event)
         return released + packets if released else packets
 
+    def holding(self):
+        """The tables whose entries may still make packets for earlier
+        times (held FINs, pending connects, held datagrams): the same
+        objects for the packetizer's life, empty when nothing is held."""
+        return (self.held_fins, self.pending_connects, self.held_datagrams)
+
     def earliest_held(self):
         """The time of the oldest packet this packetizer may still make
         though later ones are out (a held FIN, the handshake of a pending
         connect, a held datagram), or None: see ``time_order``."""
-        if not (self.held_fins or self.pending_connects or self.held_datagrams):
-            return None  # the common case, asked after every event
         times = [events[0]["time"] for events in self.held_datagrams.values()]
         if self.held_fins:
             times.append(self.held_fins.earliest())

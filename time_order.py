@@ -32,7 +32,7 @@ class TimeOrder:
         self.write = write
         self.held = []  # heap of (time, arrival number, packet)
         self.arrivals = 0
-        self.latest = float("-inf")    # the latest packet time seen
+        self.latest = float("-inf")    # the latest time held
         self.last_out = float("-inf")  # the latest time written
         self.written = 0
         self.out_of_order = 0
@@ -43,10 +43,11 @@ class TimeOrder:
         nothing), all of them when that is more than MAX_LATE seconds
         behind the latest packet (too late to wait for)."""
         held = self.held
-        if earliest_held is not None and earliest_held < self.latest - MAX_LATE:
+        if earliest_held is not None and earliest_held < max(self.latest,
+                                                             self.last_out) - MAX_LATE:
             earliest_held = None
         if not held and earliest_held is None:
-            self._write_all(packets)  # the common case: nothing late anywhere
+            self.write_all(packets)  # the common case: nothing late anywhere
             return
         for packet in packets:
             self.arrivals += 1
@@ -57,20 +58,22 @@ class TimeOrder:
         ready = []
         while held and (held[0][0] <= due or len(held) > MAX_HELD):
             ready.append(heapq.heappop(held)[2])
-        self._write_all(ready)
+        self.write_all(ready)
 
     def flush(self):
         """Write every packet held."""
-        self._write_all([heapq.heappop(self.held)[2] for _ in range(len(self.held))])
+        self.write_all([heapq.heappop(self.held)[2] for _ in range(len(self.held))])
 
-    def _write_all(self, packets):
+    def write_all(self, packets):
+        """Write ``packets`` now, in their order (when nothing is ``held``
+        and no packetizer holds anything, they need no waiting)."""
         write = self.write
+        last_out = self.last_out
         for packet in packets:
-            if packet[0] < self.last_out:
+            if packet[0] < last_out:
                 self.out_of_order += 1
             else:
-                self.last_out = packet[0]
+                last_out = packet[0]
             write(packet)
+        self.last_out = last_out
         self.written += len(packets)
-        if self.last_out > self.latest:
-            self.latest = self.last_out

@@ -151,12 +151,16 @@ class UnixPacketizer:
             return released
         return released + packets if released else packets
 
+    def holding(self):
+        """The tables whose entries may still make packets for earlier
+        times (held FINs, pending connects): the same objects for the
+        packetizer's life, empty when nothing is held."""
+        return (self.held_fins, self.pending_connects)
+
     def earliest_held(self):
         """The time of the oldest packet this packetizer may still make
         though later ones are out (a held FIN, the handshake of a pending
         connect), or None: see ``time_order``."""
-        if not (self.held_fins or self.pending_connects):
-            return None  # the common case, asked after every event
         times = [self.held_fins.earliest()] if self.held_fins else []
         for connect in self.pending_connects.values():
             times.append(connect["time"])  # the oldest: they come in time order
