@@ -7,20 +7,21 @@ from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
 import support
-from time_order import MAX_HELD, MAX_LATE, TimeOrder
+from time_order import MAX_HELD, MAX_HELD_BYTES, MAX_LATE, TimeOrder
 
 T0 = 1795659000.0
 
 
-def packet(time, name):
-    """A stand-in packet: only its time and a name to recognise it."""
-    return (time, name, 0, None, True)
+def packet(time, name, size=60):
+    """A stand-in packet: its time, a frame of ``size`` bytes, and a name
+    to recognise it where the event goes."""
+    return (time, bytes(size), size, name, True)
 
 
 def ordered():
     """A TimeOrder and the list of packet names it writes."""
     names = []
-    return TimeOrder(lambda item: names.append(item[1])), names
+    return TimeOrder(lambda item: names.append(item[3])), names
 
 
 def test_packets_after_something_held_wait_for_it():
@@ -59,6 +60,16 @@ def test_at_most_max_held_packets_wait():
     order, names = ordered()
     order.add([packet(T0 + 1 + index * 1e-6, index) for index in range(MAX_HELD + 5)], T0)
     assert names == list(range(5))
+
+
+def test_at_most_max_held_bytes_wait():
+    """64 KiB frames (bench bulk) held behind a FIN: memory stays bounded."""
+    order, names = ordered()
+    size = 65536
+    count = MAX_HELD_BYTES // size + 3
+    order.add([packet(T0 + 1 + index * 1e-6, index, size) for index in range(count)], T0)
+    assert names == [0, 1, 2]
+    assert order.held_bytes <= MAX_HELD_BYTES
 
 
 def trace_line(pid, time, call):
