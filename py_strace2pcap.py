@@ -230,10 +230,11 @@ class PacketStage:
         its next lines."""
         if now - self.latest_time > LIVE_TRACE_SKEW:
             return
+        released = []
         for packetizer in (self.inet, self.unix):
             if packetizer is not None and packetizer.held_fins:
-                self.order.add(packetizer.held_fins.release_due(now), None)
-        self.order.flush()
+                released += packetizer.held_fins.release_due(now)
+        self.order.add(released, None)
 
     def finish(self):
         """Write what the packetizers still hold, all in time order."""

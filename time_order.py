@@ -69,11 +69,6 @@ class TimeOrder:
             ready.append(packet)
         self.write_all(ready)
 
-    def flush(self):
-        """Write every packet held."""
-        self.held_bytes = 0
-        self.write_all([heapq.heappop(self.held)[2] for _ in range(len(self.held))])
-
     def write_all(self, packets):
         """Write ``packets`` now, in their order (when nothing is ``held``
         and no packetizer holds anything, they need no waiting)."""

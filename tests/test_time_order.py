@@ -38,7 +38,7 @@ def test_packets_before_what_is_held_go_out_at_once():
     order, names = ordered()
     order.add([packet(T0 + 1, "a"), packet(T0 + 5, "c")], T0 + 2)
     assert names == ["a"]
-    order.flush()
+    order.add([], None)  # nothing held any more
     assert names == ["a", "c"]
 
 
