@@ -123,7 +123,7 @@ class TcpConversation:
         the syscall was the sender's write or the receiver's read.  Emits the
         part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
         stream = self.directions[sender]
-        packets = (self._fill_unseen(sender, time, links, traced_side, event)
+        packets = (self.fill_unseen(sender, time, links, traced_side, event)
                    if by_sender and stream.written > stream.claimed else None)
         skip = self.claim(sender, length, by_sender)
         if skip >= length:
@@ -133,12 +133,12 @@ class TcpConversation:
         return packets + segments if packets else segments
 
     def leave_unseen(self, sender, length):
-        """A write of ``length`` bytes strace did not print (sendfile) to a
-        receiver the trace also shows: only the writer's cursor moves, so
-        that the reader's reads carry the real bytes."""
+        """A write of ``length`` bytes strace did not print (sendfile, or
+        what -s cut) to a receiver the trace also shows: only the writer's
+        cursor moves, so that the reader's reads carry the real bytes."""
         self.directions[sender].written += length
 
-    def _fill_unseen(self, sender, time, links, traced_side, event):
+    def fill_unseen(self, sender, time, links, traced_side, event):
         """Segments without bytes for what ``leave_unseen`` left and no read
         claimed before the sender wrote again or closed: the sequence
         numbers stay whole."""
@@ -201,7 +201,7 @@ class TcpConversation:
         stream = self.directions[sender]
         if stream.fin_sent:
             return []
-        packets = self._fill_unseen(sender, time, links, traced_side, event)
+        packets = self.fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True
         ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)

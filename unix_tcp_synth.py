@@ -221,6 +221,7 @@ class UnixPacketizer:
         side = flow.side_of(inode)
         flow.last_event = event
         conversation = flow.conversation
+        conversation.traced_sides.add(side)
         links = self.links.for_event(event, ETHERTYPE_IPV4)
         packets = []
         if connect is not None:
@@ -284,9 +285,38 @@ class UnixPacketizer:
         return flow
 
     def _data(self, flow, sender, by_sender, time, links, traced_side, event):
-        """Packets of one data syscall's new bytes from ``sender``."""
+        """Packets of one data syscall's new bytes from ``sender``.  A write
+        that -s cut, to a reader the trace shows, leaves what strace did not
+        print to the reads (as ``InetPacketizer`` does)."""
         conversation = flow.conversation
         length, payload = event["length"], event["payload"]
+        if not by_sender:
+            return self._new_bytes(flow, sender, False, payload, length, time, links,
+                                   traced_side, event)
+        packets = self._unseen(flow, sender, time, links, traced_side, event)
+        if len(payload) < length and 1 - sender in conversation.traced_sides:
+            packets += self._new_bytes(flow, sender, True, payload, len(payload), time, links,
+                                       traced_side, event)
+            conversation.leave_unseen(sender, length - len(payload))
+            return packets
+        return packets + self._new_bytes(flow, sender, True, payload, length, time, links,
+                                         traced_side, event)
+
+    def _unseen(self, flow, sender, time, links, traced_side, event):
+        """Segments without bytes (after what the aligner holds) for what an
+        earlier cut write of ``sender`` left to reads that never came."""
+        stream = flow.conversation.directions[sender]
+        if stream.written <= stream.claimed:
+            return []
+        flow.cut[sender] += stream.written - stream.claimed
+        return (self._drain(flow, sender, time, event)
+                + flow.conversation.fill_unseen(sender, time, links, traced_side, event))
+
+    def _new_bytes(self, flow, sender, by_sender, payload, length, time, links, traced_side,
+                   event):
+        """Packets of the bytes of one syscall (``length`` of them, ``payload``
+        printed) that no earlier syscall emitted."""
+        conversation = flow.conversation
         first_new = conversation.directions[sender].claimed
         skip = conversation.claim(sender, length, by_sender)
         if skip >= length:
@@ -376,6 +406,7 @@ class UnixPacketizer:
     def _fin(self, flow, sender, time, links, traced_side, event):
         """FIN from ``sender`` after what its aligner holds; retire a flow whose both FINs are out."""
         packets = self._drain(flow, sender, time, event)
+        packets += self._unseen(flow, sender, time, links, traced_side, event)
         packets += flow.conversation.close(sender, time, links, traced_side, event)
         if all(direction.fin_sent for direction in flow.conversation.directions):
             for inode in flow.inodes:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import support
 
 SERVER = textwrap.dedent("""
@@ -97,12 +99,13 @@ def test_sendfile_bytes_come_from_the_traced_reader(tmp_path):
 
 CUT_WRITER = textwrap.dedent("""
     import socket, sys, threading
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    family = socket.AF_UNIX if sys.argv[2] == "unix" else socket.AF_INET
+    listener = socket.socket(family)
+    listener.bind(sys.argv[1] + ".sock" if family == socket.AF_UNIX else ("127.0.0.1", 0))
     listener.listen()
     def fetch():
-        with socket.create_connection(listener.getsockname()) as client, \\
-                open(sys.argv[1], "wb") as received:
+        with socket.socket(family) as client, open(sys.argv[1], "wb") as received:
+            client.connect(listener.getsockname())
             client.sendall(b"GET")
             while chunk := client.recv(500):  # each read printed whole under -s 1000
                 received.write(chunk)
@@ -116,19 +119,21 @@ CUT_WRITER = textwrap.dedent("""
 """)
 
 
-def test_bytes_cut_from_a_write_come_from_the_traced_reader(tmp_path):
+@pytest.mark.parametrize("family", ["inet", "unix"])
+def test_bytes_cut_from_a_write_come_from_the_traced_reader(tmp_path, family):
     """Java's HttpServer writes a 1 MiB response in one write(), which
-    -s655350 cuts; the client's reads show it all: the pcap has every byte."""
+    -s655350 cuts; the client's reads show it all: the pcap has every byte
+    (TCP, and a unix stream socket's synthetic flow)."""
     support.require("strace", "tshark")
     received = tmp_path / "received.bin"
     trace = tmp_path / "cut.strace"
     options = [option if option != "-s655350" else "-s1000" for option in support.STRACE_OPTIONS]
     subprocess.run(["strace", *options, "-o", str(trace), sys.executable, "-c", CUT_WRITER,
-                    str(received)], check=True, capture_output=True, timeout=60)
+                    str(received), family], check=True, capture_output=True, timeout=60)
     assert received.read_bytes() == bytes(range(256)) * 400
 
     pcap = tmp_path / "out.pcap"
-    summary = support.convert(trace, pcap).stderr.decode()
+    summary = support.convert(trace, pcap, "--capture-unix-socket").stderr.decode()
     assert "payloads cut by strace's -s" in summary
     assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
     assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET",
