@@ -237,12 +237,22 @@ class UnixPacketizer:
         if name in OPENING_SYSCALLS:
             packets += conversation.open(CLIENT, event["time"], links, side, event)
         elif event["direction"] == "out":
-            packets += self._data(flow, side, True, event["time"], links, side, event)
+            payload, length = event["payload"], event["length"]
+            packets += self._unseen(flow, side, event["time"], links, side, event)
+            if len(payload) < length and 1 - side in conversation.traced_sides:
+                # The reader's reads carry what -s cut here (as for TCP).
+                packets += self._data(flow, side, True, payload, len(payload), event["time"],
+                                      links, side, event)
+                conversation.leave_unseen(side, length - len(payload))
+            else:
+                packets += self._data(flow, side, True, payload, length, event["time"],
+                                      links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
                 packets += self.held_fins.peer_closed(flow, conversation, side, links, event)
             else:
-                packets += self._data(flow, 1 - side, False, receive_time(event),
+                packets += self._data(flow, 1 - side, False, event["payload"], event["length"],
+                                      receive_time(event),
                                       links, side, event)
         elif name == "shutdown" and event["how"] != "SHUT_RD":
             packets += self._fin(flow, side, event["time"], links, side, event)
@@ -284,24 +294,6 @@ class UnixPacketizer:
         self.flows[inode] = flow
         return flow
 
-    def _data(self, flow, sender, by_sender, time, links, traced_side, event):
-        """Packets of one data syscall's new bytes from ``sender``.  A write
-        that -s cut, to a reader the trace shows, leaves what strace did not
-        print to the reads (as ``InetPacketizer`` does)."""
-        conversation = flow.conversation
-        length, payload = event["length"], event["payload"]
-        if not by_sender:
-            return self._new_bytes(flow, sender, False, payload, length, time, links,
-                                   traced_side, event)
-        packets = self._unseen(flow, sender, time, links, traced_side, event)
-        if len(payload) < length and 1 - sender in conversation.traced_sides:
-            packets += self._new_bytes(flow, sender, True, payload, len(payload), time, links,
-                                       traced_side, event)
-            conversation.leave_unseen(sender, length - len(payload))
-            return packets
-        return packets + self._new_bytes(flow, sender, True, payload, length, time, links,
-                                         traced_side, event)
-
     def _unseen(self, flow, sender, time, links, traced_side, event):
         """Segments without bytes (after what the aligner holds) for what an
         earlier cut write of ``sender`` left to reads that never came."""
@@ -312,10 +304,9 @@ class UnixPacketizer:
         return (self._drain(flow, sender, time, event)
                 + flow.conversation.fill_unseen(sender, time, links, traced_side, event))
 
-    def _new_bytes(self, flow, sender, by_sender, payload, length, time, links, traced_side,
-                   event):
-        """Packets of the bytes of one syscall (``length`` of them, ``payload``
-        printed) that no earlier syscall emitted."""
+    def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event):
+        """Packets of the bytes of one data syscall from ``sender`` (``length``
+        of them, ``payload`` printed) that no earlier syscall emitted."""
         conversation = flow.conversation
         first_new = conversation.directions[sender].claimed
         skip = conversation.claim(sender, length, by_sender)
