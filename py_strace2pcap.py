@@ -263,12 +263,16 @@ class PacketStage:
                           "--capture-unix-socket)" % self.ignored_events)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
-        if not self.events:
+        if not self.events and not parser.failed_connects:
             report.append(no_events_hint(parser))
         if parser.unseen_payloads:
             report.append("  %d sendfile() calls moved %d bytes strace does not show: their "
                           "packets declare the length and hold no bytes"
                           % (parser.unseen_payloads, parser.unseen_bytes))
+        if parser.failed_connects:
+            report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
+                          % (sum(parser.failed_connects.values()), ", ".join(
+                              "%s %d" % item for item in parser.failed_connects.most_common())))
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))

@@ -446,6 +446,8 @@ class StraceParser:
         self.truncated_payloads = 0
         self.unseen_payloads = 0
         self.unseen_bytes = 0
+        # errno -> connect() calls on sockets that failed: no packets show them.
+        self.failed_connects = Counter()
         self.longest_cut_payload = 0
         self.line_number = 0
         self._unfinished = {}
@@ -821,6 +823,8 @@ class StraceParser:
         ret = returned.group("ret")
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
+            if name == "connect":
+                self.failed_connects[errno or "?"] += 1
             return self.skip("failed call", line)
         args = line[args_start:equals].rstrip()
         # Where the annotation match counts its positions from, in ``line``.

@@ -221,3 +221,23 @@ def test_a_return_value_with_a_leading_zero_is_read_as_decimal():
     [event] = StraceParser().parse(
         '1 1700000000.000001 close(3<TCP:[127.0.0.1:20901->127.0.0.1:20900]>) = 01')
     assert (event["syscall"], event["result"]) == ("close", 1)
+
+
+def test_failed_connects_are_named_in_the_summary(tmp_path):
+    """connect() = -1 ECONNREFUSED: strace shows no source port, the pcap
+    no packets; the summary says how many failed and why."""
+    refused = ('7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
+               'sin_port=htons(9999), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 ECONNREFUSED '
+               '(Connection refused) <0.000050>')
+    trace = tmp_path / "refused.strace"
+    trace.write_text("\n".join([
+        refused % (100, 3, 100),
+        '7 1795659000.000200 connect(4<UNIX:[200]>, {sa_family=AF_UNIX, sun_path="/tmp/nope"}, '
+        '110) = -1 ENOENT (No such file or directory) <0.000010>',
+        refused % (300, 5, 300),
+    ]) + "\n")
+    result = support.convert(trace, tmp_path / "out.pcap")
+    lines = result.stderr.decode().splitlines()
+    assert "  3 connect() calls failed (ECONNREFUSED 2, ENOENT 1): the pcap shows no packets " \
+           "for them" in lines
+    assert not any("no socket syscall" in line for line in lines)
