@@ -446,7 +446,8 @@ class StraceParser:
         self.truncated_payloads = 0
         self.unseen_payloads = 0
         self.unseen_bytes = 0
-        # errno -> connect() calls on sockets that failed: no packets show them.
+        # errno -> connect() calls on TCP/UDP sockets (-yy) that failed: a
+        # capture would show a SYN and a RST, the pcap shows nothing.
         self.failed_connects = Counter()
         self.longest_cut_payload = 0
         self.line_number = 0
@@ -823,7 +824,8 @@ class StraceParser:
         ret = returned.group("ret")
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
-            if name == "connect":
+            if (name == "connect" and first is not None
+                    and first.group("protocol").startswith(("TCP", "UDP"))):
                 self.failed_connects[errno or "?"] += 1
             return self.skip("failed call", line)
         args = line[args_start:equals].rstrip()
