@@ -354,10 +354,16 @@ def parse_unix_path(text, start=0, stop=None):
 SOCKET_INODE = re.compile(r"socket:\[(\d+)\]")
 
 
+def fd_annotation(text, argument):
+    """What -y prints in ``<...>`` after the fd ``argument`` (a FD_ARGUMENT
+    match in ``text``), or "" for a bare fd."""
+    return text[argument.start("fd"):argument.end()].partition("<")[2][:-1]
+
+
 def socket_inode(text, argument):
     """The inode of -y's ``socket:[inode]`` annotation (hex escaped under
     -xx) of the fd ``argument`` (a FD_ARGUMENT match in ``text``), or None."""
-    annotation = text[argument.start("fd"):argument.end()].partition("<")[2][:-1]
+    annotation = fd_annotation(text, argument)
     if annotation.startswith("\\x"):
         annotation = decode_string(annotation).decode("latin-1")
     inode = SOCKET_INODE.match(annotation)
@@ -368,7 +374,7 @@ def is_socket_annotation(args, argument):
     """True if the fd ``argument`` (a FD_ARGUMENT match in ``args``) may be a
     socket: a bare fd, or -y's ``socket:[inode]`` (hex escaped under -xx);
     a path annotation says it is a file."""
-    annotation = args[argument.start("fd"):argument.end()].partition("<")[2]
+    annotation = fd_annotation(args, argument)
     return not annotation or annotation.startswith(SOCKET_INODE_PREFIXES)
 
 
