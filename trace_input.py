@@ -26,7 +26,7 @@ import select
 import stat
 import sys
 
-from strace_parser import Clock
+from strace_values import Clock
 
 # Bytes per read: a block and its str stay in the CPU's cache while the
 # parser searches them (the parsing side, best of 3: noise 0.85 -> 0.68 s,

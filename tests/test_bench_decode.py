@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from strace_parser import decode_string
+from strace_values import decode_string
 
 
 def xx(data):

@@ -265,5 +265,5 @@ def test_shapes_fixture_signal_between_unfinished_and_resumed():
     ("plain", b"plain"),
 ])
 def test_decode_string_escape_styles(text, expected):
-    from strace_parser import decode_string
+    from strace_values import decode_string
     assert decode_string(text) == expected
