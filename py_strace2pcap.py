@@ -350,30 +350,39 @@ class Progress:
             sys.stderr.write("\r\033[K")
 
 
-def convert(arguments, stop_signals):
-    """Run one conversion, ended early by ``stop_signals``; return the exit status."""
+class CannotOpen(Exception):
+    """A file named on the command line cannot be opened; the message says
+    which and why."""
+
+
+def open_files(arguments):
+    """The trace, the TLS key log's bytes (None without ``--tls-keylog``)
+    and the output file ``arguments`` name; raises CannotOpen."""
     try:
         trace = open_trace(arguments.input, arguments.date
                            or datetime.datetime.now(datetime.timezone.utc).date())
-        input_fd = trace.fd
     except OSError as error:
-        print("py-strace2pcap: cannot read %s: %s" % (error.filename or "-", error.strerror),
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise CannotOpen("cannot read %s: %s" % (error.filename or "-", error.strerror)) from None
     tls_key_log = None
     if arguments.tls_keylog:
         try:
             with open(arguments.tls_keylog, "rb") as key_log:
                 tls_key_log = key_log.read()
         except OSError as error:
-            print("py-strace2pcap: cannot read %s: %s" % (arguments.tls_keylog, error.strerror),
-                  file=sys.stderr)
-            return EXIT_USAGE
+            raise CannotOpen("cannot read %s: %s" % (arguments.tls_keylog, error.strerror)) from None
     try:
         output = open_output(arguments.output)
     except OSError as error:
-        print("py-strace2pcap: cannot write %s: %s" % (arguments.output, error.strerror),
-              file=sys.stderr)
+        raise CannotOpen("cannot write %s: %s" % (arguments.output, error.strerror)) from None
+    return trace, tls_key_log, output
+
+
+def convert(arguments, stop_signals):
+    """Run one conversion, ended early by ``stop_signals``; return the exit status."""
+    try:
+        trace, tls_key_log, output = open_files(arguments)
+    except CannotOpen as error:
+        print("py-strace2pcap: %s" % error, file=sys.stderr)
         return EXIT_USAGE
     if arguments.format == "pcapng":
         writer = PcapngOutput(output, "py-strace2pcap " + __version__, tls_key_log)
@@ -382,11 +391,11 @@ def convert(arguments, stop_signals):
     packets = PacketStage(writer, arguments)
     stage = ParseStage(arguments)
     runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
-    progress = Progress(input_fd, not arguments.quiet)
+    progress = Progress(trace.fd, not arguments.quiet)
     started = time.monotonic()
     # A file gives the same pcap whenever it is converted: its held FINs
     # wait for trace time, not for the wall clock.
-    live = is_live(input_fd)
+    live = is_live(trace.fd)
 
     def on_idle():
         # Nothing to read (a live strace between syscalls, or the parsing
