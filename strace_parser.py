@@ -393,16 +393,7 @@ class StraceParser:
             line = line.lstrip()  # -r without a pid column: "     0.000123 read(..."
             head = LINE_HEAD.match(line)
         if head is None:
-            if self.clock.relative:
-                time = ANY_LINE_TIME.match(line)
-                self.clock.advance(time.group(1) if time else None)
-            if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
-                return self.skip("signal or exit line", line)
-            if line.startswith("> "):  # stripped of its leading blank above
-                return self.skip(STACK_FRAME, line)
-            if line.startswith("| "):
-                return self.skip(DATA_DUMP, line)
-            return self.skip("unparseable", line)
+            return self._skip_headless(line)
         if self.clock.relative is not False:
             self.clock.advance(head.group("time"))
         name = head.group("name") or head.group("resumed")
@@ -410,22 +401,12 @@ class StraceParser:
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
-            started = self._unfinished.pop((pid, name), None)
-            if started is not None:
-                self._unfinished_names[name] -= 1
-                if not self._unfinished_names[name]:
-                    del self._unfinished_names[name]
-            if started is None and name == "socketpair":
-                # Its first half names no socket (the -yy sieve drops it);
-                # this half holds both fds with their annotations.
-                before = line[:line.rfind("<... ", 0, head.start("resumed"))]
-                started = (self._start_time(head), before + "socketpair(", self.line_number)
-            if started is None and self.rejects_unannotated:
+            started = self._first_half(pid, name, head, line)
+            if started is None:
                 # Under -yy the first half of a socket call shows its
                 # socket; one without was a file write or the like, dropped.
-                return self.skip(RESUMED_NOT_SOCKET, line)
-            if started is None:
-                return self.skip("resumed without its start", line)
+                return self.skip(RESUMED_NOT_SOCKET if self.rejects_unannotated
+                                 else "resumed without its start", line)
             start_time, first_half, _line_number = started
             line = first_half + line[head.end():]
             events = self._common_data_line(line)
@@ -434,19 +415,7 @@ class StraceParser:
         else:
             start_time = self._start_time(head)
             if line.endswith("<unfinished ...>"):
-                if len(self._unfinished) > 100000:
-                    return self.skip("too many unfinished calls", line)
-                if (pid, name) not in self._unfinished:
-                    self._unfinished_names[name] += 1
-                self._unfinished[(pid, name)] = (start_time, line[:-len(" <unfinished ...>")],
-                                                 self.line_number)
-                if self.process_events and name in CLONE_SYSCALLS:
-                    # The child's first lines often come before the clone
-                    # returns: say that a child of ``pid`` is on its way.
-                    return [{"protocol": PROCESS, "pid": pid, "syscall": name, "result": None,
-                             "time": None, "comm": None, "child": None, "in_flight": True,
-                             "thread": "CLONE_THREAD" in line}]
-                return []
+                return self._hold_first_half(pid, name, start_time, line)
             if line.endswith(("<detached ...>", "= ?")):
                 return self.skip("interrupted call", line)
         if name in SETUP_SYSCALLS:
@@ -462,6 +431,53 @@ class StraceParser:
                 return self.skip("unparseable: time", line)
             return self._process_event(pid, start_time, name, line)
         return self._complete(pid, start_time, name, line, head)
+
+    def _skip_headless(self, line):
+        """Count a line that is no syscall (exit, signal, -k, -e read=
+        lines, or text strace does not print); advance -r's clock over it."""
+        if self.clock.relative:
+            time = ANY_LINE_TIME.match(line)
+            self.clock.advance(time.group(1) if time else None)
+        if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
+            return self.skip("signal or exit line", line)
+        if line.startswith("> "):  # stripped of its leading blank above
+            return self.skip(STACK_FRAME, line)
+        if line.startswith("| "):
+            return self.skip(DATA_DUMP, line)
+        return self.skip("unparseable", line)
+
+    def _hold_first_half(self, pid, name, start_time, line):
+        """Keep the ``<unfinished ...>`` half of ``pid``'s call ``name`` for
+        its resumed half; return the events it gives now (a clone's in-flight
+        process event, else none)."""
+        if len(self._unfinished) > 100000:
+            return self.skip("too many unfinished calls", line)
+        if (pid, name) not in self._unfinished:
+            self._unfinished_names[name] += 1
+        self._unfinished[(pid, name)] = (start_time, line[:-len(UNFINISHED)], self.line_number)
+        if self.process_events and name in CLONE_SYSCALLS:
+            # The child's first lines often come before the clone
+            # returns: say that a child of ``pid`` is on its way.
+            return [{"protocol": PROCESS, "pid": pid, "syscall": name, "result": None,
+                     "time": None, "comm": None, "child": None, "in_flight": True,
+                     "thread": "CLONE_THREAD" in line}]
+        return []
+
+    def _first_half(self, pid, name, head, line):
+        """(start time, text before " <unfinished ...>", line number) of the
+        first half of the call whose resumed half is ``line`` (``head`` its
+        LINE_HEAD match), taken from those held; None if none is."""
+        started = self._unfinished.pop((pid, name), None)
+        if started is not None:
+            self._unfinished_names[name] -= 1
+            if not self._unfinished_names[name]:
+                del self._unfinished_names[name]
+        elif name == "socketpair":
+            # Its first half names no socket (the -yy sieve drops it);
+            # this half holds both fds with their annotations.
+            before = line[:line.rfind("<... ", 0, head.start("resumed"))]
+            started = (self._start_time(head), before + "socketpair(", self.line_number)
+        return started
 
     def _common_data_line(self, line):
         """The packed event (in a list) of ``line`` if it is a common data line (see
