@@ -222,9 +222,10 @@ def _with_pid(lines, pid):
 
 def _timed(lines, date):
     """``(epoch seconds, line)`` for each line, for the merge: when the call
-    ended (its start plus the -T duration), the order one ``strace -f``
-    prints in (a blocking read starts before the write that feeds it); a
-    line without a time sorts with the line before it.  -r relative times
+    ended (its start plus the -T duration; a resumed half's own time), the
+    order one ``strace -f`` prints in (a blocking read starts before the
+    write that feeds it); a line without a time sorts with the line before
+    it.  -r relative times
     are rewritten as epoch times, which stay right once lines of other
     files come between them."""
     clock = Clock(date)
@@ -243,7 +244,9 @@ def _timed(lines, date):
                     line = "%s%.6f%s" % (line[:match.start("time")], time,
                                          line[match.end("time"):])
             end = time
-            if line.endswith(">"):  # "= 5 <0.000012>", or an annotated fd
+            # "= 5 <0.000012>" (or an annotated fd); a resumed half is
+            # stamped when the call ended already.
+            if line.endswith(">") and " resumed>" not in line:
                 try:
                     end = time + float(line[line.rfind(" <") + 2:-1])
                 except ValueError:

@@ -346,6 +346,25 @@ def test_ff_files_merge_by_when_each_call_ended(tmp_path):
     assert frame[-2:] == b"hi"
 
 
+def test_merge_takes_a_resumed_line_time_as_its_end(tmp_path):
+    """A resumed half's time is when the call ended; its -T duration counts
+    from the first half.  Adding the two put a real sshd's resumed read
+    0.04 s late, and the client's file merged out of order around it."""
+    from trace_input import open_trace
+    import datetime
+    (tmp_path / "server.txt").write_text(
+        "10 1795694061.000000 read(3, <unfinished ...>\n"
+        "11 1795694061.100000 getpid() = 11 <0.000005>\n"
+        '10 1795694061.500000 <... read resumed>"\\x68\\x69", 2) = 2 <0.500000>\n'
+        "11 1795694061.600000 close(4) = 0 <0.000010>\n")
+    (tmp_path / "client.txt").write_text("20 1795694061.550000 getpid() = 20 <0.000005>\n")
+    trace = open_trace([str(tmp_path / "server.txt"), str(tmp_path / "client.txt")],
+                       datetime.date(2026, 11, 26))
+    lines = [line for block in trace.blocks() for line in block.split("\n")]
+    assert [line.split()[1][-8:] for line in lines] == [
+        "1.000000", "1.100000", "1.500000", "1.550000", "1.600000"]
+
+
 def test_input_before_output_still_works(tmp_path, reference):
     import subprocess
     import sys
