@@ -159,7 +159,7 @@ class ParseStage:
                 events.append(event)
                 if self.flags_shown < self.WITH_PAYLOAD:
                     self._learn_flags(line, event)
-        return events
+        return parser.join_reads(events)
 
     def _learn_flags(self, line, event):
         if type(event) is tuple:
@@ -273,6 +273,10 @@ class PacketStage:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(
                               "%s %d" % item for item in parser.failed_connects.most_common())))
+        if parser.reads_joined:
+            report.append("  %d small reads joined to the read before them: a header read a "
+                          "few bytes at a time came as one segment (see README)"
+                          % parser.reads_joined)
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))

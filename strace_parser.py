@@ -190,6 +190,21 @@ COMMON_DATA_LINE = re.compile(r"""
 # What follows " = " on a common data line: the bytes moved, the -T duration.
 COMMON_RETURN = re.compile(r"(\d+)(?: <(\d+\.\d+)>)?")
 STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
+
+# A read of fewer bytes than SMALL_READ that filled its buffer
+# (``read(fd, "S", 1) = 1``) is a program reading a header a few bytes at a
+# time: OpenSSH its peer's banner, mosquitto MQTT's fixed header.  The bytes
+# came as one segment, and Wireshark's SSH and MQTT dissectors cannot read
+# them a byte a packet: such a read is joined with the reads of its socket
+# right after it (``StraceParser.join_reads``), each begun within JOIN_GAP
+# of the one before and returning within JOIN_WAIT (the data was there).
+SMALL_READ = 16
+JOIN_GAP = 0.005
+JOIN_WAIT = 0.001
+JOINABLE_READS = {"read", "recv", "recvfrom"}
+STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
+# The count argument after a read's buffer.
+READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 
 # What the sieve of ``StraceParser.lines_to_parse`` looks for in a block:
@@ -243,6 +258,10 @@ class StraceParser:
         # capture would show a SYN and a RST, the pcap shows nothing.
         self.failed_connects = Counter()
         self.longest_cut_payload = 0
+        # Small reads that filled their buffer in the block being parsed,
+        # and the reads joined to one before them (see SMALL_READ).
+        self._filled_reads = 0
+        self.reads_joined = 0
         self.line_number = 0
         self._unfinished = {}
         # How many of them wait per syscall name: what the sieve looks for,
@@ -536,6 +555,10 @@ class StraceParser:
             pid, fd, result = int(pid), int(fd), int(result)
         except (ValueError, IndexError):
             return None
+        if 0 < result < SMALL_READ and name in JOINABLE_READS and protocol in STREAM_PROTOCOLS:
+            count = READ_COUNT.match(line, end + 1)
+            if count is not None and int(count.group(1)) == result:
+                return None  # a small read that filled its buffer: the general way marks it
         if len(payload) > result:
             payload = payload[:result]
         elif len(payload) < result:  # cut by -s
@@ -544,6 +567,47 @@ class StraceParser:
         return [(pid, time, duration, name, result, payload, fd, protocol,
                  self._sessions.get((pid, fd), 0), local, remote, inode, peer_inode, path,
                  peer_path)]
+
+    def join_reads(self, events):
+        """``events`` (a block's, in order; dicts or packed) with each run of
+        reads of one socket that began with a small read filling its buffer
+        joined into the run's first event: its time, all their bytes (see
+        SMALL_READ).  A run ends with a read that did not fill its buffer,
+        and before any other event, a read that waited for its data, or one
+        begun more than JOIN_GAP after the one before."""
+        if not self._filled_reads:
+            return events
+        self._filled_reads = 0
+        joined = []
+        run = None
+        for event in events:
+            if run is not None:
+                read = event if type(event) is dict else unpack_event(event)
+                if self._continues(run, read):
+                    run["payload"] += read["payload"]
+                    run["length"] += read["length"]
+                    run["result"] += read["result"]
+                    run["ended"] = read["time"] + (read["duration"] or 0.0)
+                    self.reads_joined += 1
+                    if not read.get("filled"):
+                        run = None
+                    continue
+                run = None
+            if type(event) is dict and event.get("filled"):
+                run = dict(event, ended=event["time"] + (event["duration"] or 0.0))
+                event = run
+            joined.append(event)
+        return joined
+
+    @staticmethod
+    def _continues(run, read):
+        """True if the event ``read`` goes on the run of small reads ``run``."""
+        return (read.get("direction") == IN and read["length"] > 0 and read["pid"] == run["pid"]
+                and read["fd"] == run["fd"] and read["session"] == run["session"]
+                and read["protocol"] == run["protocol"]
+                and len(run["payload"]) == run["length"]
+                and read["time"] - run["ended"] <= JOIN_GAP
+                and (read["duration"] or 0.0) <= JOIN_WAIT)
 
     def _start_time(self, head):
         """The time column text of the line whose LINE_HEAD match is
@@ -800,6 +864,12 @@ class StraceParser:
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
                 event["peer_path"] = parse_unix_path(args, after)
+            if (0 < event["result"] < SMALL_READ and name in JOINABLE_READS
+                    and event["protocol"] in STREAM_PROTOCOLS):
+                count = READ_COUNT.match(args, after)
+                if count is not None and int(count.group(1)) == event["result"]:
+                    event["filled"] = True
+                    self._filled_reads += 1
         self._set_payload(event, payload, event["result"])
         return [event]
 

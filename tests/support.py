@@ -133,7 +133,8 @@ def tcp_segments(pcap):
             continue
         ip = packet[IP] if IP in packet else packet[IPv6]
         segment = packet[TCP]
-        declared = ip.len - 40 if IP in packet else ip.plen - 20
+        header = segment.dataofs * 4  # with the options tcpdump's segments carry
+        declared = ip.len - ip.ihl * 4 - header if IP in packet else ip.plen - header
         yield index, segment, (ip.src, segment.sport, ip.dst, segment.dport), declared
 
 

@@ -88,7 +88,8 @@ def test_fixtures_give_the_same_events(fixture):
     events, hits = assert_same_events(fixture.read_text(encoding="latin-1").splitlines())
     assert events
     if fixture.name in ("xx.strace", "grpc-client.strace", "forking-server.strace"):
-        assert hits > len(events) / 2
+        # Small reads that filled their buffer go the general way, which marks them.
+        assert hits > len([event for event in events if not event.get("filled")]) / 2
 
 
 @pytest.mark.parametrize("workload", ["small", "udp", "unix"])

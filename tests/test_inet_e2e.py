@@ -277,6 +277,30 @@ def test_cut_payloads_with_s64(tools, tmp_path):
     assert int(match.group(2)) == LARGEST_SEND
 
 
+def test_a_banner_read_byte_by_byte_is_one_segment(tools, tmp_path):
+    """A client reading the server's banner a byte at a time (recv(1), as
+    OpenSSH reads its peer's): the banner and the bytes after it, one
+    send, are one segment as tcpdump shows it, not one per read, and
+    tshark's SSH dissector reads the banner."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18024
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("banner-server", "127.0.0.1", port)):
+            run(traced(peers("byte-reading-client", "127.0.0.1", port), trace))
+    pcap, summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    from_server = {key: pieces for key, pieces in segments(pcap).items() if key[1] == port}
+    assert from_server == {key: pieces for key, pieces in segments(capture).items()
+                           if key[1] == port}
+    [pieces] = from_server.values()
+    assert len(pieces) == 1 and pieces[0][1].startswith(b"SSH-2.0-peers_1.0\r\n")
+    banners = support.tshark("-r", str(pcap), "-d", "tcp.port==%d,ssh" % port, "-Y", "ssh",
+                             "-T", "fields", "-e", "ssh.protocol")
+    assert banners.split() == ["SSH-2.0-peers_1.0"] * 2
+    # The 18 reads after the first and the read of the 305 bytes after the banner.
+    assert "19 small reads joined to the read before them" in summary
+
+
 def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server, client="udp-client"):
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     server_trace = tmp_path / "server-trace.txt"

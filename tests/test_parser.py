@@ -267,3 +267,63 @@ def test_shapes_fixture_signal_between_unfinished_and_resumed():
 def test_decode_string_escape_styles(text, expected):
     from strace_values import decode_string
     assert decode_string(text) == expected
+
+
+# -- reads of a few bytes at a time --------------------------------------------
+
+SSH_SOCKET = "3<TCP:[127.0.0.1:41954->127.0.0.1:2222]>"
+T0 = 1795701900.0
+
+
+def joined_reads(*lines):
+    """The events of ``lines`` as the parse stage gives them (one block):
+    small reads that filled their buffer joined with the reads after them."""
+    from strace_parser import unpack_event
+    parser = StraceParser()
+    events = [event for line in lines for event in parser.parse_packed(line)]
+    return ([event if type(event) is dict else unpack_event(event)
+             for event in parser.join_reads(events)], parser.reads_joined)
+
+
+def read_line(time, data, count, duration=0.00001, fd=SSH_SOCKET, name="read"):
+    """A read line (a real OpenSSH client's reading its peer's banner)."""
+    text = "".join("\\x%02x" % byte for byte in data)
+    tail = ", 0, NULL, NULL" if name == "recvfrom" else ""
+    return '28105 %.6f %s(%s, "%s", %d%s) = %d <%.6f>' % (
+        T0 + time, name, fd, text, count, tail, len(data), duration)
+
+
+def test_a_header_read_byte_by_byte_is_one_event():
+    """OpenSSH reads the server's banner a byte at a time: the first read
+    waits for it, the others find it there.  One event, at the first read,
+    with every byte; the write after it stays its own."""
+    lines = [read_line(1.0 + 0.0001 * index, bytes([byte]), 1, 0.02 if index == 0 else 0.00001)
+             for index, byte in enumerate(b"SSH-2.0\r\n")]
+    lines.append(read_line(1.002, b"\x00\x00\x01\x2c\x04", 4096))
+    lines.append('28105 %.6f write(%s, "\\x68\\x69", 2) = 2 <0.000010>' % (T0 + 1.003, SSH_SOCKET))
+    events, joined = joined_reads(*lines)
+    assert [(event["syscall"], event["payload"], event["length"]) for event in events] == [
+        ("read", b"SSH-2.0\r\n\x00\x00\x01\x2c\x04", 14), ("write", b"hi", 2)]
+    assert (events[0]["time"], events[0]["duration"], joined) == (T0 + 1.0, 0.02, 9)
+
+
+@pytest.mark.parametrize("second", [
+    read_line(1.0001, b"T", 1, duration=0.05),                     # it waited for its byte
+    read_line(1.01, b"T", 1),                                      # begun 10 ms later
+    read_line(1.0001, b"T", 1, fd="4<TCP:[127.0.0.1:41956->127.0.0.1:2222]>"),  # another socket
+    '28105 %.6f write(%s, "\\x54", 1) = 1 <0.000010>' % (T0 + 1.0001, SSH_SOCKET),  # not a read
+], ids=["waited", "late", "other-socket", "write"])
+def test_reads_not_joined(second):
+    events, joined = joined_reads(read_line(1.0, b"S", 1), second)
+    assert (len(events), joined) == (2, 0)
+
+
+@pytest.mark.parametrize("first", [
+    read_line(1.0, b"S", 4096),                                    # did not fill its buffer
+    read_line(1.0, b"S", 1, fd="5<UDP:[127.0.0.1:5353->127.0.0.1:53]>", name="recvfrom"),
+    read_line(1.0, b"S" * 16, 16),                                 # not a small read
+], ids=["short", "udp", "large"])
+def test_reads_that_start_no_run(first):
+    second = first.replace("%.6f" % (T0 + 1.0), "%.6f" % (T0 + 1.0001)).replace("\\x53", "\\x54")
+    events, joined = joined_reads(first, second)
+    assert (len(events), joined) == (2, 0)
