@@ -53,7 +53,9 @@ path           str | None      the UNIX socket path, decoded (abstract: ``@name`
                                connect the ``sun_path`` it was given
 peer_path      str | None      UNIX datagrams: the ``sun_path`` of
                                sendto/recvfrom/sendmsg/recvmsg's sockaddr
-error          str | None      ``EINPROGRESS`` for a non-blocking connect
+error          str | None      ``EINPROGRESS`` for a non-blocking connect;
+                               ``ECONNRESET`` for a TCP read or write that met
+                               the peer's RST (direction None, no bytes)
 how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``
 =============  ==============  ==================================================
 
@@ -696,7 +698,11 @@ class StraceParser:
             return self.skip("interrupted call", line)
         ret = returned.group("ret")
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
-        if result < 0 and not (name == "connect" and errno == "EINPROGRESS"):
+        # A read or write failing with ECONNRESET met the peer's RST: an
+        # event, with no bytes, for the packetizer to show it.
+        reset = (result < 0 and errno == "ECONNRESET" and name in DATA_SYSCALLS
+                 and first is not None and first.group("protocol").startswith("TCP"))
+        if result < 0 and not (reset or name == "connect" and errno == "EINPROGRESS"):
             if (name == "connect" and first is not None
                     and first.group("protocol").startswith(("TCP", "UDP"))):
                 self.failed_connects[errno or "?"] += 1
@@ -737,7 +743,10 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
-            if name in DATA_SYSCALLS:
+            if reset:
+                event["direction"] = None
+                events = [event]
+            elif name in DATA_SYSCALLS:
                 events = self._data_events(event, args, position)
             else:
                 events = self._state_event(event, args)

@@ -205,6 +205,9 @@ class InetPacketizer:
             if event["how"] != "SHUT_RD":
                 # shutdown acts on the socket itself, whatever other fds share it.
                 packets += self._fin(conversation, side, event["time"], links, side, event)
+        elif event["error"] == "ECONNRESET":
+            # The call met the peer's RST by its end.
+            packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 
     def _tcp_endpoints(self, event):

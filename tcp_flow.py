@@ -19,7 +19,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, SYN, HeaderTemplate
+from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, HeaderTemplate
 
 
 # How far a reused 4-tuple's ISNs jump past the old connection's last seq.
@@ -85,6 +85,8 @@ class TcpConversation:
         self.traced_sides = set()
         # Sides that did shutdown(SHUT_RD): their reads return 0 with no FIN.
         self.reads_shut = set()
+        # A RST ended it: no FIN follows.
+        self.was_reset = False
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""
@@ -197,15 +199,24 @@ class TcpConversation:
         return packets
 
     def close(self, sender, time, links, traced_side, event):
-        """FIN from ``sender`` and the peer's ACK; nothing if already sent."""
+        """FIN from ``sender`` and the peer's ACK; nothing if already sent,
+        or after a RST."""
         stream = self.directions[sender]
-        if stream.fin_sent:
+        if stream.fin_sent or self.was_reset:
             return []
         packets = self.fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True
         ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)
         return packets + [fin, ack]
+
+    def reset(self, sender, time, links, traced_side, event):
+        """RST from ``sender``, acking what the peer sent (the kernel's
+        answer to data for a closed socket); nothing after a first one."""
+        if self.was_reset:
+            return []
+        self.was_reset = True
+        return [self._packet(sender, RST, b"", 0, time, links, traced_side, event)]
 
 
 class HeldFins(OrderedDict):

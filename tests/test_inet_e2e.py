@@ -301,6 +301,34 @@ def test_a_banner_read_byte_by_byte_is_one_segment(tools, tmp_path):
     assert "19 small reads joined to the read before them" in summary
 
 
+def flags_by_sender(pcap):
+    """{source port: [TCP flags of each of its packets]}."""
+    flags = {}
+    for _index, segment, key, _declared in support.tcp_segments(pcap):
+        flags.setdefault(key[1], []).append(str(segment.flags))
+    return flags
+
+
+def test_a_read_that_meets_a_reset_shows_the_rst(tools, tmp_path):
+    """The server closes with SO_LINGER 0; the traced client's recv fails
+    with ECONNRESET and its close sends nothing: tcpdump shows the
+    server's RST and no FIN, and so does our pcap."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18025
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("resetting-server", "127.0.0.1", port)):
+            run(traced(peers("reset-client", "127.0.0.1", port), trace))
+    assert "ECONNRESET" in trace.read_text()
+    pcap, _summary = convert(tmp_path, trace)
+    ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
+    assert ours.keys() == theirs.keys()
+    for sender, flags in theirs.items():
+        assert [flag for flag in ours[sender] if "R" in flag or "F" in flag] == [
+            flag for flag in flags if "R" in flag or "F" in flag]
+    assert ours[port][-1] == "RA"
+    assert support.tcp_streams(pcap) == support.tcp_streams(capture)
+
+
 def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server, client="udp-client"):
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     server_trace = tmp_path / "server-trace.txt"

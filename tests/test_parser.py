@@ -327,3 +327,14 @@ def test_reads_that_start_no_run(first):
     second = first.replace("%.6f" % (T0 + 1.0), "%.6f" % (T0 + 1.0001)).replace("\\x53", "\\x54")
     events, joined = joined_reads(first, second)
     assert (len(events), joined) == (2, 0)
+
+
+def test_a_read_meeting_a_reset_gives_an_event_without_bytes():
+    """A real Python TLS client whose server crashed: the read fails with
+    ECONNRESET, an event for the RST; other failed calls stay skipped."""
+    [event] = parse('3833  1795702151.259453 read(3<TCP:[127.0.0.1:47234->127.0.0.1:4443]>, '
+                    '0x563138695d93, 5) = -1 ECONNRESET (Connection reset by peer) <0.004356>')
+    assert fields(event, "syscall", "error", "direction", "payload", "remote") == (
+        "read", "ECONNRESET", None, b"", ("127.0.0.1", 4443))
+    assert parse('3833  1795702151.259453 read(3<TCP:[127.0.0.1:47234->127.0.0.1:4443]>, '
+                 '0x563138695d93, 5) = -1 EAGAIN (Resource temporarily unavailable)') == []

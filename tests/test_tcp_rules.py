@@ -170,3 +170,22 @@ def test_stale_connect_does_not_split_a_live_connection():
     segments = [Ether(packet[1])[TCP] for packet in packets]
     assert [str(segment.flags) for segment in segments] == ["PA", "PA"]
     assert segments[1].seq == segments[0].seq + 2
+
+
+def test_a_reset_ends_the_conversation():
+    """A read failing with ECONNRESET met the server's RST: a RST from the
+    server at the read's end, acking the client's bytes; the client's close
+    after it sends no FIN, and neither does the server's later close."""
+    packets = run([
+        event("connect", local=CLIENT4, remote=SERVER4, time=T0),
+        event("write", "out", b"hello", time=T0 + 0.001, **CLIENT_SIDE),
+        event("read", None, length=-1, error="ECONNRESET", time=T0 + 0.002, **CLIENT_SIDE),
+        event("close", time=T0 + 0.003, **CLIENT_SIDE),
+        event("close", pid=9, time=T0 + 0.004, **SERVER_SIDE),
+    ])
+    rows = summary(packets)
+    assert [(port, flags, length) for port, flags, length, _time, _pid in rows] == [
+        (40001, "S", 0), (18000, "SA", 0), (40001, "A", 0), (40001, "PA", 5), (18000, "RA", 0)]
+    segment = Ether(packets[-1][1])[TCP]
+    assert segment.ack == Ether(packets[-2][1])[TCP].seq + 5
+    assert rows[-1][3] == T0 + 0.002
