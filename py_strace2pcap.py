@@ -266,8 +266,8 @@ class PacketStage:
         if not self.events and not parser.failed_connects:
             report.append(no_events_hint(parser))
         if parser.unseen_payloads:
-            report.append("  %d sendfile() calls moved %d bytes strace does not show: their "
-                          "packets declare the length and hold no bytes"
+            report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
+                          "show: their packets declare the length and hold no bytes"
                           % (parser.unseen_payloads, parser.unseen_bytes))
         if parser.failed_connects:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"

@@ -110,8 +110,11 @@ DATA_SYSCALLS = {
     # The file's bytes go from the page cache to the socket: strace shows
     # how many, never which; the event has the length and no payload.
     "sendfile": OUT, "sendfile64": OUT,
+    # Bytes moved between a socket and a pipe (haproxy, proxies): "in"
+    # when the socket is fd_in, "out" when it is fd_out; no payload either.
+    "splice": IN,
 }
-UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64"}
+UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
@@ -679,6 +682,9 @@ class StraceParser:
         if name not in FD_IN_RESULT:
             # Most lines are on files: reject them before anything is decoded.
             first = FD_ANNOTATION.match(line, args_start)
+            if name == "splice" and (first is None
+                                     or first.group("protocol") not in SOCKET_PROTOCOLS):
+                first = FD_ANNOTATION.search(line, args_start)  # the socket is fd_out
             if ((first is None or first.group("protocol") not in SOCKET_PROTOCOLS)
                     and not self._may_be_table_socket(line, args_start)):
                 if (first is None and line.rfind(" = ") < args_start
@@ -735,6 +741,8 @@ class StraceParser:
             "result": result, "error": errno, "payload": b"", "length": 0,
             "how": None,
         }
+        if name == "splice" and annotation is not None and annotation.start() > args_start:
+            event["direction"] = OUT
         try:
             if annotated:
                 self._describe_socket(event, annotation)
@@ -851,8 +859,9 @@ class StraceParser:
             return self._message_events(event, args, position)
         if name in UNSEEN_PAYLOAD_SYSCALLS:
             event["length"] = event["result"]
-            self.unseen_payloads += 1
-            self.unseen_bytes += event["result"]
+            if event["result"]:
+                self.unseen_payloads += 1
+                self.unseen_bytes += event["result"]
             return [event]
         if name in ("readv", "writev", "sendmsg", "recvmsg"):
             if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:

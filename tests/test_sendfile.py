@@ -54,7 +54,7 @@ def test_sendfile_bytes_are_declared_not_invented(tmp_path):
 
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap).stderr.decode()
-    assert "sendfile() calls moved 256000 bytes" in summary
+    assert "sendfile() or splice() calls moved 256000 bytes" in summary
     sent = [packet for packet in support.read_packets(pcap)
             if packet.haslayer("TCP") and packet["TCP"].sport == port and packet.wirelen > len(packet)]
     assert sum(packet.wirelen - len(packet) for packet in sent) == 256000
@@ -138,4 +138,47 @@ def test_bytes_cut_from_a_write_come_from_the_traced_reader(tmp_path, family):
     assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
     assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET",
                                                                    received.read_bytes()]
+    assert support.tcp_analysis_warnings(pcap) == ""
+
+
+SPLICING_CLIENT = textwrap.dedent("""
+    import os, socket, sys
+    with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as client:
+        client.sendall(b"GET")
+        read_end, write_end = os.pipe()
+        received = 0
+        while moved := os.splice(client.fileno(), write_end, 65536):
+            received += len(os.read(read_end, moved))
+        print(received)
+""")
+
+
+def test_splice_from_a_socket_declares_its_bytes_and_its_eof(tmp_path):
+    """A client moving its socket's bytes into a pipe with splice() (as
+    haproxy relays): strace shows how many, never which.  The server's
+    bytes are declared in the pcap, as many as tcpdump saw, and the
+    splice() returning 0 is the server's FIN; the summary says it."""
+    support.require("strace", "tcpdump", "tshark")
+    body = tmp_path / "body.bin"
+    body.write_bytes(bytes(range(256)) * 1000)
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(body)], stdout=subprocess.PIPE)
+    port = int(server.stdout.readline())
+    trace, capture = tmp_path / "client.strace", tmp_path / "tcpdump.pcap"
+    with support.Tcpdump(capture, "tcp port %d" % port):
+        client = subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace),
+                                 sys.executable, "-c", SPLICING_CLIENT, str(port)],
+                                capture_output=True, timeout=60, check=True)
+    assert server.wait(timeout=60) == 0
+    assert int(client.stdout) == 8 + 256000
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert "sendfile() or splice() calls moved 256008 bytes" in summary
+
+    def from_server(path):
+        """(bytes declared, FINs) of the server's packets."""
+        segments = [(declared, segment.flags.F)
+                    for _index, segment, key, declared in support.tcp_segments(path)
+                    if key[1] == port]
+        return sum(declared for declared, _fin in segments), sum(fin for _d, fin in segments)
+    assert from_server(pcap) == from_server(capture) == (256008, 1)
     assert support.tcp_analysis_warnings(pcap) == ""
