@@ -184,7 +184,7 @@ MESSAGE_LENGTH = re.compile(r"msg_len=(\d+)")
 # The line most socket lines of a -f -ttt -yy trace are: a whole data
 # syscall on an annotated socket, read by ``StraceParser._common_data_line``
 # with one regex instead of three (a 200-byte write or sendto: 14.1 -> 9.0 us).
-# It stops at the annotation's "[": the first "]>, " after it, found with
+# It stops at the annotation's "[": the first "]>" after it, found with
 # str.find, ends it (a lazy ".*?" there tried every character: 4% of the
 # parsing's instructions on bench small).
 COMMON_DATA_LINE = re.compile(r"""
@@ -515,8 +515,10 @@ class StraceParser:
         if common is None:
             return None
         pid, time, name, fd, protocol = common.groups()
-        details_end = line.find("]>, ", common.end())
-        if details_end < 0:
+        # The first "]>" ends the annotation, as for FD_ANNOTATION's lazy
+        # match: on a mangled line a later "]>, " would give other fields.
+        details_end = line.find("]>", common.end())
+        if details_end < 0 or not line.startswith(", ", details_end + 2):
             return None
         details = line[common.end():details_end]
         after = details_end + 4
