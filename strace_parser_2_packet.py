@@ -153,10 +153,10 @@ class InetPacketizer:
             if endpoints is None:
                 return []
             local, remote = endpoints
-        connect = (self._take_connect(event["pid"], event["fd"], remote)
-                   if self.pending_connects else None)
         local, key = self._tcp_route(local, remote)
         conversation = self.conversations.get(key)
+        connect = (self._take_connect(event["pid"], event["fd"], remote, conversation is None)
+                   if self.pending_connects else None)
         if connect is not None:
             opened_at = receive_time(connect)
         else:
@@ -254,17 +254,28 @@ class InetPacketizer:
             bounded_put(self.tcp_peers, (event["pid"], event["fd"]), event["remote"],
                         TCP_PEERS_KEPT)
 
-    def _take_connect(self, pid, fd, remote):
+    def _take_connect(self, pid, fd, remote, first_seen):
         """The pending connect of ``fd`` to ``remote``: that pid's, else the
-        oldest of another thread's; None if there is none."""
-        connects = self.pending_connects.get((fd, remote))
+        oldest of another thread's.  For the ``first_seen`` syscall of a
+        connection, else that pid's connect on another fd to ``remote``:
+        the connection's fd is a dup (bash's /dev/tcp redirections, git's
+        connect then dup).  None if there is none."""
+        pending_key = (fd, remote)
+        connects = self.pending_connects.get(pending_key)
         if connects is None:
-            return None
+            if not first_seen:
+                return None
+            pending_key = next((key for key, connects in self.pending_connects.items()
+                                if key[1] == remote
+                                and any(connect["pid"] == pid for connect in connects)), None)
+            if pending_key is None:
+                return None
+            connects = self.pending_connects[pending_key]
         index = next((index for index, connect in enumerate(connects)
                       if connect["pid"] == pid), 0)
         connect = connects.pop(index)
         if not connects:
-            del self.pending_connects[(fd, remote)]
+            del self.pending_connects[pending_key]
         return connect
 
     def _conversation(self, key, local, opened_at, now):

@@ -329,6 +329,30 @@ def test_a_read_that_meets_a_reset_shows_the_rst(tools, tmp_path):
     assert support.tcp_streams(pcap) == support.tcp_streams(capture)
 
 
+BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
+printf 'hello\\n' >&3
+read -r line <&3
+exec 3>&-
+"""
+
+
+def test_a_connection_used_through_dups_has_its_handshake(tools, tmp_path):
+    """bash's /dev/tcp: connect() on one fd, fcntl(F_DUPFD) to another,
+    the data on the dups the redirections make (write on 1, reads on 0).
+    The handshake is still at the connect, as tcpdump shows it."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18026
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("line-server", "127.0.0.1", port)):
+            run(traced(["bash", "-c", BASH_CLIENT.format(port=port)], trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
+    [client_port] = [sender for sender in ours if sender != port]
+    assert ours[client_port][:2] == theirs[client_port][:2] == ["S", "A"]
+    assert ours[port][0] == theirs[port][0] == "SA"
+
+
 def udp_exchange(tmp_path, port, bind, host, trace_client, trace_server, client="udp-client"):
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     server_trace = tmp_path / "server-trace.txt"

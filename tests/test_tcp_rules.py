@@ -160,16 +160,18 @@ def test_live_table_stays_bounded_and_retired_conversations_continue(monkeypatch
 
 def test_stale_connect_does_not_split_a_live_connection():
     """A connect to the same peer on the same fd number that ended before the
-    connection's last packet (a refused non-blocking connect, then a dup'ed
-    fd) is not a new connection."""
+    connection's last packet is not a new connection: the connection the
+    process then uses on another fd (a dup) took it as its own, and the
+    later syscall on the connect's fd goes on the same stream."""
     packets = run([
         event("connect", local=None, remote=SERVER4, fd=3, time=T0, error="EINPROGRESS"),
         event("write", "out", b"ab", fd=4, time=T0 + 1, **CLIENT_SIDE),
         event("write", "out", b"cd", fd=3, time=T0 + 2, **CLIENT_SIDE),
     ])
     segments = [Ether(packet[1])[TCP] for packet in packets]
-    assert [str(segment.flags) for segment in segments] == ["PA", "PA"]
-    assert segments[1].seq == segments[0].seq + 2
+    assert [str(segment.flags) for segment in segments] == ["S", "SA", "A", "PA", "PA"]
+    assert packets[0][0] == T0
+    assert segments[4].seq == segments[3].seq + 2
 
 
 def test_a_reset_ends_the_conversation():
