@@ -56,7 +56,10 @@ peer_path      str | None      UNIX datagrams: the ``sun_path`` of
 error          str | None      ``EINPROGRESS`` for a non-blocking connect;
                                ``ECONNRESET`` for a TCP read or write that met
                                the peer's RST (direction None, no bytes)
-how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``
+how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``;
+                               ``SO_LINGER 0`` for a TCP setsockopt that makes
+                               the socket's close() send a RST (the only
+                               setsockopt giving an event)
 =============  ==============  ==================================================
 
 A data syscall gives one event (readv/writev/sendmsg/recvmsg concatenate
@@ -115,7 +118,8 @@ DATA_SYSCALLS = {
     "splice": IN,
 }
 UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
-STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair"}
+STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair",
+                  "setsockopt"}
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
 # for traces without -yy, and which threads share their fds.
@@ -231,6 +235,9 @@ PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 ANNOTATION_CACHE_SIZE = 4096
 UNFINISHED = " <unfinished ...>"
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
+# The option that makes close() reset a TCP connection instead of ending it.
+ABORTIVE_LINGER = re.compile(r"SO_LINGER, \{l_onoff=[1-9]\d*, l_linger=0\}")
+ABORTIVE_CLOSE = "SO_LINGER 0"
 
 
 
@@ -925,7 +932,7 @@ class StraceParser:
             self.longest_cut_payload = max(self.longest_cut_payload, length)
 
     def _state_event(self, event, args):
-        """The event of connect/accept/close/shutdown."""
+        """The event of connect/accept/close/shutdown/setsockopt."""
         name = event["syscall"]
         if name == "connect":
             event["remote"] = parse_sockaddr(args)
@@ -933,6 +940,10 @@ class StraceParser:
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
             event["how"] = how.group(0) if how else None
+        elif name == "setsockopt":
+            if not (event["protocol"].startswith("TCP") and ABORTIVE_LINGER.search(args)):
+                return self.skip("socket setup", args)
+            event["how"] = ABORTIVE_CLOSE
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
             second = dict(event)

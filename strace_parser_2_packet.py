@@ -205,6 +205,8 @@ class InetPacketizer:
             if event["how"] != "SHUT_RD":
                 # shutdown acts on the socket itself, whatever other fds share it.
                 packets += self._fin(conversation, side, event["time"], links, side, event)
+        elif name == "setsockopt":  # SO_LINGER 0: its close will reset
+            conversation.abortive.add(side)
         elif event["error"] == "ECONNRESET":
             # The call met the peer's RST by its end.
             packets += conversation.reset(1 - side, receive_time(event), links, side, event)

@@ -87,6 +87,8 @@ class TcpConversation:
         self.reads_shut = set()
         # A RST ended it: no FIN follows.
         self.was_reset = False
+        # Sides whose close() resets the connection (SO_LINGER 0).
+        self.abortive = set()
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""
@@ -199,11 +201,13 @@ class TcpConversation:
         return packets
 
     def close(self, sender, time, links, traced_side, event):
-        """FIN from ``sender`` and the peer's ACK; nothing if already sent,
-        or after a RST."""
+        """FIN from ``sender`` and the peer's ACK (a RST from a side set to
+        SO_LINGER 0); nothing if already sent, or after a RST."""
         stream = self.directions[sender]
         if stream.fin_sent or self.was_reset:
             return []
+        if sender in self.abortive:
+            return self.reset(sender, time, links, traced_side, event)
         packets = self.fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True

@@ -60,7 +60,7 @@ def test_syscall_numbers_addresses_and_stacks_are_read_not_reported(name, ordina
                               "-v").stderr.decode()
     assert "unparseable" not in summary, summary
     assert not re.search(r"^  line \d+ \(", summary, re.MULTILINE), summary  # no examples
-    assert (ordinary is None) or re.search(r"skipped \d{3,}: %s" % re.escape(ordinary), summary)
+    assert (ordinary is None) or re.search(r"skipped \d+: %s" % re.escape(ordinary), summary)
 
 
 def test_ff_files_merged_in_time_order(tmp_path, reference):

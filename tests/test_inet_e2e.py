@@ -329,6 +329,23 @@ def test_a_read_that_meets_a_reset_shows_the_rst(tools, tmp_path):
     assert support.tcp_streams(pcap) == support.tcp_streams(capture)
 
 
+def test_a_close_with_so_linger_0_is_a_rst(tools, tmp_path):
+    """setsockopt(SO_LINGER, {1, 0}) then close(): the kernel resets the
+    connection (haproxy, nginx's reset_timedout_connection).  tcpdump
+    shows the client's RST and no FIN from it, and so does our pcap."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18027
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("patient-server", "127.0.0.1", port)):
+            run(traced(peers("lingering-client", "127.0.0.1", port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
+    [client_port] = [sender for sender in ours if sender != port]
+    assert ours[client_port][-1] == theirs[client_port][-1] == "RA"
+    assert not any("F" in flags for flags in ours[client_port] + theirs[client_port])
+
+
 BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
 printf 'hello\\n' >&3
 read -r line <&3
