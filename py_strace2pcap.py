@@ -23,7 +23,7 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
+from strace_parser import EXITED, PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
 from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
@@ -154,6 +154,9 @@ class ParseStage:
                     if event["protocol"] == PROCESS:
                         self.processes.observe(event)
                         continue
+                    if event["protocol"] == EXITED:
+                        events.append(event)
+                        continue
                     if self.processes is not None:
                         self.processes.annotate(event)
                 events.append(event)
@@ -170,6 +173,22 @@ class ParseStage:
             self.flags, self.flags_shown = strace_flags(line), shown
 
 
+class ProcessExits:
+    """Where a process's exit line goes: to every packetizer, whose
+    connections that process used last get a FIN (see ``exited``)."""
+
+    def __init__(self, packetizers):
+        self.packetizers = packetizers
+
+    def packets(self, event):
+        """The packets of exit event ``event`` (those of FINs held before it
+        that its time released)."""
+        packets = []
+        for packetizer in self.packetizers:
+            packets += packetizer.exited(event)
+        return packets
+
+
 class PacketStage:
     """Socket events in, packets out to a pcap writer; counts what it does."""
 
@@ -184,10 +203,12 @@ class PacketStage:
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
                                        seed_grpc=arguments.seed_grpc)
         self.events = 0
+        self.process_exits = 0  # exit lines among the events (not socket events)
         self.ignored_events = 0
         self.latest_time = 0.0
         self.order = TimeOrder(output.write)
         self.holding = self.inet.holding() + (self.unix.holding() if self.unix else ())
+        self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []))
 
     def take(self, events, flags):
         """Write the packets ``events`` (dicts, or packed: see
@@ -200,8 +221,12 @@ class PacketStage:
         for event in events:
             if type(event) is tuple:
                 event = unpack_event(event)
-            if event["protocol"] in INET_PROTOCOLS:
+            protocol = event["protocol"]
+            if protocol in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
+            elif protocol == EXITED:
+                packetizer = self.exits
+                self.process_exits += 1
             else:
                 packetizer = self.unix
             if packetizer is None:
@@ -255,7 +280,8 @@ class PacketStage:
         ``StraceParser`` that read the trace."""
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (parser.line_number, self.events, self.order.written, self.inet.connections, elapsed)]
+                  % (parser.line_number, self.events - self.process_exits, self.order.written,
+                     self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
         if self.ignored_events:
@@ -263,7 +289,7 @@ class PacketStage:
                           "--capture-unix-socket)" % self.ignored_events)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
-        if not self.events and not parser.failed_connects:
+        if self.events == self.process_exits and not parser.failed_connects:
             report.append(no_events_hint(parser))
         if parser.unseen_payloads:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "

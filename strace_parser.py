@@ -84,6 +84,12 @@ in_flight      bool            True for the ``<unfinished ...>`` half of a
                                child may print lines before the clone returns
 =============  ==============  ==================================================
 
+Exit lines (``+++ exited with 0 +++``, ``+++ killed by SIGKILL +++``) give an
+event whose ``protocol`` is ``EXITED`` (``"exited"``), with pid, comm, time
+and syscall ``"exit"``: the kernel closes the sockets of a process that
+ends.  A thread that ended alone (its line before is its exit() call, see
+``StraceParser.exit_lines``) gives none.
+
 Example::
 
     >>> p = StraceParser()
@@ -134,6 +140,8 @@ SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM",
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
 CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
+# The protocol of the event of a process's exit line (see ``exit_lines``).
+EXITED = "exited"
 
 EXAMPLES_KEPT = 5
 # -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
@@ -234,6 +242,18 @@ PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 # Distinct annotations remembered before the memory is cleared.
 ANNOTATION_CACHE_SIZE = 4096
 UNFINISHED = " <unfinished ...>"
+# Characters of the trace before a block kept to find the line before an
+# exit line (see StraceParser.exit_lines): a thread's exit() call comes a
+# few lines before its "+++ exited", in a block read before it or not.
+CONTEXT_KEPT = 4096
+# A thread's or process's end: "+++ exited with 0 +++", "+++ killed by SIGKILL +++".
+EXIT_MARKS = ("+++ exited with ", "+++ killed by ")
+EXIT_LINE = re.compile(r"""
+    (?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
+     | (?P<pid>\d+)(?:<(?P<comm>[^>]*)>)?\s+)?
+    (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
+    \+\+\+\ (?:exited\ with\ -?\d+ | killed\ by\ SIG\w+.*)\ \+\+\+$
+""", re.VERBOSE)
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
 # The option that makes close() reset a TCP connection instead of ending it.
 ABORTIVE_LINGER = re.compile(r"SO_LINGER, \{l_onoff=[1-9]\d*, l_linger=0\}")
@@ -291,6 +311,7 @@ class StraceParser:
         # or never split out of their block (lines_to_parse).
         self.rejects_unannotated = False
         self._sieve_pays = True
+        self._context = ""  # the end of the text before the block (CONTEXT_KEPT)
 
     # -- bookkeeping -------------------------------------------------------
 
@@ -331,16 +352,22 @@ class StraceParser:
         if not self.rejects_unannotated or not self._sieve_pays:
             # Lines cut out with str.find, which scans like memchr; split()
             # compares every character (bench udp: 3.6% of the instructions).
+            thread_exits = {start for start, process in self.exit_lines(block) if not process}
             lines = 0
             start = 0
-            end = block.find("\n")
-            while end >= 0:
-                yield block[start:end]
-                lines += 1
-                start = end + 1
+            while True:
                 end = block.find("\n", start)
-            yield block[start:]
-            self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * (lines + 1)
+                lines += 1
+                if thread_exits and start in thread_exits:
+                    self.line_number += 1  # parse() counts the others
+                    self.skipped["signal or exit line"] += 1
+                else:
+                    yield block[start:end] if end >= 0 else block[start:]
+                if end < 0:
+                    break
+                start = end + 1
+            self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * lines
+            self._keep_context(block)
             return
         starts = self._sieve(block)
         first_number = self.line_number
@@ -356,6 +383,34 @@ class StraceParser:
         self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * lines
         self.skipped["not a socket syscall"] += lines - len(starts)
         self.line_number = first_number + lines
+        self._keep_context(block)
+
+    def _keep_context(self, block):
+        """Keep the last CONTEXT_KEPT characters of the trace read so far."""
+        if len(block) >= CONTEXT_KEPT:
+            self._context = block[-CONTEXT_KEPT:]
+        else:
+            self._context = (self._context + "\n" + block)[-CONTEXT_KEPT:]
+
+    def exit_lines(self, block):
+        """``(line start, process)`` for each exit line of ``block`` ("+++
+        exited with", "+++ killed by"); ``process`` is False when the line
+        before it of the same pid (in the block, or the CONTEXT_KEPT
+        characters of the trace before it) called exit(): a thread ended
+        alone, its process and sockets live on.  Any other exit line ends
+        its thread with the whole process (exit_group, a signal), or is
+        the process's last thread, as far as the trace shows."""
+        found = []
+        at = block.find("+")  # memchr-fast: exit lines are rare
+        while at >= 0:
+            if block.startswith(EXIT_MARKS, at):
+                start = block.rfind("\n", 0, at) + 1
+                found.append((start, not _ended_by_exit_call(block, start, at, self._context)))
+                at = block.find("\n", at)
+                if at < 0:
+                    break
+            at = block.find("+", at + 1)
+        return found
 
     def _sieve(self, block):
         """Sorted start offsets of the lines of ``block`` that may give
@@ -384,6 +439,9 @@ class StraceParser:
                 if name not in waiting and block.endswith(UNFINISHED, start, line_end):
                     waiting[name] = line_end
             starts.add(start)
+        for start, process in self.exit_lines(block):
+            if process:
+                starts.add(start)
         if self.process_events:
             for call in PROCESS_CALL.finditer(block):
                 start = block.rfind("\n", 0, call.start()) + 1
@@ -413,7 +471,8 @@ class StraceParser:
         # 2.7% of the instructions).
         if (self.rejects_unannotated and ":[" not in line
                 and ("resumed>" not in line or not self._resumed_wanted.search(line))
-                and not (self.process_events and PROCESS_CALL.search(line))):
+                and not (self.process_events and PROCESS_CALL.search(line))
+                and not line.endswith(" +++")):
             self.skipped["not a socket syscall"] += 1
             return []
         events = self._common_data_line(line)
@@ -469,6 +528,14 @@ class StraceParser:
         if self.clock.relative:
             time = ANY_LINE_TIME.match(line)
             self.clock.advance(time.group(1) if time else None)
+        exited = EXIT_LINE.match(line)
+        if exited is not None:
+            time = self._seconds(self._time_of_this_line(exited.group("time")))
+            if time is not None:
+                return [{"protocol": EXITED, "pid": int(exited.group("pid")
+                                                        or exited.group("bracket_pid") or 0),
+                         "time": time, "syscall": "exit",
+                         "comm": exited.group("comm") or exited.group("bracket_comm")}]
         if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
             return self.skip("signal or exit line", line)
         if line.startswith("> "):  # stripped of its leading blank above
@@ -971,6 +1038,26 @@ class StraceParser:
             event["child"] = result
             event["thread"] = "CLONE_THREAD" in args
         return [event]
+
+
+def _ended_by_exit_call(block, start, at, context):
+    """True if the exit line at ``start`` of ``block`` (its "+++" at ``at``)
+    follows its pid's exit() call: the line before it of that pid, in the
+    block or else in ``context`` (the text before the block), is ``exit(``
+    or ``<... exit resumed>``."""
+    head = block[start:at].split()
+    if not head or not head[0].isdigit():
+        return False  # no pid column (one process), or [pid N]: not told
+    mark = "\n%s " % head[0]
+    previous = block.rfind(mark, 0, start)
+    if previous < 0:
+        block = context
+        previous = context.rfind(mark)
+        if previous < 0:
+            return False
+    end = block.find("\n", previous + 1)
+    line = block[previous + 1:end if end >= 0 else len(block)]
+    return " exit(" in line or "<... exit resumed>" in line
 
 
 # Where a packed event holds its protocol (see ``unpack_event``).

@@ -112,6 +112,19 @@ class InetPacketizer:
         packets = self._tcp(event) if event["protocol"].startswith("TCP") else self._udp(event)
         return released + packets if released else packets
 
+    def exited(self, event):
+        """Packets due at a thread's or process's exit ``event`` (held FINs
+        its time released); holds the FINs of the TCP connections it used
+        last (see ``HeldFins.hold_at_exit``)."""
+        released = self.held_fins.release_due(event["time"]) if self.held_fins else []
+        for conversation in self.conversations.values():
+            if conversation.users[0] is not None or conversation.users[1] is not None:
+                ethertype = conversation.templates[0].ethertype
+                self.held_fins.hold_at_exit(
+                    conversation, conversation, event, "TCP",
+                    lambda fin, ethertype=ethertype: self.links.for_event(fin, ethertype))
+        return released
+
     def holding(self):
         """The tables whose entries may still make packets for earlier
         times (held FINs, pending connects, held datagrams): the same
@@ -166,6 +179,7 @@ class InetPacketizer:
             packets, conversation = self._conversation(key, local, opened_at, event["time"])
         side = conversation.side_of(local)
         conversation.traced_sides.add(side)
+        conversation.users[side] = (event["pid"], event["fd"], event["session"])
         ethertype = conversation.templates[0].ethertype
         if connect is not None:
             packets += conversation.open(side, connect["time"],

@@ -89,6 +89,9 @@ class TcpConversation:
         self.was_reset = False
         # Sides whose close() resets the connection (SO_LINGER 0).
         self.abortive = set()
+        # (pid, fd, session) of each side's last syscall: the process whose
+        # exit closes that side's socket (see HeldFins.hold_at_exit).
+        self.users = [None, None]
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""
@@ -246,6 +249,25 @@ class HeldFins(OrderedDict):
         self.pop(key, None)
         if not conversation.directions[side].fin_sent:
             self[key] = (owner, (side, event["time"], links, side, event))
+
+    def hold_at_exit(self, owner, conversation, exited, protocol, links_of):
+        """Hold, as for a close(), the FIN of each traced side of
+        ``conversation`` still open whose last syscall was by the thread of
+        the exit event ``exited``: the kernel closes a process's sockets when
+        it ends (a thread of it still using one cancels the FIN, as for a
+        close).  ``links_of(event)``: the link headers of an event."""
+        for side in conversation.traced_sides:
+            user = conversation.users[side]
+            if (user is None or user[0] != exited["pid"] or (conversation, side) in self
+                    or conversation.directions[side].fin_sent or conversation.was_reset):
+                continue
+            pid, fd, session = user
+            event = {"pid": pid, "time": exited["time"], "duration": None, "syscall": "exit",
+                     "result": 0, "error": None, "fd": fd, "session": session,
+                     "protocol": protocol, "comm": None, "direction": None, "payload": b"",
+                     "length": 0, "how": None, "local": None, "remote": None, "inode": None,
+                     "peer_inode": None, "path": None, "peer_path": None}
+            self.hold(owner, conversation, side, links_of(event), event)
 
     def peer_closed(self, owner, conversation, side, links, event):
         """Packets of a read of 0 bytes by ``side``: the peer's FIN, the held

@@ -172,7 +172,9 @@ SYSCALL_CODES = {
     "read": 1, "write": 2, "sendmsg": 3, "recvmsg": 4, "recvfrom": 5, "sendto": 6,
     "close": 7, "readv": 8, "writev": 9, "sendmmsg": 10, "recvmmsg": 11,
     "connect": 12, "accept": 13, "accept4": 14, "shutdown": 15, "recv": 16, "send": 17,
-    "socketpair": 18, "sendfile": 19, "sendfile64": 19,
+    "socketpair": 18, "sendfile": 19, "sendfile64": 19, "splice": 20,
+    # A FIN at the exit of the process that used the socket last.
+    "exit": 21,
 }
 # Packets that no syscall caused (HTTP/2 and gRPC seeding).
 SYNTHETIC_CODE = 99

@@ -151,6 +151,17 @@ class UnixPacketizer:
             return released
         return released + packets if released else packets
 
+    def exited(self, event):
+        """Packets due at a thread's or process's exit ``event`` (held FINs
+        its time released); holds the FINs of the unix connections it used
+        last (see ``HeldFins.hold_at_exit``)."""
+        released = self.held_fins.release_due(event["time"]) if self.held_fins else []
+        for flow in {id(flow): flow for flow in self.flows.values()}.values():
+            self.held_fins.hold_at_exit(
+                flow, flow.conversation, event, "UNIX-STREAM",
+                lambda fin: self.links.for_event(fin, ETHERTYPE_IPV4))
+        return released
+
     def holding(self):
         """The tables whose entries may still make packets for earlier
         times (held FINs, pending connects): the same objects for the
@@ -222,6 +233,7 @@ class UnixPacketizer:
         flow.last_event = event
         conversation = flow.conversation
         conversation.traced_sides.add(side)
+        conversation.users[side] = (event["pid"], event["fd"], event["session"])
         links = self.links.for_event(event, ETHERTYPE_IPV4)
         packets = []
         if connect is not None:

@@ -346,6 +346,26 @@ def test_a_close_with_so_linger_0_is_a_rst(tools, tmp_path):
     assert not any("F" in flags for flags in ours[client_port] + theirs[client_port])
 
 
+def test_a_client_exiting_without_close_sends_its_fin(tools, tmp_path):
+    """A client that exits without close(): the kernel sends its FIN at the
+    exit, tcpdump shows it, and our pcap has it at the exit line's time."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18028
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers("patient-server", "127.0.0.1", port)):
+            run(traced(peers("exiting-client", "127.0.0.1", port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+
+    def client_fins(path):
+        return [packet.time for packet in support.read_packets(path)
+                if packet.haslayer("TCP") and packet["TCP"].dport == port
+                and packet["TCP"].flags.F]
+    ours, theirs = client_fins(pcap), client_fins(capture)
+    assert len(ours) == len(theirs) == 1
+    assert abs(float(ours[0]) - float(theirs[0])) < 0.05
+
+
 BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
 printf 'hello\\n' >&3
 read -r line <&3

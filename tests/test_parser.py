@@ -132,16 +132,20 @@ def test_file_fds_are_rejected_not_misparsed():
 
 
 def test_signal_exit_and_orphan_lines_are_counted_by_reason():
+    """A signal line is counted; an exit line gives the exit event (the
+    kernel closes the process's sockets)."""
     parser = StraceParser()
-    assert parse(
+    events = parse(
         r'7173  1795660747.843810 --- SIGUSR1 {si_signo=SIGUSR1, si_code=SI_USER, si_pid=7173, si_uid=0} ---',
         r'29830 1795660411.795000 +++ exited with 0 +++',
         r'29834 1795660411.649333 <... recvfrom resumed>"\x62", 16, 0, NULL, NULL) = 1 <0.000143>',
         r'29834 1795660411.649334 read(5<TCP:[127.0.0.1:20200->127.0.0.1:20201]>,  <unfinished ...>',
         r'29834 1795660411.649335 exit_group(0) = ?',
-        parser=parser) == []
+        parser=parser)
+    assert [(event["protocol"], event["pid"], event["time"]) for event in events] == [
+        ("exited", 29830, 1795660411.795)]
     parser.finish()
-    assert parser.skipped["signal or exit line"] == 2
+    assert parser.skipped["signal or exit line"] == 1
     assert parser.skipped["resumed without its start"] == 1
     assert parser.skipped["unfinished, never resumed"] == 1
     assert [number for number, _reason, _text in parser.examples] == [3, 4]
@@ -338,3 +342,23 @@ def test_a_read_meeting_a_reset_gives_an_event_without_bytes():
         "read", "ECONNRESET", None, b"", ("127.0.0.1", 4443))
     assert parse('3833  1795702151.259453 read(3<TCP:[127.0.0.1:47234->127.0.0.1:4443]>, '
                  '0x563138695d93, 5) = -1 EAGAIN (Resource temporarily unavailable)') == []
+
+
+def test_a_thread_ending_alone_gives_no_exit_event():
+    """A real Python trace: thread 25254 calls exit() and ends alone (its
+    process's sockets stay open): no event; the process's exit_group, and
+    its threads' lines after it, give one each (read through the parse
+    stage's lines_to_parse, which sees the line before an exit line)."""
+    lines = [
+        "25254 1795701815.951712 exit(0 <unfinished ...>",
+        "25213 1795701815.951800 getpid() = 25213 <0.000010>",
+        "25254 1795701815.951824 <... exit resumed>) = ?",
+        "25254 1795701815.951884 +++ exited with 0 +++",
+        "25213 1795701816.056680 exit_group(0)   = ?",
+        "25213 1795701816.058949 +++ exited with 0 +++",
+    ]
+    parser = StraceParser()
+    events = [event for line in parser.lines_to_parse("\n".join(lines))
+              for event in parser.parse(line)]
+    assert [(event["protocol"], event["pid"]) for event in events] == [("exited", 25213)]
+    assert parser.line_number == len(lines)

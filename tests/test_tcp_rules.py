@@ -5,6 +5,7 @@ fd a sibling thread uses, 4-tuple reuse."""
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
+from strace_parser_2_packet import InetPacketizer
 from tcp_flow import FIN_HOLD_SECONDS, ISN_STEP, initial_sequence
 from test_frames import CLIENT4, SERVER4, T0, event, run
 
@@ -191,3 +192,45 @@ def test_a_reset_ends_the_conversation():
     segment = Ether(packets[-1][1])[TCP]
     assert segment.ack == Ether(packets[-2][1])[TCP].seq + 5
     assert rows[-1][3] == T0 + 0.002
+
+
+def exited(pid, time):
+    return {"protocol": "exited", "pid": pid, "time": time, "syscall": "exit", "comm": None}
+
+
+def run_with_exits(events):
+    """``run``, exit events going to the packetizer's ``exited``."""
+    packetizer = InetPacketizer()
+    packets = []
+    for item in events:
+        packets += (packetizer.exited(item) if item["protocol"] == "exited"
+                    else packetizer.packets(item))
+    return packets + packetizer.flush()
+
+
+def test_a_process_exit_closes_the_connections_it_used_last():
+    """A client that exits without close(): the kernel's FIN, at the exit,
+    from the side its thread used last; the exit of another process that
+    never used the connection changes nothing."""
+    packetizer_events = [
+        event("connect", local=CLIENT4, remote=SERVER4, pid=7, time=T0),
+        event("write", "out", b"bye", pid=7, time=T0 + 0.001, **CLIENT_SIDE),
+        exited(8, T0 + 0.002),
+        exited(7, T0 + 0.003),
+    ]
+    rows = summary(run_with_exits(packetizer_events))
+    assert [(port, flags) for port, flags, *_rest in rows][-3:] == [
+        (40001, "PA"), (40001, "FA"), (18000, "A")]
+    assert rows[-2][3:] == (T0 + 0.003, 7)
+
+
+def test_a_thread_still_using_the_connection_cancels_the_exit_fin():
+    """The exit of a thread whose process goes on using the socket (a thread
+    of the same pid table, or a forked copy): its FIN is held, as a close's,
+    and the next syscall of that side cancels it."""
+    packets = run_with_exits([
+        event("write", "out", b"a", pid=7, time=T0, **CLIENT_SIDE),
+        exited(7, T0 + 0.1),
+        event("write", "out", b"b", pid=9, time=T0 + 0.2, **CLIENT_SIDE),
+    ])
+    assert [flags for _port, flags, *_rest in summary(packets)] == ["PA", "PA"]
