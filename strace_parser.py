@@ -85,10 +85,11 @@ in_flight      bool            True for the ``<unfinished ...>`` half of a
 =============  ==============  ==================================================
 
 Exit lines (``+++ exited with 0 +++``, ``+++ killed by SIGKILL +++``) give an
-event whose ``protocol`` is ``EXITED`` (``"exited"``), with pid, comm, time
-and syscall ``"exit"``: the kernel closes the sockets of a process that
-ends.  A thread that ended alone (its line before is its exit() call, see
-``StraceParser.exit_lines``) gives none.
+event whose ``protocol`` is ``EXITED`` (``"exited"``), with pid, comm, time,
+syscall ``"exit"`` and ``alone``: True for a thread that ended alone (its
+line before is its exit() call, as ``StraceParser.lines_to_parse`` tells),
+whose process's sockets stay open; else the kernel closes the sockets of
+the process, which ended.
 
 Example::
 
@@ -140,7 +141,7 @@ SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM",
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
 CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
-# The protocol of the event of a process's exit line (see ``exit_lines``).
+# The protocol of the event of a process's exit line (see ``StraceParser._exit_lines``).
 EXITED = "exited"
 
 EXAMPLES_KEPT = 5
@@ -243,7 +244,7 @@ PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 ANNOTATION_CACHE_SIZE = 4096
 UNFINISHED = " <unfinished ...>"
 # Characters of the trace before a block kept to find the line before an
-# exit line (see StraceParser.exit_lines): a thread's exit() call comes a
+# exit line (see StraceParser._exit_lines): a thread's exit() call comes a
 # few lines before its "+++ exited", in a block read before it or not.
 CONTEXT_KEPT = 4096
 # A thread's or process's end: "+++ exited with 0 +++", "+++ killed by SIGKILL +++".
@@ -312,6 +313,7 @@ class StraceParser:
         self.rejects_unannotated = False
         self._sieve_pays = True
         self._context = ""  # the end of the text before the block (CONTEXT_KEPT)
+        self._ended_alone = set()  # pids (as text) whose exit line ends a thread alone
 
     # -- bookkeeping -------------------------------------------------------
 
@@ -352,21 +354,17 @@ class StraceParser:
         if not self.rejects_unannotated or not self._sieve_pays:
             # Lines cut out with str.find, which scans like memchr; split()
             # compares every character (bench udp: 3.6% of the instructions).
-            thread_exits = {start for start, process in self.exit_lines(block) if not process}
+            self._exit_lines(block)  # tells parse() the threads that ended alone
             lines = 0
             start = 0
-            while True:
-                end = block.find("\n", start)
+            end = block.find("\n")
+            while end >= 0:
+                yield block[start:end]
                 lines += 1
-                if thread_exits and start in thread_exits:
-                    self.line_number += 1  # parse() counts the others
-                    self.skipped["signal or exit line"] += 1
-                else:
-                    yield block[start:end] if end >= 0 else block[start:]
-                if end < 0:
-                    break
                 start = end + 1
-            self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * lines
+                end = block.find("\n", start)
+            yield block[start:]
+            self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * (lines + 1)
             self._keep_context(block)
             return
         starts = self._sieve(block)
@@ -392,11 +390,11 @@ class StraceParser:
         else:
             self._context = (self._context + "\n" + block)[-CONTEXT_KEPT:]
 
-    def exit_lines(self, block):
-        """``(line start, process)`` for each exit line of ``block`` ("+++
-        exited with", "+++ killed by"); ``process`` is False when the line
-        before it of the same pid (in the block, or the CONTEXT_KEPT
-        characters of the trace before it) called exit(): a thread ended
+    def _exit_lines(self, block):
+        """The line starts of the exit lines of ``block`` ("+++ exited
+        with", "+++ killed by").  The pid of one whose line before it of the
+        same pid (in the block, or the CONTEXT_KEPT characters of the trace
+        before it) called exit() goes in ``_ended_alone``: that thread ended
         alone, its process and sockets live on.  Any other exit line ends
         its thread with the whole process (exit_group, a signal), or is
         the process's last thread, as far as the trace shows."""
@@ -405,7 +403,9 @@ class StraceParser:
         while at >= 0:
             if block.startswith(EXIT_MARKS, at):
                 start = block.rfind("\n", 0, at) + 1
-                found.append((start, not _ended_by_exit_call(block, start, at, self._context)))
+                found.append(start)
+                if _ended_by_exit_call(block, start, at, self._context):
+                    self._ended_alone.add(block[start:at].split()[0])
                 at = block.find("\n", at)
                 if at < 0:
                     break
@@ -439,9 +439,7 @@ class StraceParser:
                 if name not in waiting and block.endswith(UNFINISHED, start, line_end):
                     waiting[name] = line_end
             starts.add(start)
-        for start, process in self.exit_lines(block):
-            if process:
-                starts.add(start)
+        starts.update(self._exit_lines(block))
         if self.process_events:
             for call in PROCESS_CALL.finditer(block):
                 start = block.rfind("\n", 0, call.start()) + 1
@@ -532,10 +530,12 @@ class StraceParser:
         if exited is not None:
             time = self._seconds(self._time_of_this_line(exited.group("time")))
             if time is not None:
-                return [{"protocol": EXITED, "pid": int(exited.group("pid")
-                                                        or exited.group("bracket_pid") or 0),
-                         "time": time, "syscall": "exit",
-                         "comm": exited.group("comm") or exited.group("bracket_comm")}]
+                pid = exited.group("pid") or exited.group("bracket_pid") or "0"
+                alone = pid in self._ended_alone
+                self._ended_alone.discard(pid)
+                return [{"protocol": EXITED, "pid": int(pid), "time": time, "syscall": "exit",
+                         "comm": exited.group("comm") or exited.group("bracket_comm"),
+                         "alone": alone}]
         if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
             return self.skip("signal or exit line", line)
         if line.startswith("> "):  # stripped of its leading blank above

@@ -29,7 +29,7 @@ from collections import OrderedDict
 
 from bounded_tables import DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
-from tcp_flow import HeldFins, TcpConversation, receive_time
+from tcp_flow import HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
@@ -103,6 +103,7 @@ class InetPacketizer:
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
         self.held_datagrams = {}
+        self.last_users = LastUsers()
         self.placeholder_events = 0
         self.duplicates_dropped = 0
 
@@ -117,8 +118,8 @@ class InetPacketizer:
         its time released); holds the FINs of the TCP connections it used
         last (see ``HeldFins.hold_at_exit``)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        for conversation in self.conversations.values():
-            if conversation.users[0] is not None or conversation.users[1] is not None:
+        for conversation, _owner in self.last_users.ended(event["pid"]):
+            if not event["alone"]:
                 ethertype = conversation.templates[0].ethertype
                 self.held_fins.hold_at_exit(
                     conversation, conversation, event, "TCP",
@@ -179,7 +180,7 @@ class InetPacketizer:
             packets, conversation = self._conversation(key, local, opened_at, event["time"])
         side = conversation.side_of(local)
         conversation.traced_sides.add(side)
-        conversation.users[side] = (event["pid"], event["fd"], event["session"])
+        self.last_users.saw(conversation, conversation, side, event)
         ethertype = conversation.templates[0].ethertype
         if connect is not None:
             packets += conversation.open(side, connect["time"],

@@ -19,6 +19,7 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from bounded_tables import bounded_put
 from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, HeaderTemplate
 
 
@@ -27,6 +28,8 @@ ISN_STEP = 1 << 24
 # How long (trace time) a close()'s FIN waits for a sign that another
 # process still uses the socket (see HeldFins).
 FIN_HOLD_SECONDS = 2.0
+# Connections remembered per thread for the FINs of its process's exit.
+USERS_KEPT = 16384
 
 
 def receive_time(event):
@@ -90,7 +93,7 @@ class TcpConversation:
         # Sides whose close() resets the connection (SO_LINGER 0).
         self.abortive = set()
         # (pid, fd, session) of each side's last syscall: the process whose
-        # exit closes that side's socket (see HeldFins.hold_at_exit).
+        # exit closes that side's socket (see LastUsers).
         self.users = [None, None]
 
     def side_of(self, endpoint):
@@ -256,7 +259,7 @@ class HeldFins(OrderedDict):
         the exit event ``exited``: the kernel closes a process's sockets when
         it ends (a thread of it still using one cancels the FIN, as for a
         close).  ``links_of(event)``: the link headers of an event."""
-        for side in conversation.traced_sides:
+        for side in (0, 1):
             user = conversation.users[side]
             if (user is None or user[0] != exited["pid"] or (conversation, side) in self
                     or conversation.directions[side].fin_sent or conversation.was_reset):
@@ -303,3 +306,28 @@ class HeldFins(OrderedDict):
             if held is not None:
                 packets += self.send(held[0], *held[1])
         return packets
+
+
+class LastUsers:
+    """The connections each thread made the latest syscall of one end of,
+    for the FINs of its exit: {pid: OrderedDict(conversation -> owner)}, at
+    most USERS_KEPT a thread (the oldest forgotten), a thread's forgotten
+    at its exit.  ``owner`` is what the packetizer keeps per connection."""
+
+    def __init__(self):
+        self.by_thread = {}
+
+    def saw(self, owner, conversation, side, event):
+        """``event``'s thread made the latest syscall of ``side``."""
+        pid, fd, session = event["pid"], event["fd"], event["session"]
+        user = conversation.users[side]
+        if user is None or user[0] != pid or user[1] != fd or user[2] != session:
+            conversation.users[side] = (pid, fd, session)
+            bounded_put(self.by_thread.setdefault(pid, OrderedDict()), conversation, owner,
+                        USERS_KEPT)
+
+    def ended(self, pid):
+        """The ``(conversation, owner)`` pairs thread ``pid`` used, which
+        has ended: it is forgotten."""
+        return self.by_thread.pop(pid, {}).items()
+

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from bounded_tables import DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import FrameAligner, seed_frames, starts_as_http2
-from tcp_flow import HeldFins, TcpConversation, receive_time
+from tcp_flow import HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
@@ -128,6 +128,7 @@ class UnixPacketizer:
         self.closed_flows = OrderedDict()     # inode -> UnixFlow, both FINs out
         self.pending_connects = OrderedDict()  # inode -> connect event
         self.held_fins = HeldFins(self._fin)
+        self.last_users = LastUsers()
         self.flow_count = 0
         self.http2_flows = 0
         self.listed_flows = []
@@ -156,10 +157,11 @@ class UnixPacketizer:
         its time released); holds the FINs of the unix connections it used
         last (see ``HeldFins.hold_at_exit``)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        for flow in {id(flow): flow for flow in self.flows.values()}.values():
-            self.held_fins.hold_at_exit(
-                flow, flow.conversation, event, "UNIX-STREAM",
-                lambda fin: self.links.for_event(fin, ETHERTYPE_IPV4))
+        for conversation, flow in self.last_users.ended(event["pid"]):
+            if not event["alone"]:
+                self.held_fins.hold_at_exit(
+                    flow, conversation, event, "UNIX-STREAM",
+                    lambda fin: self.links.for_event(fin, ETHERTYPE_IPV4))
         return released
 
     def holding(self):
@@ -233,7 +235,7 @@ class UnixPacketizer:
         flow.last_event = event
         conversation = flow.conversation
         conversation.traced_sides.add(side)
-        conversation.users[side] = (event["pid"], event["fd"], event["session"])
+        self.last_users.saw(flow, conversation, side, event)
         links = self.links.for_event(event, ETHERTYPE_IPV4)
         packets = []
         if connect is not None:

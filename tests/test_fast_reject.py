@@ -47,8 +47,8 @@ def test_sieved_and_unsieved_conversions_agree(tmp_path):
 
 def _events_line_by_line(lines, process_events):
     """Every line through parse(), in one block never sieved (the first
-    block of a trace is not; it leaves out only the exit lines of threads
-    that ended alone): what the sieve must not change."""
+    block of a trace is not; lines_to_parse tells parse() the threads that
+    ended alone): what the sieve must not change."""
     parser = StraceParser(date=DATE, process_events=process_events)
     events = [event for line in parser.lines_to_parse("\n".join(lines))
               for event in parser.parse(line)]

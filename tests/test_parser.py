@@ -344,11 +344,11 @@ def test_a_read_meeting_a_reset_gives_an_event_without_bytes():
                  '0x563138695d93, 5) = -1 EAGAIN (Resource temporarily unavailable)') == []
 
 
-def test_a_thread_ending_alone_gives_no_exit_event():
+def test_a_thread_ending_alone_is_told_from_its_process_ending():
     """A real Python trace: thread 25254 calls exit() and ends alone (its
-    process's sockets stay open): no event; the process's exit_group, and
-    its threads' lines after it, give one each (read through the parse
-    stage's lines_to_parse, which sees the line before an exit line)."""
+    process's sockets stay open): its exit event says ``alone``; the
+    process's exit_group's does not (read through the parse stage's
+    lines_to_parse, which sees the line before an exit line)."""
     lines = [
         "25254 1795701815.951712 exit(0 <unfinished ...>",
         "25213 1795701815.951800 getpid() = 25213 <0.000010>",
@@ -360,5 +360,6 @@ def test_a_thread_ending_alone_gives_no_exit_event():
     parser = StraceParser()
     events = [event for line in parser.lines_to_parse("\n".join(lines))
               for event in parser.parse(line)]
-    assert [(event["protocol"], event["pid"]) for event in events] == [("exited", 25213)]
+    assert [(event["protocol"], event["pid"], event["alone"]) for event in events] == [
+        ("exited", 25254, True), ("exited", 25213, False)]
     assert parser.line_number == len(lines)

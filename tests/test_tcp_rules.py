@@ -194,8 +194,9 @@ def test_a_reset_ends_the_conversation():
     assert rows[-1][3] == T0 + 0.002
 
 
-def exited(pid, time):
-    return {"protocol": "exited", "pid": pid, "time": time, "syscall": "exit", "comm": None}
+def exited(pid, time, alone=False):
+    return {"protocol": "exited", "pid": pid, "time": time, "syscall": "exit", "comm": None,
+            "alone": alone}
 
 
 def run_with_exits(events):
@@ -222,6 +223,15 @@ def test_a_process_exit_closes_the_connections_it_used_last():
     assert [(port, flags) for port, flags, *_rest in rows][-3:] == [
         (40001, "PA"), (40001, "FA"), (18000, "A")]
     assert rows[-2][3:] == (T0 + 0.003, 7)
+
+
+def test_a_thread_ending_alone_sends_no_fin():
+    """A thread that ended alone (exit()): its process keeps the socket."""
+    packets = run_with_exits([
+        event("write", "out", b"a", pid=7, time=T0, **CLIENT_SIDE),
+        exited(7, T0 + 0.1, alone=True),
+    ])
+    assert [flags for _port, flags, *_rest in summary(packets)] == ["PA"]
 
 
 def test_a_thread_still_using_the_connection_cancels_the_exit_fin():
