@@ -118,12 +118,10 @@ class InetPacketizer:
         its time released); holds the FINs of the TCP connections it used
         last (see ``HeldFins.hold_at_exit``)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        for conversation, _owner in self.last_users.ended(event["pid"]):
-            if not event["alone"]:
-                ethertype = conversation.templates[0].ethertype
-                self.held_fins.hold_at_exit(
-                    conversation, conversation, event, "TCP",
-                    lambda fin, ethertype=ethertype: self.links.for_event(fin, ethertype))
+        self.held_fins.hold_at_exit(
+            self.last_users.ended(event["pid"]), event, "TCP",
+            lambda conversation, fin: self.links.for_event(
+                fin, conversation.templates[0].ethertype))
         return released
 
     def holding(self):

@@ -253,24 +253,29 @@ class HeldFins(OrderedDict):
         if not conversation.directions[side].fin_sent:
             self[key] = (owner, (side, event["time"], links, side, event))
 
-    def hold_at_exit(self, owner, conversation, exited, protocol, links_of):
-        """Hold, as for a close(), the FIN of each traced side of
-        ``conversation`` still open whose last syscall was by the thread of
-        the exit event ``exited``: the kernel closes a process's sockets when
-        it ends (a thread of it still using one cancels the FIN, as for a
-        close).  ``links_of(event)``: the link headers of an event."""
-        for side in (0, 1):
-            user = conversation.users[side]
-            if (user is None or user[0] != exited["pid"] or (conversation, side) in self
-                    or conversation.directions[side].fin_sent or conversation.was_reset):
-                continue
-            pid, fd, session = user
-            event = {"pid": pid, "time": exited["time"], "duration": None, "syscall": "exit",
-                     "result": 0, "error": None, "fd": fd, "session": session,
-                     "protocol": protocol, "comm": None, "direction": None, "payload": b"",
-                     "length": 0, "how": None, "local": None, "remote": None, "inode": None,
-                     "peer_inode": None, "path": None, "peer_path": None}
-            self.hold(owner, conversation, side, links_of(event), event)
+    def hold_at_exit(self, used, exited, protocol, links_of):
+        """Hold, as for a close(), the FIN of each end still open of the
+        connections ``used`` (``(conversation, owner)`` pairs) whose last
+        syscall was by the thread of the exit event ``exited``, unless it
+        ended alone: the kernel closes a process's sockets when it ends (a
+        thread of it still using one cancels the FIN, as for a close).
+        ``links_of(conversation, event)``: the link headers of an event."""
+        if exited["alone"]:
+            return
+        for conversation, owner in used:
+            for side in (0, 1):
+                user = conversation.users[side]
+                if (user is None or user[0] != exited["pid"] or (conversation, side) in self
+                        or conversation.directions[side].fin_sent or conversation.was_reset):
+                    continue
+                pid, fd, session = user
+                event = {"pid": pid, "time": exited["time"], "duration": None,
+                         "syscall": "exit", "result": 0, "error": None, "fd": fd,
+                         "session": session, "protocol": protocol, "comm": None,
+                         "direction": None, "payload": b"", "length": 0, "how": None,
+                         "local": None, "remote": None, "inode": None, "peer_inode": None,
+                         "path": None, "peer_path": None}
+                self.hold(owner, conversation, side, links_of(conversation, event), event)
 
     def peer_closed(self, owner, conversation, side, links, event):
         """Packets of a read of 0 bytes by ``side``: the peer's FIN, the held

@@ -157,11 +157,9 @@ class UnixPacketizer:
         its time released); holds the FINs of the unix connections it used
         last (see ``HeldFins.hold_at_exit``)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        for conversation, flow in self.last_users.ended(event["pid"]):
-            if not event["alone"]:
-                self.held_fins.hold_at_exit(
-                    flow, conversation, event, "UNIX-STREAM",
-                    lambda fin: self.links.for_event(fin, ETHERTYPE_IPV4))
+        self.held_fins.hold_at_exit(
+            self.last_users.ended(event["pid"]), event, "UNIX-STREAM",
+            lambda _conversation, fin: self.links.for_event(fin, ETHERTYPE_IPV4))
         return released
 
     def holding(self):

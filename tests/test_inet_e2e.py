@@ -277,17 +277,26 @@ def test_cut_payloads_with_s64(tools, tmp_path):
     assert int(match.group(2)) == LARGEST_SEND
 
 
+def client_recorded(tmp_path, port, server_program, client_command):
+    """``client_command`` traced against ``peers(server_program)`` on port
+    ``port`` of 127.0.0.1 while tcpdump captures: (our pcap, its summary,
+    tcpdump's capture, the trace)."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(peers(server_program, "127.0.0.1", port)):
+            run(traced(client_command, trace))
+    pcap, summary = convert(tmp_path, trace)
+    return pcap, summary, capture, trace
+
+
 def test_a_banner_read_byte_by_byte_is_one_segment(tools, tmp_path):
     """A client reading the server's banner a byte at a time (recv(1), as
     OpenSSH reads its peer's): the banner and the bytes after it, one
     send, are one segment as tcpdump shows it, not one per read, and
     tshark's SSH dissector reads the banner."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18024
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(peers("banner-server", "127.0.0.1", port)):
-            run(traced(peers("byte-reading-client", "127.0.0.1", port), trace))
-    pcap, summary = convert(tmp_path, trace)
+    pcap, summary, capture, _trace = client_recorded(
+        tmp_path, port, "banner-server", peers("byte-reading-client", "127.0.0.1", port))
     assert_like_tcpdump(pcap, capture)
     from_server = {key: pieces for key, pieces in segments(pcap).items() if key[1] == port}
     assert from_server == {key: pieces for key, pieces in segments(capture).items()
@@ -313,13 +322,10 @@ def test_a_read_that_meets_a_reset_shows_the_rst(tools, tmp_path):
     """The server closes with SO_LINGER 0; the traced client's recv fails
     with ECONNRESET and its close sends nothing: tcpdump shows the
     server's RST and no FIN, and so does our pcap."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18025
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(peers("resetting-server", "127.0.0.1", port)):
-            run(traced(peers("reset-client", "127.0.0.1", port), trace))
+    pcap, _summary, capture, trace = client_recorded(
+        tmp_path, port, "resetting-server", peers("reset-client", "127.0.0.1", port))
     assert "ECONNRESET" in trace.read_text()
-    pcap, _summary = convert(tmp_path, trace)
     ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
     assert ours.keys() == theirs.keys()
     for sender, flags in theirs.items():
@@ -333,12 +339,9 @@ def test_a_close_with_so_linger_0_is_a_rst(tools, tmp_path):
     """setsockopt(SO_LINGER, {1, 0}) then close(): the kernel resets the
     connection (haproxy, nginx's reset_timedout_connection).  tcpdump
     shows the client's RST and no FIN from it, and so does our pcap."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18027
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(peers("patient-server", "127.0.0.1", port)):
-            run(traced(peers("lingering-client", "127.0.0.1", port), trace))
-    pcap, _summary = convert(tmp_path, trace)
+    pcap, _summary, capture, _trace = client_recorded(
+        tmp_path, port, "patient-server", peers("lingering-client", "127.0.0.1", port))
     assert_like_tcpdump(pcap, capture)
     ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
     [client_port] = [sender for sender in ours if sender != port]
@@ -349,12 +352,9 @@ def test_a_close_with_so_linger_0_is_a_rst(tools, tmp_path):
 def test_a_client_exiting_without_close_sends_its_fin(tools, tmp_path):
     """A client that exits without close(): the kernel sends its FIN at the
     exit, tcpdump shows it, and our pcap has it at the exit line's time."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18028
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(peers("patient-server", "127.0.0.1", port)):
-            run(traced(peers("exiting-client", "127.0.0.1", port), trace))
-    pcap, _summary = convert(tmp_path, trace)
+    pcap, _summary, capture, _trace = client_recorded(
+        tmp_path, port, "patient-server", peers("exiting-client", "127.0.0.1", port))
     assert_like_tcpdump(pcap, capture)
 
     def client_fins(path):
@@ -377,12 +377,9 @@ def test_a_connection_used_through_dups_has_its_handshake(tools, tmp_path):
     """bash's /dev/tcp: connect() on one fd, fcntl(F_DUPFD) to another,
     the data on the dups the redirections make (write on 1, reads on 0).
     The handshake is still at the connect, as tcpdump shows it."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18026
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(peers("line-server", "127.0.0.1", port)):
-            run(traced(["bash", "-c", BASH_CLIENT.format(port=port)], trace))
-    pcap, _summary = convert(tmp_path, trace)
+    pcap, _summary, capture, _trace = client_recorded(
+        tmp_path, port, "line-server", ["bash", "-c", BASH_CLIENT.format(port=port)])
     assert_like_tcpdump(pcap, capture)
     ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
     [client_port] = [sender for sender in ours if sender != port]
