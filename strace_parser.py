@@ -528,14 +528,13 @@ class StraceParser:
             self.clock.advance(time.group(1) if time else None)
         exited = EXIT_LINE.match(line)
         if exited is not None:
-            time = self._seconds(self._time_of_this_line(exited.group("time")))
-            if time is not None:
-                pid = exited.group("pid") or exited.group("bracket_pid") or "0"
-                alone = pid in self._ended_alone
-                self._ended_alone.discard(pid)
-                return [{"protocol": EXITED, "pid": int(pid), "time": time, "syscall": "exit",
-                         "comm": exited.group("comm") or exited.group("bracket_comm"),
-                         "alone": alone}]
+            pid = exited.group("pid") or exited.group("bracket_pid") or "0"
+            alone = pid in self._ended_alone
+            self._ended_alone.discard(pid)
+            return [{"protocol": EXITED, "pid": int(pid), "syscall": "exit",
+                     "time": self._time_of_this_line(exited.group("time")),
+                     "comm": exited.group("comm") or exited.group("bracket_comm"),
+                     "alone": alone}]
         if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
             return self.skip("signal or exit line", line)
         if line.startswith("> "):  # stripped of its leading blank above
