@@ -154,11 +154,11 @@ class ParseStage:
                     if event["protocol"] == PROCESS:
                         self.processes.observe(event)
                         continue
+                    if self.processes is not None:
+                        self.processes.annotate(event)
                     if event["protocol"] == EXITED:
                         events.append(event)
                         continue
-                    if self.processes is not None:
-                        self.processes.annotate(event)
                 events.append(event)
                 if self.flags_shown < self.WITH_PAYLOAD:
                     self._learn_flags(line, event)

@@ -271,10 +271,12 @@ class HeldFins(OrderedDict):
                 pid, fd, session = user
                 event = {"pid": pid, "time": exited["time"], "duration": None,
                          "syscall": "exit", "result": 0, "error": None, "fd": fd,
-                         "session": session, "protocol": protocol, "comm": None,
+                         "session": session, "protocol": protocol, "comm": exited["comm"],
                          "direction": None, "payload": b"", "length": 0, "how": None,
                          "local": None, "remote": None, "inode": None, "peer_inode": None,
                          "path": None, "peer_path": None}
+                if "process" in exited:  # pcapng: the thread's process (ProcessNames)
+                    event["process"] = exited["process"]
                 self.hold(owner, conversation, side, links_of(conversation, event), event)
 
     def peer_closed(self, owner, conversation, side, links, event):

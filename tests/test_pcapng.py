@@ -262,6 +262,22 @@ def test_decode_pids_comm_names_the_process(tmp_path):
         b"pid=4339 comm=curl fd=5 syscall=sendto ret=2 duration=0.000077 session=0"]
 
 
+def test_the_fin_of_an_exit_names_the_exit(tmp_path):
+    """A client that exits without close(): its FIN's comment says exit,
+    with the process's name, the fd and session of its last syscall."""
+    trace = (
+        '4339  1795659629.361694 execve("/usr/bin/curl", ["curl"], 0x7ffd /* 1 var */) = 0 '
+        '<0.000300>\n'
+        '4339  1795659629.361900 sendto(5<TCP:[127.0.0.1:47040->127.0.0.1:18080]>, "hi", '
+        '2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000077>\n'
+        '4339  1795659629.362000 exit_group(0) = ?\n'
+        '4339  1795659629.362100 +++ exited with 0 +++\n')
+    result = support.convert(None, "-", "-q", "--format", "pcapng", stdin=trace.encode())
+    (tmp_path / "out.pcapng").write_bytes(result.stdout)
+    assert [packet.comments[0] for packet in PcapNgReader(str(tmp_path / "out.pcapng"))][-2:] == [
+        b"pid=4339 comm=curl fd=5 syscall=exit ret=0 session=0"] * 2
+
+
 def test_tls_keylog_needs_pcapng(tmp_path):
     keys = tmp_path / "keys.log"
     keys.write_text("")
