@@ -247,6 +247,13 @@ def test_pcapng_holds_the_same_packets_as_pcap(tmp_path):
            [(bytes(p), p.wirelen, float(p.time)) for p in rich]
 
 
+def comments_of(trace, tmp_path):
+    """The packet comments of the pcapng the text ``trace`` converts to."""
+    result = support.convert(None, "-", "-q", "--format", "pcapng", stdin=trace.encode())
+    (tmp_path / "out.pcapng").write_bytes(result.stdout)
+    return [packet.comments[0] for packet in PcapNgReader(str(tmp_path / "out.pcapng"))]
+
+
 def test_decode_pids_comm_names_the_process(tmp_path):
     # strace >= 6.16 --decode-pids=comm prints the pid column as N<comm>.
     trace = (
@@ -255,9 +262,7 @@ def test_decode_pids_comm_names_the_process(tmp_path):
         '<0.000233>\n'
         '4339<curl> 1795659629.361900 sendto(5<TCP:[127.0.0.1:47040->127.0.0.1:18080]>, "hi", '
         '2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000077>\n')
-    result = support.convert(None, "-", "-q", "--format", "pcapng", stdin=trace.encode())
-    (tmp_path / "out.pcapng").write_bytes(result.stdout)
-    assert [packet.comments[0] for packet in PcapNgReader(str(tmp_path / "out.pcapng"))] == [
+    assert comments_of(trace, tmp_path) == [
         b"pid=4339 comm=curl fd=5 syscall=connect ret=0 duration=0.000233 session=0"] * 3 + [
         b"pid=4339 comm=curl fd=5 syscall=sendto ret=2 duration=0.000077 session=0"]
 
@@ -272,9 +277,7 @@ def test_the_fin_of_an_exit_names_the_exit(tmp_path):
         '2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000077>\n'
         '4339  1795659629.362000 exit_group(0) = ?\n'
         '4339  1795659629.362100 +++ exited with 0 +++\n')
-    result = support.convert(None, "-", "-q", "--format", "pcapng", stdin=trace.encode())
-    (tmp_path / "out.pcapng").write_bytes(result.stdout)
-    assert [packet.comments[0] for packet in PcapNgReader(str(tmp_path / "out.pcapng"))][-2:] == [
+    assert comments_of(trace, tmp_path)[-2:] == [
         b"pid=4339 comm=curl fd=5 syscall=exit ret=0 session=0"] * 2
 
 
