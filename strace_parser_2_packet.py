@@ -114,15 +114,14 @@ class InetPacketizer:
         return released + packets if released else packets
 
     def exited(self, event):
-        """Packets due at a thread's or process's exit ``event`` (held FINs
-        its time released); holds the FINs of the TCP connections it used
-        last (see ``HeldFins.hold_at_exit``)."""
-        released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        self.held_fins.hold_at_exit(
-            self.last_users.ended(event["pid"]), event, "TCP",
-            lambda conversation, fin: self.links.for_event(
-                fin, conversation.templates[0].ethertype))
-        return released
+        """Packets due at a thread's or process's exit ``event``; the FINs of
+        the TCP connections it used last are held (see ``HeldFins.at_exit``)."""
+        return self.held_fins.at_exit(self.last_users.ended(event["pid"]), event, "TCP",
+                                      self._link_of_conversation)
+
+    def _link_of_conversation(self, conversation, event):
+        """The link headers of ``event`` on ``conversation``'s IP version."""
+        return self.links.for_event(event, conversation.templates[0].ethertype)
 
     def holding(self):
         """The tables whose entries may still make packets for earlier

@@ -93,7 +93,7 @@ class TcpConversation:
         # Sides whose close() resets the connection (SO_LINGER 0).
         self.abortive = set()
         # (pid, fd, session) of each side's last syscall: the process whose
-        # exit closes that side's socket (see LastUsers).
+        # exit closes that side's socket (see LastUsers, HeldFins.at_exit).
         self.users = [None, None]
 
     def side_of(self, endpoint):
@@ -253,15 +253,18 @@ class HeldFins(OrderedDict):
         if not conversation.directions[side].fin_sent:
             self[key] = (owner, (side, event["time"], links, side, event))
 
-    def hold_at_exit(self, used, exited, protocol, links_of):
-        """Hold, as for a close(), the FIN of each end still open of the
-        connections ``used`` (``(conversation, owner)`` pairs) whose last
-        syscall was by the thread of the exit event ``exited``, unless it
-        ended alone: the kernel closes a process's sockets when it ends (a
-        thread of it still using one cancels the FIN, as for a close).
-        ``links_of(conversation, event)``: the link headers of an event."""
+    def at_exit(self, used, exited, protocol, links_of):
+        """The packets of the FINs held before the exit event ``exited``
+        that its time releases.  Then hold, as for a close(), the FIN of
+        each end still open of the connections ``used`` (``(conversation,
+        owner)`` pairs) whose last syscall was by the thread that exited,
+        unless it ended alone: the kernel closes a process's sockets when it
+        ends (a thread of it still using one cancels the FIN, as for a
+        close).  ``links_of(conversation, event)``: the link headers of an
+        event."""
+        released = self.release_due(exited["time"]) if self else []
         if exited["alone"]:
-            return
+            return released
         for conversation, owner in used:
             for side in (0, 1):
                 user = conversation.users[side]
@@ -278,6 +281,7 @@ class HeldFins(OrderedDict):
                 if "process" in exited:  # pcapng: the thread's process (ProcessNames)
                     event["process"] = exited["process"]
                 self.hold(owner, conversation, side, links_of(conversation, event), event)
+        return released
 
     def peer_closed(self, owner, conversation, side, links, event):
         """Packets of a read of 0 bytes by ``side``: the peer's FIN, the held

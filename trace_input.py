@@ -225,9 +225,8 @@ def _timed(lines, date):
     ended (its start plus the -T duration; a resumed half's own time), the
     order one ``strace -f`` prints in (a blocking read starts before the
     write that feeds it); a line without a time sorts with the line before
-    it.  -r relative times
-    are rewritten as epoch times, which stay right once lines of other
-    files come between them."""
+    it.  -r relative times are rewritten as epoch times, which stay right
+    once lines of other files come between them."""
     clock = Clock(date)
     time = end = 0.0
     for line in lines:

@@ -153,14 +153,11 @@ class UnixPacketizer:
         return released + packets if released else packets
 
     def exited(self, event):
-        """Packets due at a thread's or process's exit ``event`` (held FINs
-        its time released); holds the FINs of the unix connections it used
-        last (see ``HeldFins.hold_at_exit``)."""
-        released = self.held_fins.release_due(event["time"]) if self.held_fins else []
-        self.held_fins.hold_at_exit(
+        """Packets due at a thread's or process's exit ``event``; the FINs of
+        the unix connections it used last are held (see ``HeldFins.at_exit``)."""
+        return self.held_fins.at_exit(
             self.last_users.ended(event["pid"]), event, "UNIX-STREAM",
             lambda _conversation, fin: self.links.for_event(fin, ETHERTYPE_IPV4))
-        return released
 
     def holding(self):
         """The tables whose entries may still make packets for earlier
