@@ -112,6 +112,11 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         '= 10<TCPv6:[[::1]:80->[::1]:5000]> <0.000010>',
         '9     1795659371.000009 <... socketpair resumed>[11<UNIX-STREAM:[13->14]>, '
         '12<UNIX-STREAM:[14->13]>]) = 0 <0.000010>',
+        # A colon before the socket's annotation (a pipe's); an annotation
+        # strace could not detail.
+        '7     1795659371.000010 splice(8<pipe:[21]>, NULL, 5<TCP:[127.0.0.1:1->127.0.0.1:2]>, '
+        'NULL, 4, SPLICE_F_MOVE) = 4 <0.000003>',
+        '7     1795659371.000011 close(13<socket:[22]>) = 0 <0.000002>',
     ]
     parser = StraceParser(date=DATE)
     parser.rejects_unannotated = True
@@ -123,8 +128,8 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         numbers.append(parser.line_number + 1)  # parse() counts the line it is given
         parser.parse(line)
     assert passed == wanted
-    assert numbers == [4, 5, 11, 12, 13]
-    assert parser.line_number == 13
+    assert numbers == [4, 5, 11, 12, 13, 14, 15]
+    assert parser.line_number == 15
     assert parser.skipped["not a socket syscall"] == 8
 
 
