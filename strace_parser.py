@@ -374,12 +374,12 @@ class StraceParser:
         number = first_number
         previous = 0
         for start in starts:
-            number += block.count("\n", previous, start)
+            number += _newlines(block, previous, start)
             previous = start
             end = block.find("\n", start)
             self.line_number = number  # parse() counts this line
             yield block[start:end] if end >= 0 else block[start:]
-        lines = number - first_number + block.count("\n", previous) + 1
+        lines = number - first_number + _newlines(block, previous, len(block)) + 1
         self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * lines
         self.skipped["not a socket syscall"] += lines - len(starts)
         self.line_number = first_number + lines
@@ -1043,6 +1043,15 @@ class StraceParser:
             event["child"] = result
             event["thread"] = "CLONE_THREAD" in args
         return [event]
+
+
+def _newlines(text, start, end):
+    """How many "\\n" ``text[start:end]`` holds.  Counted as the bytes a
+    replace() takes out: bytes.replace finds each with memchr, str.count
+    compares every character (the parsing side on bench noise x0.2:
+    0.658 -> 0.604 s CPU, best of 6)."""
+    piece = text[start:end].encode("latin-1", "replace")  # any str: a test's, not only read Latin-1
+    return len(piece) - len(piece.replace(b"\n", b""))
 
 
 def _ended_by_exit_call(block, start, at, context):
