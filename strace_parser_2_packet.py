@@ -190,7 +190,8 @@ class InetPacketizer:
             # This side still uses the connection: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
         if name in ACCEPT_SYSCALLS:
-            packets += conversation.open(1 - side, event["time"], links, side, event)
+            # The client's SYN came before the accept returned, not when it began.
+            packets += conversation.open(1 - side, receive_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             if len(payload) < length and 1 - side in conversation.traced_sides:

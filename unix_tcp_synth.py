@@ -244,7 +244,8 @@ class UnixPacketizer:
             # This side still uses the socket: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
         if name in OPENING_SYSCALLS:
-            packets += conversation.open(CLIENT, event["time"], links, side, event)
+            # An accept's connection came before it returned, not when it began.
+            packets += conversation.open(CLIENT, receive_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             packets += self._unseen(flow, side, event["time"], links, side, event)

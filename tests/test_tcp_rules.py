@@ -2,9 +2,11 @@
 sharing a socket, held FINs, sockets bound before connect, connects whose
 fd a sibling thread uses, 4-tuple reuse."""
 
+import pytest
 from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
+from strace_parser import StraceParser
 from strace_parser_2_packet import InetPacketizer
 from tcp_flow import FIN_HOLD_SECONDS, ISN_STEP, initial_sequence
 from test_frames import CLIENT4, SERVER4, T0, event, run
@@ -244,3 +246,26 @@ def test_a_thread_still_using_the_connection_cancels_the_exit_fin():
         event("write", "out", b"b", pid=9, time=T0 + 0.2, **CLIENT_SIDE),
     ])
     assert [flags for _port, flags, *_rest in summary(packets)] == ["PA", "PA"]
+
+
+def test_a_blocking_accept_opens_its_connection_when_it_returns():
+    """php-fpm waits in accept() for seconds; nginx's connect() is still
+    unfinished when the accept returns (sweep of nginx -> php-fpm on
+    127.0.0.1:9000): the handshake is stamped at the accept's return,
+    where tcpdump saw the SYN (0.1 ms before), not 2.09 s early at its start."""
+    lines = [
+        '6752  1795709034.254682 accept(11<TCP:[127.0.0.1:9000]>,  <unfinished ...>',
+        '6751  1795709036.338251 connect(11<TCP:[1364737]>, {sa_family=AF_INET, '
+        'sin_port=htons(9000), sin_addr=inet_addr("\\x31\\x32\\x37\\x2e\\x30\\x2e\\x30\\x2e\\x31")}'
+        ', 16 <unfinished ...>',
+        '6752  1795709036.341532 <... accept resumed>{sa_family=AF_INET, sin_port=htons(52162), '
+        'sin_addr=inet_addr("\\x31\\x32\\x37\\x2e\\x30\\x2e\\x30\\x2e\\x31")}, [112 => 16]) = '
+        '5<TCP:[127.0.0.1:9000->127.0.0.1:52162]> <2.086828>',
+    ]
+    parser = StraceParser()
+    events = [event for line in lines for event in parser.parse(line)]
+    rows = summary(run(events, flush=False))
+    assert [(port, flags) for port, flags, _length, _time, _pid in rows] == [
+        (52162, "S"), (9000, "SA"), (52162, "A")]
+    assert [time for _port, _flags, _length, time, _pid in rows] == pytest.approx(
+        [1795709034.254682 + 2.086828] * 3, abs=1e-6)

@@ -4,6 +4,7 @@ frame alignment (linear, bounded, lossless), emission as the trace goes."""
 import random
 import time
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -222,3 +223,25 @@ def test_no_wireshark_dissector_claims_the_made_up_ports():
     assert 10000 in claimed  # NDMP's: the table is read right
     ours = set(range(FIRST_CLIENT_PORT, FIRST_CLIENT_PORT + CLIENT_PORTS)) | {SERVER_PORT}
     assert not claimed & ours
+
+
+def test_a_blocking_accept_opens_its_connection_when_it_returns():
+    """php-fpm waits in accept() for seconds; nginx's connect() is still
+    unfinished when it returns (sweep of nginx -> php-fpm over a unix
+    socket): the handshake is stamped at the accept's return, not 2.05 s
+    early at its start, before the HTTP request that caused it."""
+    path = '"\\x2f\\x70"'  # "/p"
+    lines = [
+        '3645  1795708931.076400 accept(12<UNIX-STREAM:[1354929,' + path + ']>,  <unfinished ...>',
+        '3639  1795708933.123476 connect(11<UNIX-STREAM:[1354033]>, {sa_family=AF_UNIX, '
+        'sun_path=' + path + '}, 110 <unfinished ...>',
+        '3645  1795708933.123618 <... accept resumed>{sa_family=AF_UNIX}, [112 => 2]) = '
+        '5<UNIX-STREAM:[1354978->1354033,' + path + ']> <2.047194>',
+    ]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)]
+    assert [frame_bytes[51] for _t, frame_bytes, *_ in packets] == [0x02, 0x12, 0x10]  # SYN, SYN-ACK, ACK
+    assert [time for time, *_ in packets] == pytest.approx([1795708931.076400 + 2.047194] * 3,
+                                                           abs=1e-6)
