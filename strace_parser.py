@@ -255,6 +255,7 @@ EXIT_LINE = re.compile(r"""
     (?:\[pid\s+(?P<bracket_pid>\d+)(?:<(?P<bracket_comm>[^>]*)>)?\]\s+
      | (?P<pid>\d+)(?:<(?P<comm>[^>]*)>)?\s+)?
     (?:(?P<time>\d+\.\d+ | \d\d:\d\d:\d\d(?:\.\d+)?)\s+)?
+    (?:\[\s*\d+\]\s+)?(?:\[[0-9a-f?]+\]\s+)?  # -n, -i (as in LINE_HEAD)
     \+\+\+\ (?:exited\ with\ -?\d+ | killed\ by\ SIG\w+.*)\ \+\+\+$
 """, re.VERBOSE)
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")

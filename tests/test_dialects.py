@@ -10,6 +10,7 @@ not in strace 6.1: those lines are built from the ``xx`` recording by hand,
 as strace's documentation prints them.
 """
 
+import datetime
 import gzip
 import lzma
 import re
@@ -61,6 +62,17 @@ def test_syscall_numbers_addresses_and_stacks_are_read_not_reported(name, ordina
     assert "unparseable" not in summary, summary
     assert not re.search(r"^  line \d+ \(", summary, re.MULTILINE), summary  # no examples
     assert (ordinary is None) or re.search(r"skipped \d+: %s" % re.escape(ordinary), summary)
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_exit_lines_of_every_dialect_end_their_process(name):
+    """Every ``+++ exited with 0 +++`` line gives an exit event (whose
+    process's sockets the kernel closes), whatever columns come before it:
+    -n's ``[ 231]`` and -i's ``[????????????????]`` too."""
+    lines = (DIALECTS / (name + ".strace")).read_text(encoding="latin-1").splitlines()
+    parser = StraceParser(date=datetime.date(2026, 11, 26))
+    exits = [event for line in lines for event in parser.parse(line) if event["syscall"] == "exit"]
+    assert len(exits) == sum("+++ exited with" in line for line in lines) > 0
 
 
 def test_ff_files_merged_in_time_order(tmp_path, reference):
