@@ -64,7 +64,8 @@ def parse_arguments(argv):
                              "in time order; .gz/.xz files are decompressed")
     parser.add_argument("--date", metavar="YYYY-MM-DD", type=parse_date,
                         help="the day of -t/-tt clock times and -r relative times "
-                             "(default: today, UTC)")
+                             "(default: today); clock times are read in the local time "
+                             "zone, as strace prints them: set TZ to strace's")
     parser.add_argument("--capture-net", action=argparse.BooleanOptionalAction, default=True,
                         help="convert TCP/UDP sockets, IPv4 and IPv6 (default: on)")
     parser.add_argument("--capture-unix-socket", action=argparse.BooleanOptionalAction,
@@ -310,9 +311,7 @@ class PacketStage:
             report.append("  %d events with unknown addresses got placeholder endpoints "
                           "(192.0.2.x / 198.51.100.1)"
                           % (self.inet.placeholder_events + parser.placeholder_addresses))
-        if parser.clock.used_date and not parser.date_given:
-            report.append("  timestamps without a date (-t, -tt, -r or none) were placed on "
-                          "%s (today, UTC); --date sets the day" % parser.date)
+        report += made_up_times(parser)
         if self.order.out_of_order:
             report.append("  %d packets stamped earlier than a packet before them (sent data "
                           "has its syscall's start time, received data its end; see README)"
@@ -333,6 +332,27 @@ def no_events_hint(parser):
         return "  most lines are not strace output: give the file strace -o wrote (see --help)"
     return ("  no socket syscall in the trace: record with -f, while the program uses "
             "sockets, and keep them in any -e trace=")
+
+
+def made_up_times(parser):
+    """Summary lines on the times the trace's timestamps do not give whole:
+    the day and zone of -t/-tt clock times, -r's and missing times."""
+    clock, day = parser.clock, parser.date.isoformat()
+    lines = []
+    if clock.used_clock:
+        zone = time.strftime("%z", time.localtime(clock.first_clock))
+        lines.append("  -t/-tt clock times were read as local time (UTC%s:%s, set by TZ) on %s%s"
+                     "%s" % (zone[:3], zone[3:], day, "" if parser.date_given
+                             else " (today; --date sets the day)",
+                             "; -t shows whole seconds: record with -ttt for the order of "
+                             "packets within a second" if clock.whole_seconds else ""))
+    if clock.used_relative:
+        lines.append("  -r shows only the time between lines: the packets begin at midnight "
+                     "of %s; record with -ttt for real times" % day)
+    if parser.untimed:
+        lines.append("  lines without a timestamp were placed 1 us apart from midnight of "
+                     "%s; record with -ttt for real times" % day)
+    return lines
 
 
 def socket_lines_lost(parser):
@@ -389,8 +409,7 @@ def open_files(arguments):
     """The trace, the TLS key log's bytes (None without ``--tls-keylog``)
     and the output file ``arguments`` name; raises CannotOpen."""
     try:
-        trace = open_trace(arguments.input, arguments.date
-                           or datetime.datetime.now(datetime.timezone.utc).date())
+        trace = open_trace(arguments.input, arguments.date or datetime.date.today())
     except OSError as error:
         raise CannotOpen("cannot read %s: %s" % (error.filename or "-", error.strerror)) from None
     tls_key_log = None

@@ -103,7 +103,7 @@ Example::
 
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date as Date
 
 from socket_table import SocketTable, placeholder_endpoints, socket_protocol
 from strace_values import (SOCKET_INODE_PREFIXES, Clock, annotation_fields, decode_string,
@@ -271,7 +271,7 @@ class StraceParser:
 
     def __init__(self, date=None, process_events=False):
         """``date``: the day (``datetime.date``) clock-time timestamps belong
-        to; today (UTC) when None.  ``process_events``: also return the
+        to; today (local time) when None.  ``process_events``: also return the
         process events of execve/clone/fork lines (see the module docstring)."""
         self.process_events = process_events
         self.syscalls = SOCKET_SYSCALLS | SETUP_SYSCALLS
@@ -280,9 +280,10 @@ class StraceParser:
         # Only these names: most resumed lines in a trace are futex & co.
         self._resumed_wanted = re.compile(r"<\.\.\. (?:%s) resumed>" % "|".join(
             sorted(self.syscalls, key=len, reverse=True)))
-        self.date = date or datetime.now(timezone.utc).date()
+        self.date = date or Date.today()
         self.date_given = date is not None
         self.clock = Clock(self.date)
+        self.untimed = False  # lines without a time column were given one
         self.sockets = SocketTable()
         self.placeholder_addresses = 0
         self.skipped = Counter()
@@ -710,6 +711,7 @@ class StraceParser:
         ``_seconds``: -r times (the running sum moves on with every line) and
         none at all (midnight of ``date`` + 1 us per line keeps the order)."""
         if text is None:
+            self.untimed = True
             return self.clock.midnight + self.line_number * 1e-6
         return self.clock.seconds(text)
 

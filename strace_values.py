@@ -12,7 +12,7 @@ text is not what it reads.
 import codecs
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, time as dtime, timedelta
 
 
 # A clock time (-t, -tt) or a number of seconds (-ttt, -r, precision:ns).
@@ -185,26 +185,32 @@ def is_socket_annotation(args, argument):
 
 
 def midnight_of(date):
-    """Epoch seconds of 00:00 UTC on ``date`` (a ``datetime.date``)."""
-    return datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp()
+    """Epoch seconds of 00:00 local time on ``date`` (a ``datetime.date``)."""
+    return datetime.combine(date, dtime()).timestamp()
 
 
 class Clock:
     """Turns the time column of successive lines into epoch seconds.
 
     ``-ttt`` and nanosecond times are epoch seconds already; ``-tt``/``-t``
-    clock times are placed on ``date`` and move to the next day when the
-    clock goes back more than 12 hours (a trace running over midnight); ``-r``
+    clock times are strace's local time, placed on ``date`` in this
+    process's time zone (``TZ``), and move to the next day when the clock
+    goes back more than 12 hours (a trace running over midnight); ``-r``
     gaps are summed from midnight of ``date``, every line's (``advance``).
+    ``used_clock``, ``used_relative`` and ``whole_seconds`` (-t) tell what
+    the trace showed; ``first_clock`` is the epoch of its first clock time.
     """
 
     def __init__(self, date):
+        self.date = date
         self.midnight = midnight_of(date)
         self.relative = None
         self.elapsed = 0.0
-        self.day = 0.0
+        self.day = 0
         self.last_clock = None
-        self.used_date = False
+        self.hours = {}  # (day, hour) -> epoch seconds of its start: DST-proof
+        self.first_clock = None
+        self.used_clock = self.used_relative = self.whole_seconds = False
 
     def advance(self, text):
         """Feed the time column of any line (None if it has none); needed for -r."""
@@ -219,19 +225,30 @@ class Clock:
         """Epoch seconds for the time column ``text`` of the line last advanced
         over; raises ValueError on a malformed time."""
         if ":" in text:
-            clock = CLOCK_TIME.match(text)
-            if clock is None:
-                raise ValueError("bad clock time")
-            value = int(clock.group(1)) * 3600 + int(clock.group(2)) * 60 + float(clock.group(3))
-            if self.last_clock is not None and value < self.last_clock - 43200:
-                self.day += 86400
-            self.last_clock = value
-            self.used_date = True
-            return self.midnight + self.day + value
+            return self._clock_seconds(text)
         if self.relative:
-            self.used_date = True
+            self.used_relative = True
             return self.midnight + self.elapsed
         return float(text)
+
+    def _clock_seconds(self, text):
+        clock = CLOCK_TIME.match(text)
+        if clock is None:
+            raise ValueError("bad clock time")
+        hour, minute, second = int(clock.group(1)), int(clock.group(2)), float(clock.group(3))
+        value = hour * 3600 + minute * 60 + second
+        if self.last_clock is not None and value < self.last_clock - 43200:
+            self.day += 1
+        self.last_clock = value
+        start = self.hours.get((self.day, hour))
+        if start is None:
+            start = datetime.combine(self.date + timedelta(days=self.day), dtime(hour)).timestamp()
+            self.hours[(self.day, hour)] = start
+        if not self.used_clock:
+            self.used_clock = True
+            self.first_clock = start + minute * 60 + second
+            self.whole_seconds = "." not in clock.group(3)
+        return start + minute * 60 + second
 
 
 def annotation_fields(protocol, details):

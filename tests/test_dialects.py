@@ -14,6 +14,7 @@ import datetime
 import gzip
 import lzma
 import re
+import time
 
 import pytest
 
@@ -184,16 +185,40 @@ def event_times(name, **parser_options):
     return [event["time"] for line in text.splitlines() for event in parser.parse(line)], parser
 
 
-def test_clock_times_on_the_given_date():
-    import datetime
+@pytest.fixture
+def zone(monkeypatch):
+    """Set this process's (and its children's) time zone: a POSIX TZ
+    string, which needs no zoneinfo files."""
+    def set_zone(tz):
+        monkeypatch.setenv("TZ", tz)
+        time.tzset()
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_clock_times_on_the_given_date(zone):
+    zone("UTC0")
     times, parser = event_times("tt", date=datetime.date(2026, 11, 26))
     first = datetime.datetime.fromtimestamp(times[0], datetime.timezone.utc)
     assert (first.date(), first.hour, first.minute) == (datetime.date(2026, 11, 26), 2, 33)
-    assert parser.clock.used_date and parser.date_given
+    assert parser.clock.used_clock and parser.date_given
+
+
+def test_clock_times_are_local_time_as_strace_prints_them(zone):
+    """``TZ=Asia/Tokyo strace -tt`` printed 01:11:31.367256 on 27 November
+    at 16:11:31 UTC on the 26th (a sweep): read in the same zone, the
+    packet has the real time, not 9 hours off."""
+    zone("JST-9")
+    parser = StraceParser(date=datetime.date(2026, 11, 27))
+    line = ('1 01:11:31.367256 recvfrom(4<TCP:[127.0.0.1:20201]>, "\\x62", 16, 0, NULL, NULL)'
+            ' = 1 <0.000016>')
+    [event] = parser.parse(line)
+    assert event["time"] == pytest.approx(datetime.datetime(
+        2026, 11, 26, 16, 11, 31, 367256, datetime.timezone.utc).timestamp(), abs=1e-6)
 
 
 def test_clock_times_roll_over_midnight():
-    import datetime
     parser = StraceParser(date=datetime.date(2026, 1, 31))
     line = ('1 %s recvfrom(4<TCP:[127.0.0.1:20201]>, "\\x62", 16, 0, NULL, NULL) = 1 <0.000016>')
     before, after = (parser.parse(line % clock)[0]["time"] for clock in ("23:59:59.900000",
@@ -224,11 +249,22 @@ def test_nanosecond_and_missing_times():
     assert parser.clock.midnight <= min(times) <= max(times) <= parser.clock.midnight + lines * 1e-6
 
 
-def test_summary_says_when_the_date_was_assumed(tmp_path):
+def test_summary_says_how_it_read_times_without_a_date(tmp_path, zone):
+    zone("JST-9")
     result = support.convert(DIALECTS / "tt.strace", tmp_path / "tt.pcap")
-    assert b"placed on" in result.stderr and b"--date" in result.stderr
+    assert (b"-t/-tt clock times were read as local time (UTC+09:00, set by TZ) on %s "
+            b"(today; --date sets the day)\n" % datetime.date.today().isoformat().encode()
+            in result.stderr)
     result = support.convert(DIALECTS / "tt.strace", tmp_path / "tt.pcap", "--date", "2026-11-26")
-    assert b"placed on" not in result.stderr
+    assert b"(UTC+09:00, set by TZ) on 2026-11-26\n" in result.stderr
+    result = support.convert(DIALECTS / "t.strace", tmp_path / "t.pcap", "--date", "2026-11-26")
+    assert b"-t shows whole seconds: record with -ttt" in result.stderr
+    for name, told in (("relative", b"-r shows only the time between lines"),
+                       ("no-time", b"lines without a timestamp were placed 1 us apart")):
+        result = support.convert(DIALECTS / (name + ".strace"), tmp_path / "out.pcap")
+        assert told in result.stderr and b"record with -ttt" in result.stderr, name
+    result = support.convert(DIALECTS / "xx.strace", tmp_path / "xx.pcap")
+    assert b"-ttt" not in result.stderr and b"local time" not in result.stderr
 
 
 # -- no annotations: the socket table ---------------------------------------
@@ -321,12 +357,11 @@ def test_dup2_of_a_socket_without_y():
 
 def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
     from trace_input import open_trace
-    import datetime
     (tmp_path / "trace.200").write_text("     0.500000 getpid() = 200\n     0.600000 close(3) = 0\n")
     (tmp_path / "trace.100").write_text("     0.700000 getpid() = 100\n")
     trace = open_trace([str(tmp_path / "trace.200"), str(tmp_path / "trace.100")],
                        datetime.date(2026, 11, 26))
-    midnight = 1795651200.0
+    midnight = datetime.datetime(2026, 11, 26).timestamp()  # local time, as strace's
     assert [line.split() for block in trace.blocks() for line in block.split("\n")] == [
         ["200", "%.6f" % (midnight + 0.5), "getpid()", "=", "200"],
         ["100", "%.6f" % (midnight + 0.7), "getpid()", "=", "100"],
