@@ -285,6 +285,10 @@ class PacketStage:
                      self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
+            if parser.unix_streams_unannotated:
+                report.append("  %d unix stream events had no -yy annotation: a socket's peer "
+                              "is unknown, so each traced end is a flow of its own (record "
+                              "with -yy to join them)" % parser.unix_streams_unannotated)
         if self.ignored_events:
             report.append("  %d socket events of a kind not captured (see --capture-net, "
                           "--capture-unix-socket)" % self.ignored_events)

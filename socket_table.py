@@ -38,6 +38,9 @@ class SocketInfo:
     remote: tuple = None
     path: str = None
     connected: bool = False
+    # The socket's inode under -y, else a number of its own below 0: what
+    # tells it from the others (the unix packetizer keys its flows on it).
+    ident: int = None
 
 
 def socket_protocol(args):
@@ -58,6 +61,7 @@ class SocketTable:
         # -y shows a socket fd's inode (``9<socket:[895609]>``): a dup, an
         # inherited or a passed fd is the same socket under another number.
         self._inodes = {}
+        self._made_up = 0  # the last ident made up for a socket -y did not show
 
     def _table(self, pid):
         owner = self._owner.get(pid, pid)
@@ -82,7 +86,9 @@ class SocketTable:
     def opened(self, pid, fd, protocol, inode=None):
         """socket() returned ``fd`` (whose inode -y shows); a new socket of
         ``protocol``."""
-        info = self._adopt(pid, fd, SocketInfo(protocol))
+        if inode is None:
+            self._made_up -= 1
+        info = self._adopt(pid, fd, SocketInfo(protocol, ident=self._made_up if inode is None else inode))
         if inode is not None:
             if len(self._inodes) >= SOCKETS_KEPT:
                 self._inodes.clear()
@@ -106,6 +112,8 @@ class SocketTable:
     def bound(self, pid, fd, local=None, path=None):
         """bind()/getsockname() showed the local address (or UNIX path)."""
         info = self.lookup(pid, fd)
+        if local is not None and local[1] == 0:
+            local = None  # bound to port 0: the kernel's pick shows nowhere
         if info is not None:
             info.local = local or info.local
             info.path = path or info.path
@@ -147,9 +155,12 @@ class SocketTable:
             self._tables[child] = {fd: SocketInfo(**vars(info)) for fd, info in table.items()}
 
 
-def placeholder_endpoints(pid, fd, session):
+def placeholder_endpoints(pid, fd, session, ipv6=False):
     """Stand-in (local, remote) endpoints for a socket whose addresses the
     trace does not show: 192.0.2.0/24 (TEST-NET-1) for the process, port from
-    the fd and session, and 198.51.100.1 (TEST-NET-2) for the peer."""
-    local = ("192.0.2.%d" % (1 + pid % 254), 10000 + (fd * 64 + session) % 50000)
-    return local, ("198.51.100.1", 9)
+    the fd and session, and 198.51.100.1 (TEST-NET-2) for the peer; for an
+    IPv6 socket 2001:db8::/64 and 2001:db8:1::1 (documentation prefixes)."""
+    host, port = 1 + pid % 254, 10000 + (fd * 64 + session) % 50000
+    if ipv6:
+        return ("2001:db8::%x" % host, port), ("2001:db8:1::1", 9)
+    return ("192.0.2.%d" % host, port), ("198.51.100.1", 9)

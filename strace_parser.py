@@ -286,6 +286,8 @@ class StraceParser:
         self.untimed = False  # lines without a time column were given one
         self.sockets = SocketTable()
         self.placeholder_addresses = 0
+        # Unix stream events without -yy: their peer is unknown.
+        self.unix_streams_unannotated = 0
         self.skipped = Counter()
         self.examples = []
         self.truncated_payloads = 0
@@ -893,15 +895,22 @@ class StraceParser:
             return None
         event.update(fd=fd, protocol=info.protocol,
                      session=self._sessions.get((pid, fd), 0),
-                     local=info.local, remote=info.remote, inode=None, peer_inode=None,
+                     local=info.local, remote=info.remote, inode=info.ident, peer_inode=None,
                      path=info.path, peer_path=None)
+        if info.protocol == "UNIX-STREAM":
+            self.unix_streams_unannotated += 1
+        ipv6 = info.protocol.endswith("v6")
         if (info.connected and info.protocol.startswith("TCP") and name != "connect"
                 and (info.local is None or info.remote is None)):
             # The packetizer needs both ends of a connection; make up the one
             # the trace never showed (getsockname would have).
-            local, remote = placeholder_endpoints(pid, fd, event["session"])
-            event["local"] = local
+            local, remote = placeholder_endpoints(pid, fd, event["session"], ipv6)
+            event["local"] = info.local or local
             event["remote"] = info.remote or remote
+            self.placeholder_addresses += 1
+        elif info.local is None and info.protocol.startswith("UDP") and name != "connect":
+            # A datagram's own port shows on no line without -yy.
+            event["local"] = placeholder_endpoints(pid, fd, event["session"], ipv6)[0]
             self.placeholder_addresses += 1
         return argument.end()
 

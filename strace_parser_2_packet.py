@@ -375,12 +375,15 @@ class InetPacketizer:
     def _datagram(self, event, local):
         """The packet of one datagram, or none if its other end already wrote it."""
         remote = event["remote"] or self.udp_peers.get((event["pid"], event["fd"]))
-        if remote is None:
-            remote = placeholder_endpoints(event["pid"], event["fd"], event["session"])[1]
-            self.placeholder_events += 1
-        if local is None:
-            local = ("::" if ":" in remote[0] else "0.0.0.0", 0)
-            self.placeholder_events += 1
+        if remote is None or local is None:
+            ipv6 = event["protocol"] == "UDPv6"
+            placeholders = placeholder_endpoints(event["pid"], event["fd"], event["session"], ipv6)
+            if remote is None:
+                remote = placeholders[1]
+                self.placeholder_events += 1
+            if local is None:
+                local = placeholders[0]
+                self.placeholder_events += 1
         outbound = event["direction"] == "out"
         source, destination, template = self._udp_route(local, remote, outbound)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)

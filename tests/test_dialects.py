@@ -287,6 +287,46 @@ def test_without_annotations_the_client_address_is_a_placeholder(tmp_path):
     assert b"placeholder endpoints" in result.stderr
 
 
+def test_without_yy_a_unix_stream_socket_is_one_flow(tmp_path):
+    """redis-benchmark over a unix socket under -y (a sweep): each sendto and
+    recvfrom became a connection of its own (806 instead of 1); the socket
+    is one flow, and the summary says why its peer stays unknown."""
+    socket_text = "".join("\\x%02x" % byte for byte in b"socket:[1350268]")
+    path = "".join("\\x%02x" % byte for byte in b"/tmp/redis.sock")
+    lines = ['3021 1795708912.926200 socket(AF_UNIX, SOCK_STREAM, 0) = 4<%s> <0.000010>'
+             % socket_text,
+             '3021 1795708912.926302 connect(4<%s>, {sa_family=AF_UNIX, sun_path="%s"}, 110)'
+             ' = 0 <0.000010>' % (socket_text, path)]
+    for index in range(3):
+        lines += ['3021 1795708912.92%d567 sendto(4<%s>, "\\x53\\x45\\x54", 3, 0, NULL, 0) = 3'
+                  ' <0.000010>' % (index + 7, socket_text),
+                  '3021 1795708912.92%d743 recvfrom(4<%s>, "\\x2b\\x4f\\x4b", 16384, 0, NULL,'
+                  ' NULL) = 3 <0.000010>' % (index + 7, socket_text)]
+    trace = tmp_path / "y.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    result = support.convert(trace, tmp_path / "y.pcap", "--capture-unix-socket")
+    summary = result.stderr.decode()
+    assert "unix: 1 stream connections" in summary, summary
+    assert "7 unix stream events had no -yy annotation" in summary, summary  # with the connect
+    streams = support.tcp_streams(tmp_path / "y.pcap")
+    assert sorted(streams.values()) == [b"+OK" * 3, b"SET" * 3]
+
+
+def test_without_yy_a_datagram_from_a_port_0_bind_gets_a_placeholder_port():
+    """bind(127.0.0.1:0) lets the kernel pick the port, which no line
+    without -yy shows: the datagrams come from a 192.0.2.x placeholder
+    with the fd's port (counted), not from port 0."""
+    parser = StraceParser()
+    parser.parse("5 1.0 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 3")
+    parser.parse('5 1.1 bind(3, {sa_family=AF_INET, sin_port=htons(0), '
+                 'sin_addr=inet_addr("127.0.0.1")}, 16) = 0')
+    [sent] = parser.parse('5 1.2 sendto(3, "\\x61", 1, 0, {sa_family=AF_INET, '
+                          'sin_port=htons(19999), sin_addr=inet_addr("127.0.0.1")}, 16) = 1')
+    assert sent["local"][0].startswith("192.0.2.") and sent["local"][1] != 0
+    assert sent["remote"] == ("127.0.0.1", 19999)
+    assert parser.placeholder_addresses == 1
+
+
 def test_file_reused_fd_number_is_not_a_socket():
     parser = StraceParser()
     assert parser.parse("5 1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 3") == []
