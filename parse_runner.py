@@ -12,8 +12,9 @@ lines: the block's socket events, and the strace options the trace shows
 so far (see ``ParseStage``).  ``on_idle()`` is called before
 blocking on ``runner.fd``.  After a ``Stop``, ``stop(signum)`` ends the
 parsing at its next block and ``rest()`` yields the batches parsed until
-then.  ``finish()`` returns the parser, with its counts, and the signal
-that stopped the child if one did.
+then.  ``finish()`` returns the parser, with its counts, the signal
+that stopped the child if one did, and the input's damage (see
+``trace_input.Trace.damage``).
 
 The child sends each batch as one message on a pipe: a tag byte, a 4-byte
 length, then the events ``marshal``-ed (most of them packed tuples, see
@@ -90,9 +91,10 @@ class InProcess:
         return ()
 
     def finish(self):
-        """The parser, its books closed, and None: no child was stopped."""
+        """The parser, its books closed; None: no child was stopped; and
+        why the input ended early (see ``Trace.damage``)."""
         self.stage.parser.finish()
-        return self.stage.parser, None
+        return self.stage.parser, None, self.trace.damage()
 
     def close(self):
         """Nothing to let go of."""
@@ -131,7 +133,7 @@ class ChildProcess:
         self.fd = events_read
         self.control = control_write
         self.buffer = bytearray()
-        self.end = None  # the child's last message: (parser, stopped_by, io_error)
+        self.end = None  # the child's last message: (parser, stopped_by, io_error, damage)
         self.status = None  # its exit status, once waited for
 
     def batches(self, on_idle):
@@ -155,18 +157,19 @@ class ChildProcess:
             yield from self.batches(None)
 
     def finish(self):
-        """Wait for the child; return its parser and the signal that
-        stopped it (or None).  Raises the OSError that stopped its reading,
-        or ChildFailed if it ended without a word."""
+        """Wait for the child; return its parser, the signal that stopped
+        it (or None) and why its input ended early (see ``Trace.damage``).
+        Raises the OSError that stopped its reading, or ChildFailed if it
+        ended without a word."""
         for _batch in self.rest():
             pass
         self.close()
         if self.end is None:
             raise ChildFailed(self.status)
-        parser, stopped_by, io_error = self.end
+        parser, stopped_by, io_error, damage = self.end
         if io_error is not None:
             raise io_error
-        return parser, stopped_by
+        return parser, stopped_by, damage
 
     def close(self):
         """Let go of the child: it stops at its next block (if it still
@@ -221,7 +224,8 @@ def _run_child(stage, trace, stop_signals, events_fd):
         except OSError as error:  # reading the trace
             io_error = error
         stage.parser.finish()
-        _send(events_fd, END, pickle.dumps((stage.parser, stopped_by, io_error)))
+        _send(events_fd, END, pickle.dumps((stage.parser, stopped_by, io_error,
+                                            trace.damage())))
         return 0
     except ParentGone:
         return 0

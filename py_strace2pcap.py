@@ -45,7 +45,8 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit status: 0 done; 1 --strict found socket lines it could not parse;\n"
+        epilog="exit status: 0 done; 1 --strict found socket lines it could not parse\n"
+               "or a compressed trace cut short;\n"
                "2 bad arguments, an unreadable input or an unwritable output; 3 the\n"
                "parsing process failed (a bug: its traceback is shown); 128+N stopped\n"
                "by signal N (the pcap then holds every packet so far)")
@@ -61,7 +62,8 @@ def parse_arguments(argv):
     parser.add_argument("-r", "--input", metavar="FILE", action="extend", nargs="+",
                         help="read the trace from FILE instead of standard input; "
                              "several files (strace -ff's trace.PID) are merged "
-                             "in time order; .gz/.xz files are decompressed")
+                             "in time order; gzip, xz and bzip2 files (and standard input) "
+                             "are decompressed")
     parser.add_argument("--date", metavar="YYYY-MM-DD", type=parse_date,
                         help="the day of -t/-tt clock times and -r relative times "
                              "(default: today); clock times are read in the local time "
@@ -81,7 +83,8 @@ def parse_arguments(argv):
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show the first lines skipped, with their line numbers")
     parser.add_argument("--strict", action="store_true",
-                        help="exit with status 1 if any socket line could not be parsed")
+                        help="exit with status 1 if any socket line could not be parsed, "
+                             "or a compressed trace ends early")
     arguments = parser.parse_args(argv)
     if arguments.output is None and arguments.input and len(arguments.input) > 1:
         arguments.output = arguments.input.pop()  # -r FILE OUTPUT: -r took both
@@ -476,7 +479,7 @@ def convert(arguments, stop_signals):
             runner.stop(stop.signum)
             for events, flags in runner.rest():
                 packets.take(events, flags)
-        parser, child_stopped_by = runner.finish()
+        parser, child_stopped_by, damage = runner.finish()
         stopped_by = stopped_by or child_stopped_by
         packets.finish()
         writer.close()
@@ -499,10 +502,13 @@ def convert(arguments, stop_signals):
         report = packets.summary(parser, time.monotonic() - started)
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
+        if damage:
+            report.insert(1, "  the trace ends early, cut short or damaged (%s): the pcap "
+                             "holds what came before" % damage)
         if arguments.verbose:
             report += ["  line %d (%s): %s" % example for example in parser.examples]
         tell(report)
-    if arguments.strict and socket_lines_lost(parser):
+    if arguments.strict and (socket_lines_lost(parser) or damage):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
 

@@ -10,12 +10,13 @@ the trace is still being written, and bulk input never pays for flushes.
 
 ``open_trace(paths, date)`` opens what ``-r`` names: standard input, one
 file, or several (``strace -ff -o trace`` writes ``trace.PID`` per thread),
-each plain or compressed with gzip or xz (told by its first bytes, not its
-name).  Several files are merged in time order; lines of a file named
+each plain or compressed with gzip, xz or bzip2 (told by its first bytes,
+not its name, also on a pipe).  Several files are merged in time order; lines of a file named
 ``NAME.PID`` that have no pid column get that pid, as if strace had written
 them with ``-f``.
 """
 
+import bz2
 import errno
 import gzip
 import heapq
@@ -58,18 +59,20 @@ def is_live(fd):
 
 
 def read_chunks(source, on_idle):
-    """Byte chunks of ``source`` (a file descriptor, or a binary file object
-    such as a decompressor: no idle calls then) as they are read."""
+    """Byte chunks of ``source`` (a file descriptor, a ``Sniffed`` pipe, or a
+    binary file object such as a ``Decompressing``: no idle calls then) as
+    they are read."""
+    if isinstance(source, Sniffed):
+        if source.head:
+            yield source.head
+        source = source.fd
     while True:
         if isinstance(source, int):
             if on_idle is not None and not _ready(source):
                 on_idle()
             chunk = os.read(source, CHUNK_SIZE)
         else:
-            try:
-                chunk = source.read(CHUNK_SIZE)
-            except (OSError, EOFError, lzma.LZMAError):
-                chunk = b""  # a damaged or cut archive: keep what came before
+            chunk = source.read(CHUNK_SIZE)
         if not chunk:
             return
         yield chunk
@@ -130,8 +133,11 @@ def _blocks_of(lines, size=4096):
         yield "\n".join(batch)
 
 
-GZIP_MAGIC = b"\x1f\x8b"
-XZ_MAGIC = b"\xfd7zXZ\x00"
+# The first bytes of the archives read as their text, and of one that is not.
+ARCHIVES = ((b"\x1f\x8b", "gzip", gzip.open), (b"\xfd7zXZ\x00", "xz", lzma.open),
+            (b"BZh", "bzip2", bz2.open))
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+MAGIC_SIZE = 6
 PID_SUFFIX = re.compile(r"\.(\d+)$")
 HAS_PID_COLUMN = re.compile(r"\s*(?:\d+(?:<[^>]*>)?\s|\[pid\s)")
 # The time column of a line (after an optional pid column), for the merge.
@@ -142,16 +148,58 @@ LINE_TIME = re.compile(r"""
 
 
 class Trace:
-    """An opened trace: ``fd`` to watch (progress, idle flushes) and
-    ``blocks(on_idle)`` to read it."""
+    """An opened trace: ``fd`` to watch (progress, idle flushes),
+    ``blocks(on_idle)`` to read it, and once read, ``damage()``."""
 
-    def __init__(self, fd, blocks):
+    def __init__(self, fd, blocks, sources):
         self.fd = fd
         self._blocks = blocks
+        self._sources = sources
 
     def blocks(self, on_idle=None):
         """The trace's lines in blocks (see ``read_blocks``)."""
         return self._blocks(on_idle)
+
+    def damage(self):
+        """Why compressed input ended before its end (a cut or corrupt
+        archive, whose text up to there was read), as text; None if it did not."""
+        found = [source.damage for source in self._sources
+                 if isinstance(source, Decompressing) and source.damage]
+        return "; ".join(found) or None
+
+
+class Sniffed:
+    """A pipe whose first bytes ``head`` were read to see what it holds."""
+
+    def __init__(self, fd, head):
+        self.fd = fd
+        self.head = head
+
+    def read(self, size):
+        """Up to ``size`` bytes: ``head`` first, then the pipe's."""
+        if self.head:
+            head, self.head = self.head[:size], self.head[size:]
+            return head
+        return os.read(self.fd, size)
+
+
+class Decompressing:
+    """A compressed trace read as its text; ``damage`` says why it ended
+    early (an archive cut short or corrupt: what came before is kept), else None."""
+
+    def __init__(self, archive, name):
+        self.archive = archive
+        self.name = name
+        self.damage = None
+
+    def read(self, size):
+        """Up to ``size`` bytes of text; b"" at its end."""
+        try:
+            # read1: what one step decompressed, kept when the next step fails.
+            return self.archive.read1(size)
+        except (OSError, EOFError, lzma.LZMAError) as error:
+            self.damage = "%s: %s" % (self.name, error)
+            return b""
 
 
 def open_file(path):
@@ -163,18 +211,31 @@ def open_file(path):
     return fd
 
 
-def decompressed(fd):
-    """``fd`` itself, or a file object decompressing it when it starts with
-    the gzip or xz magic bytes (only regular files are sniffed: a pipe's
-    first bytes cannot be put back)."""
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        return fd
-    magic = os.pread(fd, 6, 0)
-    if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=os.fdopen(fd, "rb"))
-    if magic.startswith(XZ_MAGIC):
-        return lzma.LZMAFile(os.fdopen(fd, "rb"))
-    return fd
+def decompressed(fd, path):
+    """What to read the trace ``fd`` (named ``path``) from: the fd itself,
+    a ``Sniffed`` pipe, or a ``Decompressing`` when it starts with the
+    gzip, xz or bzip2 magic bytes (a pipe's are read to know).  Raises
+    OSError for a zstd archive (Python reads none before 3.14)."""
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        head = os.pread(fd, MAGIC_SIZE, 0)
+        source = fd
+    else:
+        head = b""
+        while len(head) < MAGIC_SIZE:  # a live strace's first write is a line or more
+            chunk = os.read(fd, CHUNK_SIZE)
+            if not chunk:
+                break
+            head += chunk
+        source = Sniffed(fd, head)
+    name = path if path not in (None, "-") else "standard input"
+    for magic, kind, reader in ARCHIVES:
+        if head.startswith(magic):
+            archive = reader(os.fdopen(fd, "rb") if source is fd else source)
+            return Decompressing(archive, "%s (%s)" % (name, kind))
+    if head.startswith(ZSTD_MAGIC):
+        raise OSError(errno.EINVAL, "a zstd archive: decompress it first (zstd -dc %s | "
+                      "py-strace2pcap ...)" % ("FILE" if path in (None, "-") else path), path)
+    return source
 
 
 def open_trace(paths, date):
@@ -182,19 +243,20 @@ def open_trace(paths, date):
     input).  ``date`` places clock times when several files are merged."""
     paths = paths or [None]
     fds = [open_file(path) for path in paths]
-    sources = [decompressed(fd) for fd in fds]
+    sources = [decompressed(fd, path) for fd, path in zip(fds, paths)]
     if len(paths) == 1:
         pid = _pid_suffix(paths[0])
         if pid is None:
-            return Trace(fds[0], lambda on_idle: read_blocks(sources[0], on_idle))
-        return Trace(fds[0], lambda on_idle: _blocks_of(_with_pid(read_lines(sources[0]), pid)))
+            return Trace(fds[0], lambda on_idle: read_blocks(sources[0], on_idle), sources)
+        return Trace(fds[0], lambda on_idle: _blocks_of(_with_pid(read_lines(sources[0]), pid)),
+                     sources)
 
     def merged(_on_idle):
         streams = [_timed(_with_pid(read_lines(source), _pid_suffix(path)), date)
                    for path, source in zip(paths, sources)]
         lines = (line for _time, line in heapq.merge(*streams, key=lambda timed: timed[0]))
         return _blocks_of(lines)
-    return Trace(fds[0], merged)
+    return Trace(fds[0], merged, sources)
 
 
 def _pid_suffix(path):

@@ -10,6 +10,7 @@ not in strace 6.1: those lines are built from the ``xx`` recording by hand,
 as strace's documentation prints them.
 """
 
+import bz2
 import datetime
 import gzip
 import lzma
@@ -82,12 +83,47 @@ def test_ff_files_merged_in_time_order(tmp_path, reference):
     assert packets_of(tmp_path, "ff", files) == reference
 
 
-@pytest.mark.parametrize("opener, suffix", [(gzip.open, ".gz"), (lzma.open, ".xz")])
+@pytest.mark.parametrize("opener, suffix", [(gzip.open, ".gz"), (lzma.open, ".xz"),
+                                            (bz2.open, ".bz2")])
 def test_compressed_input(tmp_path, reference, opener, suffix):
     packed = tmp_path / ("trace.strace" + suffix)
     with opener(packed, "wb") as archive:
         archive.write((DIALECTS / "xx.strace").read_bytes())
     assert packets_of(tmp_path, "packed", [packed]) == reference
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, bz2.compress],
+                         ids=["gzip", "xz", "bzip2"])
+def test_compressed_input_on_a_pipe(tmp_path, reference, compress):
+    """``zcat``-less ``cat trace.gz | py-strace2pcap``: a pipe's first bytes
+    tell too (it converted nothing and said "not strace output")."""
+    pcap = tmp_path / "piped.pcap"
+    support.convert(None, pcap, "-q", stdin=compress((DIALECTS / "xx.strace").read_bytes()))
+    assert (support.tcp_streams(pcap), sorted(support.udp_datagrams(pcap))) == reference
+
+
+def test_a_compressed_trace_cut_short_is_converted_to_the_cut_and_said(tmp_path):
+    packed = gzip.compress((DIALECTS / "xx.strace").read_bytes())
+    whole, cut = tmp_path / "whole.strace.gz", tmp_path / "cut.strace.gz"
+    whole.write_bytes(packed)
+    cut.write_bytes(packed[:len(packed) // 2])
+    result = support.convert(cut, tmp_path / "cut.pcap")
+    assert (b"the trace ends early, cut short or damaged (%s (gzip): Compressed file ended "
+            b"before the end-of-stream marker was reached)" % str(cut).encode() in result.stderr)
+    assert support.tcp_streams(tmp_path / "cut.pcap")  # what came before the cut
+    assert support.convert(cut, tmp_path / "cut.pcap", "--strict", check=False).returncode == 1
+    result = support.convert(whole, tmp_path / "whole.pcap", "--strict")
+    assert b"ends early" not in result.stderr
+
+
+def test_a_zstd_trace_is_refused_with_what_to_do(tmp_path):
+    trace = tmp_path / "trace.strace.zst"
+    trace.write_bytes(b"\x28\xb5\x2f\xfd" + bytes(64))
+    result = support.convert(trace, tmp_path / "z.pcap", check=False)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "py-strace2pcap: cannot read %s: a zstd archive: decompress it first (zstd -dc %s | "
+        "py-strace2pcap ...)" % (trace, trace)]
 
 
 # -- strace 6.16+ shapes, built from the xx lines ----------------------------
