@@ -150,10 +150,13 @@ EXAMPLES_KEPT = 5
 STACK_FRAME = "stack frame line (-k)"
 DATA_DUMP = "hex dump line (-e read=, -e write=)"
 RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
+# strace's own messages ("strace: Process 7 attached") in a trace read from
+# its standard error, which may also cut a line in two.
+STRACE_MESSAGE = "strace's own message, mixed in (strace -o FILE keeps them out)"
 # Skips every trace has; ``examples`` keeps the others (input it could not read).
 ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
                   "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET, STACK_FRAME,
-                  DATA_DUMP}
+                  DATA_DUMP, STRACE_MESSAGE}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
 # ``[pid N]`` when strace writes to a terminal, or ``N<comm>`` with
@@ -551,6 +554,8 @@ class StraceParser:
             return self.skip(STACK_FRAME, line)
         if line.startswith("| "):
             return self.skip(DATA_DUMP, line)
+        if "strace: " in line:
+            return self.skip(STRACE_MESSAGE, line)
         return self.skip("unparseable", line)
 
     def _hold_first_half(self, pid, name, start_time, line):

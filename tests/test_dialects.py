@@ -320,7 +320,19 @@ def test_without_annotations_the_client_address_is_a_placeholder(tmp_path):
     assert parser.placeholder_addresses >= 1
     result = support.convert(support.FIXTURES / "parser" / "shapes-no-y.strace",
                              tmp_path / "shapes.pcap")
-    assert b"placeholder endpoints" in result.stderr
+    assert b"placeholder endpoints (192.0.2.x / 198.51.100.1); record with -yy" in result.stderr
+
+
+def test_strace_messages_in_a_trace_from_its_stderr_are_named():
+    """``strace ... 2>&1 | py-strace2pcap``: strace's messages come in
+    between the lines, and may cut one in two (a sweep: 62 'unparseable')."""
+    parser = StraceParser()
+    for line in ("strace: Process 20807 attached",
+                 "1795709347.617115 clone(child_stack=NULL, flags=SIGCHLDstrace: Process 20801 "
+                 "attached", ", child_tidptr=0x7fa340066a10) = 20801 <0.000178>"):
+        parser.parse(line)
+    assert parser.skipped["strace's own message, mixed in (strace -o FILE keeps them out)"] == 1
+    assert parser.skipped["unparseable"] == 1  # the rest of the line it cut
 
 
 def test_without_yy_a_unix_stream_socket_is_one_flow(tmp_path):
