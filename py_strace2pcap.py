@@ -350,11 +350,14 @@ def made_up_times(parser):
     lines = []
     if clock.used_clock:
         zone = time.strftime("%z", time.localtime(clock.first_clock))
-        lines.append("  -t/-tt clock times were read as local time (UTC%s:%s, set by TZ) on %s%s"
-                     "%s" % (zone[:3], zone[3:], day, "" if parser.date_given
-                             else " (today; --date sets the day)",
-                             "; -t shows whole seconds: record with -ttt for the order of "
-                             "packets within a second" if clock.whole_seconds else ""))
+        line = ("  -t/-tt clock times were read as local time (UTC%s:%s, set by TZ) on %s"
+                % (zone[:3], zone[3:], day))
+        if not parser.date_given:
+            line += " (today; --date sets the day)"
+        if clock.whole_seconds:
+            line += ("; -t shows whole seconds: record with -ttt for the order of packets "
+                     "within a second")
+        lines.append(line)
     if clock.used_relative:
         lines.append("  -r shows only the time between lines: the packets begin at midnight "
                      "of %s; record with -ttt for real times" % day)

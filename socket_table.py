@@ -86,9 +86,11 @@ class SocketTable:
     def opened(self, pid, fd, protocol, inode=None):
         """socket() returned ``fd`` (whose inode -y shows); a new socket of
         ``protocol``."""
-        if inode is None:
+        ident = inode
+        if ident is None:
             self._made_up -= 1
-        info = self._adopt(pid, fd, SocketInfo(protocol, ident=self._made_up if inode is None else inode))
+            ident = self._made_up
+        info = self._adopt(pid, fd, SocketInfo(protocol, ident=ident))
         if inode is not None:
             if len(self._inodes) >= SOCKETS_KEPT:
                 self._inodes.clear()

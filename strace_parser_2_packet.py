@@ -376,7 +376,9 @@ class InetPacketizer:
         """The packet of one datagram, or none if its other end already wrote it."""
         remote = event["remote"] or self.udp_peers.get((event["pid"], event["fd"]))
         if remote is None or local is None:
-            ipv6 = event["protocol"] == "UDPv6"
+            # The peer's family on the wire (a dual-stack socket's may be IPv4).
+            ipv6 = (":" in ipv4_unmapped(remote)[0] if remote is not None
+                    else event["protocol"] == "UDPv6")
             placeholders = placeholder_endpoints(event["pid"], event["fd"], event["session"], ipv6)
             if remote is None:
                 remote = placeholders[1]

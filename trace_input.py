@@ -11,9 +11,9 @@ the trace is still being written, and bulk input never pays for flushes.
 ``open_trace(paths, date)`` opens what ``-r`` names: standard input, one
 file, or several (``strace -ff -o trace`` writes ``trace.PID`` per thread),
 each plain or compressed with gzip, xz or bzip2 (told by its first bytes,
-not its name, also on a pipe).  Several files are merged in time order; lines of a file named
-``NAME.PID`` that have no pid column get that pid, as if strace had written
-them with ``-f``.
+not its name, also on a pipe).  Several files are merged in time order;
+lines of a file named ``NAME.PID`` that have no pid column get that pid, as
+if strace had written them with ``-f``.
 """
 
 import bz2
@@ -133,7 +133,8 @@ def _blocks_of(lines, size=4096):
         yield "\n".join(batch)
 
 
-# The first bytes of the archives read as their text, and of one that is not.
+# The first bytes of the archives read as their text, and of zstd's (which
+# Python 3.11 cannot read).
 ARCHIVES = ((b"\x1f\x8b", "gzip", gzip.open), (b"\xfd7zXZ\x00", "xz", lzma.open),
             (b"BZh", "bzip2", bz2.open))
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
