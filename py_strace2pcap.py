@@ -237,6 +237,12 @@ class PacketStage:
                 self.ignored_events += 1
                 continue
             packets = packetizer.packets(event)
+            if self.unix is not None:
+                # The other packetizer's FINs due by this event's time go out
+                # now, not at that packetizer's next event, seconds later.
+                for other in (self.inet, self.unix):
+                    if other is not packetizer and other.held_fins:
+                        packets = other.held_fins.release_due(event["time"]) + packets
             if packets and not self.described:
                 self.described = True
                 self.output.describe(flags)

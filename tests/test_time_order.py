@@ -139,6 +139,29 @@ def test_fins_held_by_both_packetizers_at_the_end_keep_time_order(tmp_path):
         (round(T0 + 0.5, 6), "PA")]
 
 
+def test_a_unix_fin_due_goes_out_before_a_later_inet_packet(tmp_path):
+    """nginx's worker closes its copies of a unix socketpair, and the next
+    syscall, 3.65 s later, is an INET accept (a sweep): the FIN, due after
+    FIN_HOLD_SECONDS, goes out before that accept's packets, not after them
+    once the unix packetizer's next event comes."""
+    lines = [
+        trace_line(7, T0, 'write(3<UNIX-STREAM:[555->556]>, "\\x61", 1) = 1 <0.000010>'),
+        trace_line(7, T0 + 0.1, "close(3<UNIX-STREAM:[555->556]>) = 0 <0.000010>"),
+        trace_line(7, T0 + 3.75, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x")),
+        trace_line(7, T0 + 4.5, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"y")),
+        trace_line(7, T0 + 5.0, 'write(4<UNIX-STREAM:[557->558]>, "\\x62", 1) = 1 <0.000010>'),
+    ]
+    trace = tmp_path / "due.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "due.pcap"
+    result = support.convert(trace, pcap, "--capture-unix-socket")
+    rows = flags_and_times(pcap)
+    assert [(time, flags) for time, flags, _payload in rows] == [
+        (T0, "PA"), (round(T0 + 0.1, 6), "FA"), (round(T0 + 0.1, 6), "A"),
+        (round(T0 + 3.75, 6), "PA"), (round(T0 + 4.5, 6), "PA"), (round(T0 + 5.0, 6), "PA")]
+    assert b"stamped earlier than" not in result.stderr
+
+
 def java_lines():
     """Java's HttpServer closes, the client thread shuts another connection
     down, then reads 0 on the first: the held FIN comes out after the other
