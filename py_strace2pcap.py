@@ -298,6 +298,10 @@ class PacketStage:
                 report.append("  %d unix stream events had no -yy annotation: a socket's peer "
                               "is unknown, so each traced end is a flow of its own (record "
                               "with -yy to join them)" % parser.unix_streams_unannotated)
+        if self.inet.seen_open:
+            report.append("  %d TCP connections were open before their first line (no connect() "
+                          "or accept(): strace -p, or -e trace= without them): no handshake"
+                          % self.inet.seen_open)
         if self.ignored_events:
             report.append("  %d socket events of a kind not captured (see --capture-net, "
                           "--capture-unix-socket)" % self.ignored_events)

@@ -99,6 +99,7 @@ class InetPacketizer:
         self.tcp_peers = OrderedDict()
         self.tcp_routes = {}
         self.connections = 0
+        self.seen_open = 0  # connections first seen already open (no connect/accept)
         self.udp_peers = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
@@ -315,6 +316,8 @@ class InetPacketizer:
         if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
             self._retire_an_idle_conversation(now)
         self.connections += 1
+        if opened_at is None:
+            self.seen_open += 1
         return packets, conversation
 
     def _fin(self, conversation, sender, time, links, traced_side, event):

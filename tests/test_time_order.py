@@ -162,6 +162,22 @@ def test_a_unix_fin_due_goes_out_before_a_later_inet_packet(tmp_path):
     assert b"stamped earlier than" not in result.stderr
 
 
+def test_the_summary_counts_connections_first_seen_open(tmp_path):
+    """-e trace=read,write,sendto,recvfrom (a sweep) or strace -p: no
+    connect() or accept(), so no handshake, and the summary says why."""
+    trace = tmp_path / "open.strace"
+    trace.write_text(trace_line(7, T0, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x")) + "\n")
+    result = support.convert(trace, tmp_path / "open.pcap")
+    assert (b"1 TCP connections were open before their first line (no connect() or accept(): "
+            b"strace -p, or -e trace= without them): no handshake" in result.stderr)
+    trace.write_text("\n".join([
+        trace_line(7, T0, 'connect(5<TCP:[127.0.0.1:40000->127.0.0.1:6379]>, {sa_family=AF_INET, '
+                          'sin_port=htons(6379), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.0001>'),
+        trace_line(7, T0 + 0.1, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x"))]) + "\n")
+    result = support.convert(trace, tmp_path / "open.pcap")
+    assert b"open before" not in result.stderr and flags_and_times(tmp_path / "open.pcap")[0][1] == "S"
+
+
 def java_lines():
     """Java's HttpServer closes, the client thread shuts another connection
     down, then reads 0 on the first: the held FIN comes out after the other
