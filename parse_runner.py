@@ -79,16 +79,19 @@ class InProcess:
         self.fd = trace.fd
 
     def batches(self, on_idle):
-        """``(events, flags)`` for each block of the trace."""
+        """``(events, flags)`` for each block of the trace, and last the
+        events held back until its end."""
         for block in self.trace.blocks(on_idle):
             yield self.stage.events(block), self.stage.flags
+        yield from self.rest()
 
     def stop(self, _signum):
         """Nothing runs on its own here: the caller just stops asking."""
 
     def rest(self):
-        """Nothing was parsed and not yet taken."""
-        return ()
+        """The events held back (see ``ParseStage.held_events``), as a batch."""
+        held = self.stage.held_events()
+        return [(held, self.stage.flags)] if held else []
 
     def finish(self):
         """The parser, its books closed; None: no child was stopped; and
@@ -223,6 +226,9 @@ def _run_child(stage, trace, stop_signals, events_fd):
             stopped_by = stop.signum
         except OSError as error:  # reading the trace
             io_error = error
+        held = stage.held_events()
+        if held:
+            _send(events_fd, EVENTS, marshal.dumps((held, stage.flags)))
         stage.parser.finish()
         _send(events_fd, END, pickle.dumps((stage.parser, stopped_by, io_error,
                                             trace.damage())))

@@ -168,6 +168,11 @@ class ParseStage:
                     self._learn_flags(line, event)
         return parser.join_reads(events)
 
+    def held_events(self):
+        """The events still held back at the end of input (a run of small
+        reads the last block ended in, see ``StraceParser.join_reads``)."""
+        return self.parser.held_reads()
+
     def _learn_flags(self, line, event):
         if type(event) is tuple:
             event = unpack_event(event)

@@ -303,6 +303,7 @@ class StraceParser:
         # Small reads that filled their buffer in the block being parsed,
         # and the reads joined to one before them (see SMALL_READ).
         self._filled_reads = 0
+        self._open_run = None  # a run of small reads a block ended in
         self.reads_joined = 0
         self.line_number = 0
         self._unfinished = {}
@@ -669,12 +670,16 @@ class StraceParser:
         joined into the run's first event: its time, all their bytes (see
         SMALL_READ).  A run ends with a read that did not fill its buffer,
         and before any other event, a read that waited for its data, or one
-        begun more than JOIN_GAP after the one before."""
-        if not self._filled_reads:
+        begun more than JOIN_GAP after the one before.  A run the block
+        ends in is held for the next block's reads (``held_reads`` at the
+        end of input): where the blocks are cut must not matter."""
+        if not self._filled_reads and self._open_run is None:
             return events
         self._filled_reads = 0
         joined = []
-        run = None
+        run, self._open_run = self._open_run, None
+        if run is not None:
+            joined.append(run)
         for event in events:
             if run is not None:
                 read = event if type(event) is dict else unpack_event(event)
@@ -692,7 +697,14 @@ class StraceParser:
                 run = dict(event, ended=event["time"] + (event["duration"] or 0.0))
                 event = run
             joined.append(event)
+        if run is not None:  # the last event, and the next block's reads may go on it
+            self._open_run = joined.pop()
         return joined
+
+    def held_reads(self):
+        """The events ``join_reads`` still holds (at the end of input)."""
+        run, self._open_run = self._open_run, None
+        return [] if run is None else [run]
 
     @staticmethod
     def _continues(run, read):

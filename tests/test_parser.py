@@ -280,13 +280,14 @@ T0 = 1795701900.0
 
 
 def joined_reads(*lines):
-    """The events of ``lines`` as the parse stage gives them (one block):
-    small reads that filled their buffer joined with the reads after them."""
+    """The events of ``lines`` as the parse stage gives them (one block,
+    then the end of input): small reads that filled their buffer joined
+    with the reads after them."""
     from strace_parser import unpack_event
     parser = StraceParser()
     events = [event for line in lines for event in parser.parse_packed(line)]
     return ([event if type(event) is dict else unpack_event(event)
-             for event in parser.join_reads(events)], parser.reads_joined)
+             for event in parser.join_reads(events) + parser.held_reads()], parser.reads_joined)
 
 
 def read_line(time, data, count, duration=0.00001, fd=SSH_SOCKET, name="read"):

@@ -208,7 +208,8 @@ def test_a_fin_let_out_by_a_later_event_goes_before_the_packets_after_its_close(
 
 def test_the_pcap_does_not_depend_on_how_the_input_is_cut(tmp_path):
     """The same lines as one block (a file) and one line per block (a
-    slow pipe) give the same pcap."""
+    slow pipe) give the same pcap (a run of small reads cut between
+    blocks was two segments or more)."""
     import py_strace2pcap
     from pcap_output import PcapOutput
 
@@ -220,13 +221,19 @@ def test_the_pcap_does_not_depend_on_how_the_input_is_cut(tmp_path):
             packets = py_strace2pcap.PacketStage(writer, arguments)
             for block in blocks:
                 packets.take(parse.events(block), parse.flags)
+            packets.take(parse.held_events(), parse.flags)
             packets.finish()
             writer.close()
         return (tmp_path / "out.pcap").read_bytes()
 
-    lines = java_lines()
+    # And a banner read a byte at a time (joined into one segment), as ssh does.
+    banner = "127.0.0.1:41954->127.0.0.1:2222"
+    lines = java_lines() + [
+        trace_line(10, T0 + 0.4 + 0.0001 * index,
+                   'read(3<TCP:[%s]>, "\\x%02x", 1) = 1 <0.000010>' % (banner, byte))
+        for index, byte in enumerate(b"SSH-2.0\r\n")]
     whole = converted(["\n".join(lines)])
-    assert len(support.pcap_records(whole)) == 5
+    assert len(support.pcap_records(whole)) == 5 + 1
     assert whole == converted(lines)
 
 
