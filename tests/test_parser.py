@@ -312,6 +312,16 @@ def test_a_header_read_byte_by_byte_is_one_event():
     assert (events[0]["time"], events[0]["duration"], joined) == (T0 + 1.0, 0.02, 9)
 
 
+def test_a_read_slowed_by_a_loaded_machine_is_joined_too():
+    """A traced recv(1) of a byte already queued took 3 ms on a loaded
+    machine (the banner test's own trace): still the same segment."""
+    lines = [read_line(1.0 + 0.0001 * index, bytes([byte]), 1,
+                       0.003 if index == 4 else 0.00001)
+             for index, byte in enumerate(b"SSH-2.0\r\n")]
+    events, joined = joined_reads(*lines)
+    assert [event["payload"] for event in events] == [b"SSH-2.0\r\n"] and joined == 8
+
+
 @pytest.mark.parametrize("second", [
     read_line(1.0001, b"T", 1, duration=0.05),                     # it waited for its byte
     read_line(1.01, b"T", 1),                                      # begun 10 ms later
