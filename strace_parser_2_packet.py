@@ -185,8 +185,7 @@ class InetPacketizer:
                                          self.links.for_event(connect, ethertype), side, connect)
         links = self.links.for_event(event, ethertype)
         if name == "close":
-            self.held_fins.hold(conversation, conversation, side, links, event)
-            return packets
+            return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)

@@ -247,11 +247,19 @@ class HeldFins(OrderedDict):
         self.send = send
 
     def hold(self, owner, conversation, side, links, event):
-        """Hold the FIN of ``side``'s close() ``event`` (none once its FIN is out)."""
+        """Hold the FIN of ``side``'s close() ``event`` (none once its FIN is
+        out); return the packets of the FINs it lets out: when the other end's
+        close() is held too, both ends are done and neither FIN waits."""
         key = (conversation, side)
         self.pop(key, None)
-        if not conversation.directions[side].fin_sent:
-            self[key] = (owner, (side, event["time"], links, side, event))
+        if conversation.directions[side].fin_sent:
+            return []
+        fin = (side, event["time"], links, side, event)
+        other = self.pop((conversation, 1 - side), None)
+        if other is None:
+            self[key] = (owner, fin)
+            return []
+        return self.send(other[0], *other[1]) + self.send(owner, *fin)
 
     def at_exit(self, used, exited, protocol, links_of):
         """The packets of the FINs held before the exit event ``exited``
@@ -280,7 +288,8 @@ class HeldFins(OrderedDict):
                          "path": None, "peer_path": None}
                 if "process" in exited:  # pcapng: the thread's process (ProcessNames)
                     event["process"] = exited["process"]
-                self.hold(owner, conversation, side, links_of(conversation, event), event)
+                released += self.hold(owner, conversation, side, links_of(conversation, event),
+                                      event)
         return released
 
     def peer_closed(self, owner, conversation, side, links, event):

@@ -238,8 +238,7 @@ class UnixPacketizer:
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
                                          CLIENT, connect)
         if name == "close":
-            self.held_fins.hold(flow, conversation, side, links, event)
-            return packets
+            return packets + self.held_fins.hold(flow, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the socket: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)

@@ -80,6 +80,22 @@ def test_peer_reading_zero_releases_the_held_fin():
         (18000, "FA", T0 + 0.3, 2), (40001, "A", T0 + 0.3, 2)]
 
 
+def test_both_ends_closing_let_both_fins_out_at_once():
+    """Client and server close() 32 us apart (a sweep's PostgreSQL-like
+    program): both ends are done, so neither FIN waits FIN_HOLD_SECONDS
+    while later traffic piles up behind them (they were written 1.7 s of
+    trace later, after the next connection's packets)."""
+    packets = run([
+        event("write", "out", b"bye", pid=1, fd=3, time=T0, **CLIENT_SIDE),
+        event("close", pid=1, fd=3, time=T0 + 0.000010, **CLIENT_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.000042, **SERVER_SIDE),
+    ], flush=False)
+    rows = summary(packets)
+    assert [(port, flags, time) for port, flags, _length, time, _pid in rows] == [
+        (40001, "PA", T0), (40001, "FA", T0 + 0.000010), (18000, "A", T0 + 0.000010),
+        (18000, "FA", T0 + 0.000042), (40001, "A", T0 + 0.000042)]
+
+
 def test_shutdown_rd_sends_no_fin_and_shutdown_wr_at_once():
     """SHUT_RD sends nothing, and the reads of 0 bytes after it are not the
     peer's FIN; SHUT_RDWR sends the FIN at once."""
