@@ -189,9 +189,8 @@ class InetPacketizer:
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
-        if name in ACCEPT_SYSCALLS:
-            # The client's SYN came before the accept returned, not when it began.
-            packets += conversation.open(1 - side, receive_time(event), links, side, event)
+        if name in ACCEPT_SYSCALLS and not conversation.started:
+            packets += conversation.open(1 - side, self._syn_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             if len(payload) < length and 1 - side in conversation.traced_sides:
@@ -268,6 +267,24 @@ class InetPacketizer:
         if event["local"] is not None:
             bounded_put(self.tcp_peers, (event["pid"], event["fd"]), event["remote"],
                         TCP_PEERS_KEPT)
+
+    def _syn_time(self, accept):
+        """When the SYN of the connection ``accept`` returned left: the start
+        of the oldest connect() to the accepting address that began before
+        the accept returned and still waits for its port to show (the traced
+        client's, its line maybe not yet resumed: each is taken once, in
+        the accept queue's order); else the accept's return.  Not its
+        start: a server waits in accept() for seconds."""
+        returned = receive_time(accept)
+        server = accept["local"]
+        waiting = [connect for key, connects in self.pending_connects.items()
+                   if key[1] == server for connect in connects
+                   if connect["time"] <= returned and not connect.get("syn_taken")]
+        if not waiting:
+            return returned
+        first = min(waiting, key=lambda connect: connect["time"])
+        first["syn_taken"] = True
+        return first["time"]
 
     def _take_connect(self, pid, fd, remote, first_seen):
         """The pending connect of ``fd`` to ``remote``: that pid's, else the

@@ -80,6 +80,29 @@ def test_peer_reading_zero_releases_the_held_fin():
         (18000, "FA", T0 + 0.3, 2), (40001, "A", T0 + 0.3, 2)]
 
 
+def test_an_accept_of_a_traced_client_takes_its_connect_time():
+    """Both ends traced, the client's non-blocking connect() still waiting
+    for its port to show when the accept returns 4 ms later (a sweep:
+    ZeroMQ, gRPC, PostgreSQL were 3-7 ms late): the SYN at the connect."""
+    lines = [
+        '7 1795659000.000000 connect(5<TCP:[1001]>, {sa_family=AF_INET, sin_port=htons(18000), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress) '
+        '<0.000050>',
+        '8 1795659000.000100 accept4(3<TCP:[127.0.0.1:18000]>, NULL, NULL, SOCK_CLOEXEC) = '
+        '4<TCP:[127.0.0.1:18000->127.0.0.1:40001]> <0.004000>',
+        '7 1795659000.004500 getsockopt(5<TCP:[127.0.0.1:40001->127.0.0.1:18000]>, SOL_SOCKET, '
+        'SO_ERROR, [0], [4]) = 0 <0.000010>',
+        '7 1795659000.004600 sendto(5<TCP:[127.0.0.1:40001->127.0.0.1:18000]>, "\\x68\\x69", 2, '
+        '0, NULL, 0) = 2 <0.000010>',
+    ]
+    parser = StraceParser()
+    events = [event for line in lines for event in parser.parse(line)]
+    rows = summary(run(events, flush=False))
+    assert [(port, flags, time) for port, flags, _length, time, _pid in rows] == [
+        (40001, "S", 1795659000.0), (18000, "SA", 1795659000.0), (40001, "A", 1795659000.0),
+        (40001, "PA", 1795659000.0046)]
+
+
 def test_both_ends_closing_let_both_fins_out_at_once():
     """Client and server close() 32 us apart (a sweep's PostgreSQL-like
     program): both ends are done, so neither FIN waits FIN_HOLD_SECONDS
