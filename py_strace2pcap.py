@@ -92,6 +92,10 @@ def parse_arguments(argv):
         parser.error("the following arguments are required: output")
     if arguments.seed_grpc and not arguments.seed_http2:
         parser.error("--seed-grpc needs --seed-http2")
+    if arguments.seed_http2 and not arguments.capture_unix_socket:
+        parser.exit(EXIT_USAGE, "py-strace2pcap: --seed-http2 seeds unix flows: add "
+                                "--capture-unix-socket (a TCP connection's HTTP/2 is decoded "
+                                "with tshark -d tcp.port==PORT,http2)\n")
     if arguments.format is None:
         arguments.format = "pcapng" if arguments.output.endswith(".pcapng") else "pcap"
     if arguments.tls_keylog and arguments.format != "pcapng":

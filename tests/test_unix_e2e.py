@@ -219,3 +219,13 @@ def run_psql_under_strace(cluster, tmp_path, bin_dir, as_user):
     first_fin = next(index for index, row in enumerate(rows) if row.split("\t")[2] in ("1", "True"))
     last_data = max(index for index, row in enumerate(rows) if row.split("\t")[1] != "0")
     assert last_data < first_fin
+
+
+def test_seeding_without_unix_capture_says_what_to_add(tmp_path):
+    """--seed-http2 works on unix flows only: alone it did nothing, silently."""
+    result = support.convert(support.FIXTURES / "unix" / "grpc-client.strace",
+                             tmp_path / "out.pcap", "--seed-http2", "--seed-grpc", check=False)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [
+        "py-strace2pcap: --seed-http2 seeds unix flows: add --capture-unix-socket (a TCP "
+        "connection's HTTP/2 is decoded with tshark -d tcp.port==PORT,http2)"]
