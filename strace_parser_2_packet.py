@@ -189,8 +189,9 @@ class InetPacketizer:
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
-        if name in ACCEPT_SYSCALLS and not conversation.started:
-            packets += conversation.open(1 - side, self._syn_time(event), links, side, event)
+        if name in ACCEPT_SYSCALLS:
+            if not conversation.started:
+                packets += conversation.open(1 - side, self._syn_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             if len(payload) < length and 1 - side in conversation.traced_sides:
