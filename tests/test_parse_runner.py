@@ -2,6 +2,7 @@
 the same pcap and the same summary either way; a child that fails, stops
 or loses its parent."""
 
+import marshal
 import os
 import re
 import signal
@@ -107,6 +108,61 @@ def test_a_failing_child_is_reported_and_the_pcap_holds_the_blocks_before(
     text = trace.read_bytes()
     first_block = text[:text.rindex(b"\n", 0, trace_input.CHUNK_SIZE)]
     assert len(written) == 3 + first_block.count(b" write(")  # the handshake, the writes
+
+
+def test_the_child_sends_the_events_of_many_blocks_in_one_message(monkeypatch, capfd, tmp_path):
+    trace = tmp_path / "trace.strace"
+    trace.write_text(write_lines(2000))  # about 1.6 MB: 25 blocks
+    batches = []
+    take = py_strace2pcap.PacketStage.take
+
+    def counted_take(stage, events, flags):
+        batches.append(len(events))
+        return take(stage, events, flags)
+    monkeypatch.setattr(py_strace2pcap.PacketStage, "take", counted_take)
+    pcap = tmp_path / "out.pcap"
+    assert run_main(monkeypatch, capfd, True, [str(pcap), "-q", "-r", str(trace)]) == (0, "", 1)
+    # A message per BATCH_EVENTS events or so, not one per block.
+    assert sum(batches) == 2001 and len(batches) <= 2 + 2001 // parse_runner.BATCH_EVENTS
+    assert len(frames(pcap.read_bytes())) == 3 + 2000
+
+
+def messages(fd):
+    """The (events, flags) messages waiting in pipe ``fd`` (non-blocking)."""
+    os.set_blocking(fd, False)
+    data = b""
+    try:
+        while True:
+            data += os.read(fd, 1 << 16)
+    except BlockingIOError:
+        pass
+    found = []
+    while data:
+        _tag, size = parse_runner.HEADER.unpack_from(data)
+        found.append(marshal.loads(data[parse_runner.HEADER.size:parse_runner.HEADER.size + size]))
+        data = data[parse_runner.HEADER.size + size:]
+    return found
+
+
+def test_a_batch_waits_at_most_batch_wait_for_more_events(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(parse_runner.time, "monotonic", lambda: now[0])
+    read, write = os.pipe()
+    try:
+        batch = parse_runner.Batch(write)
+        batch.add([("event", 1)], "flags")
+        now[0] = parse_runner.BATCH_WAIT / 2
+        batch.add([], "flags")  # a block of other lines: the event still waits
+        assert messages(read) == []
+        now[0] = parse_runner.BATCH_WAIT
+        batch.add([], "flags")
+        assert messages(read) == [([("event", 1)], "flags")]
+        batch.add([("event", 2)], "flags")
+        batch.add([("event", 3)], "other flags")  # the first goes with its own flags
+        assert messages(read) == [([("event", 2)], "flags")]
+    finally:
+        os.close(read)
+        os.close(write)
 
 
 @pytest.mark.parametrize("writes, forked", [(50, 0), (2000, 1)])
