@@ -24,7 +24,7 @@ from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import EXITED, PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
-from strace_parser_2_packet import INET_PROTOCOLS, InetPacketizer
+from strace_parser_2_packet import INET_PROTOCOLS, REFUSED_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
 
@@ -322,6 +322,10 @@ class PacketStage:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
                           "show: their packets declare the length and hold no bytes"
                           % (parser.unseen_payloads, parser.unseen_bytes))
+        if self.inet.refused_connects:
+            report.append("  %d connect() calls refused: a SYN each, from a made-up port "
+                          "(%d and up: strace does not show it), and the peer's RST"
+                          % (self.inet.refused_connects, REFUSED_PORTS[0]))
         if parser.failed_connects:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(

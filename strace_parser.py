@@ -55,7 +55,11 @@ peer_path      str | None      UNIX datagrams: the ``sun_path`` of
                                sendto/recvfrom/sendmsg/recvmsg's sockaddr
 error          str | None      ``EINPROGRESS`` for a non-blocking connect;
                                ``ECONNRESET`` for a TCP read or write that met
-                               the peer's RST (direction None, no bytes)
+                               the peer's RST (direction None, no bytes);
+                               ``ECONNREFUSED`` for a TCP connect refused, or
+                               a TCP read, write or getsockopt(SO_ERROR) that
+                               tells a non-blocking connect's refusal (the only
+                               getsockopt giving an event; direction None)
 how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``;
                                ``SO_LINGER 0`` for a TCP setsockopt that makes
                                the socket's close() send a RST (the only
@@ -126,7 +130,11 @@ DATA_SYSCALLS = {
 }
 UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair",
-                  "setsockopt"}
+                  "setsockopt", "getsockopt"}
+# A non-blocking connect's refusal, as getsockopt(SO_ERROR) tells it (the
+# only getsockopt lines parsed: the others are dropped by this mark).
+REFUSED_MARK = "[ECONNREFUSED]"
+REFUSED_SO_ERROR = "SO_ERROR, " + REFUSED_MARK
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
 # for traces without -yy, and which threads share their fds.
@@ -452,6 +460,9 @@ class StraceParser:
                 name = block[max(start, rfind(" ", start, paren) + 1):paren]
                 if name.isidentifier() and name not in self.syscalls:
                     continue
+                if (name == "getsockopt" and find(REFUSED_MARK, opening, line_end) < 0
+                        and not block.endswith(UNFINISHED, start, line_end)):
+                    continue
                 if name not in waiting and block.endswith(UNFINISHED, start, line_end):
                     waiting[name] = line_end
             starts.add(start)
@@ -501,7 +512,9 @@ class StraceParser:
         if self.clock.relative is not False:
             self.clock.advance(head.group("time"))
         name = head.group("name") or head.group("resumed")
-        if name not in self.syscalls:
+        if name not in self.syscalls or (name == "getsockopt" and REFUSED_MARK not in line
+                                         and not head.group("resumed")
+                                         and not line.endswith(UNFINISHED)):
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
@@ -811,9 +824,13 @@ class StraceParser:
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST: an
         # event, with no bytes, for the packetizer to show it.
-        reset = (result < 0 and errno == "ECONNRESET" and name in DATA_SYSCALLS
-                 and first is not None and first.group("protocol").startswith("TCP"))
-        if result < 0 and not (reset or name == "connect" and errno == "EINPROGRESS"):
+        tcp = first is not None and first.group("protocol").startswith("TCP")
+        reset = result < 0 and errno == "ECONNRESET" and name in DATA_SYSCALLS and tcp
+        # A connect refused, or a data call telling a non-blocking one's
+        # refusal: events, for the SYN and the peer's RST.
+        refused = (result < 0 and errno == "ECONNREFUSED" and tcp
+                   and (name == "connect" or name in DATA_SYSCALLS))
+        if result < 0 and not (reset or refused or name == "connect" and errno == "EINPROGRESS"):
             if (name == "connect" and first is not None
                     and first.group("protocol").startswith(("TCP", "UDP"))):
                 self.failed_connects[errno or "?"] += 1
@@ -856,7 +873,7 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
-            if reset:
+            if reset or refused and name != "connect":
                 event["direction"] = None
                 events = [event]
             elif name in DATA_SYSCALLS:
@@ -1047,6 +1064,10 @@ class StraceParser:
             if not (event["protocol"].startswith("TCP") and ABORTIVE_LINGER.search(args)):
                 return self.skip("socket setup", args)
             event["how"] = ABORTIVE_CLOSE
+        elif name == "getsockopt":
+            if not (event["protocol"].startswith("TCP") and REFUSED_SO_ERROR in args):
+                return self.skip("socket setup", args)
+            event["error"] = "ECONNREFUSED"
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
             second = dict(event)

@@ -46,6 +46,9 @@ TCP_PEERS_KEPT = 65536
 RECENT_DATAGRAMS_KEPT = 4096
 UDP_ROUTES_KEPT = 65536
 TCP_ROUTES_KEPT = 16384
+# The made-up ports of refused connects' SYNs: above Linux's default
+# ephemeral range (32768-60999).
+REFUSED_PORTS = range(61000, 65536)
 
 
 def loopback_source(local, remote):
@@ -79,6 +82,24 @@ def same_family(local, remote):
     return ("::ffff:" + local[0], local[1]), remote
 
 
+def refused_source(connect, number):
+    """``(local, remote)`` on the wire of the ``number``-th refused
+    ``connect``: its bound address if it had one, else the loopback address
+    for a loopback peer (a TEST-NET placeholder for any other, as
+    ``placeholder_endpoints`` gives), and a port REFUSED_PORTS[0] and up,
+    one per attempt: outside Linux's ephemeral range, so no real
+    connection's, and no 4-tuple reused."""
+    remote = connect["remote"]
+    ipv6 = ":" in remote[0] and not remote[0].startswith("::ffff:")
+    port = REFUSED_PORTS[number % len(REFUSED_PORTS)]
+    local = connect["local"] or (UNSPECIFIED_ADDRESSES[ipv6], port)
+    local = loopback_source(local, remote)
+    if local[0] in UNSPECIFIED_ADDRESSES:
+        placeholder = placeholder_endpoints(connect["pid"], connect["fd"], connect["session"], ipv6)
+        local = (placeholder[0][0], local[1])
+    return same_family(local, remote)
+
+
 def ipv4_unmapped(endpoint):
     """``(::ffff:a.b.c.d, port)`` -> ``(a.b.c.d, port)``; others unchanged."""
     ip = endpoint[0]
@@ -100,6 +121,7 @@ class InetPacketizer:
         self.tcp_routes = {}
         self.connections = 0
         self.seen_open = 0  # connections first seen already open (no connect/accept)
+        self.refused_connects = 0
         self.udp_peers = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
@@ -154,6 +176,8 @@ class InetPacketizer:
 
     def _tcp(self, event):
         name = event["syscall"]
+        if event["error"] == "ECONNREFUSED":
+            return self._refused(event)
         if name == "connect":
             if event["remote"] is not None:
                 self._remember_connect(event)
@@ -224,6 +248,38 @@ class InetPacketizer:
             # The call met the peer's RST by its end.
             packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
+
+    def _refused(self, event):
+        """The SYN and the peer's RST of a refused connect: ``event`` is the
+        connect, or the syscall that told a non-blocking one's refusal
+        (getsockopt(SO_ERROR), a read or write), whose pending connect it
+        takes; the RST comes at its start.  strace never shows the port the
+        SYN left from: it is made up (see ``refused_source``)."""
+        if event["syscall"] == "connect":
+            connect, refused_at = event, receive_time(event)
+        else:
+            connect, refused_at = self._take_any_connect(event["pid"], event["fd"]), event["time"]
+        if connect is None or connect["remote"] is None:
+            return []
+        local, remote = refused_source(connect, self.refused_connects)
+        self.refused_connects += 1
+        key = (local, remote) if local < remote else (remote, local)
+        conversation = TcpConversation(key, self.closed_conversations.get(key))
+        bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
+        client = conversation.side_of(local)
+        links = self.links.for_event(connect, conversation.templates[0].ethertype)
+        return conversation.refused(client, connect["time"], refused_at, links, connect)
+
+    def _take_any_connect(self, pid, fd):
+        """The pending connect of ``fd`` to any peer: ``pid``'s, else the
+        newest; None if there is none."""
+        keys = [key for key, connects in self.pending_connects.items() if key[0] == fd]
+        if not keys:
+            return None
+        key = next((key for key in keys
+                    if any(connect["pid"] == pid for connect in self.pending_connects[key])),
+                   keys[-1])
+        return self._take_connect(pid, fd, key[1], False)
 
     def _tcp_endpoints(self, event):
         """(local, remote) of a TCP event as the trace shows them, or None

@@ -127,6 +127,16 @@ class TcpConversation:
         ack = self._packet(client, 0, b"", 0, time, links, traced_side, event)
         return [syn, syn_ack, ack]
 
+    def refused(self, client, time, refused_at, links, event):
+        """A connection refused: the SYN of ``client`` (the traced side) at
+        ``time``, and at ``refused_at`` the peer's RST-ACK, which acks the
+        SYN and has sequence number 0, as a kernel answers a closed port."""
+        syn = self._packet(client, SYN, b"", 0, time, links, client, event)
+        self.directions[client].syn_sent = True
+        self.directions[1 - client].isn = 0
+        self.was_reset = True
+        return [syn, self._packet(1 - client, RST, b"", 0, refused_at, links, client, event)]
+
     def transfer(self, sender, payload, length, by_sender, time, links, traced_side, event):
         """Data of one syscall: ``length`` bytes from ``sender`` of which
         ``payload`` holds what strace printed.  ``by_sender`` tells whether

@@ -100,6 +100,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         '8     1795659371.000004 <... read resumed>"\\x41", 1) = 1 <0.000010>',
         # socketpair's first half shows no socket (its resumed half does).
         '9     1795659371.000004 socketpair(AF_UNIX, SOCK_STREAM, 0,  <unfinished ...>',
+        # getsockopt(SO_ERROR) telling no error (a connect's success).
+        '7     1795659371.000004 getsockopt(5<TCP:[127.0.0.1:1->127.0.0.1:2]>, SOL_SOCKET, '
+        'SO_ERROR, [0], [4]) = 0 <0.000002>',
     ]
     # A resumed half before any first half of its name: begun before the
     # trace, nothing to complete.
@@ -117,6 +120,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         '7     1795659371.000010 splice(8<pipe:[21]>, NULL, 5<TCP:[127.0.0.1:1->127.0.0.1:2]>, '
         'NULL, 4, SPLICE_F_MOVE) = 4 <0.000003>',
         '7     1795659371.000011 close(13<socket:[22]>) = 0 <0.000002>',
+        # One telling a non-blocking connect's refusal.
+        '7     1795659371.000012 getsockopt(14<TCP:[23]>, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], '
+        '[4]) = 0 <0.000002>',
     ]
     parser = StraceParser(date=DATE)
     parser.rejects_unannotated = True
@@ -128,9 +134,9 @@ def test_the_sieve_passes_only_socket_lines_and_their_resumed_halves():
         numbers.append(parser.line_number + 1)  # parse() counts the line it is given
         parser.parse(line)
     assert passed == wanted
-    assert numbers == [4, 5, 11, 12, 13, 14, 15]
-    assert parser.line_number == 15
-    assert parser.skipped["not a socket syscall"] == 8
+    assert numbers == [4, 5, 12, 13, 14, 15, 16, 17]
+    assert parser.line_number == 17
+    assert parser.skipped["not a socket syscall"] == 9
 
 
 def test_blocks_of_long_lines_are_split_not_sieved():

@@ -224,21 +224,27 @@ def test_a_return_value_with_a_leading_zero_is_read_as_decimal():
 
 
 def test_failed_connects_are_named_in_the_summary(tmp_path):
-    """connect() = -1 ECONNREFUSED: strace shows no source port, the pcap
-    no packets; the summary says how many failed and why (TCP and UDP: a
-    unix connect() to a missing path, as curl's to nscd, is not news)."""
-    refused = ('7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
-               'sin_port=htons(9999), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 ECONNREFUSED '
-               '(Connection refused) <0.000050>')
+    """A refused TCP connect() gives a SYN and a RST from a made-up port
+    (strace shows none); others, timed out or unreachable, give no packets:
+    the summary says how many and why (a unix connect() to a missing path,
+    as curl's to nscd, is not news)."""
+    failed = ('7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
+              'sin_port=htons(9999), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 %s <0.000050>')
     trace = tmp_path / "refused.strace"
     trace.write_text("\n".join([
-        refused % (100, 3, 100),
+        failed % (100, 3, 100, "ECONNREFUSED (Connection refused)"),
         '7 1795659000.000200 connect(4<UNIX:[200]>, {sa_family=AF_UNIX, sun_path="/tmp/nope"}, '
         '110) = -1 ENOENT (No such file or directory) <0.000010>',
-        refused % (300, 5, 300),
+        failed % (300, 5, 300, "ETIMEDOUT (Connection timed out)"),
+        failed % (400, 6, 400, "ETIMEDOUT (Connection timed out)"),
+        failed % (500, 7, 500, "ENETUNREACH (Network is unreachable)"),
     ]) + "\n")
-    result = support.convert(trace, tmp_path / "out.pcap")
+    pcap = tmp_path / "out.pcap"
+    result = support.convert(trace, pcap)
     lines = result.stderr.decode().splitlines()
-    assert "  2 connect() calls failed (ECONNREFUSED 2): the pcap shows no packets " \
-           "for them" in lines
+    assert "  1 connect() calls refused: a SYN each, from a made-up port (61000 and up: " \
+           "strace does not show it), and the peer's RST" in lines
+    assert "  3 connect() calls failed (ETIMEDOUT 2, ENETUNREACH 1): the pcap shows no " \
+           "packets for them" in lines
+    assert len(support.read_packets(pcap)) == 2
     assert not any("no socket syscall" in line for line in lines)

@@ -373,6 +373,35 @@ def test_a_client_exiting_without_close_sends_its_fin(tools, tmp_path):
     assert abs(float(ours[0]) - float(theirs[0])) < 0.05
 
 
+def test_refused_connects_show_the_syn_and_the_rst(tools, tmp_path):
+    """connect() to a port where nothing listens: blocking (IPv4, IPv6) and
+    non-blocking, the refusal told by getsockopt(SO_ERROR) or by a send.
+    tcpdump shows a SYN and the kernel's RST-ACK for each; so does our
+    pcap, from a made-up port (strace never shows the SYN's), the RST
+    acking the SYN with sequence number 0, each close to tcpdump's time."""
+    port = 18031
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("refused-client", port), trace))
+    pcap, summary = convert(tmp_path, trace)
+    assert complaints(pcap) == ""
+
+    def attempts(path):
+        packets = [packet for packet in support.read_packets(path) if packet.haslayer("TCP")]
+        return [(float(packet.time), packet["TCP"]) for packet in packets]
+    ours, theirs = attempts(pcap), attempts(capture)
+    assert [str(segment.flags) for _time, segment in ours] == [
+        str(segment.flags) for _time, segment in theirs] == ["S", "RA"] * 4
+    for attempt in (ours, theirs):
+        for (_syn_time, syn), (_rst_time, rst) in zip(attempt[::2], attempt[1::2]):
+            assert (syn.dport, rst.sport, rst.dport) == (port, port, syn.sport)
+            assert (rst.seq, rst.ack) == (0, syn.seq + 1)
+    assert len({segment.sport for _time, segment in ours[::2]}) == 4
+    for (our_time, _ours), (their_time, _theirs) in zip(ours, theirs):
+        assert abs(our_time - their_time) < 0.05
+    assert "4 connect() calls refused" in summary
+
+
 BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
 printf 'hello\\n' >&3
 read -r line <&3

@@ -7,6 +7,11 @@ each accepted fd right after fork (once as an unfinished close) while the
 child serves the connection; the trace starts at the listening socket.
 
 msg-peek.strace: a recvfrom with MSG_PEEK before the real read.
+
+refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
+four refused connects, then by hand a non-blocking one another thread's
+getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
+getsockopt(SO_ERROR) lines telling no error.
 """
 
 import importlib.util
@@ -73,3 +78,21 @@ def test_msg_peek_reads_are_not_data(tmp_path):
     result = support.convert(support.FIXTURES / "inet" / "msg-peek.strace", pcap)
     assert support.tcp_streams(pcap) == {("127.0.0.1", 18090, "127.0.0.1", 43548): b"hello world"}
     assert "skipped 1: peeked data (MSG_PEEK)" in result.stderr.decode()
+
+
+def test_refused_connects_are_a_syn_and_a_rst_each(tmp_path):
+    """Each refused connect, blocking or told later by getsockopt(SO_ERROR)
+    (whole, or resumed on another thread) or by a send: a SYN from a port of
+    its own and the RST-ACK answering it; getsockopt telling no error gives
+    nothing, and no connect counts as failed without packets."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "refused.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "refused.strace", pcap)
+    segments = [packet[TCP] for packet in support.read_packets(pcap)]
+    assert [str(segment.flags) for segment in segments] == ["S", "RA"] * 5
+    syns, resets = segments[::2], segments[1::2]
+    assert [syn.sport for syn in syns] == [61000, 61001, 61002, 61003, 61004]
+    assert all(syn.dport == 9 for syn in syns)
+    assert [(reset.seq, reset.ack) for reset in resets] == [(0, syn.seq + 1) for syn in syns]
+    summary = result.stderr.decode()
+    assert "5 connect() calls refused" in summary and "failed" not in summary
