@@ -111,6 +111,8 @@ class UnixFlow:
             in_pcap = stream.emitted - self.injected[sender] - self.cut[sender]
             parts.append("%s %d bytes in syscalls, %d in pcap, %d cut by -s" % (
                 name, max(stream.written, stream.read), in_pcap, self.cut[sender]))
+            if self.injected[sender]:
+                parts[-1] += " (and %d seeded)" % self.injected[sender]
         return "  unix %s:%d -> %s:%d %r%s: %s" % (
             client[0], client[1], server[0], server[1], self.path or "(unnamed)", kind,
             ", ".join(parts))

@@ -4,6 +4,7 @@ with --capture-unix-socket and read back with tshark and scapy."""
 import glob
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -126,6 +127,17 @@ def test_grpc_seeded_mid_stream(tmp_path):
                                "-e", "frame.number")
     assert len(synthetic.split()) >= 4  # preface, SETTINGS + ACK, ACK, HEADERS
     assert support.tcp_analysis_warnings(pcap) == ""
+    # The summary's bytes in the pcap and the seeded ones are the stream's.
+    [(to_server, seeded_to_server, to_client, seeded_to_client)] = re.findall(
+        r"seeded grpc: client->server \d+ bytes in syscalls, (\d+) in pcap, 0 cut by -s "
+        r"\(and (\d+) seeded\), server->client \d+ bytes in syscalls, (\d+) in pcap, "
+        r"0 cut by -s \(and (\d+) seeded\)", report)
+    streams = support.tcp_streams(pcap)
+    [client_stream] = [data for key, data in streams.items() if key[3] == 50051]
+    [server_stream] = [data for key, data in streams.items() if key[1] == 50051]
+    assert len(client_stream) == int(to_server) + int(seeded_to_server)
+    assert len(server_stream) == int(to_client) + int(seeded_to_client)
+    assert int(seeded_to_server) > 24  # the preface at least
 
 
 def test_stream_pair_and_datagrams_exact(tmp_path):
