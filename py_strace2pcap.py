@@ -314,6 +314,9 @@ class PacketStage:
         if self.ignored_events:
             report.append("  %d socket events of a kind not captured (see --capture-net, "
                           "--capture-unix-socket)" % self.ignored_events)
+        if parser.process_lines:
+            report.append("  %d execve, clone and fork lines read for the process names"
+                          % parser.process_lines)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
         if self.events == self.process_exits and not parser.failed_connects:

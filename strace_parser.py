@@ -304,6 +304,7 @@ class StraceParser:
         self.skipped = Counter()
         self.examples = []
         self.truncated_payloads = 0
+        self.process_lines = 0  # execve/clone/fork lines read for process names
         self.unseen_payloads = 0
         self.unseen_bytes = 0
         # errno -> connect() calls on TCP/UDP sockets (-yy) that failed: a
@@ -586,6 +587,7 @@ class StraceParser:
         if self.process_events and name in CLONE_SYSCALLS:
             # The child's first lines often come before the clone
             # returns: say that a child of ``pid`` is on its way.
+            self.process_lines += 1
             return [{"protocol": PROCESS, "pid": pid, "syscall": name, "result": None,
                      "time": None, "comm": None, "child": None, "in_flight": True,
                      "thread": "CLONE_THREAD" in line}]
@@ -1094,6 +1096,7 @@ class StraceParser:
         if name.startswith(("clone", "fork", "vfork")) and result > 0:
             event["child"] = result
             event["thread"] = "CLONE_THREAD" in args
+        self.process_lines += 1
         return [event]
 
 

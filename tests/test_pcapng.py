@@ -5,6 +5,7 @@ as the oracle; the end-to-end test traces a real process tree (curl and a
 threaded Python client) and asks tshark and tcpdump.
 """
 
+import re
 import socket
 import struct
 import subprocess
@@ -381,3 +382,19 @@ def test_traced_process_tree(tmp_path):
     assert tcpdump.returncode == 0, tcpdump.stderr.decode()
     assert b"link-type EN10MB" in tcpdump.stderr
     assert len(tcpdump.stdout.splitlines()) == len(everything)
+
+
+def test_pcap_and_pcapng_summaries_account_for_the_same_lines(tmp_path):
+    """pcapng reads execve/clone/fork lines that pcap skips: its summary
+    says how many, so the two add up to the same lines."""
+    def counts(name):
+        summary = support.convert(support.FIXTURES / "pcapng" / "clients.strace",
+                                  tmp_path / name).stderr.decode()
+        skipped = sum(int(count) for count in re.findall(r"^  skipped (\d+): ", summary, re.M))
+        read = re.findall(r"^  (\d+) execve, clone and fork lines read for the process names$",
+                          summary, re.M)
+        return skipped, [int(count) for count in read]
+    pcap_skipped, pcap_read = counts("out.pcap")
+    pcapng_skipped, [pcapng_read] = counts("out.pcapng")
+    assert pcap_read == [] and pcapng_read > 5
+    assert pcap_skipped == pcapng_skipped + pcapng_read
