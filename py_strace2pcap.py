@@ -219,7 +219,7 @@ class PacketStage:
         self.process_exits = 0  # exit lines among the events (not socket events)
         self.ignored_events = 0
         self.latest_time = 0.0
-        self.order = TimeOrder(output.write)
+        self.order = TimeOrder(output.write, self._fins_held_before)
         self.holding = self.inet.holding() + (self.unix.holding() if self.unix else ())
         self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []))
 
@@ -286,6 +286,15 @@ class PacketStage:
         if self.unix is not None:
             packets += self.unix.flush()
         self.order.add(packets, None)
+
+    def _fins_held_before(self, time):
+        """The packets of the close() FINs held since before ``time``, let
+        out now: the time order is full (see ``time_order``)."""
+        released = []
+        for packetizer in (self.inet, self.unix):
+            if packetizer is not None and packetizer.held_fins:
+                released += packetizer.held_fins.release_closed_before(time)
+        return released
 
     def _earliest_held(self):
         """The time of the oldest packet a packetizer may still make, or None."""

@@ -319,10 +319,14 @@ class HeldFins(OrderedDict):
     def release_due(self, now):
         """Packets of the FINs held since before ``now`` - FIN_HOLD_SECONDS
         (all of them for ``now`` infinite)."""
+        return self.release_closed_before(now - FIN_HOLD_SECONDS)
+
+    def release_closed_before(self, time):
+        """Packets of the FINs of the close() calls before ``time``."""
         packets = []
         while self:
             key, (owner, fin) = next(iter(self.items()))
-            if fin[1] + FIN_HOLD_SECONDS >= now:
+            if fin[1] >= time:
                 break
             del self[key]
             packets += self.send(owner, *fin)

@@ -10,8 +10,12 @@ back the packets after that time and writes them once the late ones are out,
 every packet in its place.
 
 It holds at most MAX_LATE seconds of trace time, MAX_HELD packets and
-MAX_HELD_BYTES of frames: a packet older than what was already written goes
-out where it comes, and is counted in ``out_of_order``.
+MAX_HELD_BYTES of frames.  Full, it first asks ``release_held(time)`` for
+the FINs held since before the oldest packet it must let out, taken for
+the connections' ends (a one-sided trace's close() followed by megabytes
+within the hold: else the FIN comes after them); a packet older than what
+was already written still goes out where it comes (a handshake that waits
+for its port), and is counted in ``out_of_order``.
 """
 
 import heapq
@@ -30,10 +34,13 @@ MAX_HELD_BYTES = 4 << 20
 
 class TimeOrder:
     """Packets ``(time, frame, wire_length, event, outbound)`` in, to
-    ``write(packet)`` in time order; ``written`` counts them."""
+    ``write(packet)`` in time order; ``written`` counts them.
+    ``release_held(time)``: the packets of the FINs held since before
+    ``time``, let out early (see the module docstring)."""
 
-    def __init__(self, write):
+    def __init__(self, write, release_held=None):
         self.write = write
+        self.release_held = release_held
         self.held = []  # heap of (time, arrival number, packet)
         self.held_bytes = 0
         self.arrivals = 0
@@ -54,20 +61,30 @@ class TimeOrder:
         if not held and earliest_held is None:
             self.write_all(packets)  # the common case: nothing late anywhere
             return
+        self._hold(packets)
+        due = float("inf") if earliest_held is None else earliest_held
+        ready = []
+        while held and (held[0][0] <= due or len(held) > MAX_HELD
+                        or self.held_bytes > MAX_HELD_BYTES):
+            if held[0][0] > due and self.release_held is not None:
+                released = self.release_held(held[0][0])
+                if released:
+                    self._hold(released)
+                    continue
+            packet = heapq.heappop(held)[2]
+            self.held_bytes -= len(packet[1])
+            ready.append(packet)
+        self.write_all(ready)
+
+    def _hold(self, packets):
+        """Put ``packets`` on the heap of those held."""
+        held = self.held
         for packet in packets:
             self.arrivals += 1
             heapq.heappush(held, (packet[0], self.arrivals, packet))
             self.held_bytes += len(packet[1])
             if packet[0] > self.latest:
                 self.latest = packet[0]
-        due = float("inf") if earliest_held is None else earliest_held
-        ready = []
-        while held and (held[0][0] <= due or len(held) > MAX_HELD
-                        or self.held_bytes > MAX_HELD_BYTES):
-            packet = heapq.heappop(held)[2]
-            self.held_bytes -= len(packet[1])
-            ready.append(packet)
-        self.write_all(ready)
 
     def write_all(self, packets):
         """Write ``packets`` now, in their order (when nothing is ``held``

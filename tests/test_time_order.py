@@ -72,6 +72,24 @@ def test_at_most_max_held_bytes_wait():
     assert order.held_bytes <= MAX_HELD_BYTES
 
 
+def test_a_full_order_lets_the_fins_held_before_its_oldest_packet_out_first():
+    """Megabytes after a close() whose FIN is held: the FIN goes out early,
+    before them, not after them out of order."""
+    asked = []
+    names = []
+
+    def release_held(time):
+        asked.append(time)
+        return [packet(T0 + 0.5, "fin")] if len(asked) == 1 else []
+    order = TimeOrder(lambda item: names.append(item[3]), release_held)
+    size = 65536
+    count = MAX_HELD_BYTES // size + 3
+    order.add([packet(T0 + 1 + index * 1e-6, index, size) for index in range(count)], T0 + 0.5)
+    assert asked[0] == T0 + 1  # the oldest packet held
+    assert names == ["fin", 0, 1, 2]
+    assert order.out_of_order == 0 and order.held_bytes <= MAX_HELD_BYTES
+
+
 def trace_line(pid, time, call):
     return "%d   %.6f %s" % (pid, time, call)
 
@@ -249,3 +267,25 @@ def test_the_summary_counts_packets_stamped_before_one_written_earlier(tmp_path)
     trace.write_text("\n".join(lines) + "\n")
     result = support.convert(trace, tmp_path / "threads.pcap")
     assert b"1 packets stamped earlier than a packet before them" in result.stderr
+
+
+def test_a_close_followed_by_megabytes_keeps_its_fin_in_place(tmp_path):
+    """A one-sided trace: one connection closed (its FIN held, the peer's
+    reads not in the trace), then 6 MB on another within the hold.  The
+    FIN is written at its close, before those bytes (PostgreSQL client-only
+    and server-only traces, a sweep: 2 packets out of order each)."""
+    closed = "127.0.0.1:40000->127.0.0.1:5432"
+    busy = "127.0.0.1:40002->127.0.0.1:5432"
+    lines = [trace_line(7, T0, sendto(5, closed, b"bye")),
+             trace_line(7, T0 + 0.1, "close(5<TCP:[%s]>) = 0 <0.000010>" % closed)]
+    lines += [trace_line(7, T0 + 0.2 + index * 0.001, sendto(6, busy, bytes(65536)))
+              for index in range(100)]
+    trace = tmp_path / "busy.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "busy.pcap"
+    result = support.convert(trace, pcap)
+    times = [time for time, _frame in support.pcap_records(pcap.read_bytes())]
+    assert times == sorted(times)
+    fins = [(time, flags) for time, flags, _payload in flags_and_times(pcap) if "F" in flags]
+    assert fins == [(round(T0 + 0.1, 6), "FA")]
+    assert b"stamped earlier than" not in result.stderr
