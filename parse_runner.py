@@ -17,11 +17,11 @@ that stopped the child if one did, and the input's damage (see
 ``trace_input.Trace.damage``).
 
 The child sends the batches of consecutive blocks as one message on a pipe
-(see ``Batch``; up to BATCH_EVENTS events, sent at once when its input
-would block): a tag byte, a 4-byte length, then the events ``marshal``-ed (most of them packed tuples, see
-``strace_parser.unpack_event``, the others dicts of str, int, float, bytes
-and tuples, for which marshal cost 15% less than pickle), and last its
-parser, pickled.
+(see ``Batch``: up to BATCH_EVENTS events, sent at once when its input
+would block): a tag byte, a 4-byte length, then the events ``marshal``-ed
+(most of them packed tuples, see ``strace_parser.unpack_event``, the
+others dicts of str, int, float, bytes and tuples, for which marshal cost
+15% less than pickle), and last its parser, pickled.
 """
 
 import marshal

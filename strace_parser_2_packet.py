@@ -95,8 +95,9 @@ def refused_source(connect, number):
     local = connect["local"] or (UNSPECIFIED_ADDRESSES[ipv6], port)
     local = loopback_source(local, remote)
     if local[0] in UNSPECIFIED_ADDRESSES:
-        placeholder = placeholder_endpoints(connect["pid"], connect["fd"], connect["session"], ipv6)
-        local = (placeholder[0][0], local[1])
+        placeholder, _peer = placeholder_endpoints(connect["pid"], connect["fd"],
+                                                   connect["session"], ipv6)
+        local = (placeholder[0], local[1])
     return same_family(local, remote)
 
 

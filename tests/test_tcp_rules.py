@@ -308,3 +308,25 @@ def test_a_blocking_accept_opens_its_connection_when_it_returns():
         (52162, "S"), (9000, "SA"), (52162, "A")]
     assert [time for _port, _flags, _length, time, _pid in rows] == pytest.approx(
         [1795709034.254682 + 2.086828] * 3, abs=1e-6)
+
+
+@pytest.mark.parametrize("remote, bound, source, destination", [
+    (("10.1.2.3", 80), None, "192.0.2.", "10.1.2.3"),       # off loopback: a placeholder
+    (("2001:db8:5::1", 80), None, "2001:db8::", "2001:db8:5::1"),
+    (("::ffff:10.1.2.3", 80), None, "192.0.2.", "10.1.2.3"),  # dual-stack: IPv4 on the wire
+    (("::1", 80), None, "::1", "::1"),
+    (("127.0.0.1", 80), ("127.0.0.1", 5000), "127.0.0.1", "127.0.0.1"),  # bound first
+])
+def test_a_refused_connect_comes_from_a_made_up_port_or_its_bound_one(remote, bound, source,
+                                                                      destination):
+    from scapy.layers.inet import IP
+    from scapy.layers.inet6 import IPv6
+    packets = run([event("connect", local=bound, remote=remote, error="ECONNREFUSED",
+                         length=-1)] * 2)
+    frames = [Ether(frame) for _time, frame, _length, _item, _outbound in packets]
+    assert [str(frame[TCP].flags) for frame in frames] == ["S", "RA", "S", "RA"]
+    network = [frame[IP] if frame.haslayer(IP) else frame[IPv6] for frame in frames]
+    assert network[0].src.startswith(source) and network[0].dst == destination
+    assert (network[1].src, network[1].dst) == (network[0].dst, network[0].src)
+    ports = [frame[TCP].sport for frame in frames[::2]]
+    assert ports == ([5000, 5000] if bound else [61000, 61001])
