@@ -330,6 +330,9 @@ class PacketStage:
             report.append("  skipped %d: %s" % (count, reason))
         if self.events == self.process_exits and not parser.failed_connects:
             report.append(no_events_hint(parser))
+        elif not self.order.written and parser.skipped["failed call"]:
+            report.append("  no packets: the socket calls in the trace failed (recorded "
+                          "with -Z, --failed-only?)")
         if parser.unseen_payloads:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
                           "show: their packets declare the length and hold no bytes"

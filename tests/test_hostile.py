@@ -223,6 +223,29 @@ def test_a_return_value_with_a_leading_zero_is_read_as_decimal():
     assert (event["syscall"], event["result"]) == ("close", 1)
 
 
+def test_a_trace_of_failed_calls_says_so(tmp_path):
+    """strace -Z prints only the calls that failed: a non-blocking connect
+    (EINPROGRESS: an event, but no port ever shows), reads that would
+    block, a write to a closed peer.  No packets, and the summary says
+    why instead of nothing."""
+    socket_fd = '5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>'
+    trace = tmp_path / "failed-only.strace"
+    trace.write_text("\n".join([
+        '7 1795659000.000100 connect(5<TCP:[100]>, {sa_family=AF_INET, sin_port=htons(18080), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress) '
+        '<0.000050>',
+        '7 1795659000.000200 read(%s, 0x7ffd, 4096) = -1 EAGAIN (Resource temporarily '
+        'unavailable) <0.000010>' % socket_fd,
+        '7 1795659000.000300 write(%s, "\\x61", 1) = -1 EPIPE (Broken pipe) <0.000010>'
+        % socket_fd,
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap).stderr.decode().splitlines()
+    assert "  no packets: the socket calls in the trace failed (recorded with -Z, " \
+           "--failed-only?)" in lines
+    assert len(support.read_packets(pcap)) == 0
+
+
 def test_failed_connects_are_named_in_the_summary(tmp_path):
     """A refused TCP connect() gives a SYN and a RST from a made-up port
     (strace shows none); others, timed out or unreachable, give no packets:
