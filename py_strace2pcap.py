@@ -338,9 +338,14 @@ class PacketStage:
                           "show: their packets declare the length and hold no bytes"
                           % (parser.unseen_payloads, parser.unseen_bytes))
         if self.inet.refused_connects:
-            report.append("  %d connect() calls refused: a SYN each, from a made-up port "
-                          "(%d and up: strace does not show it), and the peer's RST"
-                          % (self.inet.refused_connects, REFUSED_PORTS[0]))
+            report.append("  %d connect() calls refused: a SYN each and the peer's RST (%d from "
+                          "a made-up port, %d and up: strace does not show it)"
+                          % (self.inet.refused_connects, self.inet.made_up_ports,
+                             REFUSED_PORTS[0]))
+        if self.inet.unresolved_connects:
+            report.append("  %d non-blocking connect() calls to peers off loopback were closed "
+                          "before the trace showed how they ended: no packets"
+                          % self.inet.unresolved_connects)
         if parser.failed_connects:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(

@@ -82,13 +82,17 @@ def same_family(local, remote):
     return ("::ffff:" + local[0], local[1]), remote
 
 
+def on_loopback(ip):
+    """True for a loopback address (127.0.0.0/8, ::1, IPv4-mapped 127.x)."""
+    return ip.startswith(("127.", "::ffff:127.")) or ip == "::1"
+
+
 def refused_source(connect, number):
-    """``(local, remote)`` on the wire of the ``number``-th refused
-    ``connect``: its bound address if it had one, else the loopback address
-    for a loopback peer (a TEST-NET placeholder for any other, as
-    ``placeholder_endpoints`` gives), and a port REFUSED_PORTS[0] and up,
-    one per attempt: outside Linux's ephemeral range, so no real
-    connection's, and no 4-tuple reused."""
+    """``(local, remote)`` on the wire of a refused ``connect``: its bound
+    address if it had one, else the loopback address for a loopback peer
+    (a TEST-NET placeholder for any other, as ``placeholder_endpoints``
+    gives) and port REFUSED_PORTS[``number``], the ``number``-th made up:
+    outside Linux's ephemeral range, so no real connection's."""
     remote = connect["remote"]
     ipv6 = ":" in remote[0] and not remote[0].startswith("::ffff:")
     port = REFUSED_PORTS[number % len(REFUSED_PORTS)]
@@ -123,6 +127,8 @@ class InetPacketizer:
         self.connections = 0
         self.seen_open = 0  # connections first seen already open (no connect/accept)
         self.refused_connects = 0
+        self.made_up_ports = 0  # of refused connects from unbound sockets
+        self.unresolved_connects = 0  # closed before their outcome showed
         self.udp_peers = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
@@ -179,6 +185,9 @@ class InetPacketizer:
         name = event["syscall"]
         if event["error"] == "ECONNREFUSED":
             return self._refused(event)
+        if (name == "close" and self.pending_connects and event["remote"] is None
+                and event["local"] is None):
+            return self._closed_unconnected(event)
         if name == "connect":
             if event["remote"] is not None:
                 self._remember_connect(event)
@@ -253,34 +262,58 @@ class InetPacketizer:
     def _refused(self, event):
         """The SYN and the peer's RST of a refused connect: ``event`` is the
         connect, or the syscall that told a non-blocking one's refusal
-        (getsockopt(SO_ERROR), a read or write), whose pending connect it
-        takes; the RST comes at its start.  strace never shows the port the
-        SYN left from: it is made up (see ``refused_source``)."""
-        if event["syscall"] == "connect":
-            connect, refused_at = event, receive_time(event)
-        else:
-            connect, refused_at = self._take_any_connect(event["pid"], event["fd"]), event["time"]
+        (getsockopt(SO_ERROR), a read or write, a second connect), whose
+        pending connect sent the SYN."""
+        connect = self._take_connect_of(event)
+        if connect is None and event["syscall"] == "connect":
+            connect = event
         if connect is None or connect["remote"] is None:
             return []
-        local, remote = refused_source(connect, self.refused_connects)
+        told_at = receive_time(event) if connect is event else event["time"]
+        return self._refusal(connect, told_at)
+
+    def _closed_unconnected(self, event):
+        """A close of a socket whose non-blocking connect never showed its
+        port: refused, when the peer is on loopback (where the answer comes
+        at once: the program saw it in poll or epoll, or never looked);
+        else unknown (no answer yet, or timed out), and counted."""
+        connect = self._take_connect_of(event)
+        if connect is None:
+            return []
+        if not on_loopback(connect["remote"][0]):
+            self.unresolved_connects += 1
+            return []
+        return self._refusal(connect, receive_time(connect))
+
+    def _refusal(self, connect, told_at):
+        """SYN and RST of ``connect``, refused, as the trace told it at
+        ``told_at``: a loopback peer's RST comes with the SYN (the kernel
+        answers within the connect), another's when the trace told it.
+        strace never shows the port the SYN left from: it is made up (see
+        ``refused_source``)."""
+        local, remote = refused_source(connect, self.made_up_ports)
+        if connect["local"] is None:
+            self.made_up_ports += 1
         self.refused_connects += 1
         key = (local, remote) if local < remote else (remote, local)
         conversation = TcpConversation(key, self.closed_conversations.get(key))
         bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
         client = conversation.side_of(local)
         links = self.links.for_event(connect, conversation.templates[0].ethertype)
+        refused_at = connect["time"] if on_loopback(remote[0]) else told_at
         return conversation.refused(client, connect["time"], refused_at, links, connect)
 
-    def _take_any_connect(self, pid, fd):
-        """The pending connect of ``fd`` to any peer: ``pid``'s, else the
-        newest; None if there is none."""
-        keys = [key for key, connects in self.pending_connects.items() if key[0] == fd]
-        if not keys:
-            return None
-        key = next((key for key in keys
-                    if any(connect["pid"] == pid for connect in self.pending_connects[key])),
-                   keys[-1])
-        return self._take_connect(pid, fd, key[1], False)
+    def _take_connect_of(self, event):
+        """The pending connect of ``event``'s socket, not yet connected: the
+        one of its inode (its annotation shows it until then), any thread's;
+        without one, the one of its fd by its thread.  None if none."""
+        inode, pid, fd = event["inode"], event["pid"], event["fd"]
+        for (connect_fd, remote), connects in self.pending_connects.items():
+            for connect in connects:
+                if (connect["inode"] == inode if inode is not None
+                        else connect["pid"] == pid and connect_fd == fd):
+                    return self._take_connect(connect["pid"], connect_fd, remote, False)
+        return None
 
     def _tcp_endpoints(self, event):
         """(local, remote) of a TCP event as the trace shows them, or None

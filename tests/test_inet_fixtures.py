@@ -12,6 +12,13 @@ refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
 getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
 getsockopt(SO_ERROR) lines telling no error.
+
+refused-told-late.strace: real traces of a sweep, cut to these lines: a
+non-blocking connect whose refusal only poll shows (POLLERR) before the
+close; redis-cli's second connect() that returns ECONNREFUSED; two threads'
+blocking connects printed in the other order.  Then by hand: a
+non-blocking connect to a peer off loopback closed before its outcome
+showed, and a refused connect from a bound port.
 """
 
 import importlib.util
@@ -96,3 +103,27 @@ def test_refused_connects_are_a_syn_and_a_rst_each(tmp_path):
     assert [(reset.seq, reset.ack) for reset in resets] == [(0, syn.seq + 1) for syn in syns]
     summary = result.stderr.decode()
     assert "5 connect() calls refused" in summary and "failed" not in summary
+
+
+def test_refusals_told_late_or_not_at_all_keep_the_first_connects_time(tmp_path):
+    """The SYN is the first connect's (poll's POLLERR then close, a second
+    connect told refused), and on loopback the RST comes with it, so two
+    threads' attempts stay in time order; a peer off loopback whose connect
+    was closed unresolved gives nothing, said; a bound port is kept."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "late.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "refused-told-late.strace", pcap)
+    rows = [(round(float(packet.time), 6), packet[TCP].sport, packet[TCP].dport,
+             str(packet[TCP].flags)) for packet in support.read_packets(pcap)]
+    starts = [1795719017.458742, 1795719029.848570, 1795719305.319911, 1795719305.323117,
+              1795719306.200200]
+    ports = [(61000, 18995), (61001, 18997), (61002, 18975), (61003, 18975), (18791, 18975)]
+    expected = []
+    for start, (client, server) in zip(starts, ports):
+        expected += [(start, client, server, "S"), (start, server, client, "RA")]
+    assert rows == expected
+    summary = result.stderr.decode()
+    assert "5 connect() calls refused: a SYN each and the peer's RST (4 from a made-up port" \
+        in summary
+    assert "  1 non-blocking connect() calls to peers off loopback were closed before the " \
+           "trace showed how they ended: no packets" in summary.splitlines()
