@@ -17,8 +17,8 @@ that stopped the child if one did, and the input's damage (see
 ``trace_input.Trace.damage``).
 
 The child sends the batches of consecutive blocks as one message on a pipe
-(see ``Batch``: up to BATCH_EVENTS events, sent at once when its input
-would block): a tag byte, a 4-byte length, then the events ``marshal``-ed
+(see ``Batch``: up to BATCH_EVENTS events or BATCH_TEXT characters of
+trace, sent at once when its input would block): a tag byte, a 4-byte length, then the events ``marshal``-ed
 (most of them packed tuples, see ``strace_parser.unpack_event``, the
 others dicts of str, int, float, bytes and tuples, for which marshal cost
 15% less than pickle), and last its parser, pickled.
@@ -40,8 +40,15 @@ EVENTS = b"E"
 END = b"Z"
 # Exit status of a child that failed (its traceback is on standard error).
 CHILD_FAILED = 70
-# Events per message from the child, at most (a block's may add more).
-BATCH_EVENTS = 1000
+# A message from the child holds the events of blocks until they are this
+# many, or the blocks this many characters (a block's may add more).  A
+# block of small syscalls (60-70 events in bench small and udp) goes alone,
+# as before batches: batches of 1000 events made bench udp x0.2 12% slower,
+# of 256 6%, of 64 1% (median wall time, 6 to 14 paired runs); and a bulk
+# transfer's 64 KiB events stay out of one big message (1000 of them: bench
+# bulk's peak RSS 118 MB).
+BATCH_EVENTS = 64
+BATCH_TEXT = 1 << 20
 # Seconds the first of them waits, at most, while more input is ready.
 BATCH_WAIT = 0.1
 
@@ -230,13 +237,13 @@ def _run_child(stage, trace, stop_signals, events_fd):
         stopped_by = io_error = None
         try:
             for block in trace.blocks(on_idle):
-                batch.add(stage.events(block), stage.flags)
+                batch.add(stage.events(block), stage.flags, len(block))
                 stop_signals.check()
         except Stop as stop:
             stopped_by = stop.signum
         except OSError as error:  # reading the trace
             io_error = error
-        batch.add(stage.held_events(), stage.flags)
+        batch.add(stage.held_events(), stage.flags, 0)
         batch.send()
         stage.parser.finish()
         _send(events_fd, END, pickle.dumps((stage.parser, stopped_by, io_error,
@@ -257,20 +264,22 @@ def _run_child(stage, trace, stop_signals, events_fd):
 class Batch:
     """The events of consecutive blocks, sent as one message: a message per
     block woke the parent for every 64 KiB of a trace with a few socket
-    lines among its noise (bench noise x0.2: the parent's CPU time 0.76 ->
-    0.49 s, the whole run's -14%, median of 8)."""
+    lines among its noise (bench noise x0.2, 4 runs: the parent's CPU time
+    0.84 -> 0.64 s, the same wall time: the child is the longer)."""
 
     def __init__(self, fd):
         self.fd = fd
         self.events = []
         self.flags = None
+        self.text = 0  # characters of the blocks whose events are queued
         self.since = None  # when the first event queued was
 
-    def add(self, events, flags):
-        """Queue ``events`` (a block's), parsed with ``flags`` known: a
-        change of flags first sends the events before it, with theirs.
-        Sends the queue once it holds BATCH_EVENTS events or its first
-        waited BATCH_WAIT seconds (a live trace busy with other lines)."""
+    def add(self, events, flags, text):
+        """Queue ``events``, a block's of ``text`` characters, parsed with
+        ``flags`` known: a change of flags first sends the events before
+        it, with theirs.  Sends the queue once it holds BATCH_EVENTS events
+        or BATCH_TEXT characters, or its first waited BATCH_WAIT seconds (a
+        live trace busy with other lines)."""
         if events:
             if flags != self.flags:
                 self.send()
@@ -278,7 +287,8 @@ class Batch:
             if not self.events:
                 self.since = time.monotonic()
             self.events += events
-        if self.events and (len(self.events) >= BATCH_EVENTS
+            self.text += text
+        if self.events and (len(self.events) >= BATCH_EVENTS or self.text >= BATCH_TEXT
                             or time.monotonic() - self.since >= BATCH_WAIT):
             self.send()
 
@@ -287,6 +297,7 @@ class Batch:
         if self.events:
             _send(self.fd, EVENTS, marshal.dumps((self.events, self.flags)))
             self.events = []
+            self.text = 0
 
 
 def _send(fd, tag, body):

@@ -144,21 +144,37 @@ def messages(fd):
     return found
 
 
+def test_a_batch_of_long_lines_goes_at_batch_text():
+    """A bulk transfer's blocks, a few events of 64 KiB each: a message per
+    BATCH_TEXT characters of trace, not per BATCH_EVENTS events."""
+    read, write = os.pipe()
+    try:
+        batch = parse_runner.Batch(write)
+        half = parse_runner.BATCH_TEXT // 2
+        batch.add([("event", 1)], "flags", half)
+        assert messages(read) == []
+        batch.add([("event", 2)], "flags", half)
+        assert messages(read) == [([("event", 1), ("event", 2)], "flags")]
+    finally:
+        os.close(read)
+        os.close(write)
+
+
 def test_a_batch_waits_at_most_batch_wait_for_more_events(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(parse_runner.time, "monotonic", lambda: now[0])
     read, write = os.pipe()
     try:
         batch = parse_runner.Batch(write)
-        batch.add([("event", 1)], "flags")
+        batch.add([("event", 1)], "flags", 100)
         now[0] = parse_runner.BATCH_WAIT / 2
-        batch.add([], "flags")  # a block of other lines: the event still waits
+        batch.add([], "flags", 100)  # a block of other lines: the event still waits
         assert messages(read) == []
         now[0] = parse_runner.BATCH_WAIT
-        batch.add([], "flags")
+        batch.add([], "flags", 100)
         assert messages(read) == [([("event", 1)], "flags")]
-        batch.add([("event", 2)], "flags")
-        batch.add([("event", 3)], "other flags")  # the first goes with its own flags
+        batch.add([("event", 2)], "flags", 100)
+        batch.add([("event", 3)], "other flags", 100)  # the first goes with its own flags
         assert messages(read) == [([("event", 2)], "flags")]
     finally:
         os.close(read)
