@@ -316,16 +316,9 @@ class PacketStage:
                 report.append("  %d unix stream events had no -yy annotation: a socket's peer "
                               "is unknown, so each traced end is a flow of its own (record "
                               "with -yy to join them)" % parser.unix_streams_unannotated)
-        if self.inet.seen_open:
-            report.append("  %d TCP connections were open before their first line (no connect() "
-                          "or accept(): strace -p, or -e trace= without them): no handshake"
-                          % self.inet.seen_open)
         if self.ignored_events:
             report.append("  %d socket events of a kind not captured (see --capture-net, "
                           "--capture-unix-socket)" % self.ignored_events)
-        if parser.process_lines:
-            report.append("  %d execve, clone and fork lines read for the process names"
-                          % parser.process_lines)
         for reason, count in parser.skipped.most_common():
             report.append("  skipped %d: %s" % (count, reason))
         if self.events == self.process_exits and not parser.failed_connects:
@@ -342,18 +335,21 @@ class PacketStage:
                           "a made-up port, %d and up: strace does not show it)"
                           % (self.inet.refused_connects, self.inet.made_up_ports,
                              REFUSED_PORTS[0]))
-        if self.inet.unresolved_connects:
-            report.append("  %d non-blocking connect() calls to peers off loopback were closed "
-                          "before the trace showed how they ended: no packets"
-                          % self.inet.unresolved_connects)
         if parser.failed_connects:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(
                               "%s %d" % item for item in parser.failed_connects.most_common())))
-        if parser.reads_joined:
-            report.append("  %d small reads joined to the read before them: a header read a "
-                          "few bytes at a time came as one segment (see README)"
-                          % parser.reads_joined)
+        report += counted([
+            (self.inet.seen_open, "  %d TCP connections were open before their first line (no "
+                                  "connect() or accept(): strace -p, or -e trace= without "
+                                  "them): no handshake"),
+            (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
+            (self.inet.unresolved_connects, "  %d non-blocking connect() calls to peers off "
+                                            "loopback were closed before the trace showed how "
+                                            "they ended: no packets"),
+            (parser.reads_joined, "  %d small reads joined to the read before them: a header "
+                                  "read a few bytes at a time came as one segment (see README)"),
+        ])
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))
@@ -372,6 +368,12 @@ class PacketStage:
             report.append("  %d UDP datagrams seen by both ends written once"
                           % self.inet.duplicates_dropped)
         return report
+
+
+def counted(lines):
+    """The report lines of ``lines``, ``(count, text)`` pairs: ``text % count``
+    for each count not 0."""
+    return [text % count for count, text in lines if count]
 
 
 def no_events_hint(parser):
