@@ -283,7 +283,7 @@ class InetPacketizer:
         if not on_loopback(connect["remote"][0]):
             self.unresolved_connects += 1
             return []
-        return self._refusal(connect, receive_time(connect))
+        return self._refusal(connect, connect["time"])  # on loopback: told by the SYN
 
     def _refusal(self, connect, told_at):
         """SYN and RST of ``connect``, refused, as the trace told it at
