@@ -255,8 +255,14 @@ class InetPacketizer:
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
         elif event["error"] == "ECONNRESET":
-            # The call met the peer's RST by its end.
-            packets += conversation.reset(1 - side, receive_time(event), links, side, event)
+            # The call met the peer's RST by its end: a close() of the peer's
+            # held is that RST (it closed with bytes unread), at its time.
+            held = self.held_fins.pop((conversation, 1 - side), None) if self.held_fins else None
+            if held is not None:
+                conversation.abortive.add(1 - side)
+                packets += self._fin(held[0], *held[1])
+            else:
+                packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 
     def _refused(self, event):

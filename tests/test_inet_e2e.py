@@ -402,6 +402,32 @@ def test_refused_connects_show_the_syn_and_the_rst(tools, tmp_path):
     assert "4 connect() calls refused" in summary
 
 
+def test_a_close_with_bytes_unread_resets_the_connection(tools, tmp_path):
+    """The server reads 10 of the client's 1000 bytes and closes: the
+    kernel sends a RST, not a FIN, and the client's read meets it.  Both
+    ends traced: our pcap has that RST, at the close, and no FIN."""
+    port = 18032
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("unread-both", "127.0.0.1", port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert complaints(pcap) == ""
+    ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
+    assert ours.keys() == theirs.keys()
+    for sender, flags in theirs.items():
+        assert [flag for flag in ours[sender] if "R" in flag or "F" in flag] == [
+            flag for flag in flags if "R" in flag or "F" in flag]
+    assert [flag for flag in ours[port] if "R" in flag or "F" in flag] == ["RA"]
+    assert support.tcp_streams(pcap) == support.tcp_streams(capture)
+
+    def server_reset(path):
+        return [float(packet.time) for packet in support.read_packets(path)
+                if packet.haslayer("TCP") and packet["TCP"].sport == port
+                and packet["TCP"].flags.R]
+    [our_reset], [their_reset] = server_reset(pcap), server_reset(capture)
+    assert abs(our_reset - their_reset) < 0.05
+
+
 BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
 printf 'hello\\n' >&3
 read -r line <&3

@@ -330,3 +330,24 @@ def test_a_refused_connect_comes_from_a_made_up_port_or_its_bound_one(remote, bo
     assert (network[1].src, network[1].dst) == (network[0].dst, network[0].src)
     ports = [frame[TCP].sport for frame in frames[::2]]
     assert ports == ([5000, 5000] if bound else [61000, 61001])
+
+
+def test_a_read_meeting_a_reset_makes_the_peers_held_close_the_rst():
+    """Both ends traced: the client sent 1000 bytes, the server read 10 and
+    closed, so the kernel reset the connection at that close (a real
+    capture: RST 0.2 s in, no FIN).  The client's read that meets it tells:
+    the held close goes out as that RST, at its time, not the read's."""
+    events = [
+        event("connect", pid=1, fd=3, time=T0, error="EINPROGRESS", length=-1,
+              local=None, remote=SERVER4),
+        event("accept4", pid=2, fd=4, time=T0 + 0.001, **SERVER_SIDE),
+        event("write", "out", bytes(1000), pid=1, fd=3, time=T0 + 0.002, **CLIENT_SIDE),
+        event("read", "in", bytes(10), pid=2, fd=4, time=T0 + 0.2, **SERVER_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.201, **SERVER_SIDE),
+        event("read", None, pid=1, fd=3, time=T0 + 0.5, length=-1, error="ECONNRESET",
+              **CLIENT_SIDE),
+    ]
+    rows = summary(run(events))
+    ends = [(port, flags, time) for port, flags, _length, time, _pid in rows
+            if "R" in flags or "F" in flags]
+    assert ends == [(SERVER4[1], "RA", T0 + 0.201)]
