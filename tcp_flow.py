@@ -259,16 +259,21 @@ class HeldFins(OrderedDict):
     def hold(self, owner, conversation, side, links, event):
         """Hold the FIN of ``side``'s close() ``event`` (none once its FIN is
         out); return the packets of the FINs it lets out: when the other end's
-        close() is held too, both ends are done and neither FIN waits."""
+        close() is held too, both ends are done and neither FIN waits.  Not
+        before any byte: a process that forked after socketpair() (socat's
+        EXEC, nginx's master) and its child close the end each leaves to
+        the other, and the two ends then talk."""
         key = (conversation, side)
         self.pop(key, None)
         if conversation.directions[side].fin_sent:
             return []
         fin = (side, event["time"], links, side, event)
-        other = self.pop((conversation, 1 - side), None)
-        if other is None:
+        other_key = (conversation, 1 - side)
+        if other_key not in self or not (conversation.directions[0].emitted
+                                         or conversation.directions[1].emitted):
             self[key] = (owner, fin)
             return []
+        other = self.pop(other_key)
         return self.send(other[0], *other[1]) + self.send(owner, *fin)
 
     def at_exit(self, used, exited, protocol, links_of):

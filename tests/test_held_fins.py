@@ -6,6 +6,7 @@ from scapy.layers.inet import TCP
 from scapy.layers.l2 import Ether
 
 from strace_parser import StraceParser
+from support import FIXTURES
 from tcp_flow import FIN_HOLD_SECONDS
 from unix_tcp_synth import UnixPacketizer
 
@@ -49,3 +50,20 @@ def test_unix_close_fin_goes_out_at_the_peer_read_or_after_the_hold():
     assert [(time, flags) for time, flags, _payload in rows] == [
         (1795659692.1, "PA"), (1795659692.2, "FA"), (1795659692.2, "A"),
         (1795659692.4, "PA"), (1795659692.5, "FA"), (1795659692.5, "A"), (later, "PA")]
+
+
+def test_copies_of_a_socketpair_closed_after_fork_end_nothing():
+    """socat's EXEC (a real trace): socketpair(), fork, the parent closes
+    the child's end and the child the parent's (dup'd onto 0 and 1), then
+    the two ends talk.  Both ends' closes are held, but before any byte they
+    do not end the connection: the FINs come after the data, not before it
+    (they did, and Wireshark saw a byte missing in each direction)."""
+    lines = (FIXTURES / "unix" / "socat-exec.strace").read_text().splitlines()
+    rows = convert(lines)
+    flags = [row_flags for _time, row_flags, _payload in rows]
+    last_data = max(index for index, (_time, _flags, payload) in enumerate(rows) if payload)
+    assert flags[:3] == ["S", "SA", "A"]
+    assert not any("F" in row_flags for row_flags in flags[:last_data])
+    assert sum("F" in row_flags for row_flags in flags) == 2
+    assert sorted(len(payload) for _time, _flags, payload in rows if payload) == [
+        11, 11, 111, 111, 211, 211]
