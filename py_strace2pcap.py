@@ -284,7 +284,8 @@ class PacketStage:
         """Write what the packetizers still hold, all in time order."""
         packets = self.inet.flush()
         if self.unix is not None:
-            packets += self.unix.flush()
+            # Each packetizer's in time order; the two merged by time.
+            packets = sorted(packets + self.unix.flush(), key=lambda packet: packet[0])
         self.order.add(packets, None)
 
     def _fins_held_before(self, time):

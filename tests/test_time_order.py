@@ -289,3 +289,25 @@ def test_a_close_followed_by_megabytes_keeps_its_fin_in_place(tmp_path):
     fins = [(time, flags) for time, flags, _payload in flags_and_times(pcap) if "F" in flags]
     assert fins == [(round(T0 + 0.1, 6), "FA")]
     assert b"stamped earlier than" not in result.stderr
+
+
+def test_fins_flushed_at_the_end_by_both_packetizers_merge_by_time(tmp_path):
+    """A socketpair closed at both ends before any byte (a wake-up pair)
+    and a TCP connection closed after it: at the end of input both
+    packetizers hand over their held FINs, and they are written by time,
+    not the INET ones first (a sweep's trace: 4 packets stamped earlier)."""
+    lines = [
+        trace_line(7, T0, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x")),
+        trace_line(7, T0 + 0.1, 'socketpair(AF_UNIX, SOCK_STREAM, 0, [3<UNIX-STREAM:[555->556]>, '
+                                '4<UNIX-STREAM:[556->555]>]) = 0 <0.000010>'),
+        trace_line(7, T0 + 0.2, "close(3<UNIX-STREAM:[555->556]>) = 0 <0.000010>"),
+        trace_line(7, T0 + 0.3, "close(4<UNIX-STREAM:[556->555]>) = 0 <0.000010>"),
+        trace_line(7, T0 + 0.4, "close(5<TCP:[127.0.0.1:40000->127.0.0.1:6379]>) = 0 <0.000010>"),
+    ]
+    trace = tmp_path / "flush.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "flush.pcap"
+    result = support.convert(trace, pcap, "--capture-unix-socket")
+    times = [time for time, _flags, _payload in flags_and_times(pcap)]
+    assert times == sorted(times) and len(times) == 3 + 1 + 6
+    assert b"stamped earlier than" not in result.stderr
