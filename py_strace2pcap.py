@@ -350,6 +350,9 @@ class PacketStage:
                                             "they ended: no packets"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
+            (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
+                                                "read them (MSG_TRUNC): their packets declare "
+                                                "the whole length"),
         ])
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"

@@ -129,6 +129,7 @@ DATA_SYSCALLS = {
     "splice": IN,
 }
 UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
+IOVEC_SYSCALLS = {"readv", "writev", "sendmsg", "recvmsg"}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair",
                   "setsockopt", "getsockopt"}
 # A non-blocking connect's refusal, as getsockopt(SO_ERROR) tells it (the
@@ -304,6 +305,7 @@ class StraceParser:
         self.skipped = Counter()
         self.examples = []
         self.truncated_payloads = 0
+        self.datagrams_longer_than_read = 0  # MSG_TRUNC: the rest was never read
         self.process_lines = 0  # execve/clone/fork lines read for process names
         self.unseen_payloads = 0
         self.unseen_bytes = 0
@@ -674,9 +676,8 @@ class StraceParser:
                 return None  # a small read that filled its buffer: the general way marks it
         if len(payload) > result:
             payload = payload[:result]
-        elif len(payload) < result:  # cut by -s
-            self.truncated_payloads += 1
-            self.longest_cut_payload = max(self.longest_cut_payload, result)
+        elif len(payload) < result:
+            self._count_short(result, line.startswith("...", end + 1))
         return [(pid, time, duration, name, result, payload, fd, protocol,
                  self._sessions.get((pid, fd), 0), local, remote, inode, peer_inode, path,
                  peer_path)]
@@ -994,19 +995,20 @@ class StraceParser:
                 self.unseen_payloads += 1
                 self.unseen_bytes += event["result"]
             return [event]
-        if name in ("readv", "writev", "sendmsg", "recvmsg"):
+        if name in IOVEC_SYSCALLS:
             if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:
                 return self.skip("peeked data (MSG_PEEK)", args)
             payload = iovec_payload(args, position)
+            cut = "MSG_TRUNC" not in args  # recvmsg's msg_flags: a datagram longer than read
             if name in ("sendmsg", "recvmsg"):
                 name_at = args.find("msg_name={", position)
                 if name_at >= 0 and event["remote"] is None:
                     event["remote"] = parse_sockaddr(args, name_at, args.find("}", name_at))
                     event["peer_path"] = parse_unix_path(args, name_at, args.find("}", name_at))
         elif event["result"] == 0 and args.find('"', position) < 0:
-            payload = b""
+            payload, cut = b"", False
         else:
-            payload, _cut, after = read_string(args, args.index('"', position))
+            payload, cut, after = read_string(args, args.index('"', position))
             if name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]:
                 # The bytes stay queued and the next read returns them again.
                 return self.skip("peeked data (MSG_PEEK)", args)
@@ -1019,7 +1021,7 @@ class StraceParser:
                 if count is not None and int(count.group(1)) == event["result"]:
                     event["filled"] = True
                     self._filled_reads += 1
-        self._set_payload(event, payload, event["result"])
+        self._set_payload(event, payload, event["result"], cut)
         return [event]
 
     def _message_events(self, event, args, position):
@@ -1045,13 +1047,22 @@ class StraceParser:
             events.append(message)
         return events
 
-    def _set_payload(self, event, payload, length):
-        """Store the payload clipped to ``length``; count strace's -s cuts."""
+    def _set_payload(self, event, payload, length, cut=True):
+        """Store the payload clipped to ``length``; count what it lacks: cut
+        by strace's -s (``cut``), or a datagram longer than its reader's
+        buffer (recv's MSG_TRUNC returns the whole length)."""
         event["payload"] = payload[:length] if len(payload) > length else payload
         event["length"] = length
         if len(event["payload"]) < length:
+            self._count_short(length, cut)
+
+    def _count_short(self, length, cut):
+        """Count a payload shorter than its ``length`` bytes: cut by -s, or not."""
+        if cut:
             self.truncated_payloads += 1
             self.longest_cut_payload = max(self.longest_cut_payload, length)
+        else:
+            self.datagrams_longer_than_read += 1
 
     def _state_event(self, event, args):
         """The event of connect/accept/close/shutdown/setsockopt."""

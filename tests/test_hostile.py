@@ -223,6 +223,31 @@ def test_a_return_value_with_a_leading_zero_is_read_as_decimal():
     assert (event["syscall"], event["result"]) == ("close", 1)
 
 
+def test_datagrams_longer_than_their_read_are_not_said_cut_by_s(tmp_path):
+    """recv(MSG_TRUNC) returns a datagram's whole length though the buffer
+    held less, and recvmsg says MSG_TRUNC in msg_flags: strace printed all
+    the bytes read, so the summary counts these apart from -s's cuts (a
+    sweep's summary told to record with -s 1000 for them)."""
+    source = 'sin_port=htons(60192), sin_addr=inet_addr("127.0.0.1")'
+    trace = tmp_path / "trunc.strace"
+    trace.write_text("\n".join([
+        '7 1795659000.000100 recvfrom(3<UDP:[127.0.0.1:19007]>, "\\x42\\x42\\x42", 3, '
+        'MSG_TRUNC, {sa_family=AF_INET, %s}, [16]) = 1000 <0.000021>' % source,
+        '7 1795659000.000200 recvmsg(3<UDP:[127.0.0.1:19007]>, {msg_name={sa_family=AF_INET, '
+        '%s}, msg_namelen=16, msg_iov=[{iov_base="\\x41\\x41", iov_len=2}], msg_iovlen=1, '
+        'msg_controllen=0, msg_flags=MSG_TRUNC}, MSG_TRUNC) = 1000 <0.000020>' % source,
+        '7 1795659000.000300 recvfrom(3<UDP:[127.0.0.1:19007]>, "\\x43\\x43"..., 65536, 0, '
+        '{sa_family=AF_INET, %s}, [16]) = 1000 <0.000021>' % source,
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap).stderr.decode().splitlines()
+    assert "  2 datagrams were longer than the buffer that read them (MSG_TRUNC): their " \
+           "packets declare the whole length" in lines
+    assert "  1 payloads cut by strace's -s; -s 1000 would have kept them whole" in lines
+    assert [len(frame) for _time, frame in support.pcap_records(pcap.read_bytes())] == [
+        14 + 4 + 20 + 8 + 3, 14 + 4 + 20 + 8 + 2, 14 + 4 + 20 + 8 + 2]
+
+
 def test_a_trace_of_failed_calls_says_so(tmp_path):
     """strace -Z prints only the calls that failed: a non-blocking connect
     (EINPROGRESS: an event, but no port ever shows), reads that would
