@@ -257,10 +257,9 @@ class InetPacketizer:
         elif event["error"] == "ECONNRESET":
             # The call met the peer's RST by its end: a close() of the peer's
             # held is that RST (it closed with bytes unread), at its time.
-            held = self.held_fins.pop((conversation, 1 - side), None) if self.held_fins else None
-            if held is not None:
+            if (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
                 conversation.abortive.add(1 - side)
-                packets += self._fin(held[0], *held[1])
+                packets += self.held_fins.release_of(conversation)
             else:
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
