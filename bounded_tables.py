@@ -16,29 +16,39 @@ def bounded_put(mapping, key, value, limit):
 
 
 class DatagramSightings:
-    """Datagrams one end's syscall showed and the other's not yet, counted
-    per key (the caller's: addresses, length, payload or its hash) and per
-    end; the oldest of more than ``limit`` keys are forgotten."""
+    """Datagrams one end's syscall showed and the other's not yet, per key
+    (the caller's: addresses, length, payload or its hash) and per end; the
+    oldest of more than ``limit`` keys are forgotten.  A sighting may also
+    carry ``ends``, a tuple of what the key leaves out and one end may not
+    know (a sender's address that recv() did not ask for): None in it
+    matches anything."""
 
     def __init__(self, limit):
         self.limit = limit
-        self.sightings = {}      # key -> [inbound count, outbound count]
+        self.sightings = {}      # key -> [(outbound, ends), ...] not yet met
         # The keys, oldest first: a dict and a deque cost half an OrderedDict
         # (0.43 -> 0.21 us a new key).
         self.keys = deque()
 
-    def seen_from_other_end(self, key, outbound):
+    def seen_from_other_end(self, key, outbound, ends=None):
         """True if the other end's syscall already wrote this datagram (and
         consume that sighting); otherwise record this one."""
-        sightings = self.sightings.get(key)
-        if sightings is None:
-            sightings = self.sightings[key] = [0, 0]
+        pending = self.sightings.get(key)
+        if pending is None:
+            self.sightings[key] = [(outbound, ends)]
             self.keys.append(key)
             if len(self.keys) > self.limit:
                 del self.sightings[self.keys.popleft()]
-        other = 1 if outbound else 0
-        if sightings[other]:
-            sightings[other] -= 1
-            return True
-        sightings[1 - other] += 1
+            return False
+        for index, (seen_outbound, seen_ends) in enumerate(pending):
+            if seen_outbound != outbound and (seen_ends == ends or _meet(seen_ends, ends)):
+                del pending[index]
+                return True
+        pending.append((outbound, ends))
         return False
+
+
+def _meet(ends, other_ends):
+    """True if two ``ends`` tuples agree wherever both are known."""
+    return all(end is None or other is None or end == other
+               for end, other in zip(ends, other_ends))

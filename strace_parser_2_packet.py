@@ -44,6 +44,7 @@ IDLE_SECONDS = 60.0
 PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
 RECENT_DATAGRAMS_KEPT = 4096
+DATAGRAM_KEY_BYTES = 8
 UDP_ROUTES_KEPT = 65536
 TCP_ROUTES_KEPT = 16384
 # The made-up ports of refused connects' SYNs: above Linux's default
@@ -490,6 +491,7 @@ class InetPacketizer:
     def _datagram(self, event, local):
         """The packet of one datagram, or none if its other end already wrote it."""
         remote = event["remote"] or self.udp_peers.get((event["pid"], event["fd"]))
+        known_local, known_remote = local is not None, remote is not None
         if remote is None or local is None:
             # The peer's family on the wire (a dual-stack socket's may be IPv4).
             ipv6 = (":" in ipv4_unmapped(remote)[0] if remote is not None
@@ -497,23 +499,35 @@ class InetPacketizer:
             placeholders = placeholder_endpoints(event["pid"], event["fd"], event["session"], ipv6)
             if remote is None:
                 remote = placeholders[1]
-                self.placeholder_events += 1
             if local is None:
                 local = placeholders[0]
-                self.placeholder_events += 1
         outbound = event["direction"] == "out"
         source, destination, template = self._udp_route(local, remote, outbound)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
-        # The payload's hash, not the payload: the table must not hold 64 KiB datagrams.
-        if self.recent_datagrams.seen_from_other_end((source, destination, length, hash(payload)),
-                                                     outbound):
+        printed = payload[:length]
+        if self._seen_from_other_end(source, destination, printed, outbound,
+                                     known_local if outbound else known_remote):
             self.duplicates_dropped += 1
             return []
+        self.placeholder_events += (not known_local) + (not known_remote)
         links = self.links.for_event(event, template.ethertype)
-        printed = payload[:length]
         frame = template.udp_frame(links[outbound], printed, length)
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(printed), event, outbound)]
+
+    def _seen_from_other_end(self, source, destination, printed, outbound, known_source):
+        """True if the other end's syscall already wrote the datagram
+        ``source`` -> ``destination`` whose first bytes are ``printed``
+        (see ``DatagramSightings``).  The key is the destination port and
+        the hash of the first DATAGRAM_KEY_BYTES: a read shorter than the
+        datagram (MSG_TRUNC) shows no more, and the table must not hold
+        64 KiB datagrams.  A recv() without an address knows no source, and
+        a socket bound to the unspecified address not the one sent to."""
+        address = destination[0]
+        ends = (source if known_source else None,
+                None if address in UNSPECIFIED_ADDRESSES else address)
+        key = (destination[1], hash(printed[:DATAGRAM_KEY_BYTES]))
+        return self.recent_datagrams.seen_from_other_end(key, outbound, ends)
 
     def _udp_route(self, local, remote, outbound):
         """``(source, destination, template)`` of a datagram between the

@@ -251,6 +251,37 @@ def test_udp_datagrams(client, server):
     assert packets[-1][2] == len(packets[-1][1]) + 2990
 
 
+def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
+    """Both ends traced: a read shorter than its datagram (MSG_TRUNC's whole
+    length or msg_flags' cut one) and a recv() that asked for no sender
+    (None: a placeholder would stand in) are the sender's datagrams, not new
+    ones; the receiver's socket may be bound to 0.0.0.0.  A datagram no
+    traced sender wrote is still written, from the placeholder."""
+    bound_any = ("0.0.0.0", SERVER4[1])
+    sent = [b"A" * 1000, b"B" * 1000, b"C" * 1000, b""]
+    packets = run([
+        event("sendto", "out", sent[0], local=CLIENT4, remote=SERVER4, pid=5, fd=6),
+        event("recvfrom", "in", b"A" * 100, length=1000, local=SERVER4, remote=CLIENT4,
+              pid=6, fd=7),
+        event("sendto", "out", sent[1], local=CLIENT4, remote=SERVER4, pid=5, fd=6),
+        event("recvmsg", "in", b"B" * 100, local=SERVER4, remote=CLIENT4, pid=6, fd=7,
+              protocol="UDP"),
+        event("sendto", "out", sent[2], local=CLIENT4, remote=SERVER4, pid=5, fd=6),
+        event("recv", "in", b"C" * 10, local=bound_any, remote=None, pid=6, fd=7,
+              protocol="UDP"),
+        event("sendto", "out", sent[3], local=CLIENT4, remote=SERVER4, pid=5, fd=6),
+        event("recv", "in", b"", local=SERVER4, remote=None, pid=6, fd=7,
+              protocol="UDP"),
+        event("recv", "in", b"untraced", local=SERVER4, remote=None, pid=6, fd=7,
+              protocol="UDP"),
+    ])
+    assert [packet[1] for packet in packets[:4]] == [
+        bytes(link(5, 6, 0, "sendto", True) / scapy_udp(CLIENT4, SERVER4, payload))
+        for payload in sent]
+    assert len(packets) == 5 and packets[4][1].endswith(b"untraced")
+    assert packets[4][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder sender
+
+
 def test_unbound_udp_first_sendto_waits_for_its_port():
     """The first sendto of an unbound socket shows no local port: it is
     written when the next syscall shows it, from loopback (bound 0.0.0.0)."""
