@@ -24,7 +24,7 @@ from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import EXITED, PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
-from strace_parser_2_packet import INET_PROTOCOLS, REFUSED_PORTS, InetPacketizer
+from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
 
@@ -331,11 +331,18 @@ class PacketStage:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
                           "show: their packets declare the length and hold no bytes"
                           % (parser.unseen_payloads, parser.unseen_bytes))
-        if self.inet.refused_connects:
-            report.append("  %d connect() calls refused: a SYN each and the peer's RST (%d from "
-                          "a made-up port, %d and up: strace does not show it)"
-                          % (self.inet.refused_connects, self.inet.made_up_ports,
-                             REFUSED_PORTS[0]))
+        report += counted([
+            (self.inet.refused_connects, "  %d connect() calls refused: a SYN each and the "
+                                         "peer's RST"),
+            (self.inet.unanswered_connects, "  %d connect() calls timed out: a SYN each, "
+                                            "unanswered (not the kernel's retries)"),
+            (self.inet.unresolved_connects, "  %d non-blocking connect() calls to peers off "
+                                            "loopback were closed before the trace showed how "
+                                            "they ended: their SYN alone"),
+        ])
+        if self.inet.made_up_ports:
+            report.append("  %d of those SYNs from a made-up port, %d and up: strace does not "
+                          "show it" % (self.inet.made_up_ports, MADE_UP_PORTS[0]))
         if parser.failed_connects:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(
@@ -345,9 +352,6 @@ class PacketStage:
                                   "connect() or accept(): strace -p, or -e trace= without "
                                   "them): no handshake"),
             (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
-            (self.inet.unresolved_connects, "  %d non-blocking connect() calls to peers off "
-                                            "loopback were closed before the trace showed how "
-                                            "they ended: no packets"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "

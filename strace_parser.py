@@ -59,7 +59,11 @@ error          str | None      ``EINPROGRESS`` for a non-blocking connect;
                                ``ECONNREFUSED`` for a TCP connect refused, or
                                a TCP read, write or getsockopt(SO_ERROR) that
                                tells a non-blocking connect's refusal (the only
-                               getsockopt giving an event; direction None)
+                               getsockopt giving an event; direction None);
+                               ``ETIMEDOUT`` for a TCP connect or
+                               getsockopt(SO_ERROR) telling it timed out;
+                               None for a getsockopt(SO_ERROR) telling a
+                               connect in progress was answered
 how            str | None      shutdown's ``SHUT_RD`` / ``SHUT_WR`` / ``SHUT_RDWR``;
                                ``SO_LINGER 0`` for a TCP setsockopt that makes
                                the socket's close() send a RST (the only
@@ -132,10 +136,17 @@ UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
 IOVEC_SYSCALLS = {"readv", "writev", "sendmsg", "recvmsg"}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair",
                   "setsockopt", "getsockopt"}
-# A non-blocking connect's refusal, as getsockopt(SO_ERROR) tells it (the
-# only getsockopt lines parsed: the others are dropped by this mark).
-REFUSED_MARK = "[ECONNREFUSED]"
-REFUSED_SO_ERROR = "SO_ERROR, " + REFUSED_MARK
+# A non-blocking connect's outcome, as getsockopt(SO_ERROR) tells it: the
+# only getsockopt lines parsed, the others are dropped by these marks.  A
+# failure (of those, the errors that give an event: a refusal, a time-out);
+# while a connect is in progress (EINPROGRESS) an answer too, "[0]" (the
+# bench's noise is full of these: 20 000 lines in noise x0.2).
+SO_ERROR_MARK = "SO_ERROR, [E"
+SO_ERROR_ANY = "SO_ERROR, ["
+SO_ERROR_ANSWERED = "SO_ERROR, [0]"
+CONNECT_FAILURES = ("ECONNREFUSED", "ETIMEDOUT")
+SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]" % "|".join(CONNECT_FAILURES))
+CONNECTING_KEPT = 4096
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
 # for traces without -yy, and which threads share their fds.
@@ -324,6 +335,9 @@ class StraceParser:
         # kept here, not gathered from _unfinished per block (3.4 ms a
         # 64 KiB block at its 100 000 limit).
         self._unfinished_names = Counter()
+        # fds of TCP connects in progress (EINPROGRESS), until their socket's
+        # getsockopt(SO_ERROR) or close: the sieve lets their answers in.
+        self._connecting = set()
         self._sessions = {}
         # (protocol, details) of a -yy annotation -> the fields it gives:
         # every syscall of a connection prints the same annotation.
@@ -448,6 +462,7 @@ class StraceParser:
         # the first half another 8% of its time (0.74 -> 0.68 s, x0.2).
         waiting = dict.fromkeys(self._unfinished_names, 0)
         find, rfind = block.find, block.rfind
+        so_error = SO_ERROR_ANY if self._connecting else SO_ERROR_MARK
         at = find(":")
         while at >= 0:
             opening = (rfind("<", max(at - LONGEST_ANNOTATION_NAME - 1, 0), at)
@@ -463,9 +478,12 @@ class StraceParser:
                 name = block[max(start, rfind(" ", start, paren) + 1):paren]
                 if name.isidentifier() and name not in self.syscalls:
                     continue
-                if (name == "getsockopt" and find(REFUSED_MARK, opening, line_end) < 0
+                if (name == "getsockopt" and find(so_error, opening, line_end) < 0
                         and not block.endswith(UNFINISHED, start, line_end)):
                     continue
+                if name == "connect" and (find("EINPROGRESS", opening, line_end) >= 0
+                                          or block.endswith(UNFINISHED, start, line_end)):
+                    so_error = SO_ERROR_ANY  # its answer may come in this block
                 if name not in waiting and block.endswith(UNFINISHED, start, line_end):
                     waiting[name] = line_end
             starts.add(start)
@@ -515,7 +533,7 @@ class StraceParser:
         if self.clock.relative is not False:
             self.clock.advance(head.group("time"))
         name = head.group("name") or head.group("resumed")
-        if name not in self.syscalls or (name == "getsockopt" and REFUSED_MARK not in line
+        if name not in self.syscalls or (name == "getsockopt" and SO_ERROR_ANY not in line
                                          and not head.group("resumed")
                                          and not line.endswith(UNFINISHED)):
             return self.skip("not a socket syscall", line)
@@ -830,10 +848,13 @@ class StraceParser:
         tcp = first is not None and first.group("protocol").startswith("TCP")
         reset = result < 0 and errno == "ECONNRESET" and name in DATA_SYSCALLS and tcp
         # A connect refused, or a data call telling a non-blocking one's
-        # refusal: events, for the SYN and the peer's RST.
+        # refusal: events, for the SYN and the peer's RST.  A connect timed
+        # out: one, for its SYN no answer came to.
         refused = (result < 0 and errno == "ECONNREFUSED" and tcp
                    and (name == "connect" or name in DATA_SYSCALLS))
-        if result < 0 and not (reset or refused or name == "connect" and errno == "EINPROGRESS"):
+        timed_out = result < 0 and errno == "ETIMEDOUT" and tcp and name == "connect"
+        if result < 0 and not (reset or refused or timed_out
+                               or name == "connect" and errno == "EINPROGRESS"):
             if (name == "connect" and first is not None
                     and first.group("protocol").startswith(("TCP", "UDP"))):
                 self.failed_connects[errno or "?"] += 1
@@ -1067,9 +1088,14 @@ class StraceParser:
     def _state_event(self, event, args):
         """The event of connect/accept/close/shutdown/setsockopt."""
         name = event["syscall"]
+        tcp = event["protocol"].startswith("TCP")
         if name == "connect":
             event["remote"] = parse_sockaddr(args)
             event["path"] = parse_unix_path(args) or event["path"]
+            if tcp and event["error"] == "EINPROGRESS" and len(self._connecting) < CONNECTING_KEPT:
+                self._connecting.add(event["fd"])
+        elif name == "close":
+            self._connecting.discard(event["fd"])
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
             event["how"] = how.group(0) if how else None
@@ -1078,9 +1104,12 @@ class StraceParser:
                 return self.skip("socket setup", args)
             event["how"] = ABORTIVE_CLOSE
         elif name == "getsockopt":
-            if not (event["protocol"].startswith("TCP") and REFUSED_SO_ERROR in args):
+            failure = SO_ERROR_FAILURE.search(args) if tcp else None
+            connecting = event["fd"] in self._connecting
+            if failure is None and not (connecting and SO_ERROR_ANSWERED in args):
                 return self.skip("socket setup", args)
-            event["error"] = "ECONNREFUSED"
+            self._connecting.discard(event["fd"])
+            event["error"] = failure.group(1) if failure else None
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
             second = dict(event)

@@ -47,9 +47,11 @@ RECENT_DATAGRAMS_KEPT = 4096
 DATAGRAM_KEY_BYTES = 8
 UDP_ROUTES_KEPT = 65536
 TCP_ROUTES_KEPT = 16384
-# The made-up ports of refused connects' SYNs: above Linux's default
+# The made-up ports of failed connects' SYNs: above Linux's default
 # ephemeral range (32768-60999).
-REFUSED_PORTS = range(61000, 65536)
+MADE_UP_PORTS = range(61000, 65536)
+# The errors of a connect that sent a SYN and failed (see ``_refused``).
+FAILED_CONNECT_ERRORS = ("ECONNREFUSED", "ETIMEDOUT")
 
 
 def loopback_source(local, remote):
@@ -92,11 +94,11 @@ def refused_source(connect, number):
     """``(local, remote)`` on the wire of a refused ``connect``: its bound
     address if it had one, else the loopback address for a loopback peer
     (a TEST-NET placeholder for any other, as ``placeholder_endpoints``
-    gives) and port REFUSED_PORTS[``number``], the ``number``-th made up:
+    gives) and port MADE_UP_PORTS[``number``], the ``number``-th made up:
     outside Linux's ephemeral range, so no real connection's."""
     remote = connect["remote"]
     ipv6 = ":" in remote[0] and not remote[0].startswith("::ffff:")
-    port = REFUSED_PORTS[number % len(REFUSED_PORTS)]
+    port = MADE_UP_PORTS[number % len(MADE_UP_PORTS)]
     local = connect["local"] or (UNSPECIFIED_ADDRESSES[ipv6], port)
     local = loopback_source(local, remote)
     if local[0] in UNSPECIFIED_ADDRESSES:
@@ -128,7 +130,8 @@ class InetPacketizer:
         self.connections = 0
         self.seen_open = 0  # connections first seen already open (no connect/accept)
         self.refused_connects = 0
-        self.made_up_ports = 0  # of refused connects from unbound sockets
+        self.made_up_ports = 0  # of failed connects from unbound sockets
+        self.unanswered_connects = 0  # timed out
         self.unresolved_connects = 0  # closed before their outcome showed
         self.udp_peers = {}
         self.udp_routes = {}
@@ -184,8 +187,13 @@ class InetPacketizer:
 
     def _tcp(self, event):
         name = event["syscall"]
-        if event["error"] == "ECONNREFUSED":
+        if event["error"] in FAILED_CONNECT_ERRORS:
             return self._refused(event)
+        if name == "getsockopt":  # a connect in progress was answered
+            connect = self._pending_connect_of(event)
+            if connect is not None:
+                connect["answered"] = True
+            return []
         if (name == "close" and self.pending_connects and event["remote"] is None
                 and event["local"] is None):
             return self._closed_unconnected(event)
@@ -204,6 +212,14 @@ class InetPacketizer:
         conversation = self.conversations.get(key)
         connect = (self._take_connect(event["pid"], event["fd"], remote, conversation is None)
                    if self.pending_connects else None)
+        if (connect is not None and name == "close" and conversation is None
+                and connect["error"] == "EINPROGRESS" and not connect.get("answered")
+                and not on_loopback(remote[0])):
+            # Its first syscall since, and nothing said it was answered: a
+            # socket shows its ports from the SYN on (SYN_SENT), and a
+            # program closes it when its own time-out ran out.
+            self.unresolved_connects += 1
+            return self._failed_connect(connect, None, local)
         if connect is not None:
             opened_at = receive_time(connect)
         else:
@@ -266,60 +282,87 @@ class InetPacketizer:
         return packets
 
     def _refused(self, event):
-        """The SYN and the peer's RST of a refused connect: ``event`` is the
-        connect, or the syscall that told a non-blocking one's refusal
+        """The packets of a connect that failed: ``event`` is the connect,
+        or the syscall that told a non-blocking one's failure
         (getsockopt(SO_ERROR), a read or write, a second connect), whose
-        pending connect sent the SYN."""
+        pending connect sent the SYN.  Refused: the SYN and the peer's RST;
+        timed out: the SYN alone."""
         connect = self._take_connect_of(event)
         if connect is None and event["syscall"] == "connect":
             connect = event
         if connect is None or connect["remote"] is None:
             return []
+        # A socket that timed out may still show the port its SYN left from.
+        shown = event["local"] if event["remote"] is not None else None
+        if event["error"] == "ETIMEDOUT":
+            self.unanswered_connects += 1
+            return self._failed_connect(connect, None, shown)
         told_at = receive_time(event) if connect is event else event["time"]
-        return self._refusal(connect, told_at)
+        return self._failed_connect(connect, told_at, shown)
 
     def _closed_unconnected(self, event):
         """A close of a socket whose non-blocking connect never showed its
         port: refused, when the peer is on loopback (where the answer comes
         at once: the program saw it in poll or epoll, or never looked);
-        else unknown (no answer yet, or timed out), and counted."""
+        else the SYN alone (no answer yet, or one the trace does not show),
+        counted."""
         connect = self._take_connect_of(event)
-        if connect is None:
-            return []
+        if connect is None or connect["error"] != "EINPROGRESS":
+            return []  # a connect that returned 0, reset before its port showed
         if not on_loopback(connect["remote"][0]):
             self.unresolved_connects += 1
-            return []
-        return self._refusal(connect, connect["time"])  # on loopback: told by the SYN
+            return self._failed_connect(connect, None)
+        return self._failed_connect(connect, connect["time"])  # on loopback: told by the SYN
 
-    def _refusal(self, connect, told_at):
-        """SYN and RST of ``connect``, refused, as the trace told it at
-        ``told_at``: a loopback peer's RST comes with the SYN (the kernel
-        answers within the connect), another's when the trace told it.
-        strace never shows the port the SYN left from: it is made up (see
-        ``refused_source``)."""
-        local, remote = refused_source(connect, self.made_up_ports)
-        if connect["local"] is None:
-            self.made_up_ports += 1
-        self.refused_connects += 1
+    def _failed_connect(self, connect, refused_at, shown=None):
+        """The SYN of ``connect``, and if it was refused, as the trace told
+        at ``refused_at``, the peer's RST: a loopback peer's comes with the
+        SYN (the kernel answers within the connect), another's when the
+        trace told it.  ``refused_at`` None: no answer.  The SYN leaves from
+        ``shown``, the socket's address if a later syscall showed it, else
+        the bound one, else a made-up port (see ``refused_source``)."""
+        if shown is not None:
+            local, remote = same_family(loopback_source(shown, connect["remote"]),
+                                        connect["remote"])
+        else:
+            local, remote = refused_source(connect, self.made_up_ports)
+            if connect["local"] is None:
+                self.made_up_ports += 1
         key = (local, remote) if local < remote else (remote, local)
-        conversation = TcpConversation(key, self.closed_conversations.get(key))
-        bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
+        conversation = TcpConversation(key, self.conversations.get(key)
+                                       or self.closed_conversations.get(key))
+        if shown is not None:  # its close, still to come, shows it too
+            self.conversations[key] = conversation
+        else:
+            bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
         client = conversation.side_of(local)
         links = self.links.for_event(connect, conversation.templates[0].ethertype)
-        refused_at = connect["time"] if on_loopback(remote[0]) else told_at
+        if refused_at is None:
+            return conversation.unanswered(client, connect["time"], links, connect)
+        self.refused_connects += 1
+        if on_loopback(remote[0]):
+            refused_at = connect["time"]
         return conversation.refused(client, connect["time"], refused_at, links, connect)
 
-    def _take_connect_of(self, event):
+    def _pending_connect_of(self, event):
         """The pending connect of ``event``'s socket, not yet connected: the
-        one of its inode (its annotation shows it until then), any thread's;
-        without one, the one of its fd by its thread.  None if none."""
+        one of its inode (its annotation shows it until the SYN), any
+        thread's; without one, the one of its fd by its thread.  None if
+        none."""
         inode, pid, fd = event["inode"], event["pid"], event["fd"]
-        for (connect_fd, remote), connects in self.pending_connects.items():
+        for (connect_fd, _remote), connects in self.pending_connects.items():
             for connect in connects:
                 if (connect["inode"] == inode if inode is not None
                         else connect["pid"] == pid and connect_fd == fd):
-                    return self._take_connect(connect["pid"], connect_fd, remote, False)
+                    return connect
         return None
+
+    def _take_connect_of(self, event):
+        """``_pending_connect_of``, no longer pending."""
+        connect = self._pending_connect_of(event)
+        if connect is None:
+            return None
+        return self._take_connect(connect["pid"], connect["fd"], connect["remote"], False)
 
     def _tcp_endpoints(self, event):
         """(local, remote) of a TCP event as the trace shows them, or None

@@ -88,8 +88,8 @@ class TcpConversation:
         self.traced_sides = set()
         # Sides that did shutdown(SHUT_RD): their reads return 0 with no FIN.
         self.reads_shut = set()
-        # A RST ended it: no FIN follows.
-        self.was_reset = False
+        # A RST ended it, or its SYN was never answered: no FIN or RST follows.
+        self.aborted = False
         # Sides whose close() resets the connection (SO_LINGER 0).
         self.abortive = set()
         # (pid, fd, session) of each side's last syscall: the process whose
@@ -134,8 +134,16 @@ class TcpConversation:
         syn = self._packet(client, SYN, b"", 0, time, links, client, event)
         self.directions[client].syn_sent = True
         self.directions[1 - client].isn = 0
-        self.was_reset = True
+        self.aborted = True
         return [syn, self._packet(1 - client, RST, b"", 0, refused_at, links, client, event)]
+
+    def unanswered(self, client, time, links, event):
+        """A connection attempt no answer came to: the SYN of ``client``
+        (the traced side) at ``time``."""
+        syn = self._packet(client, SYN, b"", 0, time, links, client, event)
+        self.directions[client].syn_sent = True
+        self.aborted = True
+        return [syn]
 
     def transfer(self, sender, payload, length, by_sender, time, links, traced_side, event):
         """Data of one syscall: ``length`` bytes from ``sender`` of which
@@ -220,7 +228,7 @@ class TcpConversation:
         """FIN from ``sender`` and the peer's ACK (a RST from a side set to
         SO_LINGER 0); nothing if already sent, or after a RST."""
         stream = self.directions[sender]
-        if stream.fin_sent or self.was_reset:
+        if stream.fin_sent or self.aborted:
             return []
         if sender in self.abortive:
             return self.reset(sender, time, links, traced_side, event)
@@ -233,9 +241,9 @@ class TcpConversation:
     def reset(self, sender, time, links, traced_side, event):
         """RST from ``sender``, acking what the peer sent (the kernel's
         answer to data for a closed socket); nothing after a first one."""
-        if self.was_reset:
+        if self.aborted:
             return []
-        self.was_reset = True
+        self.aborted = True
         return [self._packet(sender, RST, b"", 0, time, links, traced_side, event)]
 
 
@@ -292,7 +300,7 @@ class HeldFins(OrderedDict):
             for side in (0, 1):
                 user = conversation.users[side]
                 if (user is None or user[0] != exited["pid"] or (conversation, side) in self
-                        or conversation.directions[side].fin_sent or conversation.was_reset):
+                        or conversation.directions[side].fin_sent or conversation.aborted):
                     continue
                 pid, fd, session = user
                 event = {"pid": pid, "time": exited["time"], "duration": None,

@@ -248,6 +248,54 @@ def test_datagrams_longer_than_their_read_are_not_said_cut_by_s(tmp_path):
         14 + 4 + 20 + 8 + 3, 14 + 4 + 20 + 8 + 2, 14 + 4 + 20 + 8 + 2]
 
 
+def test_a_connect_in_progress_closed_unanswered_gives_its_syn_alone(tmp_path):
+    """A socket shows its ports from its SYN on: a non-blocking connect to a
+    peer off loopback closed with nothing between (the program's own
+    time-out) gives its SYN alone, from the port the close shows; answered
+    (getsockopt(SO_ERROR) = [0]) it gives the handshake and the FINs; told
+    timed out by getsockopt, its SYN from the port shown.  The bench's
+    noise is getsockopt [0] lines on open connections: those stay out."""
+    from scapy.layers.inet import TCP
+    connect = ('7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
+               'sin_port=htons(80), sin_addr=inet_addr("10.1.2.3")}, 16) = -1 EINPROGRESS '
+               '(Operation now in progress) <0.000050>')
+    socket = '%d<TCP:[10.0.0.5:%d->10.1.2.3:80]>'
+    trace = tmp_path / "unanswered.strace"
+    trace.write_text("\n".join([
+        connect % (100, 3, 100),
+        '7 1795659001.000000 close(%s) = 0 <0.000010>' % (socket % (3, 40001)),
+        connect % (200, 4, 200),
+        '7 1795659000.000300 getsockopt(%s, SOL_SOCKET, SO_ERROR, [0], [4]) = 0 <0.000010>'
+        % (socket % (4, 40002)),
+        '7 1795659000.000400 close(%s) = 0 <0.000010>' % (socket % (4, 40002)),
+        connect % (500, 5, 500),
+        '7 1795659003.000000 getsockopt(%s, SOL_SOCKET, SO_ERROR, [ETIMEDOUT], [4]) = 0 '
+        '<0.000010>' % (socket % (5, 40003)),
+        '7 1795659003.000100 close(%s) = 0 <0.000010>' % (socket % (5, 40003)),
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap).stderr.decode().splitlines()
+    assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
+            for packet in support.read_packets(pcap)] == [
+        (1795659000.0001, 40001, "S"),
+        (1795659000.0002, 40002, "S"), (1795659000.0002, 80, "SA"),
+        (1795659000.0002, 40002, "A"), (1795659000.0004, 40002, "FA"),
+        (1795659000.0004, 80, "A"),
+        (1795659000.0005, 40003, "S")]
+    assert "  1 non-blocking connect() calls to peers off loopback were closed before the " \
+           "trace showed how they ended: their SYN alone" in lines
+    assert "  1 connect() calls timed out: a SYN each, unanswered (not the kernel's retries)" \
+        in lines
+    assert not any("made-up port" in line for line in lines)
+    parser = StraceParser()
+    parser.parse('7 1795659004.000000 close(%s) = 0 <0.000010>' % (socket % (6, 40004)))
+    assert parser.rejects_unannotated  # the sieve's turn
+    noise = ('7 1795659004.000100 getsockopt(%s, SOL_SOCKET, SO_ERROR, [0], [4]) = 0 <0.000010>'
+             % (socket % (7, 40005)))
+    assert list(parser.lines_to_parse(noise)) == []
+    assert len(list(parser.lines_to_parse(connect % (200, 7, 200) + "\n" + noise))) == 2
+
+
 def test_a_trace_of_failed_calls_says_so(tmp_path):
     """strace -Z prints only the calls that failed: a non-blocking connect
     (EINPROGRESS: an event, but no port ever shows), reads that would
@@ -273,9 +321,10 @@ def test_a_trace_of_failed_calls_says_so(tmp_path):
 
 def test_failed_connects_are_named_in_the_summary(tmp_path):
     """A refused TCP connect() gives a SYN and a RST from a made-up port
-    (strace shows none); others, timed out or unreachable, give no packets:
-    the summary says how many and why (a unix connect() to a missing path,
-    as curl's to nscd, is not news)."""
+    (strace shows none), a timed-out one its SYN alone; others, unreachable,
+    give no packets: the summary says how many and why (a unix connect() to
+    a missing path, as curl's to nscd, is not news)."""
+    from scapy.layers.inet import TCP
     failed = ('7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
               'sin_port=htons(9999), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 %s <0.000050>')
     trace = tmp_path / "refused.strace"
@@ -290,9 +339,15 @@ def test_failed_connects_are_named_in_the_summary(tmp_path):
     pcap = tmp_path / "out.pcap"
     result = support.convert(trace, pcap)
     lines = result.stderr.decode().splitlines()
-    assert "  1 connect() calls refused: a SYN each and the peer's RST (1 from a made-up " \
-           "port, 61000 and up: strace does not show it)" in lines
-    assert "  3 connect() calls failed (ETIMEDOUT 2, ENETUNREACH 1): the pcap shows no " \
-           "packets for them" in lines
-    assert len(support.read_packets(pcap)) == 2
+    assert "  1 connect() calls refused: a SYN each and the peer's RST" in lines
+    assert "  2 connect() calls timed out: a SYN each, unanswered (not the kernel's retries)" \
+        in lines
+    assert "  3 of those SYNs from a made-up port, 61000 and up: strace does not show it" \
+        in lines
+    assert "  1 connect() calls failed (ENETUNREACH 1): the pcap shows no packets for them" \
+        in lines
+    assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
+            for packet in support.read_packets(pcap)] == [
+        (1795659000.0001, 61000, "S"), (1795659000.0001, 9999, "RA"),
+        (1795659000.0003, 61001, "S"), (1795659000.0004, 61002, "S")]
     assert not any("no socket syscall" in line for line in lines)
