@@ -80,7 +80,13 @@ class TcpConversation:
         else:
             isns = [(direction.next_seq() + ISN_STEP) & 0xFFFFFFFF
                     for direction in previous.directions]
-        self.directions = (StreamDirection(isns[0]), StreamDirection(isns[1]))
+        if endpoints[0] == endpoints[1]:
+            # A socket connected to itself (a connect to its own port): what
+            # it sends, it receives; its read is of its own bytes, its FIN
+            # comes back to it.  One stream, both sides.
+            self.directions = (StreamDirection(isns[0]),) * 2
+        else:
+            self.directions = (StreamDirection(isns[0]), StreamDirection(isns[1]))
         self.started = False
         self.last_time = 0.0
         # Sides whose own syscalls the trace showed: an accept or connect on
@@ -116,12 +122,15 @@ class TcpConversation:
 
     def open(self, client, time, links, traced_side, event):
         """SYN, SYN-ACK, ACK from ``client``; nothing if the conversation
-        already has packets (first seen mid-stream, or opened by the other end)."""
+        already has packets (first seen mid-stream, or opened by the other
+        end).  A socket connected to itself: its SYN and its ACK."""
         if self.started:
             return []
         server = 1 - client
         syn = self._packet(client, SYN, b"", 0, time, links, traced_side, event)
         self.directions[client].syn_sent = True
+        if self.directions[client] is self.directions[server]:
+            return [syn, self._packet(client, 0, b"", 0, time, links, traced_side, event)]
         syn_ack = self._packet(server, SYN, b"", 0, time, links, traced_side, event)
         self.directions[server].syn_sent = True
         ack = self._packet(client, 0, b"", 0, time, links, traced_side, event)

@@ -351,3 +351,27 @@ def test_a_read_meeting_a_reset_makes_the_peers_held_close_the_rst():
     ends = [(port, flags, time) for port, flags, _length, time, _pid in rows
             if "R" in flags or "F" in flags]
     assert ends == [(SERVER4[1], "RA", T0 + 0.201)]
+
+
+def test_a_socket_connected_to_itself_sends_each_byte_once():
+    """A connect to the socket's own port (it works: a simultaneous open)
+    makes one socket both ends: its read is of its own bytes and its 0-read
+    of its own FIN.  Each segment once, acking what it received, as tcpdump
+    shows it (it gave every byte and the FIN twice: 7 frames Wireshark
+    flagged)."""
+    own = dict(local=CLIENT4, remote=CLIENT4)
+    packets = run([
+        event("connect", pid=1, fd=3, time=T0, **own),
+        event("sendto", "out", b"hello-self", pid=1, fd=3, time=T0 + 0.001, protocol="TCP",
+              **own),
+        event("recvfrom", "in", b"hello-self", pid=1, fd=3, time=T0 + 0.002, protocol="TCP",
+              **own),
+        event("shutdown", pid=1, fd=3, time=T0 + 0.003, how="SHUT_WR", **own),
+        event("recvfrom", "in", b"", pid=1, fd=3, time=T0 + 0.004, protocol="TCP", **own),
+        event("close", pid=1, fd=3, time=T0 + 0.005, **own),
+    ])
+    isn = initial_sequence(CLIENT4, CLIENT4)
+    assert [(str(segment.flags), segment.seq - isn, segment.ack - isn if segment.ack else 0,
+             len(segment.payload))
+            for segment in (Ether(frame)[TCP] for _time, frame, *_rest in packets)] == [
+        ("S", 0, 0, 0), ("A", 1, 1, 0), ("PA", 1, 1, 10), ("FA", 11, 11, 0), ("A", 12, 12, 0)]
