@@ -186,6 +186,20 @@ class TcpConversation:
         stream.claimed = stream.written
         return self.segments(sender, [(b"", gap)], time, links, traced_side, event)
 
+    def skip(self, sender, length):
+        """Leave ``length`` bytes of ``sender`` out: no segment carries them,
+        the next one's sequence number is past them (a gap, as a capture
+        that lost a segment shows)."""
+        self.directions[sender].emitted += length
+
+    def skip_unseen(self, sender):
+        """``fill_unseen``'s bytes as a gap (see ``skip``)."""
+        stream = self.directions[sender]
+        gap = stream.written - stream.claimed
+        if gap > 0:
+            stream.claimed = stream.written
+            self.skip(sender, gap)
+
     def claim(self, sender, length, by_sender):
         """Move the cursor of one syscall of ``length`` bytes (the sender's
         write if ``by_sender``, else the receiver's read); return how many of

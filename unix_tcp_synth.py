@@ -190,6 +190,10 @@ class UnixPacketizer:
         """Report lines: flows, HTTP/2, datagrams, per-flow byte accounting."""
         lines = ["  unix: %d stream connections (%d HTTP/2), %d datagrams"
                  % (self.flow_count, self.http2_flows, self.datagrams)]
+        if self.http2_flows:
+            # Wireshark's HTTP/2 heuristics do not claim these flows.
+            lines.append("  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==%d,http2 "
+                         "(Decode As... HTTP2)" % SERVER_PORT)
         if self.datagram_bytes_cut:
             lines.append("  unix: %d datagram bytes beyond %d per datagram left out"
                          % (self.datagram_bytes_cut, MAX_DATAGRAM))
@@ -307,13 +311,17 @@ class UnixPacketizer:
 
     def _unseen(self, flow, sender, time, links, traced_side, event):
         """Segments without bytes (after what the aligner holds) for what an
-        earlier cut write of ``sender`` left to reads that never came."""
+        earlier cut write of ``sender`` left to reads that never came; in an
+        aligned flow a gap instead (see ``_data``)."""
         stream = flow.conversation.directions[sender]
         if stream.written <= stream.claimed:
             return []
         flow.cut[sender] += stream.written - stream.claimed
-        return (self._drain(flow, sender, time, event)
-                + flow.conversation.fill_unseen(sender, time, links, traced_side, event))
+        packets = self._drain(flow, sender, time, event)
+        if flow.aligners is not None:
+            flow.conversation.skip_unseen(sender)
+            return packets
+        return packets + flow.conversation.fill_unseen(sender, time, links, traced_side, event)
 
     def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event):
         """Packets of the bytes of one data syscall from ``sender`` (``length``
@@ -331,13 +339,22 @@ class UnixPacketizer:
             return conversation.segments(sender, [(new_bytes, new_length)],
                                          time, links, traced_side, event)
         aligner = flow.aligners[sender]
+        packets = self._aligned(flow, sender, aligner.feed(new_bytes), time, links,
+                                traced_side, event)
         if len(new_bytes) < new_length:
-            # Bytes strace did not print: the framing is lost until a resync.
+            # Bytes strace did not print: a frame they end goes out as far as
+            # it was printed, the rest is a gap (as a capture's lost
+            # segment), and the framing is looked for anew after it.  A
+            # segment declaring bytes it lacks, begun inside a frame, made
+            # Wireshark read its bytes as a frame header (a sweep's gRPC
+            # flow: "length 7171437", every later frame of that direction
+            # lost).
             held = aligner.drain()
-            return conversation.segments(sender, [(held, len(held)), (new_bytes, new_length)],
-                                         time, links, traced_side, event)
-        return self._aligned(flow, sender, aligner.feed(new_bytes), time, links,
-                             traced_side, event)
+            if held:
+                packets += conversation.segments(sender, [(held, len(held))], time, links,
+                                                 traced_side, event)
+            conversation.skip(sender, new_length - len(new_bytes))
+        return packets
 
     def _classify(self, flow, sender, data, from_stream_start):
         """Decide, at a flow's first data, whether it is HTTP/2 and aligned."""

@@ -120,6 +120,8 @@ def test_grpc_seeded_mid_stream(tmp_path):
     report = support.convert(cut_trace, pcap, *UNIX_FLAGS, "--seed-http2",
                              "--seed-grpc").stderr.decode()
     assert "seeded grpc" in report
+    assert "  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==50051,http2 (Decode " \
+           "As... HTTP2)" in report.splitlines()  # as grpc_fields() does below
     messages = {bytes.fromhex(data) for row in grpc_fields(pcap, "grpc.message_data")
                 for data in row[0].split(",") if data}
     assert {b"item-0", b"item-1", b"item-2", b"hello-stream"} <= messages

@@ -245,3 +245,37 @@ def test_a_blocking_accept_opens_its_connection_when_it_returns():
     assert [frame_bytes[51] for _t, frame_bytes, *_ in packets] == [0x02, 0x12, 0x10]  # SYN, SYN-ACK, ACK
     assert [time for time, *_ in packets] == pytest.approx([1795708931.076400 + 2.047194] * 3,
                                                            abs=1e-6)
+
+
+def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
+    """A write cut by -s in an HTTP/2 flow: its whole frames go out, the
+    frame the cut ends goes out as far as printed, and the bytes never
+    printed are a gap in the sequence numbers; the next write starts a
+    segment on its frame header.  A segment that declared the missing
+    bytes, begun inside a frame, made Wireshark read 'mmmm' as a frame
+    header of 7 MB and lose the rest of the direction; an empty segment
+    went before each cut write."""
+    def line(time, name, data, length=None, cut=False):
+        printed = "".join("\\x%02x" % byte for byte in data)
+        return ('7 1795659692.%06d %s(3<UNIX-STREAM:[100->101]>, "%s"%s, %d) = %d <0.000010>'
+                % (time, name, printed, "..." if cut else "", length or len(data),
+                   length or len(data)))
+    settings = frame(SETTINGS, 0, 0)
+    big = frame(DATA, 0, 1, b"m" * 20000)
+    headers = frame(HEADERS, 4, 3, b"h" * 20)
+    lines = ['7 1795659692.000100 connect(3<UNIX-STREAM:[100]>, {sa_family=AF_UNIX, '
+             'sun_path="/g"}, 110) = 0 <0.000010>',
+             line(200, "write", PREFACE + settings),
+             line(300, "write", (settings + big)[:4000], length=len(settings + big), cut=True),
+             line(400, "write", headers)]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = [packet for text in lines for event in parser.parse(text)
+               for packet in unix.packets(event)]
+    data = [(int.from_bytes(frame_bytes[42:46], "big"), frame_bytes[58:], wire_length)
+            for _t, frame_bytes, wire_length, *_ in packets if len(frame_bytes) > 58]
+    assert [(payload, wire_length - 58) for _seq, payload, wire_length in data] == [
+        (PREFACE + settings, len(PREFACE + settings)), (settings, 9),
+        ((settings + big)[9:4000], 4000 - 9), (headers, len(headers))]
+    assert data[3][0] - data[2][0] == len(big)  # the gap: 20009 - 3991 bytes never printed
+    assert len(packets) == 3 + 4  # the handshake, then no empty segment
