@@ -81,7 +81,9 @@ def parse_arguments(argv):
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress and no summary on standard error")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show the first lines skipped, with their line numbers")
+                        help="show the first lines skipped for an unusual reason (unparseable, "
+                             "cut, never resumed), with their line numbers; lines that are "
+                             "simply no socket data are only counted")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if any socket line could not be parsed, "
                              "or a compressed trace ends early")
@@ -349,8 +351,8 @@ class PacketStage:
                               "%s %d" % item for item in parser.failed_connects.most_common())))
         report += counted([
             (self.inet.seen_open, "  %d TCP connections were open before their first line (no "
-                                  "connect() or accept(): strace -p, or -e trace= without "
-                                  "them): no handshake"),
+                                  "connect() or accept(): strace -p, -e trace= without "
+                                  "them, or -z hiding an EINPROGRESS): no handshake"),
             (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),

@@ -116,7 +116,8 @@ from datetime import date as Date
 from socket_table import SocketTable, placeholder_endpoints, socket_protocol
 from strace_values import (SOCKET_INODE_PREFIXES, Clock, annotation_fields, decode_string,
                            iovec_payload, is_socket_annotation, parse_sockaddr,
-                           parse_unix_path, program_name, read_string, socket_inode)
+                           parse_unix_path, process_name, program_name, read_string,
+                           socket_inode)
 
 OUT, IN = "out", "in"
 
@@ -583,7 +584,7 @@ class StraceParser:
             self._ended_alone.discard(pid)
             return [{"protocol": EXITED, "pid": int(pid), "syscall": "exit",
                      "time": self._time_of_this_line(exited.group("time")),
-                     "comm": exited.group("comm") or exited.group("bracket_comm"),
+                     "comm": process_name(exited.group("comm") or exited.group("bracket_comm")),
                      "alone": alone}]
         if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
             return self.skip("signal or exit line", line)
@@ -880,7 +881,7 @@ class StraceParser:
             return self.skip("unparseable: time", line)
         duration = returned.group("duration")
         event = {
-            "pid": pid, "comm": head.group("comm") or head.group("bracket_comm"),
+            "pid": pid, "comm": process_name(head.group("comm") or head.group("bracket_comm")),
             "time": start_time,
             "duration": float(duration) if duration else None,
             "syscall": name, "direction": DATA_SYSCALLS.get(name),

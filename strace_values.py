@@ -284,3 +284,14 @@ def program_name(args):
         path = read_string(args, after + 3)[0] or path
     name = path.rstrip(b"/").rsplit(b"/", 1)[-1]
     return name.decode("utf-8", "backslashreplace")
+
+
+def process_name(text):
+    """The process name -Y printed (``curl``, or ``\\x63\\x75\\x72\\x6c`` under
+    -xx) as text; None stays None."""
+    if text is None or "\\" not in text:
+        return text
+    try:
+        return decode_string(text).decode("utf-8", "backslashreplace")
+    except ValueError:  # not strace's escapes: as printed
+        return text

@@ -211,6 +211,11 @@ def test_decode_pids_comm_goes_to_the_event(tmp_path, reference):
         r'[pid 29830<curl>] 1795660411.656987 recvfrom(4<TCP:[127.0.0.1:20201]>, '
         r'"\x62\x79\x65", 16, 0, NULL, NULL) = 3 <0.000016>')
     assert [(event["pid"], event["comm"]) for event in bracketed] == [(29830, "curl")]
+    # Under -xx, -Y escapes the name too (a sweep's pcapng said comm="\\x63...").
+    escaped = StraceParser().parse(
+        r'22341<\x63\x75\x72\x6c> 1795660411.656987 recvfrom(4<TCP:[127.0.0.1:20201]>, '
+        r'"\x62\x79\x65", 16, 0, NULL, NULL) = 3 <0.000016>')
+    assert [(event["pid"], event["comm"]) for event in escaped] == [(22341, "curl")]
 
 
 # -- timestamps ------------------------------------------------------------
