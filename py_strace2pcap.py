@@ -177,7 +177,7 @@ class ParseStage:
     def held_events(self):
         """The events still held back at the end of input (a run of small
         reads the last block ended in, see ``StraceParser.join_reads``)."""
-        return self.parser.held_reads()
+        return self.parser.held_events()
 
     def _learn_flags(self, line, event):
         if type(event) is tuple:
@@ -323,7 +323,8 @@ class PacketStage:
             report.append("  %d socket events of a kind not captured (see --capture-net, "
                           "--capture-unix-socket)" % self.ignored_events)
         for reason, count in parser.skipped.most_common():
-            report.append("  skipped %d: %s" % (count, reason))
+            if count:
+                report.append("  skipped %d: %s" % (count, reason))
         if self.events == self.process_exits and not parser.failed_connects:
             report.append(no_events_hint(parser))
         elif not self.order.written and parser.skipped["failed call"]:
@@ -359,6 +360,8 @@ class PacketStage:
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
                                                 "read them (MSG_TRUNC): their packets declare "
                                                 "the whole length"),
+            (parser.payloads_from_dumps, "  %d payloads cut by strace's -s were taken whole "
+                                         "from their hex dumps (-e read=, -e write=)"),
         ])
         if parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"

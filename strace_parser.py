@@ -170,6 +170,7 @@ EXAMPLES_KEPT = 5
 # -e read=/write=SET the data in hex after the syscall: " | 00000  47 45 ...".
 STACK_FRAME = "stack frame line (-k)"
 DATA_DUMP = "hex dump line (-e read=, -e write=)"
+DUMP_LINE_STARTS = (" | ", " * ")
 RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
 # strace's own messages ("strace: Process 7 attached") in a trace read from
 # its standard error, which may also cut a line in two.
@@ -339,6 +340,13 @@ class StraceParser:
         # fds of TCP connects in progress (EINPROGRESS), until their socket's
         # getsockopt(SO_ERROR) or close: the sieve lets their answers in.
         self._connecting = set()
+        # A common data line's event whose payload -s cut, held until the
+        # next line: its hex dump lines, if any, hold all its bytes.
+        self._cut = None
+        self._dump = bytearray()
+        self._dump_base = 0  # where the iovec piece being dumped starts
+        self._dump_goes_on = False  # its dump may go on at the next block's start
+        self.payloads_from_dumps = 0
         self._sessions = {}
         # (protocol, details) of a -yy annotation -> the fields it gives:
         # every syscall of a connection prints the same annotation.
@@ -402,6 +410,7 @@ class StraceParser:
                 start = end + 1
                 end = block.find("\n", start)
             yield block[start:]
+            self._dump_goes_on = self._cut is not None
             self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * (lines + 1)
             self._keep_context(block)
             return
@@ -409,15 +418,34 @@ class StraceParser:
         first_number = self.line_number
         number = first_number
         previous = 0
-        for start in starts:
+        kept = 0
+        end = -1  # the line before the block's first ended there
+        # A call that -s cut waits for its hex dump (-e read=, -e write=)
+        # lines: they follow it, maybe in the next block.
+        leading_dump = self._dump_goes_on and block.startswith(DUMP_LINE_STARTS)
+        for start in [0] + starts if leading_dump else starts:
+            if start <= end:
+                continue  # a hex dump line yielded already
             number += _newlines(block, previous, start)
             previous = start
             end = block.find("\n", start)
             self.line_number = number  # parse() counts this line
             yield block[start:end] if end >= 0 else block[start:]
+            kept += 1
+            while self._cut is not None and end >= 0 and block.startswith(DUMP_LINE_STARTS,
+                                                                           end + 1):
+                start = previous = end + 1
+                number += 1
+                end = block.find("\n", start)
+                self.line_number = number
+                yield block[start:end] if end >= 0 else block[start:]
+                kept += 1
+        # Only a held call whose line (or dump) ended the block can have its
+        # dump go on in the next: other lines came between.
+        self._dump_goes_on = self._cut is not None and end < 0 and kept > 0
         lines = number - first_number + _newlines(block, previous, len(block)) + 1
         self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * lines
-        self.skipped["not a socket syscall"] += lines - len(starts)
+        self.skipped["not a socket syscall"] += lines - kept
         self.line_number = first_number + lines
         self._keep_context(block)
 
@@ -513,6 +541,50 @@ class StraceParser:
     def parse_packed(self, line):
         """``parse``, but the event of a common data line comes packed (see
         ``unpack_event``)."""
+        if self._cut is not None:
+            self.line_number += 1
+            if self._dump_line(line):
+                return []
+            self.line_number -= 1
+            return self._release_cut() + self._parse_packed(line)
+        return self._parse_packed(line)
+
+    def _dump_line(self, line):
+        """Take ``line`` if it is a line of the hex dump (``-e read=``,
+        ``-e write=``) of the held cut call: True if so."""
+        if line.startswith(" | "):
+            try:
+                offset, data = int(line[3:8], 16), bytes.fromhex(line[10:59])
+            except ValueError:
+                return False
+            if offset != len(self._dump) - self._dump_base:
+                return False  # a dump of another call (the held one had none)
+            self._dump += data
+        elif line.startswith(" * ") and "bytes in buffer" in line:
+            self._dump_base = len(self._dump)  # an iovec's piece, from offset 0
+        else:
+            return False
+        self.skip(DATA_DUMP, line)
+        return True
+
+    def _release_cut(self):
+        """The held event whose payload -s cut: with the bytes of its hex
+        dump if the trace had one (``-e read=``/``-e write=`` print them
+        all, whatever -s), else as it was."""
+        event, self._cut = self._cut, None
+        dump, self._dump, self._dump_base = self._dump, bytearray(), 0
+        packed = type(event) is tuple
+        result = event[PACKED_RESULT] if packed else event["result"]
+        if len(dump) < result:
+            self._count_short(result, True)
+            return [event]
+        self.payloads_from_dumps += 1
+        if packed:
+            return [event[:PACKED_PAYLOAD] + (bytes(dump[:result]),) + event[PACKED_PAYLOAD + 1:]]
+        event["payload"] = bytes(dump[:result])
+        return [event]
+
+    def _parse_packed(self, line):
         self.line_number += 1
         # The resumed halves of futex & co. go too, before LINE_HEAD (small:
         # 2.7% of the instructions).
@@ -693,13 +765,18 @@ class StraceParser:
             count = READ_COUNT.match(line, end + 1)
             if count is not None and int(count.group(1)) == result:
                 return None  # a small read that filled its buffer: the general way marks it
-        if len(payload) > result:
-            payload = payload[:result]
-        elif len(payload) < result:
-            self._count_short(result, line.startswith("...", end + 1))
-        return [(pid, time, duration, name, result, payload, fd, protocol,
+        event = (pid, time, duration, name, result, payload, fd, protocol,
                  self._sessions.get((pid, fd), 0), local, remote, inode, peer_inode, path,
-                 peer_path)]
+                 peer_path)
+        if len(payload) > result:
+            return [event[:PACKED_PAYLOAD] + (payload[:result],) + event[PACKED_PAYLOAD + 1:]]
+        if len(payload) < result:
+            if line.startswith("...", end + 1):
+                # Cut by -s: the hex dump lines that may follow hold its bytes.
+                self._cut = event
+                return []
+            self._count_short(result, False)
+        return [event]
 
     def join_reads(self, events):
         """``events`` (a block's, in order; dicts or packed) with each run of
@@ -708,7 +785,7 @@ class StraceParser:
         SMALL_READ).  A run ends with a read that did not fill its buffer,
         and before any other event, a read that waited for its data, or one
         begun more than JOIN_GAP after the one before.  A run the block
-        ends in is held for the next block's reads (``held_reads`` at the
+        ends in is held for the next block's reads (``held_events`` at the
         end of input): where the blocks are cut must not matter."""
         if not self._filled_reads and self._open_run is None:
             return events
@@ -738,10 +815,12 @@ class StraceParser:
             self._open_run = joined.pop()
         return joined
 
-    def held_reads(self):
-        """The events ``join_reads`` still holds (at the end of input)."""
+    def held_events(self):
+        """The events ``join_reads`` still holds, and a cut one waiting for
+        its hex dump (at the end of input)."""
         run, self._open_run = self._open_run, None
-        return [] if run is None else [run]
+        cut = [] if self._cut is None else self._release_cut()
+        return ([] if run is None else [run]) + cut
 
     @staticmethod
     def _continues(run, read):
@@ -1043,7 +1122,13 @@ class StraceParser:
                 if count is not None and int(count.group(1)) == event["result"]:
                     event["filled"] = True
                     self._filled_reads += 1
-        self._set_payload(event, payload, event["result"], cut)
+        result = event["result"]
+        if cut and len(payload) < result:
+            # Cut by -s: the hex dump lines that may follow hold its bytes.
+            event["payload"], event["length"] = payload, result
+            self._cut = event
+            return []
+        self._set_payload(event, payload, result, cut)
         return [event]
 
     def _message_events(self, event, args, position):
@@ -1171,7 +1256,7 @@ def _ended_by_exit_call(block, start, at, context):
 
 
 # Where a packed event holds its protocol (see ``unpack_event``).
-PACKED_PROTOCOL = 7
+PACKED_RESULT, PACKED_PAYLOAD, PACKED_PROTOCOL = 4, 5, 7
 
 
 def unpack_event(packed):

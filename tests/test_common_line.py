@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import support
-from strace_parser import StraceParser
+from strace_parser import StraceParser, unpack_event
 
 sys.path.insert(0, str(support.REPO / "bench"))
 import generate  # noqa: E402
@@ -72,6 +72,8 @@ def parsed(lines, common=True):
         return events
     parser._common_data_line = counted
     events = [event for line in lines for event in parser.parse(line)]
+    events += [event if type(event) is dict else unpack_event(event)
+               for event in parser.held_events()]  # a call -s cut waits for its hex dump
     return events, parser.skipped, sum(hits)
 
 

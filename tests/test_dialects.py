@@ -20,7 +20,7 @@ import time
 import pytest
 
 import support
-from strace_parser import StraceParser
+from strace_parser import StraceParser, unpack_event
 
 DIALECTS = support.FIXTURES / "dialects"
 RECORDED = ["xx-single", "no-f", "bracket-pid", "tt", "t", "ns", "no-time", "relative",
@@ -519,3 +519,59 @@ def test_socketpair_without_annotations():
     assert parser.parse("7 1.0 socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0, [3, 4]) = 0") == []
     [event] = parser.parse('7 1.1 write(4, "\\x70\\x61\\x69\\x72", 4) = 4')
     assert (event["protocol"], event["fd"], event["payload"]) == ("UNIX-STREAM", 4, b"pair")
+
+
+# -- hex dumps (-e read=, -e write=) ----------------------------------------
+
+def hex_dump(data):
+    """strace's hex dump lines of ``data`` (`` | 00000  47 45 ...  GE... |``)."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        row = data[offset:offset + 16]
+        hexes = " ".join("%02x" % byte for byte in row[:8])
+        if len(row) > 8:
+            hexes += "  " + " ".join("%02x" % byte for byte in row[8:])
+        text = "".join(chr(byte) if 32 <= byte < 127 else "." for byte in row)
+        lines.append(" | %05x  %-49s  %-16s |" % (offset, hexes, text))
+    return lines
+
+
+def test_hex_dumps_give_the_bytes_s_cut(tmp_path):
+    """-e read=/-e write= print every byte moved as hex dump lines after the
+    call, whatever -s: a payload -s cut takes its bytes from them (a
+    sweep's 50 153-byte POST recorded with -s 16: 16 bytes in the pcap),
+    also an iovec call's (a dump per piece), also across the parser's
+    blocks.  Another call's dump, or none, leaves a cut payload cut."""
+    socket = "5<TCP:[127.0.0.1:40000->127.0.0.1:8080]>"
+    body = bytes(range(256)) * 4
+    first, second = body[:600], body[600:]
+    lines = (['7 1795659000.000100 sendto(%s, "%s"..., %d, 0, NULL, 0) = %d <0.000010>'
+              % (socket, "".join("\\x%02x" % byte for byte in body[:16]), len(body), len(body))]
+             + hex_dump(body)
+             + ['7 1795659000.000200 writev(%s, [{iov_base="%s"..., iov_len=600}, '
+                '{iov_base="%s"..., iov_len=%d}], 2) = %d <0.000010>'
+                % (socket, "\\x00" * 16, "\\x58" * 16, len(second), len(body)),
+                ' * 600 bytes in buffer 0'] + hex_dump(first)
+             + [' * %d bytes in buffer 1' % len(second)] + hex_dump(second)
+             + ['7 1795659000.000300 recvfrom(%s, "\\x61\\x62"..., 8, 0, NULL, NULL) = 8 '
+                '<0.000010>' % socket,
+                '7 1795659000.000400 write(1</dev/pts/0>, "\\x78", 1) = 1 <0.000010>']
+             + hex_dump(b"x"))
+    parser = StraceParser()
+    parser.parse('7 1795659000.000000 close(3<TCP:[1]>) = 0 <0.000010>')  # the sieve's turn
+    cut_at = 30  # two blocks, the sendto's dump in both
+    events = []
+    for block in ("\n".join(lines[:cut_at]), "\n".join(lines[cut_at:])):
+        for line in parser.lines_to_parse(block):
+            events += parser.parse(line)
+    events += [event if type(event) is dict else unpack_event(event)
+               for event in parser.held_events()]
+    assert [(event["syscall"], event["payload"], event["length"]) for event in events] == [
+        ("sendto", body, len(body)), ("writev", body, len(body)),
+        ("recvfrom", b"ab", 8)]
+    assert parser.payloads_from_dumps == 2 and parser.truncated_payloads == 1
+    trace = tmp_path / "dumps.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    summary = support.convert(trace, tmp_path / "dumps.pcap").stderr.decode().splitlines()
+    assert "  2 payloads cut by strace's -s were taken whole from their hex dumps (-e read=, " \
+           "-e write=)" in summary

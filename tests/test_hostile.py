@@ -166,7 +166,7 @@ def test_payload_round_trips_in_every_escape_style(payload, style, cut):
     if cut < length:
         line = line.replace('", %d' % length, '"..., %d' % length, 1)
     parser = StraceParser()
-    [event] = parser.parse(line)
+    [event] = parser.parse(line) + parser.held_events()  # a cut one waits for a hex dump
     assert event["payload"] == shown
     assert event["length"] == length
     assert parser.truncated_payloads == (1 if cut < length else 0)

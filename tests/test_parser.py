@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from strace_parser import RESUMED_NOT_SOCKET, StraceParser
+from strace_parser import RESUMED_NOT_SOCKET, StraceParser, unpack_event
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LOCALHOST = r'inet_addr("\x31\x32\x37\x2e\x30\x2e\x30\x2e\x31")'
@@ -21,7 +21,9 @@ def parse(*lines, parser=None):
     events = []
     for line in lines:
         events += parser.parse(line)
-    return events
+    # At the end of input: a call -s cut waited for hex dump lines.
+    return events + [event if type(event) is dict else unpack_event(event)
+                     for event in parser.held_events()]
 
 
 def fields(event, *names):
@@ -287,7 +289,7 @@ def joined_reads(*lines):
     parser = StraceParser()
     events = [event for line in lines for event in parser.parse_packed(line)]
     return ([event if type(event) is dict else unpack_event(event)
-             for event in parser.join_reads(events) + parser.held_reads()], parser.reads_joined)
+             for event in parser.join_reads(events) + parser.held_events()], parser.reads_joined)
 
 
 def read_line(time, data, count, duration=0.00001, fd=SSH_SOCKET, name="read"):
