@@ -176,7 +176,8 @@ class ParseStage:
 
     def held_events(self):
         """The events still held back at the end of input (a run of small
-        reads the last block ended in, see ``StraceParser.join_reads``)."""
+        reads the last block ended in, a call -s cut waiting for its hex
+        dump: see ``StraceParser.held_events``)."""
         return self.parser.held_events()
 
     def _learn_flags(self, line, event):

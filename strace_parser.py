@@ -542,16 +542,17 @@ class StraceParser:
         """``parse``, but the event of a common data line comes packed (see
         ``unpack_event``)."""
         if self._cut is not None:
-            self.line_number += 1
             if self._dump_line(line):
+                self.line_number += 1
+                self.skip(DATA_DUMP, line)
                 return []
-            self.line_number -= 1
             return self._release_cut() + self._parse_packed(line)
         return self._parse_packed(line)
 
     def _dump_line(self, line):
         """Take ``line`` if it is a line of the hex dump (``-e read=``,
-        ``-e write=``) of the held cut call: True if so."""
+        ``-e write=``) of the held cut call: True if so.  (strace prints
+        them with the call's line: a call waits at most for the next line.)"""
         if line.startswith(" | "):
             try:
                 offset, data = int(line[3:8], 16), bytes.fromhex(line[10:59])
@@ -564,7 +565,6 @@ class StraceParser:
             self._dump_base = len(self._dump)  # an iovec's piece, from offset 0
         else:
             return False
-        self.skip(DATA_DUMP, line)
         return True
 
     def _release_cut(self):

@@ -50,7 +50,7 @@ TCP_ROUTES_KEPT = 16384
 # The made-up ports of failed connects' SYNs: above Linux's default
 # ephemeral range (32768-60999).
 MADE_UP_PORTS = range(61000, 65536)
-# The errors of a connect that sent a SYN and failed (see ``_refused``).
+# The errors of a connect that sent a SYN and failed (see ``_connect_failure``).
 FAILED_CONNECT_ERRORS = ("ECONNREFUSED", "ETIMEDOUT")
 
 
@@ -188,7 +188,7 @@ class InetPacketizer:
     def _tcp(self, event):
         name = event["syscall"]
         if event["error"] in FAILED_CONNECT_ERRORS:
-            return self._refused(event)
+            return self._connect_failure(event)
         if name == "getsockopt":  # a connect in progress was answered
             connect = self._pending_connect_of(event)
             if connect is not None:
@@ -281,7 +281,7 @@ class InetPacketizer:
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 
-    def _refused(self, event):
+    def _connect_failure(self, event):
         """The packets of a connect that failed: ``event`` is the connect,
         or the syscall that told a non-blocking one's failure
         (getsockopt(SO_ERROR), a read or write, a second connect), whose
