@@ -23,7 +23,8 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import EXITED, PACKED_PROTOCOL, PROCESS, StraceParser, unpack_event
+from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING, StraceParser,
+                           unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
@@ -166,7 +167,7 @@ class ParseStage:
                         continue
                     if self.processes is not None:
                         self.processes.annotate(event)
-                    if event["protocol"] == EXITED:
+                    if event["protocol"] in (EXITED, SEND_PENDING):
                         events.append(event)
                         continue
                 events.append(event)
@@ -219,11 +220,17 @@ class PacketStage:
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
                                        seed_grpc=arguments.seed_grpc)
         self.events = 0
-        self.process_exits = 0  # exit lines among the events (not socket events)
+        # Exit lines and sends left unfinished among the events (not socket events).
+        self.process_exits = 0
+        self.pending_marks = 0
+        # pid -> start time of its send on a socket left unfinished: its
+        # packet is still to come, the time order holds the later ones.
+        self.pending_sends = {}
         self.ignored_events = 0
         self.latest_time = 0.0
         self.order = TimeOrder(output.write, self._fins_held_before)
-        self.holding = self.inet.holding() + (self.unix.holding() if self.unix else ())
+        self.holding = (self.inet.holding() + (self.unix.holding() if self.unix else ())
+                        + (self.pending_sends,))
         self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []))
 
     def take(self, events, flags):
@@ -243,6 +250,10 @@ class PacketStage:
             elif protocol == EXITED:
                 packetizer = self.exits
                 self.process_exits += 1
+            elif protocol == SEND_PENDING:
+                self.pending_marks += 1
+                self.pending_sends[event["pid"]] = event["time"]
+                continue
             else:
                 packetizer = self.unix
             if packetizer is None:
@@ -265,6 +276,9 @@ class PacketStage:
             # instructions on bench small x0.2, 9.7% asking every event).
             if order.held or any(self.holding):
                 order.add(packets, self._earliest_held())
+                if self.pending_sends:
+                    # A thread's next event: its unfinished send is done.
+                    self.pending_sends.pop(event["pid"], None)
             elif packets:
                 order.write_all(packets)
         self.latest_time = event["time"]
@@ -305,14 +319,17 @@ class PacketStage:
         times = [time for time in (self.inet.earliest_held(),
                                    self.unix.earliest_held() if self.unix else None)
                  if time is not None]
+        if self.pending_sends:
+            times.append(min(self.pending_sends.values()))
         return min(times) if times else None
 
     def summary(self, parser, elapsed):
         """The end-of-run report, as lines of text; ``parser``: the
         ``StraceParser`` that read the trace."""
+        socket_events = self.events - self.process_exits - self.pending_marks
         report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
                   "%d TCP connections in %.1f s"
-                  % (parser.line_number, self.events - self.process_exits, self.order.written,
+                  % (parser.line_number, socket_events, self.order.written,
                      self.inet.connections, elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
@@ -326,7 +343,7 @@ class PacketStage:
         for reason, count in parser.skipped.most_common():
             if count:
                 report.append("  skipped %d: %s" % (count, reason))
-        if self.events == self.process_exits and not parser.failed_connects:
+        if not socket_events and not parser.failed_connects:
             report.append(no_events_hint(parser))
         elif not self.order.written and parser.skipped["failed call"]:
             report.append("  no packets: the socket calls in the trace failed (recorded "

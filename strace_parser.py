@@ -164,6 +164,11 @@ CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 # The protocol of the event of a process's exit line (see ``StraceParser._exit_lines``).
 EXITED = "exited"
+# The protocol of the event of a send on a socket left unfinished: its
+# packet will have the start time of this line, though other threads'
+# complete lines come before its resumed half (see ``_hold_first_half``).
+SEND_PENDING = "send pending"
+SEND_SYSCALLS = {name for name, direction in DATA_SYSCALLS.items() if direction == OUT}
 
 EXAMPLES_KEPT = 5
 # -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
@@ -671,12 +676,18 @@ class StraceParser:
     def _hold_first_half(self, pid, name, start_time, line):
         """Keep the ``<unfinished ...>`` half of ``pid``'s call ``name`` for
         its resumed half; return the events it gives now (a clone's in-flight
-        process event, else none)."""
+        process event, a socket send's SEND_PENDING, else none)."""
         if len(self._unfinished) > 100000:
             return self.skip("too many unfinished calls", line)
         if (pid, name) not in self._unfinished:
             self._unfinished_names[name] += 1
         self._unfinished[(pid, name)] = (start_time, line[:-len(UNFINISHED)], self.line_number)
+        if name in SEND_SYSCALLS:
+            annotation = FD_ANNOTATION.search(line)
+            start = self._seconds(start_time)
+            if (annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS
+                    and start is not None):
+                return [{"protocol": SEND_PENDING, "pid": pid, "syscall": name, "time": start}]
         if self.process_events and name in CLONE_SYSCALLS:
             # The child's first lines often come before the clone
             # returns: say that a child of ``pid`` is on its way.
@@ -797,6 +808,11 @@ class StraceParser:
         for event in events:
             if run is not None:
                 read = event if type(event) is dict else unpack_event(event)
+                if read["protocol"] == SEND_PENDING:
+                    # Another thread's send begun meanwhile: it ends no run,
+                    # and the run stays last (the next block's reads may go on it).
+                    joined.insert(len(joined) - 1, read)
+                    continue
                 if self._continues(run, read):
                     run["payload"] += read["payload"]
                     run["length"] += read["length"]

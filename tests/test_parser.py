@@ -314,6 +314,21 @@ def test_a_header_read_byte_by_byte_is_one_event():
     assert (events[0]["time"], events[0]["duration"], joined) == (T0 + 1.0, 0.02, 9)
 
 
+def test_another_threads_send_left_unfinished_ends_no_run_of_reads():
+    """nginx's FastCGI: an 8-byte header read, the body's read, and between
+    them another thread's write on a socket left <unfinished ...>: the mark
+    that its packet is still to come (for the time order) goes before the
+    run, which stays one event (it became two, a sweep trace's segments moved)."""
+    other = "6<TCP:[127.0.0.1:9000->127.0.0.1:52190]>"
+    lines = [read_line(1.0, b"\x01\x05\x00\x01\x80\x00\x00\x00", 8),
+             '28106 %.6f write(%s, "\x61", 1 <unfinished ...>' % (T0 + 1.0001, other),
+             read_line(1.0002, b"body", 4096)]
+    events, joined = joined_reads(*lines)
+    assert [(event["protocol"], event.get("payload")) for event in events] == [
+        ("send pending", None), ("TCP", b"\x01\x05\x00\x01\x80\x00\x00\x00body")]
+    assert joined == 1
+
+
 def test_a_read_slowed_by_a_loaded_machine_is_joined_too():
     """A traced recv(1) of a byte already queued took 3 ms on a loaded
     machine (the banner test's own trace): still the same segment."""

@@ -312,3 +312,32 @@ def test_fins_flushed_at_the_end_by_both_packetizers_merge_by_time(tmp_path):
     times = [time for time, _flags, _payload in flags_and_times(pcap)]
     assert times == sorted(times) and len(times) == 3 + 1 + 6
     assert b"stamped earlier than" not in result.stderr
+
+
+def test_a_send_left_unfinished_keeps_its_place_among_other_threads_sends(tmp_path):
+    """A send whose line another thread's interrupted: its packet has the
+    start time of its first half, though another process's complete send,
+    begun later, came before its resumed half (uvicorn --workers 2: 2 of
+    552 frames out of order by 2.1 ms).  One that failed on resuming gives
+    no packet and holds nothing back past the thread's next line."""
+    first = "127.0.0.1:18087->127.0.0.1:60358"
+    second = "127.0.0.1:18087->127.0.0.1:60368"
+    trace = tmp_path / "unfinished.strace"
+    trace.write_text("\n".join([
+        trace_line(7, T0, 'sendto(14<TCP:[%s]>, "\\x61", 1, 0, NULL, 0 <unfinished ...>'
+                   % first),
+        trace_line(8, T0 + 0.002, sendto(15, second, b"b")),
+        trace_line(7, T0 + 0.003, "<... sendto resumed>) = 1 <0.002500>"),
+        trace_line(7, T0 + 0.004, 'sendto(14<TCP:[%s]>, "\\x63", 1, 0, NULL, 0 <unfinished ...>'
+                   % first),
+        trace_line(8, T0 + 0.005, sendto(15, second, b"d")),
+        trace_line(7, T0 + 0.006, "<... sendto resumed>) = -1 EAGAIN (Resource temporarily "
+                                  "unavailable) <0.002000>"),
+        trace_line(7, T0 + 0.007, sendto(14, first, b"e")),
+    ]) + "\n")
+    pcap = tmp_path / "unfinished.pcap"
+    result = support.convert(trace, pcap)
+    assert [(round(time - T0, 6), payload) for time, _flags, payload in flags_and_times(pcap)] \
+        == [(0.0, b"a"), (0.002, b"b"), (0.005, b"d"), (0.007, b"e")]
+    assert b"stamped earlier" not in result.stderr
+    assert result.stderr.startswith(b"py-strace2pcap: 7 lines, 4 socket events, 4 packets")
