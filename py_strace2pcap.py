@@ -357,9 +357,9 @@ class PacketStage:
                                          "peer's RST"),
             (self.inet.unanswered_connects, "  %d connect() calls timed out: a SYN each, "
                                             "unanswered (not the kernel's retries)"),
-            (self.inet.unresolved_connects, "  %d non-blocking connect() calls to peers off "
-                                            "loopback were closed before the trace showed how "
-                                            "they ended: their SYN alone"),
+            (self.inet.unresolved_connects, "  %d connect() calls in progress were closed "
+                                            "with no sign of an answer (the program gave up): "
+                                            "their SYN alone"),
         ])
         if self.inet.made_up_ports:
             report.append("  %d of those SYNs from a made-up port, %d and up: strace does not "

@@ -148,6 +148,8 @@ SO_ERROR_ANSWERED = "SO_ERROR, [0]"
 CONNECT_FAILURES = ("ECONNREFUSED", "ETIMEDOUT")
 SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]" % "|".join(CONNECT_FAILURES))
 CONNECTING_KEPT = 4096
+# What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
+RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 # Lines that give no event but tell the SocketTable which fds are sockets,
 # for traces without -yy, and which threads share their fds.
@@ -935,13 +937,17 @@ class StraceParser:
                 return self.skip("unparseable: socket line without its return value", line)
             return self.skip("unparseable", line)
         errno = returned.group("errno")
-        if returned.group("ret") == "?":
-            return self.skip("interrupted call", line)
+        tcp = first is not None and first.group("protocol").startswith("TCP")
         ret = returned.group("ret")
+        if ret == "?":
+            if not (name == "connect" and tcp and errno in RESTARTED):
+                return self.skip("interrupted call", line)
+            # A connect a signal interrupted (wget's --connect-timeout): its
+            # SYN is out and the kernel goes on, as for a non-blocking one.
+            ret, errno = "-1", "EINPROGRESS"
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST: an
         # event, with no bytes, for the packetizer to show it.
-        tcp = first is not None and first.group("protocol").startswith("TCP")
         reset = result < 0 and errno == "ECONNRESET" and name in DATA_SYSCALLS and tcp
         # A connect refused, or a data call telling a non-blocking one's
         # refusal: events, for the SYN and the peer's RST.  A connect timed

@@ -120,15 +120,19 @@ class TcpConversation:
             payload, length)
         return (time, frame, len(frame) + length - len(payload), event, outbound)
 
-    def open(self, client, time, links, traced_side, event):
-        """SYN, SYN-ACK, ACK from ``client``; nothing if the conversation
-        already has packets (first seen mid-stream, or opened by the other
-        end).  A socket connected to itself: its SYN and its ACK."""
+    def open(self, client, time, links, traced_side, event, answered=None):
+        """SYN, SYN-ACK, ACK from ``client``, the SYN at ``time``, the
+        others at ``answered`` (a blocking connect's return; None: at
+        ``time``); nothing if the conversation already has packets (first
+        seen mid-stream, or opened by the other end).  A socket connected
+        to itself: its SYN and its ACK."""
         if self.started:
             return []
         server = 1 - client
         syn = self._packet(client, SYN, b"", 0, time, links, traced_side, event)
         self.directions[client].syn_sent = True
+        if answered is not None:
+            time = answered
         if self.directions[client] is self.directions[server]:
             return [syn, self._packet(client, 0, b"", 0, time, links, traced_side, event)]
         syn_ack = self._packet(server, SYN, b"", 0, time, links, traced_side, event)

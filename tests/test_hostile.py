@@ -278,12 +278,12 @@ def test_a_connect_in_progress_closed_unanswered_gives_its_syn_alone(tmp_path):
     assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
             for packet in support.read_packets(pcap)] == [
         (1795659000.0001, 40001, "S"),
-        (1795659000.0002, 40002, "S"), (1795659000.0002, 80, "SA"),
-        (1795659000.0002, 40002, "A"), (1795659000.0004, 40002, "FA"),
+        (1795659000.0002, 40002, "S"), (1795659000.00025, 80, "SA"),
+        (1795659000.00025, 40002, "A"), (1795659000.0004, 40002, "FA"),
         (1795659000.0004, 80, "A"),
         (1795659000.0005, 40003, "S")]
-    assert "  1 non-blocking connect() calls to peers off loopback were closed before the " \
-           "trace showed how they ended: their SYN alone" in lines
+    assert "  1 connect() calls in progress were closed with no sign of an answer (the " \
+           "program gave up): their SYN alone" in lines
     assert "  1 connect() calls timed out: a SYN each, unanswered (not the kernel's retries)" \
         in lines
     assert not any("made-up port" in line for line in lines)
@@ -351,3 +351,42 @@ def test_failed_connects_are_named_in_the_summary(tmp_path):
         (1795659000.0001, 61000, "S"), (1795659000.0001, 9999, "RA"),
         (1795659000.0003, 61001, "S"), (1795659000.0004, 61002, "S")]
     assert not any("no socket syscall" in line for line in lines)
+
+
+def test_connects_given_up_interrupted_or_slow_on_loopback(tmp_path):
+    """Real clients that gave up on a full accept queue (curl, nc, Go,
+    asyncio...: 15 of 15 asked no getsockopt(SO_ERROR) and sent nothing)
+    show their SYN alone, on loopback too; so does wget's connect a SIGALRM
+    interrupted (= ? ERESTARTSYS: the kernel goes on with it); a blocking
+    connect answered after 1.04 s has its SYN-ACK then, not at its start."""
+    from scapy.layers.inet import TCP
+    head = '7 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, sin_port=htons(%d), ' \
+           'sin_addr=inet_addr("127.0.0.1")}, 16) = '
+    trace = tmp_path / "loopback.strace"
+    trace.write_text("\n".join([
+        head % (100, 3, 100, 47001) + '-1 EINPROGRESS (Operation now in progress) <0.000050>',
+        '7 1795659000.600000 poll([{fd=3<TCP:[127.0.0.1:40001->127.0.0.1:47001]>, '
+        'events=POLLOUT}], 1, 500) = 0 (Timeout) <0.500100>',
+        '7 1795659000.700000 close(3<TCP:[127.0.0.1:40001->127.0.0.1:47001]>) = 0 <0.000010>',
+        head % (800000, 4, 200, 47001) + '? ERESTARTSYS (To be restarted if SA_RESTART is set) '
+        '<0.996835>',
+        '7 1795659001.800000 --- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---',
+        '7 1795659001.900000 close(4<TCP:[127.0.0.1:40002->127.0.0.1:47001]>) = 0 <0.000010>',
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap).stderr.decode().splitlines()
+    assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
+            for packet in support.read_packets(pcap)] == [
+        (1795659000.0001, 40001, "S"), (1795659000.8, 40002, "S")]
+    assert "  2 connect() calls in progress were closed with no sign of an answer (the " \
+           "program gave up): their SYN alone" in lines
+    trace.write_text("\n".join([
+        head % (100, 3, 100, 47060) + '0 <1.041392>',
+        '7 1795659001.145000 sendto(3<TCP:[127.0.0.1:40003->127.0.0.1:47060]>, "\\x68", 1, 0, '
+        'NULL, 0) = 1 <0.000010>',
+    ]) + "\n")
+    support.convert(trace, pcap)
+    assert [(round(float(packet.time), 6), str(packet[TCP].flags))
+            for packet in support.read_packets(pcap)] == [
+        (1795659000.0001, "S"), (1795659001.041492, "SA"), (1795659001.041492, "A"),
+        (1795659001.145, "PA")]
