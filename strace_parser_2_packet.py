@@ -551,8 +551,13 @@ class InetPacketizer:
         source, destination, template = self._udp_route(local, remote, outbound)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         printed = payload[:length]
-        if self._seen_from_other_end(source, destination, printed, outbound,
-                                     known_local if outbound else known_remote):
+        if event.get("read_by_peer"):
+            pass  # its reader's read gave no packet: this is the datagram
+        elif not (outbound or known_remote) and self._read_held(destination, printed):
+            self.duplicates_dropped += 1
+            return []
+        elif self._seen_from_other_end(source, destination, printed, outbound,
+                                       known_local if outbound else known_remote):
             self.duplicates_dropped += 1
             return []
         self.placeholder_events += (not known_local) + (not known_remote)
@@ -560,6 +565,24 @@ class InetPacketizer:
         frame = template.udp_frame(links[outbound], printed, length)
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(printed), event, outbound)]
+
+    def _read_held(self, destination, printed):
+        """True if a datagram held for its sender's port (an unbound
+        socket's first sendto) is the one read into ``destination`` by a
+        recv() that shows no sender: marked, it is written when the port
+        shows, with it, and the read gives no packet (it gave the datagram
+        a placeholder sender, the sender's own copy dropped)."""
+        for events in self.held_datagrams.values():
+            for held in events:
+                remote = held["remote"] or self.udp_peers.get((held["pid"], held["fd"]))
+                if (remote is not None and not held.get("read_by_peer")
+                        and remote[1] == destination[1]
+                        and (destination[0] in UNSPECIFIED_ADDRESSES
+                             or ipv4_unmapped(remote)[0] == ipv4_unmapped(destination)[0])
+                        and held["payload"][:DATAGRAM_KEY_BYTES] == printed[:DATAGRAM_KEY_BYTES]):
+                    held["read_by_peer"] = True
+                    return True
+        return False
 
     def _seen_from_other_end(self, source, destination, printed, outbound, known_source):
         """True if the other end's syscall already wrote the datagram

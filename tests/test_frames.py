@@ -282,6 +282,26 @@ def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
     assert packets[4][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder sender
 
 
+def test_a_datagram_held_for_its_port_and_read_without_an_address_keeps_its_sender():
+    """An unbound socket's first sendto waits for its port; its reader's
+    recv() (no address) came in between: it is the same datagram, written
+    once, from the sender's port when it shows (it was written from the
+    placeholder 198.51.100.1:9, the sender's copy dropped)."""
+    client = ("0.0.0.0", 45014)
+    packets = run([
+        event("sendto", "out", b"dgram 000 ", local=None, remote=SERVER4, pid=5, fd=3,
+              time=T0),
+        event("recvfrom", "in", b"dgram 000 ", local=SERVER4, remote=None, pid=6, fd=3,
+              time=T0 + 0.001),
+        event("sendto", "out", b"dgram 001 ", local=client, remote=SERVER4, pid=5, fd=3,
+              time=T0 + 0.002),
+    ])
+    sender = ("127.0.0.1", 45014)
+    assert [packet[1] for packet in packets] == [
+        bytes(link(5, 3, 0, "sendto", True) / scapy_udp(sender, SERVER4, payload))
+        for payload in (b"dgram 000 ", b"dgram 001 ")]
+
+
 def test_unbound_udp_first_sendto_waits_for_its_port():
     """The first sendto of an unbound socket shows no local port: it is
     written when the next syscall shows it, from loopback (bound 0.0.0.0)."""
