@@ -784,7 +784,8 @@ class StraceParser:
         if len(payload) > result:
             return [event[:PACKED_PAYLOAD] + (payload[:result],) + event[PACKED_PAYLOAD + 1:]]
         if len(payload) < result:
-            if line.startswith("...", end + 1):
+            if line.startswith("...", end + 1) and not (name.startswith("recv")
+                                                         and "MSG_TRUNC" in line[end:equals]):
                 # Cut by -s: the hex dump lines that may follow hold its bytes.
                 self._cut = event
                 return []
@@ -1135,6 +1136,10 @@ class StraceParser:
             if name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]:
                 # The bytes stay queued and the next read returns them again.
                 return self.skip("peeked data (MSG_PEEK)", args)
+            if cut and name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]:
+                # A datagram longer than the buffer: it returns the whole
+                # length, and a dump shows bytes past the buffer.
+                cut = False
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
                 event["peer_path"] = parse_unix_path(args, after)

@@ -576,3 +576,26 @@ def test_hex_dumps_give_the_bytes_s_cut(tmp_path):
     summary = support.convert(trace, tmp_path / "dumps.pcap").stderr.decode().splitlines()
     assert "  2 payloads cut by strace's -s were taken whole from their hex dumps (-e read=, " \
            "-e write=)" in summary
+
+
+def test_a_datagram_longer_than_its_buffer_takes_nothing_from_its_dump():
+    """recvfrom(MSG_TRUNC) returns the datagram's whole length, and strace
+    dumps that many bytes, past the 16 the buffer held (a sweep's payloads
+    had Python heap bytes from byte 17 on): the printed bytes stay, the
+    rest is declared, counted as longer than the buffer, not as cut by -s."""
+    socket = "3<UDP:[127.0.0.1:47050]>"
+    data = b"dgram 002 xxxxxx" + bytes(34)
+    lines = ['7 1795659000.000100 recvfrom(%s, "%s"..., 16, MSG_TRUNC, {sa_family=AF_INET, '
+             'sin_port=htons(45014), sin_addr=inet_addr("127.0.0.1")}, [16]) = 50 <0.000010>'
+             % (socket, "".join("\\x%02x" % byte for byte in data[:8]))] + hex_dump(data)
+    for common in (True, False):
+        parser = StraceParser()
+        if not common:
+            parser._common_data_line = lambda line: None
+        events = [event for line in lines for event in parser.parse(line)] + [
+            event if type(event) is dict else unpack_event(event)
+            for event in parser.held_events()]
+        assert [(event["payload"], event["length"]) for event in events] == [(data[:8], 50)]
+        assert (parser.payloads_from_dumps, parser.truncated_payloads,
+                parser.datagrams_longer_than_read) == (0, 0, 1)
+
