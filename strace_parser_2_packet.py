@@ -212,11 +212,12 @@ class InetPacketizer:
         conversation = self.conversations.get(key)
         connect = (self._take_connect(event["pid"], event["fd"], remote, conversation is None)
                    if self.pending_connects else None)
-        if (connect is not None and name == "close" and conversation is None
+        if (connect is not None and name in ("close", "shutdown") and conversation is None
                 and connect["error"] == "EINPROGRESS" and not connect.get("answered")):
             # Its first syscall since, and nothing said it was answered: a
             # socket shows its ports from the SYN on (SYN_SENT), and a
-            # program closes it when its own time-out ran out.  Programs
+            # program closes it (Java and socat shut it down first) when its
+            # own time-out ran out.  Programs
             # whose connect completed asked getsockopt(SO_ERROR) or sent
             # data first; none of 15 that gave up on a full accept queue did
             # (curl, nc, Go, asyncio, httpx, Java, perl, php, socat, ssh).

@@ -372,13 +372,17 @@ def test_connects_given_up_interrupted_or_slow_on_loopback(tmp_path):
         '<0.996835>',
         '7 1795659001.800000 --- SIGALRM {si_signo=SIGALRM, si_code=SI_KERNEL} ---',
         '7 1795659001.900000 close(4<TCP:[127.0.0.1:40002->127.0.0.1:47001]>) = 0 <0.000010>',
+        head % (950000, 5, 300, 47001) + '-1 EINPROGRESS (Operation now in progress) <0.000050>',
+        '7 1795659002.000000 shutdown(5<TCP:[127.0.0.1:40003->127.0.0.1:47001]>, SHUT_WR) = 0 '
+        '<0.000010>',  # Java, socat: shut down, then closed
+        '7 1795659002.000100 close(5<TCP:[127.0.0.1:40003->127.0.0.1:47001]>) = 0 <0.000010>',
     ]) + "\n")
     pcap = tmp_path / "out.pcap"
     lines = support.convert(trace, pcap).stderr.decode().splitlines()
     assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
             for packet in support.read_packets(pcap)] == [
-        (1795659000.0001, 40001, "S"), (1795659000.8, 40002, "S")]
-    assert "  2 connect() calls in progress were closed with no sign of an answer (the " \
+        (1795659000.0001, 40001, "S"), (1795659000.8, 40002, "S"), (1795659000.95, 40003, "S")]
+    assert "  3 connect() calls in progress were closed with no sign of an answer (the " \
            "program gave up): their SYN alone" in lines
     trace.write_text("\n".join([
         head % (100, 3, 100, 47060) + '0 <1.041392>',
