@@ -217,10 +217,10 @@ class InetPacketizer:
             # Its first syscall since, and nothing said it was answered: a
             # socket shows its ports from the SYN on (SYN_SENT), and a
             # program closes it (Java and socat shut it down first) when its
-            # own time-out ran out.  Programs
-            # whose connect completed asked getsockopt(SO_ERROR) or sent
-            # data first; none of 15 that gave up on a full accept queue did
-            # (curl, nc, Go, asyncio, httpx, Java, perl, php, socat, ssh).
+            # own time-out ran out.  Programs whose connect completed asked
+            # getsockopt(SO_ERROR) or sent data first; none of 15 that gave
+            # up on a full accept queue did (curl, nc, Go, asyncio, httpx,
+            # Java, perl, php, socat, ssh).
             self.unresolved_connects += 1
             return self._failed_connect(connect, None, local)
         if connect is not None:
@@ -552,13 +552,11 @@ class InetPacketizer:
         source, destination, template = self._udp_route(local, remote, outbound)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         printed = payload[:length]
-        if event.get("read_by_peer"):
-            pass  # its reader's read gave no packet: this is the datagram
-        elif not (outbound or known_remote) and self._read_held(destination, printed):
-            self.duplicates_dropped += 1
-            return []
-        elif self._seen_from_other_end(source, destination, printed, outbound,
-                                       known_local if outbound else known_remote):
+        # A held datagram its reader read (``read_by_peer``) is written as it is.
+        if not event.get("read_by_peer") and (
+                not (outbound or known_remote) and self._read_held(destination, printed)
+                or self._seen_from_other_end(source, destination, printed, outbound,
+                                             known_local if outbound else known_remote)):
             self.duplicates_dropped += 1
             return []
         self.placeholder_events += (not known_local) + (not known_remote)
