@@ -40,6 +40,10 @@ result         int             the return value (bytes moved for data syscalls)
 payload        bytes           the bytes strace printed, clipped to ``length``
 length         int             bytes the syscall really moved; more than
                                ``len(payload)`` when ``-s`` cut the string
+pieces         list            (only a writev/sendmsg with a piece -s cut and
+                               one printed after it) ``[(printed bytes,
+                               size)]`` of every piece: ``payload`` ends at the
+                               cut, these hold the later pieces too
 session        int             per pid+fd counter, +1 after each close of the fd
 local          (str, int)|None this end's address and port, when known (without
                                -yy, a 192.0.2.x placeholder for a connected
@@ -117,7 +121,7 @@ from socket_table import SocketTable, placeholder_endpoints, socket_protocol
 from strace_values import (SOCKET_INODE_PREFIXES, Clock, annotation_fields, decode_string,
                            iovec_payload, is_socket_annotation, parse_sockaddr,
                            parse_unix_path, process_name, program_name, read_string,
-                           socket_inode)
+                           socket_inode, written_pieces)
 
 OUT, IN = "out", "in"
 
@@ -171,6 +175,9 @@ EXITED = "exited"
 # complete lines come before its resumed half (see ``_hold_first_half``).
 SEND_PENDING = "send pending"
 SEND_SYSCALLS = {name for name, direction in DATA_SYSCALLS.items() if direction == OUT}
+# Writes whose iovec pieces -s cuts one by one: an event's ``pieces`` keep
+# the ones printed after a cut one, at their place.
+WRITTEN_PIECES = {"writev", "sendmsg"}
 
 EXAMPLES_KEPT = 5
 # -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
@@ -589,6 +596,7 @@ class StraceParser:
         if packed:
             return [event[:PACKED_PAYLOAD] + (bytes(dump[:result]),) + event[PACKED_PAYLOAD + 1:]]
         event["payload"] = bytes(dump[:result])
+        event.pop("pieces", None)  # every byte is there
         return [event]
 
     def _parse_packed(self, line):
@@ -758,6 +766,8 @@ class StraceParser:
                         return None
                     pieces.append(decode_string(line[base + 10:end]))
                     if line.startswith("...", end + 1):
+                        if name in WRITTEN_PIECES and line.find('iov_base="', end, equals) >= 0:
+                            return None  # pieces after a cut one: the general way keeps them
                         break  # cut by -s: later pieces' bytes belong further on
                     base = line.find('iov_base="', end, equals)
                 payload = b"".join(pieces)
@@ -1124,6 +1134,10 @@ class StraceParser:
                 return self.skip("peeked data (MSG_PEEK)", args)
             payload = iovec_payload(args, position)
             cut = "MSG_TRUNC" not in args  # recvmsg's msg_flags: a datagram longer than read
+            if name in WRITTEN_PIECES and len(payload) < event["result"]:
+                pieces = written_pieces(args, event["result"], position)
+                if pieces and sum(len(data) for data, _size in pieces) > len(payload):
+                    event["pieces"] = pieces
             if name in ("sendmsg", "recvmsg"):
                 name_at = args.find("msg_name={", position)
                 if name_at >= 0 and event["remote"] is None:

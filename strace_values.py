@@ -49,6 +49,8 @@ SOCKADDR = re.compile(r"""
 STRACE_ESCAPES = re.compile(r'(?:[^\\]|\\(?:x[0-9a-fA-F]{2}|[0-7]{3}|[0-7]{1,2}(?![0-7])|[nrtvf"\\]))*',
                             re.DOTALL)
 UNIX_PATH = re.compile(r'sun_path=(@?)"([^"]*)"')
+# What follows an iovec piece's string.
+IOV_LEN = re.compile(r', iov_len=(\d+)')
 
 
 def decode_string(text):
@@ -126,6 +128,29 @@ def iovec_payload(text, start=0, stop=None):
         if cut:
             break
     return b"".join(pieces)
+
+
+def written_pieces(text, length, start=0):
+    """``[(printed bytes, size)]`` of each ``iov_base="...", iov_len=N``
+    piece of a write of ``length`` bytes (a writev's, a sendmsg's) in
+    ``text[start:]``, each piece's size clipped to what the write moved;
+    None if some piece shows no iov_len.  strace cuts each piece on its
+    own (-s): a piece after a cut one is printed, at its own place."""
+    pieces = []
+    position = start
+    left = length
+    while left > 0:
+        base = text.find('iov_base="', position)
+        if base < 0:
+            break
+        data, _cut, position = read_string(text, base + 9)
+        size = IOV_LEN.match(text, position)
+        if size is None:
+            return None
+        size = min(int(size.group(1)), left)
+        pieces.append((data[:size], size))
+        left -= size
+    return pieces
 
 
 def parse_sockaddr(text, start=0, stop=None):

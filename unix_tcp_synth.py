@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from bounded_tables import DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
-from http2_tools import FrameAligner, seed_frames, starts_as_http2
+from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
 from tcp_flow import HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
@@ -261,7 +261,7 @@ class UnixPacketizer:
                 conversation.leave_unseen(side, length - len(payload))
             else:
                 packets += self._data(flow, side, True, payload, length, event["time"],
-                                      links, side, event)
+                                      links, side, event, event.get("pieces"))
         elif event["direction"] == "in":
             if event["length"] == 0:
                 packets += self.held_fins.peer_closed(flow, conversation, side, links, event)
@@ -323,37 +323,63 @@ class UnixPacketizer:
             return packets
         return packets + flow.conversation.fill_unseen(sender, time, links, traced_side, event)
 
-    def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event):
+    def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event,
+              pieces=None):
         """Packets of the bytes of one data syscall from ``sender`` (``length``
-        of them, ``payload`` printed) that no earlier syscall emitted."""
+        of them, ``payload`` printed; ``pieces``: a write's iovec pieces,
+        see ``strace_parser``, used in HTTP/2 flows) that no earlier syscall
+        emitted."""
         conversation = flow.conversation
         first_new = conversation.directions[sender].claimed
         skip = conversation.claim(sender, length, by_sender)
         if skip >= length:
             return []
-        new_bytes, new_length = payload[skip:], length - skip
-        flow.cut[sender] += new_length - len(new_bytes)
+        whole = [(payload[skip:], length - skip)]
         if flow.http2 is None:
-            self._classify(flow, sender, new_bytes, first_new == 0)
+            self._classify(flow, sender, whole[0][0], first_new == 0)
+        if flow.aligners is None or pieces is None or skip:
+            # (Pieces as segments of their own, their sizes declared, made
+            # Wireshark read more bogus frame headers in a sweep's HTTP/2
+            # over TCP: only the aligner knows where frames begin.)
+            pieces = whole
+        for data, size in pieces:
+            flow.cut[sender] += size - len(data)
         if flow.aligners is None:
-            return conversation.segments(sender, [(new_bytes, new_length)],
-                                         time, links, traced_side, event)
+            return conversation.segments(sender, pieces, time, links, traced_side, event)
         aligner = flow.aligners[sender]
-        packets = self._aligned(flow, sender, aligner.feed(new_bytes), time, links,
-                                traced_side, event)
-        if len(new_bytes) < new_length:
-            # Bytes strace did not print: a frame they end goes out as far as
-            # it was printed, the rest is a gap (as a capture's lost
-            # segment), and the framing is looked for anew after it.  A
-            # segment declaring bytes it lacks, begun inside a frame, made
-            # Wireshark read its bytes as a frame header (a sweep's gRPC
-            # flow: "length 7171437", every later frame of that direction
-            # lost).
-            held = aligner.drain()
-            if held:
-                packets += conversation.segments(sender, [(held, len(held))], time, links,
-                                                 traced_side, event)
-            conversation.skip(sender, new_length - len(new_bytes))
+        packets = []
+        after_cut = False
+        for data, size in pieces:
+            if after_cut and (flow.mid_stream or not (len(data) >= HEADER_SIZE
+                                                       and plausible_frame(data))):
+                # After a gap only a piece that begins a frame goes out (node
+                # writes each frame header as a piece); another begins inside
+                # one (gRPC's pieces cut its bytes anywhere), and Wireshark
+                # would read it as a header: it stays in the gap (counted
+                # cut).  Not in a flow seen mid-stream: a frame there could
+                # set off the seeding while the other direction is inside a
+                # frame (a sweep's gRPC attach: 32 stream directions
+                # decoded, 0 with it).
+                flow.cut[sender] += len(data)
+                conversation.skip(sender, size)
+                continue
+            after_cut = False
+            packets += self._aligned(flow, sender, aligner.feed(data), time, links,
+                                     traced_side, event)
+            if len(data) < size:
+                after_cut = True
+                # Bytes strace did not print: a frame they end goes out as
+                # far as it was printed, the rest is a gap (as a capture's
+                # lost segment), and the framing is looked for anew after
+                # it.  A segment declaring bytes it lacks, begun inside a
+                # frame, made Wireshark read its bytes as a frame header (a
+                # sweep's gRPC flow: "length 7171437", every later frame of
+                # that direction lost).
+                held = aligner.drain()
+                if held:
+                    packets += conversation.segments(sender, [(held, len(held))], time, links,
+                                                     traced_side, event)
+                conversation.skip(sender, size - len(data))
         return packets
 
     def _classify(self, flow, sender, data, from_stream_start):

@@ -117,7 +117,8 @@ def test_an_iovec_piece_cut_by_s_ends_the_payload():
     """strace -s cuts each iovec piece on its own and prints the next ones
     whole (Node.js writes a 1 MiB chunked body as one writev of 5 pieces):
     the bytes after a cut piece belong further on, not right after what was
-    printed, so the payload ends there and the rest is missing, as cut."""
+    printed, so the payload ends there; the pieces keep them at their place
+    (the general reader's work: the fast one leaves such lines to it)."""
     lines = [
         PRIMER,  # the first line goes the general way: it shows the time format
         '23048 1795694138.199256 writev(%s, [{iov_base="%s"..., iov_len=20}, '
@@ -131,7 +132,9 @@ def test_an_iovec_piece_cut_by_s_ends_the_payload():
     events, hits = assert_same_events(lines)
     assert [(event["payload"], event["length"]) for event in events[1:]] == [
         (b"A" * 10, 25), (b"C" * 10, 25)]
-    assert hits == 2
+    assert [event["pieces"] for event in events[1:]] == [
+        [(b"A" * 10, 20), (b"B" * 5, 5)], [(b"C" * 10, 20), (b"D" * 5, 5)]]
+    assert hits == 0
 
 
 @settings(max_examples=300, deadline=None)
@@ -167,3 +170,24 @@ REAL_LINES = [line for line in (support.FIXTURES / "dialects" / "xx.strace").rea
        insert=st.text(alphabet=LATIN_1, max_size=20))
 def test_mangled_real_lines_give_the_same_events(line, start, stop, insert):
     assert_same_events([PRIMER, line[:start] + insert + line[stop:], line[:stop]])
+
+
+def test_pieces_printed_after_a_cut_one_keep_their_place():
+    """node writes each HTTP/2 frame header as an iovec piece of its own:
+    -s cuts the 16 KiB payload pieces, the 9-byte headers after them are
+    printed whole.  The event keeps every piece at its place (the general
+    reader: the fast one leaves such lines to it); the payload still ends
+    at the cut, and a TCP packet with it (pieces as segments of their own
+    made Wireshark read more bogus HTTP/2 frames over TCP)."""
+    line = ('23048 1795694138.199256 writev(%s, [{iov_base="%s"..., iov_len=20}, '
+            '{iov_base="\\x42\\x42\\x42", iov_len=3}, {iov_base="\\x43\\x43", iov_len=5}], 3) '
+            '= 24 <0.000094>' % (ANNOTATION, "\\x41" * 10))
+    events, hits = assert_same_events([PRIMER, line])
+    [event] = events[1:]
+    assert (event["payload"], event["length"]) == (b"A" * 10, 24)
+    assert event["pieces"] == [(b"A" * 10, 20), (b"BBB", 3), (b"C", 1)]  # 24 bytes written
+    assert hits == 0  # the primer goes the general way too
+    from strace_parser_2_packet import InetPacketizer
+    segments = [(len(frame) - 58, wire_length - 58, frame[58:])
+                for _time, frame, wire_length, *_ in InetPacketizer().packets(event)]
+    assert segments == [(10, 24, b"A" * 10)]

@@ -281,3 +281,33 @@ def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
         ((settings + big)[9:4000], 4000 - 9), (headers, len(headers))]
     assert data[3][0] - data[2][0] == len(big)  # the gap: 20009 - 3991 bytes never printed
     assert len(packets) == 3 + 4  # the handshake, then no empty segment
+
+
+def test_frame_headers_printed_after_a_cut_piece_stay_frames():
+    """node's writev of HTTP/2 frames, each header a piece of its own, with
+    -s 4096: the DATA payload pieces are cut, the headers after them
+    printed.  Each goes at its place: the frames after a cut payload begin
+    on their headers (they were dropped with the rest of the call: 387
+    DATA frame headers in a sweep's trace, no request body decoded)."""
+    def xx(data):
+        return "".join("\\x%02x" % byte for byte in data)
+    settings = frame(SETTINGS, 0, 0)
+    header = frame(DATA, 0, 1, b"m" * 8000)[:9]
+    last = frame(DATA, 1, 1, b"end")
+    lines = ['7 1795659692.000100 connect(3<UNIX-STREAM:[100]>, {sa_family=AF_UNIX, '
+             'sun_path="/g"}, 110) = 0 <0.000010>',
+             '7 1795659692.000200 write(3<UNIX-STREAM:[100->101]>, "%s", %d) = %d <0.000010>'
+             % (xx(PREFACE + settings), len(PREFACE + settings), len(PREFACE + settings)),
+             '7 1795659692.000300 writev(3<UNIX-STREAM:[100->101]>, [{iov_base="%s", iov_len=9}, '
+             '{iov_base="%s"..., iov_len=8000}, {iov_base="%s", iov_len=%d}], 3) = %d <0.000010>'
+             % (xx(header), xx(b"m" * 100), xx(last), len(last), 9 + 8000 + len(last))]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = [packet for text in lines for event in parser.parse(text)
+               for packet in unix.packets(event)]
+    packets += [packet for event in parser.held_events() for packet in unix.packets(event)]
+    data = [(int.from_bytes(frame_bytes[42:46], "big"), frame_bytes[58:])
+            for _t, frame_bytes, *_ in packets if len(frame_bytes) > 58]
+    assert [payload for _seq, payload in data] == [
+        PREFACE + settings, header + b"m" * 100, last]
+    assert data[2][0] - data[1][0] == 9 + 8000  # the 7 900 bytes never printed: a gap
