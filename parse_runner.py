@@ -93,8 +93,11 @@ class InProcess:
 
     def batches(self, on_idle):
         """``(events, flags)`` for each block of the trace, and last the
-        events held back until its end."""
-        for block in self.trace.blocks(on_idle):
+        events held back until its end; ``on_idle(held)`` at each pause of
+        the input, with those held until then (see ``_run_child``)."""
+        def idle():
+            on_idle(self.stage.held_events())
+        for block in self.trace.blocks(idle):
             yield self.stage.events(block), self.stage.flags
         yield from self.rest()
 
@@ -230,7 +233,11 @@ def _run_child(stage, trace, stop_signals, events_fd):
     batch = Batch(events_fd)
 
     def on_idle():
-        batch.send()  # a live trace: its events so far, before waiting for more
+        # A live trace: its events so far, before waiting for more; also
+        # those held for lines that would have come with them (a call -s cut
+        # waiting for its hex dump, a run of small reads: a pause ends both).
+        batch.add(stage.held_events(), stage.flags, 0)
+        batch.send()
         stop_signals.wait_for_input(trace.fd)
 
     try:

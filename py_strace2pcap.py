@@ -534,9 +534,12 @@ def convert(arguments, stop_signals):
     # wait for trace time, not for the wall clock.
     live = is_live(trace.fd)
 
-    def on_idle():
+    def on_idle(held=()):
         # Nothing to read (a live strace between syscalls, or the parsing
-        # child busy): the moment to push the packets out.
+        # child busy): the moment to push the packets out, with ``held``,
+        # the events the parse stage let go at the pause (in this process).
+        if held:
+            packets.take(held, stage.flags)
         while True:
             if live:
                 packets.idle(time.time())

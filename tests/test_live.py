@@ -185,11 +185,13 @@ def hex_escaped(data):
     return "".join("\\x%02x" % byte for byte in data).encode()
 
 
-def stream_converter(pcap, *flags):
-    """The converter reading its trace from a pipe we write, as from strace."""
+def stream_converter(pcap, *flags, one_cpu=False):
+    """The converter reading its trace from a pipe we write, as from strace
+    (``one_cpu``: allowed one CPU, it parses in its own process)."""
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_cpu else None
     return subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap), *flags],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, preexec_fn=pin)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -394,3 +396,30 @@ def test_a_recent_trace_file_waits_for_trace_time_not_the_clock(tmp_path):
     assert [frame[58:] for frame in frames if len(frame) > 58] == [b"hi", b"bye"]
     fin = next(index for index, frame in enumerate(frames) if frame[38 + 13] & 0x01)
     assert fin > [frame[58:] for frame in frames].index(b"bye")
+
+
+@pytest.mark.parametrize("one_cpu", [False, True], ids=["parsing-child", "one-process"])
+def test_a_send_cut_by_s_goes_out_while_a_live_trace_is_quiet(tmp_path, one_cpu):
+    """A send -s cut waits for its next line (its hex dump lines would
+    follow it): in a live trace that then goes quiet (a client waiting for
+    its answer) it goes out at the pause, not with the next line, whether
+    a child parses or the converter's one process."""
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap, "-q", one_cpu=one_cpu)
+    now = time.time()
+    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+    line = ('100   %.6f sendto(%s, "%s"..., 40, MSG_NOSIGNAL, NULL, 0) = 40 <0.000069>'
+            % (now, connection, hex_escaped(b"GET / HTTP/1.1\r\nHost").decode()))
+    converter.stdin.write((line + "\n").encode())
+    converter.stdin.flush()
+    try:
+        def data_written():
+            if not pcap.exists():
+                return False
+            return any(frame.endswith(b"HTTP/1.1\r\nHost")
+                       for _, frame in support.pcap_records(pcap.read_bytes()))
+        support.wait_for(data_written, timeout=5)
+        assert converter.poll() is None  # the input is still open
+    finally:
+        converter.stdin.close()
+        converter.wait(timeout=30)
