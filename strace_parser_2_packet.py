@@ -90,8 +90,9 @@ def on_loopback(ip):
     return ip.startswith(("127.", "::ffff:127.")) or ip == "::1"
 
 
-def refused_source(connect, number):
-    """``(local, remote)`` on the wire of a refused ``connect``: its bound
+def failed_connect_source(connect, number):
+    """``(local, remote)`` on the wire of a failed ``connect`` (refused, or
+    no answer) whose socket never showed its port: its bound
     address if it had one, else the loopback address for a loopback peer
     (a TEST-NET placeholder for any other, as ``placeholder_endpoints``
     gives) and port MADE_UP_PORTS[``number``], the ``number``-th made up:
@@ -324,12 +325,12 @@ class InetPacketizer:
         SYN (the kernel answers within the connect), another's when the
         trace told it.  ``refused_at`` None: no answer.  The SYN leaves from
         ``shown``, the socket's address if a later syscall showed it, else
-        the bound one, else a made-up port (see ``refused_source``)."""
+        the bound one, else a made-up port (see ``failed_connect_source``)."""
         if shown is not None:
             local, remote = same_family(loopback_source(shown, connect["remote"]),
                                         connect["remote"])
         else:
-            local, remote = refused_source(connect, self.made_up_ports)
+            local, remote = failed_connect_source(connect, self.made_up_ports)
             if connect["local"] is None:
                 self.made_up_ports += 1
         key = (local, remote) if local < remote else (remote, local)
