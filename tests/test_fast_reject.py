@@ -154,3 +154,21 @@ def test_blocks_of_long_lines_are_split_not_sieved():
     assert list(parser.lines_to_parse(mostly_short)) == [long]
     assert list(parser.lines_to_parse(long)) == [long]
     assert list(parser.lines_to_parse(mostly_short)) == mostly_short.split("\n")
+
+
+def test_a_call_told_apart_by_its_name_only_where_the_name_is_the_call():
+    # epoll_ctl shows its socket's annotation: told by its name alone, not
+    # parsed; a resumed read whose string (no -xx) holds "name(" is read.
+    socket = "3<TCP:[127.0.0.1:40000->127.0.0.1:8080]>"
+    lines = ['100 1795659371.000001 write(%s, "GET", 3) = 3 <0.000010>' % socket,
+             '100 1795659371.000002 read(%s,  <unfinished ...>' % socket,
+             '101 1795659371.000003 epoll_ctl(5<anon_inode:[eventpoll]>, EPOLL_CTL_MOD, %s, '
+             '{events=EPOLLIN, data={u32=3, u64=3}}) = 0 <0.000004>' % socket,
+             '100 1795659371.000004 <... read resumed>"ok 1 see(tcp:[x]", 100) = 17 <0.000020>']
+    parser = StraceParser(date=DATE)
+    events = [event for line in parser.lines_to_parse("\n".join(lines))
+              for event in parser.parse(line)]
+    assert [(event["syscall"], event["payload"]) for event in events] == [
+        ("write", b"GET"), ("read", b"ok 1 see(tcp:[x]")]
+    assert parser.skipped["not a socket syscall"] == 1
+    assert parser.line_number == 4
