@@ -57,7 +57,8 @@ path           str | None      the UNIX socket path, decoded (abstract: ``@name`
                                connect the ``sun_path`` it was given
 peer_path      str | None      UNIX datagrams: the ``sun_path`` of
                                sendto/recvfrom/sendmsg/recvmsg's sockaddr
-error          str | None      ``EINPROGRESS`` for a non-blocking connect;
+error          str | None      ``EINPROGRESS`` for a non-blocking connect (or
+                               TCP Fast Open send: direction None);
                                ``ECONNRESET`` for a TCP read or write that met
                                the peer's RST (direction None, no bytes);
                                ``ECONNREFUSED`` for a TCP connect refused, or
@@ -265,6 +266,8 @@ STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
 # The count argument after a read's buffer.
 READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
+# Sends that connect a TCP socket first when given MSG_FASTOPEN and an address.
+FAST_OPEN_SYSCALLS = {"sendto", "sendmsg"}
 
 # What the sieve of ``StraceParser.lines_to_parse`` looks for in a block:
 # the "<TCP:[" & co. of a -yy socket annotation, found by its ":" (with
@@ -982,8 +985,11 @@ class StraceParser:
         refused = (result < 0 and errno == "ECONNREFUSED" and tcp
                    and (name == "connect" or name in DATA_SYSCALLS))
         timed_out = result < 0 and errno == "ETIMEDOUT" and tcp and name == "connect"
-        if result < 0 and not (reset or refused or timed_out
-                               or name == "connect" and errno == "EINPROGRESS"):
+        # A TCP Fast Open send (MSG_FASTOPEN, to an address) connects as
+        # it sends: non-blocking, it sent the SYN alone (no cookie yet).
+        in_progress = errno == "EINPROGRESS" and (name == "connect"
+                                                  or tcp and name in FAST_OPEN_SYSCALLS)
+        if result < 0 and not (reset or refused or timed_out or in_progress):
             if (name == "connect" and first is not None
                     and first.group("protocol").startswith(("TCP", "UDP"))):
                 self.failed_connects[errno or "?"] += 1
@@ -1026,8 +1032,12 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
-            if reset or refused and name != "connect":
+            if reset or refused and name != "connect" or in_progress and name != "connect":
                 event["direction"] = None
+                if name in FAST_OPEN_SYSCALLS and event["remote"] is None:
+                    event["remote"] = parse_sockaddr(args, position)  # a fast open's peer
+                    if in_progress and len(self._connecting) < CONNECTING_KEPT:
+                        self._connecting.add(event["fd"])
                 events = [event]
             elif name in DATA_SYSCALLS:
                 events = self._data_events(event, args, position)

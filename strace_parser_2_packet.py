@@ -198,12 +198,16 @@ class InetPacketizer:
         if (name == "close" and self.pending_connects and event["remote"] is None
                 and event["local"] is None):
             return self._closed_unconnected(event)
-        if name == "connect":
+        if name == "connect" or (event["local"] is None and event["remote"] is not None
+                                 and (event["direction"] == "out"
+                                      or event["error"] == "EINPROGRESS")):
+            # A TCP Fast Open send connects as it sends: its bytes wait
+            # with it for a syscall that shows the socket's port.
             if event["remote"] is not None:
                 self._remember_connect(event)
             return []
         local, remote = event["local"], event["remote"]
-        if remote is None or name == "close":
+        if remote is None or local is None or name == "close":
             # The common case, both endpoints shown, needs no call: 0.2 us.
             endpoints = self._tcp_endpoints(event)
             if endpoints is None:
@@ -236,9 +240,13 @@ class InetPacketizer:
         self.last_users.saw(conversation, conversation, side, event)
         ethertype = conversation.templates[0].ethertype
         if connect is not None:
-            packets += conversation.open(side, connect["time"],
-                                         self.links.for_event(connect, ethertype), side, connect,
+            connect_links = self.links.for_event(connect, ethertype)
+            packets += conversation.open(side, connect["time"], connect_links, side, connect,
                                          receive_time(connect))
+            if connect["direction"] == "out":  # a fast open's bytes, right after its SYN
+                packets += conversation.transfer(side, connect["payload"], connect["length"],
+                                                 True, connect["time"], connect_links, side,
+                                                 connect)
         links = self.links.for_event(event, ethertype)
         if name == "close":
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
@@ -287,13 +295,15 @@ class InetPacketizer:
         return packets
 
     def _connect_failure(self, event):
-        """The packets of a connect that failed: ``event`` is the connect,
-        or the syscall that told a non-blocking one's failure
+        """The packets of a connect that failed: ``event`` is the connect
+        (or a fast-open send, its address shown and its own not), or the
+        syscall that told a non-blocking one's failure
         (getsockopt(SO_ERROR), a read or write, a second connect), whose
         pending connect sent the SYN.  Refused: the SYN and the peer's RST;
         timed out: the SYN alone."""
         connect = self._take_connect_of(event)
-        if connect is None and event["syscall"] == "connect":
+        if connect is None and (event["syscall"] == "connect"
+                                or event["local"] is None and event["remote"] is not None):
             connect = event
         if connect is None or connect["remote"] is None:
             return []
@@ -379,6 +389,10 @@ class InetPacketizer:
         if event["syscall"] == "close":
             self.tcp_peers.pop((event["pid"], event["fd"]), None)
         if remote is not None:
+            if local is None:  # a fast open's reset before its port showed
+                self.placeholder_events += 1
+                local = placeholder_endpoints(event["pid"], event["fd"], event["session"],
+                                              ":" in remote[0])[0]
             return local, remote
         if local is not None or event["direction"] is None:
             return None
