@@ -350,7 +350,9 @@ class PacketStage:
                           "with -Z, --failed-only?)")
         if parser.unseen_payloads:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
-                          "show: their packets declare the length and hold no bytes"
+                          "show: their packets declare the length and hold no bytes (a "
+                          "traced reader's reads fill them in); HTTP responses with such "
+                          "bodies show with tshark -o http.desegment_body:FALSE"
                           % (parser.unseen_payloads, parser.unseen_bytes))
         report += counted([
             (self.inet.refused_connects, "  %d connect() calls refused: a SYN each and the "

@@ -52,6 +52,9 @@ TCP_ROUTES_KEPT = 16384
 MADE_UP_PORTS = range(61000, 65536)
 # The errors of a connect that sent a SYN and failed (see ``_connect_failure``).
 FAILED_CONNECT_ERRORS = ("ECONNREFUSED", "ETIMEDOUT")
+# Trace time a write strace did not print the bytes of waits for its
+# loopback reader's first line, before its packets go out without bytes.
+UNSEEN_WAIT = 0.1
 
 
 def loopback_source(local, remote):
@@ -138,6 +141,9 @@ class InetPacketizer:
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
         self.held_datagrams = {}
+        # (conversation, side) -> [(time, length, links, event)] of the
+        # sendfile and splice writes to a loopback peer not traced so far.
+        self.unseen_waits = OrderedDict()
         self.last_users = LastUsers()
         self.placeholder_events = 0
         self.duplicates_dropped = 0
@@ -145,6 +151,8 @@ class InetPacketizer:
     def packets(self, event):
         """The packets one INET event causes (possibly none)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else None
+        if self.unseen_waits:
+            released = (released or []) + self._fill_unseen_before(event["time"] - UNSEEN_WAIT)
         packets = self._tcp(event) if event["protocol"].startswith("TCP") else self._udp(event)
         return released + packets if released else packets
 
@@ -162,7 +170,7 @@ class InetPacketizer:
         """The tables whose entries may still make packets for earlier
         times (held FINs, pending connects, held datagrams): the same
         objects for the packetizer's life, empty when nothing is held."""
-        return (self.held_fins, self.pending_connects, self.held_datagrams)
+        return (self.held_fins, self.pending_connects, self.held_datagrams, self.unseen_waits)
 
     def earliest_held(self):
         """The time of the oldest packet this packetizer may still make
@@ -174,12 +182,16 @@ class InetPacketizer:
         for connects in self.pending_connects.values():
             times.append(connects[0]["time"])  # the oldest: they come in time order
             break
+        for writes in self.unseen_waits.values():
+            times.append(writes[0][0])
+            break
         return min(times) if times else None
 
     def flush(self):
         """Packets still held: FINs of close() and datagrams whose local
         port never showed."""
-        packets = self.held_fins.release_due(float("inf"))
+        packets = self._fill_unseen_before(float("inf"))
+        packets += self.held_fins.release_due(float("inf"))
         for key in list(self.held_datagrams):
             packets += self._release_held(key, None)
         return packets
@@ -248,6 +260,15 @@ class InetPacketizer:
                                                  True, connect["time"], connect_links, side,
                                                  connect)
         links = self.links.for_event(event, ethertype)
+        if (self.unseen_waits and (event["payload"] or event["direction"] == "in"
+                                   or name == "shutdown")
+                and (conversation, side) in self.unseen_waits):
+            # This side sends bytes or reads: what it left unseen goes
+            # first, at its own time, acking no later bytes.  Not at its
+            # next sendfile or splice (those wait together), nor at its
+            # close (the FIN waits anyway, see HeldFins).
+            packets += self._fill_unseen(conversation, side,
+                                         self.unseen_waits.pop((conversation, side)))
         if name == "close":
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
@@ -258,13 +279,20 @@ class InetPacketizer:
                 packets += conversation.open(1 - side, self._syn_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
-            if len(payload) < length and 1 - side in conversation.traced_sides:
+            if len(payload) < length and (1 - side in conversation.traced_sides
+                                          or not payload and on_loopback(remote[0])):
                 # The reader's reads carry what strace did not print here:
-                # sendfile's bytes, those -s cut.
+                # sendfile's bytes, those -s cut.  A loopback reader of a
+                # sendfile or splice may show up just after (merged -ff
+                # files come in the order the calls ended: a client's send
+                # that began first).
                 if payload:
                     packets += conversation.transfer(side, payload, len(payload), True,
                                                      event["time"], links, side, event)
                 conversation.leave_unseen(side, length - len(payload))
+                if 1 - side not in conversation.traced_sides:
+                    self.unseen_waits.setdefault((conversation, side), []).append(
+                        (event["time"], length, links, event))
             elif length:  # (a sendfile() at the file's end moves nothing)
                 packets += conversation.transfer(side, payload, length, True,
                                                  event["time"], links, side, event)
@@ -292,6 +320,29 @@ class InetPacketizer:
                 packets += self.held_fins.release_of(conversation)
             else:
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
+        return packets
+
+    def _fill_unseen_before(self, time):
+        """Packets without bytes for what the writes waiting since before
+        ``time`` left unseen (see ``unseen_waits``) and no reader claimed:
+        when their reader is still not traced, at their own times."""
+        packets = []
+        while self.unseen_waits:
+            (conversation, side), writes = next(iter(self.unseen_waits.items()))
+            if writes[0][0] >= time:
+                break
+            del self.unseen_waits[(conversation, side)]
+            packets += self._fill_unseen(conversation, side, writes)
+        return packets
+
+    def _fill_unseen(self, conversation, side, writes):
+        """Packets without bytes for ``writes`` (see ``unseen_waits``), each
+        at its time, unless their reader is traced now (its reads claim them)."""
+        if 1 - side in conversation.traced_sides:
+            return []
+        packets = []
+        for time, length, links, event in writes:
+            packets += conversation.fill_unseen(side, time, links, side, event, length)
         return packets
 
     def _connect_failure(self, event):

@@ -179,15 +179,17 @@ class TcpConversation:
         cursor moves, so that the reader's reads carry the real bytes."""
         self.directions[sender].written += length
 
-    def fill_unseen(self, sender, time, links, traced_side, event):
+    def fill_unseen(self, sender, time, links, traced_side, event, most=None):
         """Segments without bytes for what ``leave_unseen`` left and no read
-        claimed before the sender wrote again or closed: the sequence
-        numbers stay whole."""
+        claimed before the sender wrote again or closed (the first ``most``
+        bytes of it, if given): the sequence numbers stay whole."""
         stream = self.directions[sender]
         gap = stream.written - stream.claimed
+        if most is not None and most < gap:
+            gap = most
         if gap <= 0:
             return []
-        stream.claimed = stream.written
+        stream.claimed += gap
         return self.segments(sender, [(b"", gap)], time, links, traced_side, event)
 
     def skip(self, sender, length):

@@ -182,3 +182,78 @@ def test_splice_from_a_socket_declares_its_bytes_and_its_eof(tmp_path):
         return sum(declared for declared, _fin in segments), sum(fin for _d, fin in segments)
     assert from_server(pcap) == from_server(capture) == (256008, 1)
     assert support.tcp_analysis_warnings(pcap) == ""
+
+
+def _hex(payload):
+    return '"%s"' % support.strace_quote(payload, "xx")
+
+
+SERVER_END = "13<TCP:[127.0.0.1:18083->127.0.0.1:40098]>"
+CLIENT_END = "6<TCP:[127.0.0.1:40098->127.0.0.1:18083]>"
+LISTENER = "4<TCP:[127.0.0.1:18083]>"
+FILE = "16<%s>" % support.strace_quote(b"/srv/f.bin", "xx")
+BODY = bytes(range(200)) * 5
+
+
+def _server_lines(request_at, sendfile_at):
+    """nginx's lines (sweep S, strace -ff, no pid column) answering one
+    GET with a header and a sendfile() of BODY."""
+    return [
+        "1795735015.190352 accept4(%s, {sa_family=AF_INET, sin_port=htons(40098), "
+        'sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_NONBLOCK) = %s <0.000041>'
+        % (LISTENER, SERVER_END),
+        "1795735015.%06d recvfrom(%s, %s, 1024, 0, NULL, NULL) = 3 <0.000011>"
+        % (request_at, SERVER_END, _hex(b"GET")),
+        "1795735015.%06d writev(%s, [{iov_base=%s, iov_len=4}], 1) = 4 <0.000020>"
+        % (sendfile_at - 79, SERVER_END, _hex(b"200\n")),
+        "1795735015.%06d sendfile(%s, %s, [0] => [%d], %d) = %d <0.000037>"
+        % (sendfile_at, SERVER_END, FILE, len(BODY), len(BODY), len(BODY))]
+
+
+def test_sendfile_bytes_come_from_a_reader_whose_first_line_comes_after(tmp_path):
+    """strace -ff files merged: lines come in the order their calls ended,
+    and the client's request (a send strace slowed, begun first) ends after
+    the server's sendfile: the reader's reads still carry the file's bytes
+    (sweep S, nginx: 526 of 3000 bodies were length only)."""
+    server = tmp_path / "trace.19106"
+    server.write_text("\n".join(_server_lines(256298, 256561) + [
+        "1795735015.288769 recvfrom(%s, \"\", 1024, 0, NULL, NULL) = 0 <0.000011>" % SERVER_END,
+        "1795735015.288859 close(%s) = 0 <0.000251>" % SERVER_END]) + "\n")
+    client = tmp_path / "trace.19172"
+    client.write_text("\n".join([
+        '1795735015.180523 connect(6<TCP:[2189438]>, {sa_family=AF_INET, sin_port=htons(18083), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000248>',
+        "1795735015.255716 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.012000>" % (CLIENT_END,
+                                                                            _hex(b"GET")),
+        "1795735015.268135 recvfrom(%s, %s, 65536, 0, NULL, NULL) = %d <0.000020>"
+        % (CLIENT_END, _hex(b"200\n" + BODY), 4 + len(BODY)),
+        "1795735015.286971 close(%s) = 0 <0.000248>" % CLIENT_END]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(None, pcap, "-r", str(server), str(client))
+    assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
+    assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET", b"200\n" + BODY]
+
+
+def test_sendfile_bytes_no_reader_shows_keep_their_time_and_place(tmp_path):
+    """Only the server traced: the file's packets, without bytes, are
+    stamped with the sendfile and come before what follows: the next
+    request on the connection, at once or later than the wait for a
+    reader's line, or another connection's bytes seconds later.  The
+    summary tells how to see HTTP responses whose bodies lack bytes."""
+    other = "14<TCP:[127.0.0.1:18083->127.0.0.1:40100]>"
+    for reads in ([(15.2567, SERVER_END)], [(15.9567, SERVER_END)],
+                  [(19.2567, other), (23.2567, other)]):
+        trace = tmp_path / "server.strace"
+        trace.write_text("\n".join(_server_lines(256298, 256561) + [
+            "17957350%.6f recvfrom(%s, %s, 1024, 0, NULL, NULL) = 4 <0.000011>"
+            % (time, fd, _hex(b"GET2")) for time, fd in reads]) + "\n")
+        pcap = tmp_path / "out.pcap"
+        summary = support.convert(trace, pcap).stderr.decode()
+        data = [(packet.time, packet["TCP"].sport, packet.wirelen - len(packet))
+                for packet in support.read_packets(pcap) if packet.wirelen > 58]
+        assert [(port, missing) for _time, port, missing in data[:3]] == [
+            (40098, 0), (18083, 0), (18083, len(BODY))]
+        assert len(data) == 3 + len(reads)
+        assert data[2][0] == pytest.approx(1795735015.256561)
+        assert "stamped earlier" not in summary
+        assert "show with tshark -o http.desegment_body:FALSE" in summary
