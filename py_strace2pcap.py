@@ -354,6 +354,10 @@ class PacketStage:
                           "traced reader's reads fill them in); HTTP responses with such "
                           "bodies show with tshark -o http.desegment_body:FALSE"
                           % (parser.unseen_payloads, parser.unseen_bytes))
+        if parser.discarded_reads:
+            report.append("  %d TCP reads with MSG_TRUNC dropped %d bytes unread (strace shows "
+                          "older bytes of their buffer): their packets declare the length and "
+                          "hold no bytes" % (parser.discarded_reads, parser.discarded_bytes))
         report += counted([
             (self.inet.refused_connects, "  %d connect() calls refused: a SYN each and the "
                                          "peer's RST"),

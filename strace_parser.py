@@ -339,6 +339,8 @@ class StraceParser:
         self.process_lines = 0  # execve/clone/fork lines read for process names
         self.unseen_payloads = 0
         self.unseen_bytes = 0
+        self.discarded_reads = 0  # TCP recv(MSG_TRUNC): bytes dropped unread
+        self.discarded_bytes = 0
         # errno -> connect() calls on TCP/UDP sockets (-yy) that failed: a
         # capture would show a SYN and a RST, the pcap shows nothing.
         self.failed_connects = Counter()
@@ -770,8 +772,10 @@ class StraceParser:
                 end = line.find('"', after + 1)
                 if line[after] != '"' or not after < end < equals or line[end - 1] == "\\":
                     return None
-                if name.startswith("recv") and "MSG_PEEK" in line[end:equals]:
-                    return None  # the bytes stay queued and the next read returns them
+                if name.startswith("recv"):
+                    flags = line[end:equals]
+                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol[0] == "T":
+                        return None  # peeked, or TCP's dropped unread: the general way tells
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             else:
@@ -1176,6 +1180,14 @@ class StraceParser:
             if name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]:
                 # The bytes stay queued and the next read returns them again.
                 return self.skip("peeked data (MSG_PEEK)", args)
+            if (name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]
+                    and event["protocol"].startswith("TCP")):
+                # TCP drops that many bytes unread; the buffer strace shows
+                # holds what an earlier read left there.
+                event["length"] = event["result"]
+                self.discarded_reads += 1
+                self.discarded_bytes += event["result"]
+                return [event]
             if cut and name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]:
                 # A datagram longer than the buffer: it returns the whole
                 # length, and a dump shows bytes past the buffer.

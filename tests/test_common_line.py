@@ -191,3 +191,27 @@ def test_pieces_printed_after_a_cut_one_keep_their_place():
     segments = [(len(frame) - 58, wire_length - 58, frame[58:])
                 for _time, frame, wire_length, *_ in InetPacketizer().packets(event)]
     assert segments == [(10, 24, b"A" * 10)]
+
+
+def test_a_tcp_read_with_msg_trunc_drops_its_bytes_unread(tmp_path):
+    """TCP recv(MSG_TRUNC) discards that many bytes without copying them:
+    strace prints what the buffer held from the read before (sweep R: the
+    wire had "SKIPP" where the buffer showed "BODY-").  The event declares
+    the length and carries no bytes; both readers agree."""
+    socket = "5<TCP:[127.0.0.1:9450->127.0.0.1:37006]>"
+    lines = [
+        '1121  1795735534.278445 recvfrom(%s, "\\x42\\x4f\\x44\\x59\\x2d\\x30\\x31", 100, 0, '
+        'NULL, NULL) = 7 <0.000019>' % socket,
+        '1121  1795735534.579245 recvfrom(%s, "\\x42\\x4f\\x44\\x59\\x2d", 5, MSG_TRUNC, NULL, '
+        'NULL) = 5 <0.000025>' % socket]
+    events, _hits = assert_same_events(lines)
+    assert [(event["payload"], event["length"]) for event in events] == [
+        (b"BODY-01", 7), (b"", 5)]
+    parser = StraceParser()
+    for line in lines:
+        parser.parse(line)
+    assert (parser.discarded_reads, parser.discarded_bytes) == (1, 5)
+    trace = tmp_path / "trace.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+    assert "1 TCP reads with MSG_TRUNC dropped 5 bytes unread" in summary
