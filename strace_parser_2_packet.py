@@ -168,14 +168,16 @@ class InetPacketizer:
 
     def holding(self):
         """The tables whose entries may still make packets for earlier
-        times (held FINs, pending connects, held datagrams): the same
-        objects for the packetizer's life, empty when nothing is held."""
+        times (held FINs, pending connects, held datagrams, waiting unseen
+        writes): the same objects for the packetizer's life, empty when
+        nothing is held."""
         return (self.held_fins, self.pending_connects, self.held_datagrams, self.unseen_waits)
 
     def earliest_held(self):
         """The time of the oldest packet this packetizer may still make
         though later ones are out (a held FIN, the handshake of a pending
-        connect, a held datagram), or None: see ``time_order``."""
+        connect, a held datagram, a waiting unseen write), or None: see
+        ``time_order``."""
         times = [events[0]["time"] for events in self.held_datagrams.values()]
         if self.held_fins:
             times.append(self.held_fins.earliest())
@@ -188,8 +190,8 @@ class InetPacketizer:
         return min(times) if times else None
 
     def flush(self):
-        """Packets still held: FINs of close() and datagrams whose local
-        port never showed."""
+        """Packets still held: unseen writes no reader showed up for, FINs
+        of close() and datagrams whose local port never showed."""
         packets = self._fill_unseen_before(float("inf"))
         packets += self.held_fins.release_due(float("inf"))
         for key in list(self.held_datagrams):
