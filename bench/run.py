@@ -260,6 +260,8 @@ def main(argv=None):
     parser.add_argument("--json", metavar="FILE", help="write the raw results here too")
     arguments = parser.parse_args(argv)
     compile_modules(arguments.python, arguments.converter)
+    if arguments.workdir:
+        os.makedirs(arguments.workdir, exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="strace2pcap-bench-", dir=arguments.workdir)
     report = {"results": []}
     try:
