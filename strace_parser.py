@@ -774,7 +774,7 @@ class StraceParser:
                     return None
                 if name.startswith("recv"):
                     flags = line[end:equals]
-                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol[0] == "T":
+                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
                         return None  # peeked, or TCP's dropped unread: the general way tells
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
