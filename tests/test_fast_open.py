@@ -17,6 +17,7 @@ def line(time, call, result):
 
 
 def quoted(payload):
+    """``payload`` as a -xx string argument."""
     return '"%s"' % strace_quote(payload, "xx")
 
 

@@ -185,6 +185,7 @@ def test_splice_from_a_socket_declares_its_bytes_and_its_eof(tmp_path):
 
 
 def _hex(payload):
+    """``payload`` as a -xx string argument."""
     return '"%s"' % support.strace_quote(payload, "xx")
 
 
