@@ -955,7 +955,9 @@ class StraceParser:
             first = FD_ANNOTATION.match(line, args_start)
             if name == "splice" and (first is None
                                      or first.group("protocol") not in SOCKET_PROTOCOLS):
-                first = FD_ANNOTATION.search(line, args_start)  # the socket is fd_out
+                # The socket is fd_out, after fd_in's annotation (without -xx
+                # a pipe's reads "pipe:[N]", an annotation too).
+                first = FD_ANNOTATION.search(line, args_start if first is None else first.end())
             if ((first is None or first.group("protocol") not in SOCKET_PROTOCOLS)
                     and not self._may_be_table_socket(line, args_start)):
                 if (first is None and line.rfind(" = ") < args_start

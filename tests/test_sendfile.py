@@ -258,3 +258,29 @@ def test_sendfile_bytes_no_reader_shows_keep_their_time_and_place(tmp_path):
         assert data[2][0] == pytest.approx(1795735015.256561)
         assert "stamped earlier" not in summary
         assert "show with tshark -o http.desegment_body:FALSE" in summary
+
+
+def test_splice_to_a_socket_without_xx_keeps_its_place(tmp_path):
+    """Without -xx the pipe splice() reads from is annotated too
+    ("5<pipe:[2425459]>"): the socket is the annotation after it.  The
+    spliced bytes keep their place in the stream, the write after them
+    comes after them (a sweep's C program: "HDR0:" + 25 spliced bytes +
+    "TRAILER"; the splice was skipped, and the reader's read put 17 wrong
+    bytes in the stream)."""
+    socket = "4<TCP:[127.0.0.1:52722->127.0.0.1:7063]>"
+    trace = tmp_path / "noxx.strace"
+    trace.write_text("\n".join([
+        "11062 1795739966.213202 connect(4<TCP:[2425458]>, {sa_family=AF_INET, "
+        'sin_port=htons(7063), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000179>',
+        '11062 1795739966.220374 write(%s, "HDR0:", 5) = 5 <0.000156>' % socket,
+        "11062 1795739966.223926 splice(5<pipe:[2425459]>, NULL, %s, NULL, 25, 0) = 25 "
+        "<0.000053>" % socket,
+        '11062 1795739966.224635 write(%s, "TRAILER", 7) = 7 <0.000029>' % socket]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert "1 sendfile() or splice() calls moved 25 bytes" in summary
+    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
+            for _index, segment, _key, declared in support.tcp_segments(pcap) if declared]
+    first = data[0][0]
+    assert [(seq - first, length, payload) for seq, length, payload in data] == [
+        (0, 5, b"HDR0:"), (5, 25, b""), (30, 7, b"TRAILER")]
