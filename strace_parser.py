@@ -779,8 +779,10 @@ class StraceParser:
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             else:
-                if name == "recvmsg" and "MSG_PEEK" in line[line.rfind("}", 0, equals):equals]:
-                    return None
+                if name == "recvmsg" and ("MSG_PEEK" in line[line.rfind("}", 0, equals):equals]
+                                          or "MSG_TRUNC" in line[line.rfind("}", 0, equals):equals]
+                                          and protocol.startswith("TCP")):
+                    return None  # peeked, or TCP's dropped unread: the general way tells
                 pieces = []
                 base = line.find('iov_base="', after, equals)
                 while base >= 0:
@@ -1164,6 +1166,9 @@ class StraceParser:
         if name in IOVEC_SYSCALLS:
             if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:
                 return self.skip("peeked data (MSG_PEEK)", args)
+            if (name == "recvmsg" and "MSG_TRUNC" in args[args.rfind("}"):]
+                    and event["protocol"].startswith("TCP")):
+                return self._discarded(event)
             payload = iovec_payload(args, position)
             cut = "MSG_TRUNC" not in args  # recvmsg's msg_flags: a datagram longer than read
             if name in WRITTEN_PIECES and len(payload) < event["result"]:
@@ -1184,12 +1189,7 @@ class StraceParser:
                 return self.skip("peeked data (MSG_PEEK)", args)
             if (name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]
                     and event["protocol"].startswith("TCP")):
-                # TCP drops that many bytes unread; the buffer strace shows
-                # holds what an earlier read left there.
-                event["length"] = event["result"]
-                self.discarded_reads += 1
-                self.discarded_bytes += event["result"]
-                return [event]
+                return self._discarded(event)
             if cut and name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]:
                 # A datagram longer than the buffer: it returns the whole
                 # length, and a dump shows bytes past the buffer.
@@ -1210,6 +1210,15 @@ class StraceParser:
             self._cut = event
             return []
         self._set_payload(event, payload, result, cut)
+        return [event]
+
+    def _discarded(self, event):
+        """The event of a TCP read with MSG_TRUNC in its flags: TCP drops
+        that many bytes unread, and the buffer strace shows holds what an
+        earlier read left there; the event declares their length only."""
+        event["length"] = event["result"]
+        self.discarded_reads += 1
+        self.discarded_bytes += event["result"]
         return [event]
 
     def _message_events(self, event, args, position):

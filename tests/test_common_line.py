@@ -196,22 +196,26 @@ def test_pieces_printed_after_a_cut_one_keep_their_place():
 def test_a_tcp_read_with_msg_trunc_drops_its_bytes_unread(tmp_path):
     """TCP recv(MSG_TRUNC) discards that many bytes without copying them:
     strace prints what the buffer held from the read before (sweep R: the
-    wire had "SKIPP" where the buffer showed "BODY-").  The event declares
-    the length and carries no bytes; both readers agree."""
+    wire had "SKIPP" where the buffer showed "BODY-"; sweep T: recvmsg's
+    too).  The event declares the length and carries no bytes; both
+    readers agree."""
     socket = "5<TCP:[127.0.0.1:9450->127.0.0.1:37006]>"
     lines = [
         '1121  1795735534.278445 recvfrom(%s, "\\x42\\x4f\\x44\\x59\\x2d\\x30\\x31", 100, 0, '
         'NULL, NULL) = 7 <0.000019>' % socket,
         '1121  1795735534.579245 recvfrom(%s, "\\x42\\x4f\\x44\\x59\\x2d", 5, MSG_TRUNC, NULL, '
-        'NULL) = 5 <0.000025>' % socket]
+        'NULL) = 5 <0.000025>' % socket,
+        '1121  1795735534.580000 recvmsg(%s, {msg_name=0x7ffceed529d0, msg_namelen=16 => 0, '
+        'msg_iov=[{iov_base="\\x59\\x59\\x59", iov_len=3}], msg_iovlen=1, msg_controllen=0, '
+        'msg_flags=0}, MSG_TRUNC) = 3 <0.000015>' % socket]
     events, _hits = assert_same_events(lines)
     assert [(event["payload"], event["length"]) for event in events] == [
-        (b"BODY-01", 7), (b"", 5)]
+        (b"BODY-01", 7), (b"", 5), (b"", 3)]
     parser = StraceParser()
     for line in lines:
         parser.parse(line)
-    assert (parser.discarded_reads, parser.discarded_bytes) == (1, 5)
+    assert (parser.discarded_reads, parser.discarded_bytes) == (2, 8)
     trace = tmp_path / "trace.strace"
     trace.write_text("\n".join(lines) + "\n")
     summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
-    assert "1 TCP reads with MSG_TRUNC dropped 5 bytes unread" in summary
+    assert "2 TCP reads with MSG_TRUNC dropped 8 bytes unread" in summary
