@@ -474,6 +474,11 @@ class UnixPacketizer:
             return []
         if event["direction"] is None:
             return []
+        if event["direction"] == "in" and not event["length"] and event["protocol"] == "UNIX":
+            # A SOCK_SEQPACKET socket (strace names it plain "UNIX", as
+            # most datagram sockets) read its end: the peer closed.  An
+            # empty datagram only its receiver shows is lost with it.
+            return []
         own = self._datagram_address(inode, None)
         if event["peer_path"] is not None:
             other = self.addressing.server(event["peer_path"])

@@ -311,3 +311,23 @@ def test_frame_headers_printed_after_a_cut_piece_stay_frames():
     assert [payload for _seq, payload in data] == [
         PREFACE + settings, header + b"m" * 100, last]
     assert data[2][0] - data[1][0] == 9 + 8000  # the 7 900 bytes never printed: a gap
+
+
+def test_a_seqpacket_read_of_nothing_is_its_end_not_a_datagram():
+    """strace 6.1 names a SOCK_SEQPACKET socket plain "UNIX": its read of 0
+    bytes after the peer's close is the end of the connection, not a
+    datagram (sweep T: 51 datagrams for 50 messages)."""
+    ends = ('[2416842->2416843,@"\\x73\\x65\\x71"]', "[2416843->2416842]")
+    lines = [
+        '5475  1795739651.593000 sendto(5<UNIX:%s>, "\\x68\\x69", 2, 0, NULL, 0) = 2 <0.000020>'
+        % ends[1],
+        '5516  1795739651.593100 recvfrom(4<UNIX:%s>, "\\x68\\x69", 70000, 0, NULL, NULL) = 2 '
+        '<0.000020>' % ends[0],
+        '5475  1795739651.593608 close(5<UNIX:%s>) = 0 <0.000062>' % ends[1],
+        '5516  1795739651.593703 recvfrom(4<UNIX:%s>, "", 70000, 0, NULL, NULL) = 0 <0.000486>'
+        % ends[0]]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    sizes = [[len(frame) - 46 for event in parser.parse(line)  # UDP payload sizes
+              for _time, frame, *_rest in unix.packets(event)] for line in lines]
+    assert sizes[2:] == [[], []]  # the close, the end: no datagram
