@@ -200,6 +200,11 @@ def strace_quote(payload, style):
     return "".join(text)
 
 
+def xx_string(payload):
+    """``payload`` as a string argument of a -xx trace line, quotes included."""
+    return '"%s"' % strace_quote(payload, "xx")
+
+
 PCAP_HEADER_SIZE = 24
 PCAP_RECORD_HEADER = struct.Struct("<IIII")
 

@@ -184,11 +184,6 @@ def test_splice_from_a_socket_declares_its_bytes_and_its_eof(tmp_path):
     assert support.tcp_analysis_warnings(pcap) == ""
 
 
-def _hex(payload):
-    """``payload`` as a -xx string argument."""
-    return '"%s"' % support.strace_quote(payload, "xx")
-
-
 SERVER_END = "13<TCP:[127.0.0.1:18083->127.0.0.1:40098]>"
 CLIENT_END = "6<TCP:[127.0.0.1:40098->127.0.0.1:18083]>"
 LISTENER = "4<TCP:[127.0.0.1:18083]>"
@@ -204,9 +199,9 @@ def _server_lines(request_at, sendfile_at):
         'sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_NONBLOCK) = %s <0.000041>'
         % (LISTENER, SERVER_END),
         "1795735015.%06d recvfrom(%s, %s, 1024, 0, NULL, NULL) = 3 <0.000011>"
-        % (request_at, SERVER_END, _hex(b"GET")),
+        % (request_at, SERVER_END, support.xx_string(b"GET")),
         "1795735015.%06d writev(%s, [{iov_base=%s, iov_len=4}], 1) = 4 <0.000020>"
-        % (sendfile_at - 79, SERVER_END, _hex(b"200\n")),
+        % (sendfile_at - 79, SERVER_END, support.xx_string(b"200\n")),
         "1795735015.%06d sendfile(%s, %s, [0] => [%d], %d) = %d <0.000037>"
         % (sendfile_at, SERVER_END, FILE, len(BODY), len(BODY), len(BODY))]
 
@@ -224,10 +219,10 @@ def test_sendfile_bytes_come_from_a_reader_whose_first_line_comes_after(tmp_path
     client.write_text("\n".join([
         '1795735015.180523 connect(6<TCP:[2189438]>, {sa_family=AF_INET, sin_port=htons(18083), '
         'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000248>',
-        "1795735015.255716 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.012000>" % (CLIENT_END,
-                                                                            _hex(b"GET")),
+        "1795735015.255716 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.012000>"
+        % (CLIENT_END, support.xx_string(b"GET")),
         "1795735015.268135 recvfrom(%s, %s, 65536, 0, NULL, NULL) = %d <0.000020>"
-        % (CLIENT_END, _hex(b"200\n" + BODY), 4 + len(BODY)),
+        % (CLIENT_END, support.xx_string(b"200\n" + BODY), 4 + len(BODY)),
         "1795735015.286971 close(%s) = 0 <0.000248>" % CLIENT_END]) + "\n")
     pcap = tmp_path / "out.pcap"
     support.convert(None, pcap, "-r", str(server), str(client))
@@ -247,7 +242,7 @@ def test_sendfile_bytes_no_reader_shows_keep_their_time_and_place(tmp_path):
         trace = tmp_path / "server.strace"
         trace.write_text("\n".join(_server_lines(256298, 256561) + [
             "17957350%.6f recvfrom(%s, %s, 1024, 0, NULL, NULL) = 4 <0.000011>"
-            % (time, fd, _hex(b"GET2")) for time, fd in reads]) + "\n")
+            % (time, fd, support.xx_string(b"GET2")) for time, fd in reads]) + "\n")
         pcap = tmp_path / "out.pcap"
         summary = support.convert(trace, pcap).stderr.decode()
         data = [(packet.time, packet["TCP"].sport, packet.wirelen - len(packet))
