@@ -779,10 +779,10 @@ class StraceParser:
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             else:
-                if name == "recvmsg" and ("MSG_PEEK" in line[line.rfind("}", 0, equals):equals]
-                                          or "MSG_TRUNC" in line[line.rfind("}", 0, equals):equals]
-                                          and protocol.startswith("TCP")):
-                    return None  # peeked, or TCP's dropped unread: the general way tells
+                if name == "recvmsg":
+                    flags = line[line.rfind("}", 0, equals):equals]
+                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
+                        return None  # peeked, or TCP's dropped unread: the general way tells
                 pieces = []
                 base = line.find('iov_base="', after, equals)
                 while base >= 0:
