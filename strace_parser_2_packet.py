@@ -55,6 +55,7 @@ FAILED_CONNECT_ERRORS = ("ECONNREFUSED", "ETIMEDOUT")
 # Trace time a write strace did not print the bytes of waits for its
 # loopback reader's first line, before its packets go out without bytes.
 UNSEEN_WAIT = 0.1
+INFINITY = float("inf")
 
 
 def loopback_source(local, remote):
@@ -143,7 +144,8 @@ class InetPacketizer:
         self.held_datagrams = {}
         # (conversation, side) -> [(time, length, links, event)] of the
         # sendfile and splice writes to a loopback peer not traced so far.
-        self.unseen_waits = OrderedDict()
+        self.unseen_waits = {}
+        self.unseen_since = INFINITY  # the oldest time in unseen_waits (not in order)
         self.last_users = LastUsers()
         self.placeholder_events = 0
         self.duplicates_dropped = 0
@@ -151,7 +153,7 @@ class InetPacketizer:
     def packets(self, event):
         """The packets one INET event causes (possibly none)."""
         released = self.held_fins.release_due(event["time"]) if self.held_fins else None
-        if self.unseen_waits:
+        if self.unseen_since < event["time"] - UNSEEN_WAIT:
             released = (released or []) + self._fill_unseen_before(event["time"] - UNSEEN_WAIT)
         packets = self._tcp(event) if event["protocol"].startswith("TCP") else self._udp(event)
         return released + packets if released else packets
@@ -184,9 +186,8 @@ class InetPacketizer:
         for connects in self.pending_connects.values():
             times.append(connects[0]["time"])  # the oldest: they come in time order
             break
-        for writes in self.unseen_waits.values():
-            times.append(writes[0][0])
-            break
+        if self.unseen_waits:
+            times.append(self.unseen_since)
         return min(times) if times else None
 
     def flush(self):
@@ -271,6 +272,7 @@ class InetPacketizer:
             # close (the FIN waits anyway, see HeldFins).
             packets += self._fill_unseen(conversation, side,
                                          self.unseen_waits.pop((conversation, side)))
+            self._unseen_since_recomputed()
         if name == "close":
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
@@ -295,6 +297,7 @@ class InetPacketizer:
                 if 1 - side not in conversation.traced_sides:
                     self.unseen_waits.setdefault((conversation, side), []).append(
                         (event["time"], length, links, event))
+                    self.unseen_since = min(self.unseen_since, event["time"])
             elif length:  # (a sendfile() at the file's end moves nothing)
                 packets += conversation.transfer(side, payload, length, True,
                                                  event["time"], links, side, event)
@@ -329,13 +332,18 @@ class InetPacketizer:
         ``time`` left unseen (see ``unseen_waits``) and no reader claimed:
         when their reader is still not traced, at their own times."""
         packets = []
-        while self.unseen_waits:
-            (conversation, side), writes = next(iter(self.unseen_waits.items()))
-            if writes[0][0] >= time:
-                break
-            del self.unseen_waits[(conversation, side)]
-            packets += self._fill_unseen(conversation, side, writes)
+        for (conversation, side), writes in list(self.unseen_waits.items()):
+            if writes[0][0] < time:
+                del self.unseen_waits[(conversation, side)]
+                packets += self._fill_unseen(conversation, side, writes)
+        self._unseen_since_recomputed()
         return packets
+
+    def _unseen_since_recomputed(self):
+        """Set ``unseen_since`` from the waits left: they are not in time
+        order (a resumed sendfile's start comes after later calls')."""
+        self.unseen_since = min((writes[0][0] for writes in self.unseen_waits.values()),
+                                default=INFINITY)
 
     def _fill_unseen(self, conversation, side, writes):
         """Packets without bytes for ``writes`` (see ``unseen_waits``), each
