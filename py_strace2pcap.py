@@ -39,6 +39,11 @@ PROGRESS_INTERVAL = 0.5
 IDLE_TICK = 0.5
 # A trace whose latest syscall is this close to the wall clock is live.
 LIVE_TRACE_SKEW = 60.0
+# TCP events of the first kind and none of the second, in a trace with few
+# other lines: -e trace=network's, whose class has no read/write/close.
+NETWORK_DATA_CALLS = {"send", "recv", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
+                      "recvmmsg", "sendfile", "sendfile64"}
+FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close"}
 
 
 def parse_arguments(argv):
@@ -227,6 +232,9 @@ class PacketStage:
         # packet is still to come, the time order holds the later ones.
         self.pending_sends = {}
         self.ignored_events = 0
+        # The syscalls of the TCP events: -e trace=network shows no
+        # read/write/close, and the summary asks.
+        self.tcp_calls = set()
         self.latest_time = 0.0
         self.order = TimeOrder(output.write, self._fins_held_before)
         self.holding = (self.inet.holding() + (self.unix.holding() if self.unix else ())
@@ -247,6 +255,8 @@ class PacketStage:
             protocol = event["protocol"]
             if protocol in INET_PROTOCOLS:
                 packetizer = self.inet if self.capture_net else None
+                if protocol[0] == "T":  # TCP, TCPv6
+                    self.tcp_calls.add(event["syscall"])
             elif protocol == EXITED:
                 packetizer = self.exits
                 self.process_exits += 1
@@ -348,6 +358,14 @@ class PacketStage:
         elif not self.order.written and parser.skipped["failed call"]:
             report.append("  no packets: the socket calls in the trace failed (recorded "
                           "with -Z, --failed-only?)")
+        # A program that sends and exits without a close() (redis-cli) has
+        # its other syscalls in the trace: trace=network shows few.
+        other_lines = parser.skipped["not a socket syscall"] + parser.skipped["not a socket"]
+        if (self.tcp_calls & NETWORK_DATA_CALLS and not self.tcp_calls & FILE_LIKE_CALLS
+                and other_lines < socket_events):
+            report.append("  no read(), write() or close() on a TCP socket: recorded with -e "
+                          "trace=network? It leaves them out, and the bytes they move (add "
+                          "-e trace=%network,read,write,readv,writev,close)")
         if parser.unseen_payloads:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
                           "show: their packets declare the length and hold no bytes (a "

@@ -394,3 +394,26 @@ def test_connects_given_up_interrupted_or_slow_on_loopback(tmp_path):
             for packet in support.read_packets(pcap)] == [
         (1795659000.0001, "S"), (1795659001.041492, "SA"), (1795659001.041492, "A"),
         (1795659001.145, "PA")]
+
+
+def test_a_trace_recorded_with_trace_network_is_asked_about(tmp_path):
+    """strace -e trace=network shows send*/recv*/sendfile but no read,
+    write or close: the bytes those moved are missing (sweep T: nginx's
+    response headers, 0 HTTP responses).  The summary asks; a trace with a
+    close() on its TCP socket does not get the question, nor one whose
+    other syscalls are there (redis-cli sends, then exits without a close)."""
+    socket = "3<TCP:[127.0.0.1:40000->127.0.0.1:8080]>"
+    lines = ['100 1795659371.000001 sendto(%s, "\\x47\\x45\\x54", 3, 0, NULL, 0) = 3 <0.000010>'
+             % socket,
+             '100 1795659371.000002 recvfrom(%s, "\\x4f\\x4b", 100, 0, NULL, NULL) = 2 <0.000010>'
+             % socket]
+    summaries = []
+    others = ["100 1795659371.00000%d mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, -1, 0) = "
+              "0x7f43d50c0000 <0.000015>" % tenth for tenth in (3, 4, 5)]
+    for extra in ([], ["100 1795659371.000003 close(%s) = 0 <0.000010>" % socket], others):
+        trace = tmp_path / "network.strace"
+        trace.write_text("\n".join(lines + extra) + "\n")
+        summaries.append(support.convert(trace, tmp_path / "out.pcap").stderr.decode())
+    question = "no read(), write() or close() on a TCP socket: recorded with -e trace=network?"
+    assert question in summaries[0]
+    assert question not in summaries[1] and question not in summaries[2]
