@@ -23,8 +23,8 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING, StraceParser,
-                           unpack_event)
+from strace_parser import (DATA_SYSCALLS, EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
+                           StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
@@ -41,9 +41,8 @@ IDLE_TICK = 0.5
 LIVE_TRACE_SKEW = 60.0
 # TCP events of the first kind and none of the second, in a trace with few
 # other lines: -e trace=network's, whose class has no read/write/close.
-NETWORK_DATA_CALLS = {"send", "recv", "sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg",
-                      "recvmmsg", "sendfile", "sendfile64"}
 FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close"}
+NETWORK_DATA_CALLS = DATA_SYSCALLS.keys() - FILE_LIKE_CALLS - {"splice"}
 
 
 def parse_arguments(argv):
