@@ -776,6 +776,8 @@ class StraceParser:
                     flags = line[end:equals]
                     if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
                         return None  # peeked, or TCP's dropped unread: the general way tells
+                elif name.startswith("send") and "MSG_OOB" in line[end:equals]:
+                    return None  # urgent: the general way marks it
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             else:
@@ -783,6 +785,8 @@ class StraceParser:
                     flags = line[line.rfind("}", 0, equals):equals]
                     if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
                         return None  # peeked, or TCP's dropped unread: the general way tells
+                elif name == "sendmsg" and "MSG_OOB" in line[line.rfind("}", 0, equals):equals]:
+                    return None  # urgent: the general way marks it
                 pieces = []
                 base = line.find('iov_base="', after, equals)
                 while base >= 0:
@@ -1175,6 +1179,8 @@ class StraceParser:
                 pieces = written_pieces(args, event["result"], position)
                 if pieces and sum(len(data) for data, _size in pieces) > len(payload):
                     event["pieces"] = pieces
+            if name == "sendmsg" and "MSG_OOB" in args[args.rfind("}"):]:
+                event["urgent"] = True
             if name in ("sendmsg", "recvmsg"):
                 name_at = args.find("msg_name={", position)
                 if name_at >= 0 and event["remote"] is None:
@@ -1194,6 +1200,8 @@ class StraceParser:
                 # A datagram longer than the buffer: it returns the whole
                 # length, and a dump shows bytes past the buffer.
                 cut = False
+            if name in ("send", "sendto") and "MSG_OOB" in args[after:]:
+                event["urgent"] = True  # its byte is out of the reader's stream
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
                 event["peer_path"] = parse_unix_path(args, after)

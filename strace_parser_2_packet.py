@@ -191,9 +191,13 @@ class InetPacketizer:
         return min(times) if times else None
 
     def flush(self):
-        """Packets still held: unseen writes no reader showed up for, FINs
+        """Packets still held: unseen writes no reader showed up for, writes
+        held back behind them (see ``TcpConversation.transfer``), FINs
         of close() and datagrams whose local port never showed."""
         packets = self._fill_unseen_before(float("inf"))
+        for conversation in self.conversations.values():
+            for sender, time, links, traced_side, event in conversation.held_back():
+                packets += conversation.fill_unseen(sender, time, links, traced_side, event)
         packets += self.held_fins.release_due(float("inf"))
         for key in list(self.held_datagrams):
             packets += self._release_held(key, None)
@@ -312,7 +316,11 @@ class InetPacketizer:
         elif name == "shutdown":
             if event["how"] != "SHUT_WR":
                 conversation.reads_shut.add(side)
-            if event["how"] != "SHUT_RD":
+            if event["how"] != "SHUT_RD" and conversation.awaits_reader(side):
+                # Its FIN goes after the bytes its reader has still to read
+                # (as a close()'s: see HeldFins).
+                packets += self.held_fins.hold(conversation, conversation, side, links, event)
+            elif event["how"] != "SHUT_RD":
                 # shutdown acts on the socket itself, whatever other fds share it.
                 packets += self._fin(conversation, side, event["time"], links, side, event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset

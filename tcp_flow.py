@@ -17,7 +17,7 @@ writer's write carries the data and the reader's read of it adds nothing.
 
 import zlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bounded_tables import bounded_put
 from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, HeaderTemplate
@@ -30,6 +30,9 @@ ISN_STEP = 1 << 24
 FIN_HOLD_SECONDS = 2.0
 # Connections remembered per thread for the FINs of its process's exit.
 USERS_KEPT = 16384
+# Printed bytes a direction's writes may hold back while its traced reader
+# has still to read bytes written before them that strace did not print.
+DEFERRED_BYTES_KEPT = 1 << 22
 
 
 def receive_time(event):
@@ -59,6 +62,11 @@ class StreamDirection:
     read: int = 0        # stream bytes the receiver's syscalls moved
     syn_sent: bool = False
     fin_sent: bool = False
+    # [(offset, printed bytes, time, links, event)] of the writes held back
+    # behind unprinted ones (see ``TcpConversation.transfer``), and the size
+    # of their printed bytes.
+    deferred: list = field(default_factory=list)
+    deferred_bytes: int = 0
 
     def next_seq(self):
         """The sequence number of the next byte (SYN and FIN count one each)."""
@@ -162,16 +170,42 @@ class TcpConversation:
         """Data of one syscall: ``length`` bytes from ``sender`` of which
         ``payload`` holds what strace printed.  ``by_sender`` tells whether
         the syscall was the sender's write or the receiver's read.  Emits the
-        part no earlier syscall emitted, cut into segments of MAX_SEGMENT."""
+        part no earlier syscall emitted, cut into segments of MAX_SEGMENT.
+
+        A write after bytes the sender moved unprinted (``leave_unseen``)
+        that the traced receiver has not read yet is held back: the reads
+        carry the unprinted bytes and then these, in stream order (a pipelined
+        HTTP server's sendfile bodies).  Its printed bytes fill in what the
+        reads do not show, and go out at ``fill_unseen`` if no read comes."""
         stream = self.directions[sender]
-        packets = (self.fill_unseen(sender, time, links, traced_side, event)
-                   if by_sender and stream.written > stream.claimed else None)
+        packets = None
+        if by_sender and stream.written > stream.claimed:
+            # Not an urgent byte (MSG_OOB): the reader's reads leave it out.
+            if (self.awaits_reader(sender) and not event.get("urgent")
+                    and stream.deferred_bytes + len(payload) <= DEFERRED_BYTES_KEPT):
+                stream.deferred.append((stream.written, payload[:length], time, links, event))
+                stream.deferred_bytes += len(payload)
+                stream.written += length
+                return []
+            packets = self.fill_unseen(sender, time, links, traced_side, event)
+        start = stream.written if by_sender else stream.read
         skip = self.claim(sender, length, by_sender)
         if skip >= length:
             return packets or []
-        segments = self.segments(sender, [(payload[skip:], length - skip)],
-                                 time, links, traced_side, event)
+        pieces = [(payload[skip:], length - skip)]
+        if stream.deferred:
+            if len(payload) < length:
+                pieces = self._with_deferred(stream, start + skip, payload[skip:],
+                                             start + length)
+            self._drop_claimed(stream)
+        segments = self.segments(sender, pieces, time, links, traced_side, event)
         return packets + segments if packets else segments
+
+    def awaits_reader(self, sender):
+        """True when ``sender`` moved bytes strace did not print that its
+        traced reader has still to read (see ``transfer``)."""
+        stream = self.directions[sender]
+        return stream.written > stream.claimed and 1 - sender in self.traced_sides
 
     def leave_unseen(self, sender, length):
         """A write of ``length`` bytes strace did not print (sendfile, or
@@ -180,17 +214,60 @@ class TcpConversation:
         self.directions[sender].written += length
 
     def fill_unseen(self, sender, time, links, traced_side, event, most=None):
-        """Segments without bytes for what ``leave_unseen`` left and no read
-        claimed before the sender wrote again or closed (the first ``most``
-        bytes of it, if given): the sequence numbers stay whole."""
+        """Segments for what ``leave_unseen`` left and no read claimed before
+        the sender wrote again or closed (the first ``most`` bytes of it, if
+        given), without bytes but those of the writes ``transfer`` held
+        back: the sequence numbers stay whole."""
         stream = self.directions[sender]
         gap = stream.written - stream.claimed
         if most is not None and most < gap:
             gap = most
         if gap <= 0:
             return []
+        start = stream.claimed
         stream.claimed += gap
-        return self.segments(sender, [(b"", gap)], time, links, traced_side, event)
+        pieces = [(b"", gap)]
+        if stream.deferred:
+            pieces = self._with_deferred(stream, start, b"", start + gap)
+            self._drop_claimed(stream)
+        return self.segments(sender, pieces, time, links, traced_side, event)
+
+    def held_back(self):
+        """``(sender, time, links, traced_side, event)`` of the first write
+        each direction still holds back (see ``transfer``): at the end of
+        input, ``fill_unseen`` with these sends them."""
+        return [(sender, time, links, sender, event)
+                for sender, stream in enumerate(self.directions)
+                for _offset, _printed, time, links, event in stream.deferred[:1]]
+
+    @staticmethod
+    def _with_deferred(stream, begin, known, end):
+        """``(payload, length)`` pieces for the stream bytes ``begin`` to
+        ``end`` of which ``known`` holds the first, completed from the
+        printed bytes of the writes held back (a piece's payload may be
+        shorter than its length: bytes no syscall printed)."""
+        pieces = []
+        piece_start = begin
+        position = begin + len(known)
+        for offset, printed, _time, _links, _event in stream.deferred:
+            low, high = max(offset, position), min(offset + len(printed), end)
+            if high <= low:
+                continue
+            if low > position:
+                pieces.append((known, low - piece_start))
+                piece_start, known = low, printed[low - offset:high - offset]
+            else:
+                known += printed[low - offset:high - offset]
+            position = high
+        pieces.append((known, end - piece_start))
+        return pieces
+
+    @staticmethod
+    def _drop_claimed(stream):
+        """Forget the writes held back whose printed bytes are all claimed."""
+        deferred = stream.deferred
+        while deferred and deferred[0][0] + len(deferred[0][1]) <= stream.claimed:
+            stream.deferred_bytes -= len(deferred.pop(0)[1])
 
     def skip(self, sender, length):
         """Leave ``length`` bytes of ``sender`` out: no segment carries them,

@@ -309,3 +309,124 @@ def test_a_resumed_sendfile_keeps_its_place_before_later_calls(tmp_path):
                         (pytest.approx(1795739708.822520), 7010),
                         (pytest.approx(1795739708.823365), 47680)]
     assert len(data) == 5
+
+
+PIPELINING_SERVER = textwrap.dedent("""
+    import os, socket, sys, threading, time
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    def fetch():
+        with socket.create_connection(listener.getsockname()) as client:
+            client.sendall(b"GET")
+            time.sleep(0.3)  # the server's answers all go out first
+            with open(sys.argv[2], "wb") as received:
+                while chunk := client.recv(65536):
+                    received.write(chunk)
+    reader = threading.Thread(target=fetch)
+    reader.start()
+    connection, _ = listener.accept()
+    connection.recv(100)
+    read_end, write_end = os.pipe()
+    with open(sys.argv[1], "rb") as body:
+        for answer in range(3):
+            connection.sendall(b"HEADER %d\\r\\n" % answer)
+            os.sendfile(connection.fileno(), body.fileno(), answer * 1000, 700)
+            os.write(write_end, b"spliced %d" % answer)
+            os.splice(read_end, connection.fileno(), 9)
+    connection.sendall(b"TRAILER")
+    connection.shutdown(socket.SHUT_WR)
+    reader.join()
+    connection.close()
+""")
+
+
+def test_writes_after_a_sendfile_wait_for_the_traced_reader(tmp_path):
+    """A pipelining server (nginx with keep-alive) writes the next answer
+    before its reader read the file sendfile() sent, and shuts down its
+    side: the reads carry the files' and the splices' bytes, the writes
+    after them come after them, the FIN last (sweep T, nginx: 15 of 15
+    pipelined bodies were length only)."""
+    support.require("strace", "tshark")
+    body = tmp_path / "body.bin"
+    body.write_bytes(bytes(range(256)) * 12)
+    received = tmp_path / "received.bin"
+    trace = tmp_path / "pipelined.strace"
+    subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c",
+                    PIPELINING_SERVER, str(body), str(received)], check=True,
+                   capture_output=True, timeout=60)
+    file = body.read_bytes()
+    assert received.read_bytes() == b"".join(
+        b"HEADER %d\r\n" % answer + file[answer * 1000:answer * 1000 + 700]
+        + b"spliced %d" % answer for answer in range(3)) + b"TRAILER"
+
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    packets = support.read_packets(pcap)
+    assert all(packet.wirelen == len(packet) for packet in packets)
+    assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET",
+                                                                   received.read_bytes()]
+    assert support.tcp_analysis_warnings(pcap) == ""
+    [server_port] = [packet["TCP"].sport for packet in packets if packet["TCP"].flags == "SA"]
+    sent = [packet["TCP"] for packet in packets if packet["TCP"].sport == server_port]
+    fins = [index for index, segment in enumerate(sent) if segment.flags.F]
+    assert len(fins) == 1 and fins[0] > max(index for index, segment in enumerate(sent)
+                                            if segment.payload)
+
+
+def test_writes_held_for_a_reader_keep_their_bytes(tmp_path):
+    """The reader's reads, cut by -s, print less than the writes held
+    behind a sendfile: those writes' bytes fill in theirs; the write its
+    reader never read goes out at the end of the trace, bytes and all."""
+    trace = tmp_path / "cut.strace"
+    request = "1795735015.255716 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.000012>" % (
+        CLIENT_END, support.xx_string(b"GET"))
+    trace.write_text("\n".join([request] + _server_lines(256298, 256561) + [
+        "1795735015.256700 writev(%s, [{iov_base=%s, iov_len=4}], 1) = 4 <0.000020>"
+        % (SERVER_END, support.xx_string(b"201\n")),
+        "1795735015.256800 sendfile(%s, %s, [0] => [%d], %d) = %d <0.000037>"
+        % (SERVER_END, FILE, len(BODY), len(BODY), len(BODY)),
+        "1795735015.256900 writev(%s, [{iov_base=%s, iov_len=4}], 1) = 4 <0.000020>"
+        % (SERVER_END, support.xx_string(b"202\n")),
+        # The client's read shows its first 6 bytes only (-s 6).
+        "1795735015.300000 recvfrom(%s, %s, 65536, 0, NULL, NULL) = %d <0.000020>"
+        % (CLIENT_END, support.xx_string((b"200\n" + BODY)[:6]), 4 + 2 * len(BODY) + 4)])
+        + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
+            for _index, segment, key, declared in support.tcp_segments(pcap)
+            if declared and key[1] == 18083]
+    first = data[0][0]
+    assert [(seq - first, length, payload) for seq, length, payload in data] == [
+        (0, 4, b"200\n"), (4, len(BODY), BODY[:2]), (4 + len(BODY), 4 + len(BODY), b"201\n"),
+        (8 + 2 * len(BODY), 4, b"202\n")]
+
+
+def test_an_urgent_byte_after_a_sendfile_keeps_its_place(tmp_path):
+    """send(MSG_OOB) does not wait for the reader: its reads leave the
+    urgent byte out (recv(MSG_OOB) gets it), so waiting would put the
+    bytes after it one place early (sweep T's C program)."""
+    trace = tmp_path / "oob.strace"
+    trace.write_text("\n".join([
+        "1795735015.180000 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.000012>"
+        % (CLIENT_END, support.xx_string(b"GET")),
+        "1795735015.190000 recvfrom(%s, %s, 1024, 0, NULL, NULL) = 3 <0.000011>"
+        % (SERVER_END, support.xx_string(b"GET")),
+        "1795735015.200000 sendfile(%s, %s, [0] => [6], 6) = 6 <0.000037>" % (SERVER_END, FILE),
+        "1795735015.200100 sendto(%s, %s, 1, MSG_OOB, NULL, 0) = 1 <0.000012>"
+        % (SERVER_END, support.xx_string(b"!")),
+        "1795735015.200200 sendto(%s, %s, 5, 0, NULL, 0) = 5 <0.000012>"
+        % (SERVER_END, support.xx_string(b"after")),
+        "1795735015.300000 recvfrom(%s, %s, 65536, 0, NULL, NULL) = 11 <0.000020>"
+        % (CLIENT_END, support.xx_string(BODY[:6] + b"after")),
+        "1795735015.300100 recvfrom(%s, %s, 1, MSG_OOB, NULL, NULL) = 1 <0.000020>"
+        % (CLIENT_END, support.xx_string(b"!"))]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
+            for _index, segment, key, declared in support.tcp_segments(pcap)
+            if declared and key[1] == 18083]
+    first = data[0][0]
+    assert [(seq - first, length, payload) for seq, length, payload in data] == [
+        (0, 6, b""), (6, 1, b"!"), (7, 5, b"after")]
