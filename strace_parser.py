@@ -776,8 +776,8 @@ class StraceParser:
                     flags = line[end:equals]
                     if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
                         return None  # peeked, or TCP's dropped unread: the general way tells
-                elif name.startswith("send") and "MSG_OOB" in line[end:equals]:
-                    return None  # urgent: the general way marks it
+                elif name[0] == "s" and "MSG_OOB" in line:
+                    return None  # urgent (or its bytes say so): the general way tells
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             else:
@@ -785,8 +785,8 @@ class StraceParser:
                     flags = line[line.rfind("}", 0, equals):equals]
                     if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
                         return None  # peeked, or TCP's dropped unread: the general way tells
-                elif name == "sendmsg" and "MSG_OOB" in line[line.rfind("}", 0, equals):equals]:
-                    return None  # urgent: the general way marks it
+                elif name == "sendmsg" and "MSG_OOB" in line:
+                    return None  # urgent (or its bytes say so): the general way tells
                 pieces = []
                 base = line.find('iov_base="', after, equals)
                 while base >= 0:

@@ -52,6 +52,11 @@ EDGE_LINES = [
     # a unix datagram to a named socket
     '13  1795659371.000015 sendto(7<UNIX-DGRAM:[123]>, "\\x01", 1, 0, {sa_family=AF_UNIX, '
     'sun_path="\\x2f\\x74\\x2f\\x78"}, 6) = 1 <0.000002>',
+    # an urgent byte: marked, the general way
+    '10  1795659371.000016 sendto(%s, "\\x21", 1, MSG_OOB, NULL, 0) = 1 <0.000002>' % ANNOTATION,
+    '10  1795659371.000017 sendmsg(%s, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base='
+    '"\\x21", iov_len=1}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, MSG_OOB) = 1 <0.000002>'
+    % ANNOTATION,
     # a malformed string: unparseable, not a crash
     '10  1795659371.000014 write(%s, "\\x6", 1) = 1 <0.000002>' % ANNOTATION,
 ]
@@ -107,9 +112,10 @@ def test_edge_lines_give_the_same_events():
     events, hits = assert_same_events(EDGE_LINES)
     payloads = [event["payload"] for event in events]
     assert payloads == [b'a"b', b"ab", b"ab", b"a", b"b", b"cd", b"\x01\x02", b"\x03\x04",
-                        b"abc", b"\x01"]
-    assert events[-4]["remote"] == ("127.0.0.1", 53)
-    assert events[-1]["peer_path"] == "/t/x"
+                        b"abc", b"\x01", b"!", b"!"]
+    assert events[-6]["remote"] == ("127.0.0.1", 53)
+    assert events[-3]["peer_path"] == "/t/x"
+    assert [event.get("urgent") for event in events[-3:]] == [None, True, True]
     assert 0 < hits < len(events)
 
 
