@@ -24,7 +24,7 @@ from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import (DATA_SYSCALLS, EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
-                           StraceParser, unpack_event)
+                           UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
@@ -352,7 +352,12 @@ class PacketStage:
         for reason, count in parser.skipped.most_common():
             if count:
                 report.append("  skipped %d: %s" % (count, reason))
-        if not socket_events and not parser.failed_connects:
+        unconverted = sum(count for reason, count in parser.skipped.items()
+                          if reason.endswith(UNCONVERTED))
+        if not self.order.written and unconverted:
+            report.append("  no packets: the trace's socket data is on sockets of kinds not "
+                          "converted (only TCP, UDP and unix sockets are)")
+        elif not socket_events and not parser.failed_connects:
             report.append(no_events_hint(parser))
         elif not self.order.written and parser.skipped["failed call"]:
             report.append("  no packets: the socket calls in the trace failed (recorded "

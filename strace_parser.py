@@ -164,6 +164,12 @@ SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "v
                   "dup", "dup2", "dup3", "fcntl", "fcntl64"}
 DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
+# Sockets of kinds not converted whose data syscalls are counted by kind
+# (ping's ICMP goes through RAW or PING sockets), not as "not a socket".
+# NETLINK is left with the rest: it talks to the kernel, not to a network.
+UNCONVERTED_SOCKET_KINDS = {"RAW", "RAWv6", "PING", "PINGv6", "UDPLITE", "UDPLITEv6", "SCTP",
+                            "SCTPv6", "DCCP", "DCCPv6", "MPTCP", "MPTCPv6", "PACKET"}
+UNCONVERTED = "socket: not converted"
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
@@ -275,7 +281,7 @@ FAST_OPEN_SYSCALLS = {"sendto", "sendmsg"}
 # one-character str.find runs at memchr speed, where a regex for ":\\["
 # scanned every character: bench noise x0.2, the parsing side 0.73 -> 0.66 s),
 # and the resumed half of a call.
-ANNOTATION_NAMES = frozenset(SOCKET_PROTOCOLS | {"socket"})
+ANNOTATION_NAMES = frozenset(SOCKET_PROTOCOLS | UNCONVERTED_SOCKET_KINDS | {"socket"})
 LONGEST_ANNOTATION_NAME = max(map(len, ANNOTATION_NAMES))
 # Blocks whose lines are longer than this on average are split, not
 # sieved: searching all their text costs more than a look at each line
@@ -969,6 +975,9 @@ class StraceParser:
                 if (first is None and line.rfind(" = ") < args_start
                         and SOCKET_FD_START.match(line, args_start)):
                     return self.skip("unparseable: socket line without its return value", line)
+                if (first is not None and first.group("protocol") in UNCONVERTED_SOCKET_KINDS
+                        and name in DATA_SYSCALLS):
+                    return self.skip("%s %s" % (first.group("protocol"), UNCONVERTED), line)
                 return self.skip("not a socket", line)
         equals = line.rfind(" = ")
         returned = RETURN_VALUE.match(line, equals + 3) if equals >= args_start else None

@@ -417,3 +417,31 @@ def test_a_trace_recorded_with_trace_network_is_asked_about(tmp_path):
     question = "no read(), write() or close() on a TCP socket: recorded with -e trace=network?"
     assert question in summaries[0]
     assert question not in summaries[1] and question not in summaries[2]
+
+
+def test_data_on_raw_and_ping_sockets_is_counted_by_kind(tmp_path):
+    """ping sends and reads ICMP through a RAW socket (a PING one when
+    unprivileged): not converted, and the summary says so instead of
+    blaming failed calls; found by the sieve among other lines too."""
+    icmp = ('%d 1795745079.%06d sendto(3<%s:[2607356]>, "\\x08\\x00\\xcb\\x75", 4, 0, '
+            '{sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 4 '
+            '<0.000020>')
+    raw = [icmp % (29249, 337088, "RAW"), icmp % (29250, 337188, "PING"),
+           "29249 1795745079.334453 socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) = -1 EACCES "
+           "(Permission denied) <0.000056>"]
+    noise = ["29249 1795745079.%06d mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, -1, 0) = "
+             "0x7f43d50c0000 <0.000015>" % micros for micros in range(400000, 402000)]
+    tcp = ['29249 1795745079.300000 write(5<TCP:[127.0.0.1:40000->127.0.0.1:8080]>, "\\x47", 1)'
+           " = 1 <0.000010>"]
+    summaries = []
+    for lines in (raw, tcp + noise + raw + noise):
+        trace = tmp_path / "ping.strace"
+        trace.write_text("\n".join(lines) + "\n")
+        summaries.append(support.convert(trace, tmp_path / "out.pcap").stderr.decode())
+    for summary in summaries:
+        assert "skipped 1: RAW socket: not converted" in summary
+        assert "skipped 1: PING socket: not converted" in summary
+    assert "no packets: the trace's socket data is on sockets of kinds not converted" in (
+        summaries[0])
+    assert "calls in the trace failed" not in summaries[0]
+    assert "no packets" not in summaries[1]
