@@ -278,6 +278,10 @@ class InetPacketizer:
                                          self.unseen_waits.pop((conversation, side)))
             self._unseen_since_recomputed()
         if name == "close":
+            if conversation.awaits_reader(1 - side):
+                # It closes with bytes of the peer's unread (no read of its
+                # claimed them): the kernel answers with a RST, not a FIN.
+                conversation.abortive.add(side)
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.

@@ -430,3 +430,23 @@ def test_an_urgent_byte_after_a_sendfile_keeps_its_place(tmp_path):
     first = data[0][0]
     assert [(seq - first, length, payload) for seq, length, payload in data] == [
         (0, 6, b""), (6, 1, b"!"), (7, 5, b"after")]
+
+
+def test_a_reader_closing_with_bytes_unread_resets(tmp_path):
+    """nginx sendfiles and shuts down its side; the client closes without
+    reading: its kernel answers with a RST, no FIN (sweep U: a FIN and a
+    RST from the client, tcpdump's capture only the RST)."""
+    client_end = "3<TCP:[127.0.0.1:40098->127.0.0.1:18083]>"
+    trace = tmp_path / "unread.strace"
+    trace.write_text("\n".join([
+        "1795735015.180000 sendto(%s, %s, 3, 0, NULL, 0) = 3 <0.000012>"
+        % (client_end, support.xx_string(b"GET"))] + _server_lines(190100, 256561) + [
+        "1795735015.256700 shutdown(%s, SHUT_WR) = 0 <0.000010>" % SERVER_END,
+        "1795735015.300000 close(%s) = 0 <0.000010>" % client_end,
+        "1795735015.300400 recvfrom(%s, 0x7ffc017e19b0, 4096, 0, NULL, NULL) = -1 ECONNRESET "
+        "(Connection reset by peer) <0.000100>" % SERVER_END]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    client_flags = [str(packet["TCP"].flags) for packet in support.read_packets(pcap)
+                    if packet["TCP"].sport == 40098]
+    assert client_flags[-1] == "RA" and not any("F" in flags for flags in client_flags)
