@@ -213,7 +213,13 @@ class InetPacketizer:
             connect = self._pending_connect_of(event)
             if connect is not None:
                 connect["answered"] = True
-            return []
+            if event["local"] is None or event["remote"] is None or event["inode"] is not None:
+                return []
+            # Its ports shown (by -yy: not a socket table's placeholders),
+            # it is a syscall on the connection, which it opens, maybe on
+            # another thread than the connect's (Go): a connection that
+            # never carries a byte (Go's spare dial, idle in its pool) still
+            # gets the FIN of that thread's exit.
         if (name == "close" and self.pending_connects and event["remote"] is None
                 and event["local"] is None):
             return self._closed_unconnected(event)

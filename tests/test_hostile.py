@@ -445,3 +445,47 @@ def test_data_on_raw_and_ping_sockets_is_counted_by_kind(tmp_path):
         summaries[0])
     assert "calls in the trace failed" not in summaries[0]
     assert "no packets" not in summaries[1]
+
+
+def test_a_go_spare_dial_gets_the_fins_of_the_exit(tmp_path):
+    """Go's HTTP client dials a spare connection that never carries a byte:
+    one thread connects, another asks getsockopt(SO_ERROR) (the goroutine
+    moved), the server accepts it, then the process exits without closing
+    it.  The kernel's FINs at the exit come from both ends, in the order
+    their threads' exit lines show (the client's was missing: no syscall of
+    its side opened the connection, none was its last user), and a spare
+    dial closed by the connecting thread has its handshake, not a SYN alone."""
+    from scapy.layers.inet import TCP
+    client = '%d 1795659000.%06d %s(%d<TCP:[127.0.0.1:%d->127.0.0.1:7101]>'
+    connect = ('%d 1795659000.%06d connect(%d<TCP:[%d]>, {sa_family=AF_INET, '
+               'sin_port=htons(7101), sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS '
+               '(Operation now in progress) <0.000050>')
+    answered = ', SOL_SOCKET, SO_ERROR, [0], [4]) = 0 <0.000010>'
+    trace = tmp_path / "go-spare-dial.strace"
+    trace.write_text("\n".join([
+        connect % (100, 100, 64, 500),
+        client % (101, 200, "getsockopt", 64, 38170) + answered,
+        client % (101, 300, "read", 64, 38170) + ', 0xc000, 4096) = -1 EAGAIN (Resource '
+        'temporarily unavailable) <0.000010>',
+        '102 1795659000.400000 accept4(3<TCP:[127.0.0.1:7101]>, {sa_family=AF_INET, '
+        'sin_port=htons(38170), sin_addr=inet_addr("127.0.0.1")}, [112 => 16], SOCK_CLOEXEC'
+        '|SOCK_NONBLOCK) = 9<TCP:[127.0.0.1:7101->127.0.0.1:38170]> <0.000010>',
+        connect % (100, 500000, 65, 600),
+        client % (101, 600000, "getsockopt", 65, 38180) + answered,
+        client % (100, 700000, "close", 65, 38180) + ') = 0 <0.000010>',
+        '100 1795659000.900000 exit_group(0) = ?',
+        '100 1795659000.900100 +++ exited with 0 +++',
+        '101 1795659000.900200 +++ exited with 0 +++',
+        '102 1795659000.900300 +++ exited with 0 +++',
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap, "-v").stderr.decode().splitlines()
+    rows = [(packet[TCP].sport, packet[TCP].dport, str(packet[TCP].flags))
+            for packet in support.read_packets(pcap)]
+    assert [row for row in rows if row[1] == 38170 or row[0] == 38170] == [
+        (38170, 7101, "S"), (7101, 38170, "SA"), (38170, 7101, "A"),
+        (38170, 7101, "FA"), (7101, 38170, "A"), (7101, 38170, "FA"), (38170, 7101, "A")]
+    assert [row for row in rows if 38180 in row[:2]][:3] == [
+        (38180, 7101, "S"), (7101, 38180, "SA"), (38180, 7101, "A")]
+    assert (38180, 7101, "FA") in rows
+    assert not any("no sign of an answer" in line for line in lines)
