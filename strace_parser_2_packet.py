@@ -294,10 +294,14 @@ class InetPacketizer:
             self.held_fins.pop((conversation, side), None)
         if name in ACCEPT_SYSCALLS:
             if not conversation.started:
-                packets += conversation.open(1 - side, self._syn_time(event), links, side, event)
+                syn_time, connect = self._syn_time(event)
+                if connect is not None:
+                    # Its client's connect() is in the trace: its reads will show.
+                    conversation.expected_sides.add(1 - side)
+                packets += conversation.open(1 - side, syn_time, links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
-            if len(payload) < length and (1 - side in conversation.traced_sides
+            if len(payload) < length and (conversation.shows_reads(1 - side)
                                           or not payload and on_loopback(remote[0])):
                 # The reader's reads carry what strace did not print here:
                 # sendfile's bytes, those -s cut.  A loopback reader of a
@@ -308,7 +312,7 @@ class InetPacketizer:
                     packets += conversation.transfer(side, payload, len(payload), True,
                                                      event["time"], links, side, event)
                 conversation.leave_unseen(side, length - len(payload))
-                if 1 - side not in conversation.traced_sides:
+                if not conversation.shows_reads(1 - side):
                     self.unseen_waits.setdefault((conversation, side), []).append(
                         (event["time"], length, links, event))
                     self.unseen_since = min(self.unseen_since, event["time"])
@@ -366,7 +370,7 @@ class InetPacketizer:
     def _fill_unseen(self, conversation, side, writes):
         """Packets without bytes for ``writes`` (see ``unseen_waits``), each
         at its time, unless their reader is traced now (its reads claim them)."""
-        if 1 - side in conversation.traced_sides:
+        if conversation.shows_reads(1 - side):
             return []
         packets = []
         for time, length, links, event in writes:
@@ -512,17 +516,18 @@ class InetPacketizer:
         the accept returned and still waits for its port to show (the traced
         client's, its line maybe not yet resumed: each is taken once, in
         the accept queue's order); else the accept's return.  Not its
-        start: a server waits in accept() for seconds."""
+        start: a server waits in accept() for seconds.  Returns that time
+        and the connect (None for the accept's return)."""
         returned = receive_time(accept)
         server = accept["local"]
         waiting = [connect for key, connects in self.pending_connects.items()
                    if key[1] == server for connect in connects
                    if connect["time"] <= returned and not connect.get("syn_taken")]
         if not waiting:
-            return returned
+            return returned, None
         first = min(waiting, key=lambda connect: connect["time"])
         first["syn_taken"] = True
-        return first["time"]
+        return first["time"], first
 
     def _take_connect(self, pid, fd, remote, first_seen):
         """The pending connect of ``fd`` to ``remote``: that pid's, else the

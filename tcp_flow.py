@@ -100,6 +100,9 @@ class TcpConversation:
         # Sides whose own syscalls the trace showed: an accept or connect on
         # a side already seen is a new connection on the same 4-tuple.
         self.traced_sides = set()
+        # Sides not traced yet whose syscalls will show: a client whose
+        # connect() the trace has, before its socket showed its port.
+        self.expected_sides = set()
         # Sides that did shutdown(SHUT_RD): their reads return 0 with no FIN.
         self.reads_shut = set()
         # A RST ended it, or its SYN was never answered: no FIN or RST follows.
@@ -205,7 +208,11 @@ class TcpConversation:
         """True when ``sender`` moved bytes strace did not print that its
         traced reader has still to read (see ``transfer``)."""
         stream = self.directions[sender]
-        return stream.written > stream.claimed and 1 - sender in self.traced_sides
+        return stream.written > stream.claimed and self.shows_reads(1 - sender)
+
+    def shows_reads(self, side):
+        """True if the trace has, or will have, ``side``'s syscalls."""
+        return side in self.traced_sides or side in self.expected_sides
 
     def leave_unseen(self, sender, length):
         """A write of ``length`` bytes strace did not print (sendfile, or

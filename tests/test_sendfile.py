@@ -450,3 +450,28 @@ def test_a_reader_closing_with_bytes_unread_resets(tmp_path):
     client_flags = [str(packet["TCP"].flags) for packet in support.read_packets(pcap)
                     if packet["TCP"].sport == 40098]
     assert client_flags[-1] == "RA" and not any("F" in flags for flags in client_flags)
+
+
+def test_writes_wait_for_a_reader_whose_connect_came_before(tmp_path):
+    """A server that speaks first sendfiles and writes before its client's
+    socket showed its port (the client connected and only reads): the
+    client's connect() is in the trace, so its read, 0.3 s later, still
+    carries the file and the write after it (sweep U: 2 048 of 2 048 bytes
+    were length only)."""
+    trace = tmp_path / "speaks-first.strace"
+    trace.write_text("\n".join([
+        '100 1795746000.000000 connect(3<TCP:[10]>, {sa_family=AF_INET, sin_port=htons(9000), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000100>',
+        '200 1795746000.000200 accept4(3<TCP:[127.0.0.1:9000]>, {sa_family=AF_INET, '
+        'sin_port=htons(40000), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = '
+        '4<TCP:[127.0.0.1:9000->127.0.0.1:40000]> <0.000010>',
+        "200 1795746000.003000 sendfile(4<TCP:[127.0.0.1:9000->127.0.0.1:40000]>, %s, [0] => "
+        "[4], 4) = 4 <0.000010>" % FILE,
+        "200 1795746000.004000 sendto(4<TCP:[127.0.0.1:9000->127.0.0.1:40000]>, %s, 1, 0, "
+        "NULL, 0) = 1 <0.000010>" % support.xx_string(b"M"),
+        "100 1795746000.300000 recvfrom(3<TCP:[127.0.0.1:40000->127.0.0.1:9000]>, %s, 4096, 0, "
+        "NULL, NULL) = 5 <0.000010>" % support.xx_string(b"FILEM")]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap)
+    assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
+    assert list(support.tcp_streams(pcap).values()) == [b"FILEM"]
