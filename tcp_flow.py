@@ -444,8 +444,23 @@ class HeldFins(OrderedDict):
 
     def release_due(self, now):
         """Packets of the FINs held since before ``now`` - FIN_HOLD_SECONDS
-        (all of them for ``now`` infinite)."""
-        return self.release_closed_before(now - FIN_HOLD_SECONDS)
+        (all of them for ``now`` infinite).  One whose end's bytes its
+        traced reader has still to read (``awaits_reader``: a slow client
+        of a server that closed) is held on, as if closed ``now``: it goes
+        after the reads that carry them."""
+        if now == float("inf"):
+            return self.release_closed_before(now)
+        packets = []
+        while self:
+            key, (owner, fin) = next(iter(self.items()))
+            if fin[1] >= now - FIN_HOLD_SECONDS:
+                break
+            del self[key]
+            if key[0].awaits_reader(key[1]):
+                self[key] = (owner, fin[:1] + (now,) + fin[2:])
+            else:
+                packets += self.send(owner, *fin)
+        return packets
 
     def release_closed_before(self, time):
         """Packets of the FINs of the close() calls before ``time``."""

@@ -475,3 +475,33 @@ def test_writes_wait_for_a_reader_whose_connect_came_before(tmp_path):
     support.convert(trace, pcap)
     assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
     assert list(support.tcp_streams(pcap).values()) == [b"FILEM"]
+
+
+def test_a_slow_reader_after_the_writers_close_still_fills_its_bytes(tmp_path):
+    """The server's write -s cut, another write, then close(); its client
+    reads them 2.5 s later, past the close()'s 2 s hold: the FIN waits for
+    the reads, which carry the cut bytes (sweep U, python http.server
+    sending 5 MB to a slow client: 179 455 printed bytes were lost)."""
+    server, client = ("4<TCP:[127.0.0.1:9000->127.0.0.1:40000]>",
+                      "3<TCP:[127.0.0.1:40000->127.0.0.1:9000]>")
+    trace = tmp_path / "late.strace"
+    trace.write_text("\n".join([
+        "100 1795746000.001000 sendto(%s, %s, 2, 0, NULL, 0) = 2 <0.000010>"
+        % (client, support.xx_string(b"GO")),
+        "200 1795746000.002000 recvfrom(%s, %s, 100, 0, NULL, NULL) = 2 <0.000010>"
+        % (server, support.xx_string(b"GO")),
+        "200 1795746000.003000 sendto(%s, %s..., 4, 0, NULL, 0) = 4 <0.000010>"
+        % (server, support.xx_string(b"AA")),
+        "200 1795746000.004000 sendto(%s, %s, 2, 0, NULL, 0) = 2 <0.000010>"
+        % (server, support.xx_string(b"BB")),
+        "200 1795746000.005000 close(%s) = 0 <0.000010>" % server,
+        "100 1795746002.500000 recvfrom(%s, %s, 4096, 0, NULL, NULL) = 6 <0.000010>"
+        % (client, support.xx_string(b"AAAABB")),
+        '100 1795746002.500100 recvfrom(%s, "", 4096, 0, NULL, NULL) = 0 <0.000010>' % client,
+        "100 1795746002.500200 close(%s) = 0 <0.000010>" % client]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
+    assert sorted(support.tcp_streams(pcap).values()) == [b"AAAABB", b"GO"]
+    assert support.tcp_analysis_warnings(pcap) == ""
+    assert "stamped earlier" not in summary
