@@ -365,7 +365,8 @@ class HeldFins(OrderedDict):
     one copy of a socket that another process goes on using (a child forked
     after accept/connect, an fd passed on or exec'd into, a dup), so its FIN
     waits: it goes out when the peer reads 0, FIN_HOLD_SECONDS of trace time
-    later, or at the end of input.  A later syscall of that side cancels it:
+    later (or once its reader read what it has to, see ``release_due``), or
+    at the end of input.  A later syscall of that side cancels it:
     the packetizer pops ``(conversation, side)``, this table's key, on each
     of its syscalls while the table is not empty (no method call per event).
 
@@ -450,27 +451,22 @@ class HeldFins(OrderedDict):
         after the reads that carry them."""
         if now == float("inf"):
             return self.release_closed_before(now)
-        packets = []
-        while self:
-            key, (owner, fin) = next(iter(self.items()))
-            if fin[1] >= now - FIN_HOLD_SECONDS:
-                break
-            del self[key]
-            if key[0].awaits_reader(key[1]):
-                self[key] = (owner, fin[:1] + (now,) + fin[2:])
-            else:
-                packets += self.send(owner, *fin)
-        return packets
+        return self.release_closed_before(now - FIN_HOLD_SECONDS, now)
 
-    def release_closed_before(self, time):
-        """Packets of the FINs of the close() calls before ``time``."""
+    def release_closed_before(self, time, held_on=None):
+        """Packets of the FINs of the close() calls before ``time``; with
+        ``held_on``, those awaiting their reader are held on as if closed
+        then (see ``release_due``)."""
         packets = []
         while self:
             key, (owner, fin) = next(iter(self.items()))
             if fin[1] >= time:
                 break
             del self[key]
-            packets += self.send(owner, *fin)
+            if held_on is not None and key[0].awaits_reader(key[1]):
+                self[key] = (owner, fin[:1] + (held_on,) + fin[2:])
+            else:
+                packets += self.send(owner, *fin)
         return packets
 
     def release_of(self, conversation):
