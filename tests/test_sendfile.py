@@ -77,16 +77,23 @@ def fetch(port):
             received += chunk
 
 
+def traced_server(tmp_path, script, body):
+    """Run the Python ``script`` under strace with a file holding ``body``
+    and one for what its reader received; return the paths of those two
+    files and of the trace."""
+    support.require("strace", "tshark")
+    body_file, received, trace = (tmp_path / "body.bin", tmp_path / "received.bin",
+                                  tmp_path / "both.strace")
+    body_file.write_bytes(body)
+    subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c",
+                    script, str(body_file), str(received)], check=True, capture_output=True,
+                   timeout=60)
+    return body_file, received, trace
+
+
 def test_sendfile_bytes_come_from_the_traced_reader(tmp_path):
     """Both ends traced: the reader's reads carry the bytes sendfile moved."""
-    support.require("strace", "tshark")
-    body = tmp_path / "body.bin"
-    body.write_bytes(bytes(range(256)) * 1000)
-    received = tmp_path / "received.bin"
-    trace = tmp_path / "both.strace"
-    subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c",
-                    SERVER, str(body), str(received)], check=True, capture_output=True,
-                   timeout=60)
+    body, received, trace = traced_server(tmp_path, SERVER, bytes(range(256)) * 1000)
     assert received.read_bytes() == b"HEADER\r\n" + body.read_bytes()
 
     pcap = tmp_path / "out.pcap"
@@ -191,6 +198,15 @@ FILE = "16<%s>" % support.strace_quote(b"/srv/f.bin", "xx")
 BODY = bytes(range(200)) * 5
 
 
+def data_segments(pcap, port=None):
+    """[(sequence number from the first, declared length, captured bytes)]
+    of the data segments in ``pcap`` (those sent from ``port``, if given)."""
+    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
+            for _index, segment, key, declared in support.tcp_segments(pcap)
+            if declared and port in (None, key[1])]
+    return [(seq - data[0][0], length, payload) for seq, length, payload in data]
+
+
 def _server_lines(request_at, sendfile_at):
     """nginx's lines (sweep S, strace -ff, no pid column) answering one
     GET with a header and a sendfile() of BODY."""
@@ -274,11 +290,7 @@ def test_splice_to_a_socket_without_xx_keeps_its_place(tmp_path):
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap).stderr.decode()
     assert "1 sendfile() or splice() calls moved 25 bytes" in summary
-    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
-            for _index, segment, _key, declared in support.tcp_segments(pcap) if declared]
-    first = data[0][0]
-    assert [(seq - first, length, payload) for seq, length, payload in data] == [
-        (0, 5, b"HDR0:"), (5, 25, b""), (30, 7, b"TRAILER")]
+    assert data_segments(pcap) == [(0, 5, b"HDR0:"), (5, 25, b""), (30, 7, b"TRAILER")]
 
 
 def test_a_resumed_sendfile_keeps_its_place_before_later_calls(tmp_path):
@@ -347,14 +359,7 @@ def test_writes_after_a_sendfile_wait_for_the_traced_reader(tmp_path):
     side: the reads carry the files' and the splices' bytes, the writes
     after them come after them, the FIN last (sweep T, nginx: 15 of 15
     pipelined bodies were length only)."""
-    support.require("strace", "tshark")
-    body = tmp_path / "body.bin"
-    body.write_bytes(bytes(range(256)) * 12)
-    received = tmp_path / "received.bin"
-    trace = tmp_path / "pipelined.strace"
-    subprocess.run(["strace", *support.STRACE_OPTIONS, "-o", str(trace), sys.executable, "-c",
-                    PIPELINING_SERVER, str(body), str(received)], check=True,
-                   capture_output=True, timeout=60)
+    body, received, trace = traced_server(tmp_path, PIPELINING_SERVER, bytes(range(256)) * 12)
     file = body.read_bytes()
     assert received.read_bytes() == b"".join(
         b"HEADER %d\r\n" % answer + file[answer * 1000:answer * 1000 + 700]
@@ -394,11 +399,7 @@ def test_writes_held_for_a_reader_keep_their_bytes(tmp_path):
         + "\n")
     pcap = tmp_path / "out.pcap"
     support.convert(trace, pcap)
-    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
-            for _index, segment, key, declared in support.tcp_segments(pcap)
-            if declared and key[1] == 18083]
-    first = data[0][0]
-    assert [(seq - first, length, payload) for seq, length, payload in data] == [
+    assert data_segments(pcap, 18083) == [
         (0, 4, b"200\n"), (4, len(BODY), BODY[:2]), (4 + len(BODY), 4 + len(BODY), b"201\n"),
         (8 + 2 * len(BODY), 4, b"202\n")]
 
@@ -424,11 +425,7 @@ def test_an_urgent_byte_after_a_sendfile_keeps_its_place(tmp_path):
         % (CLIENT_END, support.xx_string(b"!"))]) + "\n")
     pcap = tmp_path / "out.pcap"
     support.convert(trace, pcap)
-    data = [(segment.seq, declared, bytes(segment.payload)[:declared])
-            for _index, segment, key, declared in support.tcp_segments(pcap)
-            if declared and key[1] == 18083]
-    first = data[0][0]
-    assert [(seq - first, length, payload) for seq, length, payload in data] == [
+    assert data_segments(pcap, 18083) == [
         (0, 6, b""), (6, 1, b"!"), (7, 5, b"after")]
 
 
