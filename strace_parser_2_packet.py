@@ -29,7 +29,7 @@ from collections import OrderedDict
 
 from bounded_tables import DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
-from tcp_flow import HeldFins, LastUsers, TcpConversation, receive_time
+from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
@@ -146,6 +146,7 @@ class InetPacketizer:
         # sendfile and splice writes to a loopback peer not traced so far.
         self.unseen_waits = {}
         self.unseen_since = INFINITY  # the oldest time in unseen_waits (not in order)
+        self.held_back = HeldBackBudget()
         self.last_users = LastUsers()
         self.placeholder_events = 0
         self.duplicates_dropped = 0
@@ -428,7 +429,7 @@ class InetPacketizer:
                 self.made_up_ports += 1
         key = (local, remote) if local < remote else (remote, local)
         conversation = TcpConversation(key, self.conversations.get(key)
-                                       or self.closed_conversations.get(key))
+                                       or self.closed_conversations.get(key), self.held_back)
         if shown is not None:  # its close, still to come, shows it too
             self.conversations[key] = conversation
         else:
@@ -571,7 +572,7 @@ class InetPacketizer:
                 return packets, previous
             if conversation is not None:
                 packets = self.held_fins.release_of(conversation)
-        conversation = self.conversations[key] = TcpConversation(key, previous)
+        conversation = self.conversations[key] = TcpConversation(key, previous, self.held_back)
         if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
             self._retire_an_idle_conversation(now)
         self.connections += 1

@@ -30,9 +30,9 @@ ISN_STEP = 1 << 24
 FIN_HOLD_SECONDS = 2.0
 # Connections remembered per thread for the FINs of its process's exit.
 USERS_KEPT = 16384
-# Printed bytes a direction's writes may hold back while its traced reader
-# has still to read bytes written before them that strace did not print.
-DEFERRED_BYTES_KEPT = 1 << 22
+# Printed bytes the writes held back for their readers (see
+# ``TcpConversation.transfer``) may hold, all conversations together.
+HELD_BACK_BYTES = 1 << 24
 
 
 def receive_time(event):
@@ -63,10 +63,8 @@ class StreamDirection:
     syn_sent: bool = False
     fin_sent: bool = False
     # [(offset, printed bytes, time, links, event)] of the writes held back
-    # behind unprinted ones (see ``TcpConversation.transfer``), and the size
-    # of their printed bytes.
+    # behind unprinted ones (see ``TcpConversation.transfer``).
     deferred: list = field(default_factory=list)
-    deferred_bytes: int = 0
 
     def next_seq(self):
         """The sequence number of the next byte (SYN and FIN count one each)."""
@@ -77,10 +75,13 @@ class TcpConversation:
     """State of one TCP connection between ``endpoints[0]`` and ``endpoints[1]``
     ((ip, port) pairs); a side is the index of its endpoint."""
 
-    def __init__(self, endpoints, previous=None):
+    def __init__(self, endpoints, previous=None, budget=None):
         """``previous``: the conversation this one reuses the 4-tuple of; its
-        sequence numbers continue past the old ones, as a new ISN would."""
+        sequence numbers continue past the old ones, as a new ISN would.
+        ``budget``: the ``HeldBackBudget`` its writes may be held back
+        within (see ``transfer``); None: they are not."""
         self.endpoints = endpoints
+        self.budget = budget
         self.templates = (HeaderTemplate(endpoints[0], endpoints[1], PROTO_TCP),
                           HeaderTemplate(endpoints[1], endpoints[0], PROTO_TCP))
         if previous is None:
@@ -184,10 +185,11 @@ class TcpConversation:
         packets = None
         if by_sender and stream.written > stream.claimed:
             # Not an urgent byte (MSG_OOB): the reader's reads leave it out.
-            if (self.awaits_reader(sender) and not event.get("urgent")
-                    and stream.deferred_bytes + len(payload) <= DEFERRED_BYTES_KEPT):
+            budget = self.budget
+            if (self.awaits_reader(sender) and not event.get("urgent") and budget is not None
+                    and budget.size + len(payload) <= budget.limit):
                 stream.deferred.append((stream.written, payload[:length], time, links, event))
-                stream.deferred_bytes += len(payload)
+                budget.size += len(payload)
                 stream.written += length
                 return []
             packets = self.fill_unseen(sender, time, links, traced_side, event)
@@ -269,12 +271,11 @@ class TcpConversation:
         pieces.append((known, end - piece_start))
         return pieces
 
-    @staticmethod
-    def _drop_claimed(stream):
+    def _drop_claimed(self, stream):
         """Forget the writes held back whose printed bytes are all claimed."""
         deferred = stream.deferred
         while deferred and deferred[0][0] + len(deferred[0][1]) <= stream.claimed:
-            stream.deferred_bytes -= len(deferred.pop(0)[1])
+            self.budget.size -= len(deferred.pop(0)[1])
 
     def skip(self, sender, length):
         """Leave ``length`` bytes of ``sender`` out: no segment carries them,
@@ -358,6 +359,16 @@ class TcpConversation:
             return []
         self.aborted = True
         return [self._packet(sender, RST, b"", 0, time, links, traced_side, event)]
+
+
+class HeldBackBudget:
+    """The size of the printed bytes of the writes held back for their
+    readers, and its ``limit``: past it, writes go out at once, as without
+    a traced reader (a trace of many slow readers keeps its memory)."""
+
+    def __init__(self, limit=HELD_BACK_BYTES):
+        self.limit = limit
+        self.size = 0
 
 
 class HeldFins(OrderedDict):

@@ -8,7 +8,9 @@ from scapy.layers.l2 import Ether
 
 from strace_parser import StraceParser
 from strace_parser_2_packet import InetPacketizer
-from tcp_flow import FIN_HOLD_SECONDS, ISN_STEP, initial_sequence
+from tcp_flow import (FIN_HOLD_SECONDS, ISN_STEP, HeldBackBudget, TcpConversation,
+                      initial_sequence)
+from tcp_utils import ETHERTYPE_IPV4, LinkHeaders
 from test_frames import CLIENT4, SERVER4, T0, event, run
 
 SERVER_SIDE = dict(local=SERVER4, remote=CLIENT4)
@@ -375,3 +377,22 @@ def test_a_socket_connected_to_itself_sends_each_byte_once():
              len(segment.payload))
             for segment in (Ether(frame)[TCP] for _time, frame, *_rest in packets)] == [
         ("S", 0, 0, 0), ("A", 1, 1, 0), ("PA", 1, 1, 10), ("FA", 11, 11, 0), ("A", 12, 12, 0)]
+
+
+def test_writes_held_back_stay_within_their_budget():
+    """The writes held for a traced reader (see test_sendfile) keep their
+    printed bytes, all conversations within one budget: past it a write
+    goes out at once, after the bytes before it (those strace did not
+    print without any), and what was held is let go of."""
+    budget = HeldBackBudget(limit=10)
+    conversation = TcpConversation((SERVER4, CLIENT4), budget=budget)
+    conversation.traced_sides.update((0, 1))
+    syscall = {"pid": 1, "fd": 3, "session": 0, "syscall": "write"}
+    links = LinkHeaders().for_event(syscall, ETHERTYPE_IPV4)
+    conversation.leave_unseen(0, 100)  # a sendfile's 100 bytes
+    assert conversation.transfer(0, b"held", 4, True, T0, links, 0, syscall) == []
+    assert budget.size == 4
+    packets = conversation.transfer(0, b"past the limit", 14, True, T0, links, 0, syscall)
+    assert [(wire_length - 58, frame[58:]) for _time, frame, wire_length, _event, _outbound
+            in packets] == [(100, b""), (4, b"held"), (14, b"past the limit")]
+    assert budget.size == 0
