@@ -4,8 +4,9 @@ The packetizers make most packets in the order of their times, but not all:
 a close()'s FIN waits until no other process may still use the socket
 (``tcp_flow.HeldFins``, up to FIN_HOLD_SECONDS), the handshake of a
 non-blocking connect() waits for a syscall that shows its port, a datagram
-waits for its source port, a sendfile's packets for their reader's line.  Each packetizer tells, by ``earliest_held()``,
-the time of the oldest such packet it may still make; ``TimeOrder`` holds
+waits for its source port, a sendfile's packets for their reader's line.
+Each packetizer tells, by ``earliest_held()``, the time of the oldest such
+packet it may still make; ``TimeOrder`` holds
 back the packets after that time and writes them once the late ones are out,
 every packet in its place.
 
