@@ -225,3 +225,48 @@ def test_a_tcp_read_with_msg_trunc_drops_its_bytes_unread(tmp_path):
     trace.write_text("\n".join(lines) + "\n")
     summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
     assert "2 TCP reads with MSG_TRUNC dropped 8 bytes unread" in summary
+
+
+def test_mmsg_lines_give_an_event_per_message_moved():
+    """sendmmsg/recvmmsg (glibc's resolver sends its A and AAAA queries
+    as one sendmmsg) are read the short way too: an event per message the
+    call moved, each with its msg_len, its printed bytes (a cut one short)
+    and, on an unconnected socket, its own peer."""
+    def message(port, shown, length):
+        return ('{msg_hdr={msg_name={sa_family=AF_INET, sin_port=htons(%d), sin_addr=inet_addr('
+                '"127.0.0.1")}, msg_namelen=16, msg_iov=[{iov_base=%s, iov_len=512}], '
+                'msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=%d}' % (port, shown, length))
+    lines = [PRIMER,
+             '12  1795659371.000020 recvmmsg(%s, [%s, %s, %s], 3, 0, NULL) = 2 <0.000004>' % (
+                 UDP, message(53, '"\\x01\\x02"', 2), message(54, '"\\x03"...', 3),
+                 message(55, '"\\x04"', 1)),
+             '12  1795659371.000021 sendmmsg(7<UNIX-DGRAM:[123]>, [{msg_hdr={msg_name=NULL, '
+             'msg_namelen=0, msg_iov=[{iov_base="\\x05", iov_len=1}], msg_iovlen=1, '
+             'msg_controllen=0, msg_flags=0}, msg_len=1}], 1, 0) = 1 <0.000004>']
+    events, hits = assert_same_events(lines)
+    assert [(event["payload"], event["length"], event["remote"], event["result"])
+            for event in events[1:]] == [
+        (b"\x01\x02", 2, ("127.0.0.1", 53), 2), (b"\x03", 3, ("127.0.0.1", 54), 2),
+        (b"\x05", 1, None, 1)]
+    assert hits == 2  # the primer goes the general way
+
+
+def test_a_common_call_left_unfinished_is_read_the_short_way():
+    """A common data line cut in two by another thread's line (bench
+    small: one socket call in four) is held and joined without the
+    general reader: neither half goes that way."""
+    lines = [PRIMER,
+             '10  1795659371.000007 read(%s,  <unfinished ...>' % ANNOTATION,
+             '11  1795659371.000008 sendto(%s, "\\x62", 1, 0, NULL, 0 <unfinished ...>' % ANNOTATION,
+             '10  1795659371.000009 <... read resumed>"\\x63\\x64", 10) = 2 <0.000010>',
+             '11  1795659371.000010 <... sendto resumed>) = 1 <0.000003>']
+    events, _hits = assert_same_events(lines)
+    assert [(event["syscall"], event.get("payload"), event["time"]) for event in events[1:]] == [
+        ("sendto", None, 1795659371.000008),  # SEND_PENDING: its packet is still to come
+        ("read", b"cd", 1795659371.000007), ("sendto", b"b", 1795659371.000008)]
+    parser = StraceParser(date=DATE)
+    general = []
+    parser._other_call = lambda line: general.append(line)
+    for line in lines:
+        parser.parse(line)
+    assert general == []
