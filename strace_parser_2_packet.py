@@ -241,7 +241,12 @@ class InetPacketizer:
             local, remote = endpoints
         local, key = self._tcp_route(local, remote)
         conversation = self.conversations.get(key)
-        connect = (self._take_connect(event["pid"], event["fd"], remote, conversation is None)
+        # A syscall on a connection whose FINs are both out (node closes
+        # after a shutdown, its next connect already on its way) is not
+        # that connection's first: not a dup of another fd's connect.
+        connect = (self._take_connect(event["pid"], event["fd"], remote,
+                                      conversation is None
+                                      and key not in self.closed_conversations)
                    if self.pending_connects else None)
         if (connect is not None and name in ("close", "shutdown") and conversation is None
                 and connect["error"] == "EINPROGRESS" and not connect.get("answered")):

@@ -396,3 +396,48 @@ def test_writes_held_back_stay_within_their_budget():
     assert [(wire_length - 58, frame[58:]) for _time, frame, wire_length, _event, _outbound
             in packets] == [(100, b""), (4, b"held"), (14, b"past the limit")]
     assert budget.size == 0
+
+
+def test_a_close_after_both_fins_leaves_the_next_connect_alone():
+    """node's http client without keep-alive, server and client in one
+    process: the server shuts down and closes, the client reads and already
+    connects again, then shuts down and closes the old socket.  That close
+    is not the first syscall of a connection whose fd is a dup of the new
+    connect's: each connection gets one SYN, at its own connect, and its
+    FINs (a 5-connection node trace gave 9 conversations, 4 client FINs
+    missing and 4 connects "given up")."""
+    server, first, second = "127.0.0.1:18000", "127.0.0.1:54200", "127.0.0.1:54204"
+    connect = ('connect(%d<TCP:[%d]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr='
+               'inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)')
+    calls = [
+        connect % (20, 84788),
+        "accept4(19<TCP:[%s]>, NULL, NULL, SOCK_CLOEXEC) = 21<TCP:[%s->%s]>" % (server, server, first),
+        "getsockopt(20<TCP:[%s->%s]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0" % (first, server),
+        'write(20<TCP:[%s->%s]>, "\\x47\\x45\\x54", 3) = 3' % (first, server),
+        'read(21<TCP:[%s->%s]>, "\\x47\\x45\\x54", 65536) = 3' % (server, first),
+        'write(21<TCP:[%s->%s]>, "\\x4f\\x4b", 2) = 2' % (server, first),
+        "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, first),
+        "close(21<TCP:[%s->%s]>) = 0" % (server, first),
+        'read(20<TCP:[%s->%s]>, "\\x4f\\x4b", 65536) = 2' % (first, server),
+        connect % (21, 84800),
+        "shutdown(20<TCP:[%s->%s]>, SHUT_WR) = 0" % (first, server),
+        "close(20<TCP:[%s->%s]>) = 0" % (first, server),
+        "accept4(19<TCP:[%s]>, NULL, NULL, SOCK_CLOEXEC) = 20<TCP:[%s->%s]>" % (server, server, second),
+        "getsockopt(21<TCP:[%s->%s]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0" % (second, server),
+        'write(21<TCP:[%s->%s]>, "\\x47\\x45\\x54", 3) = 3' % (second, server),
+        'read(20<TCP:[%s->%s]>, "\\x47\\x45\\x54", 65536) = 3' % (server, second),
+        "close(21<TCP:[%s->%s]>) = 0" % (second, server),
+        "close(20<TCP:[%s->%s]>) = 0" % (server, second),
+    ]
+    parser, packetizer = StraceParser(), InetPacketizer()
+    packets = []
+    for number, call in enumerate(calls):
+        for item in parser.parse("7  %.6f %s <0.000010>" % (T0 + number / 1000, call)):
+            packets += packetizer.packets(item)
+    packets += packetizer.flush()
+    rows = summary(packets)
+    assert [(port, time) for port, flags, _length, time, _pid in rows if flags == "S"] == [
+        (54200, T0), (54204, T0 + 0.009)]
+    assert sorted(port for port, flags, *_rest in rows if "F" in flags) == [18000, 18000,
+                                                                          54200, 54204]
+    assert (packetizer.connections, packetizer.unresolved_connects) == (2, 0)
