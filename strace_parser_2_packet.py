@@ -293,7 +293,9 @@ class InetPacketizer:
             if conversation.awaits_reader(1 - side):
                 # It closes with bytes of the peer's unread (no read of its
                 # claimed them): the kernel answers with a RST, not a FIN.
+                # No read will carry them: they go now, before that RST.
                 conversation.abortive.add(side)
+                packets += conversation.fill_unseen(1 - side, event["time"], links, side, event)
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.
@@ -337,6 +339,7 @@ class InetPacketizer:
             if event["how"] != "SHUT_WR":
                 conversation.reads_shut.add(side)
             if event["how"] != "SHUT_RD":
+                conversation.writes_shut.add(side)
                 if conversation.awaits_reader(side):
                     # Its FIN goes after the bytes its reader has still to
                     # read (as a close()'s: see HeldFins).

@@ -106,6 +106,8 @@ class TcpConversation:
         self.expected_sides = set()
         # Sides that did shutdown(SHUT_RD): their reads return 0 with no FIN.
         self.reads_shut = set()
+        # Sides that did shutdown(SHUT_WR): their FIN went then, whatever their close does.
+        self.writes_shut = set()
         # A RST ended it, or its SYN was never answered: no FIN or RST follows.
         self.aborted = False
         # Sides whose close() resets the connection (SO_LINGER 0).
@@ -340,12 +342,19 @@ class TcpConversation:
 
     def close(self, sender, time, links, traced_side, event):
         """FIN from ``sender`` and the peer's ACK (a RST from a side set to
-        SO_LINGER 0); nothing if already sent, or after a RST."""
+        SO_LINGER 0, or closing with bytes unread; after the FIN of its
+        shutdown(SHUT_WR) if that was held too); nothing if already sent,
+        or after a RST."""
         stream = self.directions[sender]
         if stream.fin_sent or self.aborted:
             return []
         if sender in self.abortive:
-            return self.reset(sender, time, links, traced_side, event)
+            if sender not in self.writes_shut:
+                return self.reset(sender, time, links, traced_side, event)
+            self.abortive.discard(sender)
+            packets = self.close(sender, time, links, traced_side, event)
+            self.abortive.add(sender)
+            return packets + self.reset(sender, time, links, traced_side, event)
         packets = self.fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True

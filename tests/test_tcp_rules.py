@@ -441,3 +441,47 @@ def test_a_close_after_both_fins_leaves_the_next_connect_alone():
     assert sorted(port for port, flags, *_rest in rows if "F" in flags) == [18000, 18000,
                                                                           54200, 54204]
     assert (packetizer.connections, packetizer.unresolved_connects) == (2, 0)
+
+
+def test_bytes_left_unread_at_a_close_go_before_its_rst_and_a_shutdown_fin():
+    """A server answers without reading the whole request (python's
+    http.server to a POST it does not serve), shuts down its sending side
+    and closes; -s cut the client's big write and the server's answer.  As
+    in tcpdump's capture: the client's unread bytes are on the wire before
+    the server's RST, which acks them, and the FIN of the shutdown goes
+    before that RST (before: the unprinted bytes were lost, or came after
+    the RST; the FIN was dropped)."""
+    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
+    lines = [
+        "8  %%.6f connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+        'inet_addr("127.0.0.1")}, 16) = 0' % (client, server),
+        "7  %%.6f accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client),
+        '8  %%.6f write(20<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (client, server),
+        '8  %%.6f write(20<TCP:[%s->%s]>, "\\x78\\x78"..., 1000) = 1000' % (client, server),
+        '7  %%.6f read(21<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (server, client),
+        '7  %%.6f write(21<TCP:[%s->%s]>, "\\x52\\x52"..., 6) = 6' % (server, client),
+        "7  %%.6f shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client),
+        "7  %%.6f close(21<TCP:[%s->%s]>) = 0" % (server, client),
+        '8  %%.6f read(20<TCP:[%s->%s]>, "\\x52\\x52"..., 65536) = 6' % (client, server),
+        "8  %%.6f read(20<TCP:[%s->%s]>, 0x7f00, 65536) = -1 ECONNRESET (Connection reset by "
+        "peer)" % (client, server),
+        "8  %%.6f close(20<TCP:[%s->%s]>) = 0" % (client, server),
+    ]
+    parser, packetizer = StraceParser(), InetPacketizer()
+    packets = []
+    for number, line in enumerate(lines):
+        for item in parser.parse((line + " <0.000010>") % (T0 + number / 1000)):
+            packets += packetizer.packets(item)
+    packets += packetizer.flush()
+    segments = [Ether(frame)[TCP] for _time, frame, *_rest in packets]
+    rows = [(segment.sport, str(segment.flags), length)
+            for segment, (_time, frame, length, *_rest) in zip(segments, packets)
+            if segment.flags.P or segment.flags.F or segment.flags.R]
+    assert [(port, flags) for port, flags, _length in rows] == [
+        (54200, "PA"), (54200, "PA"), (18000, "PA"), (54200, "PA"), (18000, "PA"),
+        (18000, "FA"), (18000, "RA")]
+    header = 58  # Ethernet, 802.1Q, IPv4, TCP
+    assert [length - header for port, flags, length in rows if flags == "PA"] == [
+        4, 2, 2, 998, 4]  # every byte of both directions
+    reset = next(segment for segment in segments if segment.flags.R)
+    assert reset.ack == initial_sequence(("127.0.0.1", 54200), ("127.0.0.1", 18000)) + 1 + 1004
