@@ -222,7 +222,8 @@ class PacketStage:
         if arguments.capture_unix_socket:
             from unix_tcp_synth import UnixPacketizer
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
-                                       seed_grpc=arguments.seed_grpc)
+                                       seed_grpc=arguments.seed_grpc,
+                                       budget=self.inet.held_back)
         self.events = 0
         # Exit lines and sends left unfinished among the events (not socket events).
         self.process_exits = 0

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from bounded_tables import DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
-from tcp_flow import HeldFins, LastUsers, TcpConversation, receive_time
+from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
@@ -118,11 +118,19 @@ class UnixFlow:
             ", ".join(parts))
 
 
+def lacking(packets):
+    """The bytes ``packets`` declare but do not hold (strace did not print them)."""
+    return sum(wire_length - len(frame) for _time, frame, wire_length, *_rest in packets)
+
+
 class UnixPacketizer:
     """Turns UNIX socket events into packets; see the module docstring."""
 
-    def __init__(self, seed_http2=False, seed_grpc=False):
+    def __init__(self, seed_http2=False, seed_grpc=False, budget=None):
+        """``budget``: the ``HeldBackBudget`` writes held back for their
+        readers share (the INET packetizer's); None: one of its own."""
         self.seed_http2 = seed_http2
+        self.held_back = HeldBackBudget() if budget is None else budget
         self.seed_grpc = seed_grpc
         self.links = LinkHeaders()
         self.addressing = Addressing()
@@ -178,9 +186,15 @@ class UnixPacketizer:
         return min(times) if times else None
 
     def flush(self):
-        """Held FINs and the bytes aligners still hold."""
+        """Held FINs, the writes held back for reads that never came (see
+        ``_plain``) and the bytes aligners still hold."""
         packets = self.held_fins.release_due(float("inf"))
         for flow in {id(flow): flow for flow in self.flows.values()}.values():
+            conversation = flow.conversation
+            for sender, time, links, traced_side, event in conversation.held_back():
+                filled = conversation.fill_unseen(sender, time, links, traced_side, event)
+                flow.cut[sender] += lacking(filled)
+                packets += filled
             for sender in (CLIENT, SERVER):
                 packets += self._drain(flow, sender, flow.conversation.last_time,
                                        flow.last_event)
@@ -251,6 +265,13 @@ class UnixPacketizer:
         if name in OPENING_SYSCALLS:
             # An accept's connection came before it returned, not when it began.
             packets += conversation.open(CLIENT, receive_time(event), links, side, event)
+        elif event["direction"] == "out" and flow.http2 is False and flow.aligners is None:
+            packets += self._plain(flow, side, True, event["payload"], event["length"],
+                                   event["time"], links, side, event)
+        elif (event["direction"] == "in" and event["length"] and flow.http2 is False
+              and flow.aligners is None):
+            packets += self._plain(flow, 1 - side, False, event["payload"], event["length"],
+                                   receive_time(event), links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             packets += self._unseen(flow, side, event["time"], links, side, event)
@@ -270,7 +291,11 @@ class UnixPacketizer:
                                       receive_time(event),
                                       links, side, event)
         elif name == "shutdown" and event["how"] != "SHUT_RD":
-            packets += self._fin(flow, side, event["time"], links, side, event)
+            if flow.aligners is None and conversation.awaits_reader(side):
+                # Its FIN goes after the bytes its reader has still to read.
+                packets += self.held_fins.hold(flow, conversation, side, links, event)
+            else:
+                packets += self._fin(flow, side, event["time"], links, side, event)
         return packets
 
     def _new_flow(self, event, connect, opening):
@@ -287,7 +312,8 @@ class UnixPacketizer:
         inodes = (inode, peer) if client_is_self else (peer, inode)
         path = connect["path"] if connect is not None else event["path"]
         endpoints = (self.addressing.client(), self.addressing.server(path))
-        flow = UnixFlow(TcpConversation(endpoints), inodes, path, mid_stream=not opening)
+        flow = UnixFlow(TcpConversation(endpoints, budget=self.held_back), inodes, path,
+                        mid_stream=not opening)
         for known in inodes:
             if known is not None:
                 self.closed_flows.pop(known, None)
@@ -316,12 +342,33 @@ class UnixPacketizer:
         stream = flow.conversation.directions[sender]
         if stream.written <= stream.claimed:
             return []
-        flow.cut[sender] += stream.written - stream.claimed
         packets = self._drain(flow, sender, time, event)
         if flow.aligners is not None:
+            flow.cut[sender] += stream.written - stream.claimed
             flow.conversation.skip_unseen(sender)
             return packets
-        return packets + flow.conversation.fill_unseen(sender, time, links, traced_side, event)
+        filled = flow.conversation.fill_unseen(sender, time, links, traced_side, event)
+        flow.cut[sender] += lacking(filled)
+        return packets + filled
+
+    def _plain(self, flow, sender, by_sender, payload, length, time, links, traced_side, event):
+        """Packets of one data syscall in a flow of plain bytes (not aligned
+        on HTTP/2 frames: see ``_data``), as over TCP: a write after bytes
+        strace did not print (sendfile's, those -s cut) waits for the
+        traced reader's reads, which carry them (see
+        ``TcpConversation.transfer``; before, the next write sent them
+        unfilled, and the reads' printed bytes were lost: a Java NIO
+        transferTo and its trailer, 6 784 of 400 018 bytes)."""
+        conversation = flow.conversation
+        if by_sender and len(payload) < length and 1 - sender in conversation.traced_sides:
+            packets = conversation.transfer(sender, payload, len(payload), True, time, links,
+                                            traced_side, event)
+            conversation.leave_unseen(sender, length - len(payload))
+        else:
+            packets = conversation.transfer(sender, payload, length, by_sender, time, links,
+                                            traced_side, event)
+        flow.cut[sender] += lacking(packets)
+        return packets
 
     def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event,
               pieces=None):

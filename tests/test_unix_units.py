@@ -7,6 +7,8 @@ import time
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scapy.layers.inet import TCP
+from scapy.layers.l2 import Ether
 
 import support
 from http2_tools import (DATA, HEADERS, MAX_HELD, PREFACE, SETTINGS, FrameAligner, frame,
@@ -331,3 +333,36 @@ def test_a_seqpacket_read_of_nothing_is_its_end_not_a_datagram():
     sizes = [[len(frame) - 46 for event in parser.parse(line)  # UDP payload sizes
               for _time, frame, *_rest in unix.packets(event)] for line in lines]
     assert sizes[2:] == [[], []]  # the close, the end: no datagram
+
+
+def test_a_write_after_unprinted_bytes_waits_for_the_readers_reads():
+    """As over TCP: the server's write cut by -s, then a small write and
+    its shutdown before the client reads; the client's reads carry the
+    bytes the write did not show, and the small write follows them, then
+    the FIN (node net at -s 65536: 58 240 bytes a connection lost; a Java
+    transferTo and its trailer: 6 784)."""
+    server = '7 1795659692.%06d %s(4<UNIX-STREAM:[601->600,"\\x2f\\x73"]>, %s <0.000010>'
+    client = '7 1795659692.%06d %s(3<UNIX-STREAM:[600->601]>, %s <0.000010>'
+    lines = [
+        '7 1795659692.000001 connect(3<UNIX-STREAM:[600]>, {sa_family=AF_UNIX, '
+        'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
+        client % (2, "write", '"\\x51", 1) = 1'),
+        server % (3, "read", '"\\x51", 100) = 1'),
+        server % (4, "write", '"\\x61\\x62"..., 6) = 6'),
+        server % (5, "write", '"\\x7a", 1) = 1'),
+        server % (6, "shutdown", "SHUT_WR) = 0"),
+        client % (7, "read", '"\\x61\\x62\\x63\\x64", 4) = 4'),
+        client % (8, "read", '"\\x65\\x66\\x7a", 100) = 3'),
+        '7 1795659692.000009 close(4<UNIX-STREAM:[601->600,"\\x2f\\x73"]>) = 0 <0.000010>',
+        client % (10, "read", '"", 100) = 0'),
+    ]
+    parser, unix = StraceParser(), UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)] + unix.flush()
+    server_side = [(Ether(frame)[TCP], frame) for _t, frame, *_ in packets
+                   if Ether(frame)[TCP].sport == 50051]
+    data = b"".join(frame[58:] for segment, frame in server_side if len(frame) > 58)
+    assert data == b"abcdefz"
+    assert [str(segment.flags) for segment, _frame in server_side][-2:] == ["PA", "FA"]
+    [flow] = unix.listed_flows
+    assert flow.cut == [0, 0]
