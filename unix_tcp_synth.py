@@ -275,8 +275,12 @@ class UnixPacketizer:
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             packets += self._unseen(flow, side, event["time"], links, side, event)
-            if len(payload) < length and 1 - side in conversation.traced_sides:
-                # The reader's reads carry what -s cut here (as for TCP).
+            if (len(payload) < length and 1 - side in conversation.traced_sides
+                    and (flow.aligners is None or not event.get("pieces"))):
+                # The reader's reads carry what -s cut here (as for TCP).  Not
+                # where pieces after a cut one begin frames (node writes each
+                # frame header as a piece): they go at their place, and the
+                # reads, cut by the same -s, carry little more.
                 packets += self._data(flow, side, True, payload, len(payload), event["time"],
                                       links, side, event)
                 conversation.leave_unseen(side, length - len(payload))

@@ -285,12 +285,16 @@ def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
     assert len(packets) == 3 + 4  # the handshake, then no empty segment
 
 
-def test_frame_headers_printed_after_a_cut_piece_stay_frames():
+@pytest.mark.parametrize("reader_traced", [False, True])
+def test_frame_headers_printed_after_a_cut_piece_stay_frames(reader_traced):
     """node's writev of HTTP/2 frames, each header a piece of its own, with
     -s 4096: the DATA payload pieces are cut, the headers after them
     printed.  Each goes at its place: the frames after a cut payload begin
     on their headers (they were dropped with the rest of the call: 387
-    DATA frame headers in a sweep's trace, no request body decoded)."""
+    DATA frame headers in a sweep's trace, no request body decoded).  So
+    too when the reader is traced: its reads, cut by the same -s, would
+    carry little more (a sweep's node HTTP/2 over a unix socket, both ends
+    traced: DATA frames decoded 2 -> 20)."""
     def xx(data):
         return "".join("\\x%02x" % byte for byte in data)
     settings = frame(SETTINGS, 0, 0)
@@ -303,6 +307,9 @@ def test_frame_headers_printed_after_a_cut_piece_stay_frames():
              '7 1795659692.000300 writev(3<UNIX-STREAM:[100->101]>, [{iov_base="%s", iov_len=9}, '
              '{iov_base="%s"..., iov_len=8000}, {iov_base="%s", iov_len=%d}], 3) = %d <0.000010>'
              % (xx(header), xx(b"m" * 100), xx(last), len(last), 9 + 8000 + len(last))]
+    if reader_traced:
+        lines.insert(2, '8 1795659692.000250 read(4<UNIX-STREAM:[101->100,"/g"]>, "%s", 65536) = %d '
+                        '<0.000010>' % (xx(PREFACE + settings), len(PREFACE + settings)))
     parser = StraceParser()
     unix = UnixPacketizer()
     packets = [packet for text in lines for event in parser.parse(text)
