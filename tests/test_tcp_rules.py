@@ -398,6 +398,18 @@ def test_writes_held_back_stay_within_their_budget():
     assert budget.size == 0
 
 
+def converted(calls):
+    """``(packets, packetizer)`` of ``calls``, ``(pid, syscall text)`` pairs
+    made into strace lines a millisecond apart from T0, parsed and packetized."""
+    parser, packetizer = StraceParser(), InetPacketizer()
+    packets = []
+    for number, (pid, call) in enumerate(calls):
+        line = "%d  %.6f %s <0.000010>" % (pid, T0 + number / 1000, call)
+        for item in parser.parse(line):
+            packets += packetizer.packets(item)
+    return packets + packetizer.flush(), packetizer
+
+
 def test_a_close_after_both_fins_leaves_the_next_connect_alone():
     """node's http client without keep-alive, server and client in one
     process: the server shuts down and closes, the client reads and already
@@ -409,12 +421,17 @@ def test_a_close_after_both_fins_leaves_the_next_connect_alone():
     server, first, second = "127.0.0.1:18000", "127.0.0.1:54200", "127.0.0.1:54204"
     connect = ('connect(%d<TCP:[%d]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr='
                'inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)')
-    calls = [
-        connect % (20, 84788),
-        "accept4(19<TCP:[%s]>, NULL, NULL, SOCK_CLOEXEC) = 21<TCP:[%s->%s]>" % (server, server, first),
-        "getsockopt(20<TCP:[%s->%s]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0" % (first, server),
-        'write(20<TCP:[%s->%s]>, "\\x47\\x45\\x54", 3) = 3' % (first, server),
-        'read(21<TCP:[%s->%s]>, "\\x47\\x45\\x54", 65536) = 3' % (server, first),
+
+    def request(client_fd, server_fd, client):
+        """The accept, the connect's answer, a request written and read."""
+        return [
+            "accept4(19<TCP:[%s]>, NULL, NULL, SOCK_CLOEXEC) = %d<TCP:[%s->%s]>"
+            % (server, server_fd, server, client),
+            "getsockopt(%d<TCP:[%s->%s]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0"
+            % (client_fd, client, server),
+            'write(%d<TCP:[%s->%s]>, "\\x47\\x45\\x54", 3) = 3' % (client_fd, client, server),
+            'read(%d<TCP:[%s->%s]>, "\\x47\\x45\\x54", 65536) = 3' % (server_fd, server, client)]
+    calls = [(7, call) for call in [connect % (20, 84788)] + request(20, 21, first) + [
         'write(21<TCP:[%s->%s]>, "\\x4f\\x4b", 2) = 2' % (server, first),
         "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, first),
         "close(21<TCP:[%s->%s]>) = 0" % (server, first),
@@ -422,19 +439,11 @@ def test_a_close_after_both_fins_leaves_the_next_connect_alone():
         connect % (21, 84800),
         "shutdown(20<TCP:[%s->%s]>, SHUT_WR) = 0" % (first, server),
         "close(20<TCP:[%s->%s]>) = 0" % (first, server),
-        "accept4(19<TCP:[%s]>, NULL, NULL, SOCK_CLOEXEC) = 20<TCP:[%s->%s]>" % (server, server, second),
-        "getsockopt(21<TCP:[%s->%s]>, SOL_SOCKET, SO_ERROR, [0], [4]) = 0" % (second, server),
-        'write(21<TCP:[%s->%s]>, "\\x47\\x45\\x54", 3) = 3' % (second, server),
-        'read(20<TCP:[%s->%s]>, "\\x47\\x45\\x54", 65536) = 3' % (server, second),
+    ] + request(21, 20, second) + [
         "close(21<TCP:[%s->%s]>) = 0" % (second, server),
         "close(20<TCP:[%s->%s]>) = 0" % (server, second),
-    ]
-    parser, packetizer = StraceParser(), InetPacketizer()
-    packets = []
-    for number, call in enumerate(calls):
-        for item in parser.parse("7  %.6f %s <0.000010>" % (T0 + number / 1000, call)):
-            packets += packetizer.packets(item)
-    packets += packetizer.flush()
+    ]]
+    packets, packetizer = converted(calls)
     rows = summary(packets)
     assert [(port, time) for port, flags, _length, time, _pid in rows if flags == "S"] == [
         (54200, T0), (54204, T0 + 0.009)]
@@ -452,27 +461,21 @@ def test_bytes_left_unread_at_a_close_go_before_its_rst_and_a_shutdown_fin():
     before that RST (before: the unprinted bytes were lost, or came after
     the RST; the FIN was dropped)."""
     client, server = "127.0.0.1:54200", "127.0.0.1:18000"
-    lines = [
-        "8  %%.6f connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
-        'inet_addr("127.0.0.1")}, 16) = 0' % (client, server),
-        "7  %%.6f accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client),
-        '8  %%.6f write(20<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (client, server),
-        '8  %%.6f write(20<TCP:[%s->%s]>, "\\x78\\x78"..., 1000) = 1000' % (client, server),
-        '7  %%.6f read(21<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (server, client),
-        '7  %%.6f write(21<TCP:[%s->%s]>, "\\x52\\x52"..., 6) = 6' % (server, client),
-        "7  %%.6f shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client),
-        "7  %%.6f close(21<TCP:[%s->%s]>) = 0" % (server, client),
-        '8  %%.6f read(20<TCP:[%s->%s]>, "\\x52\\x52"..., 65536) = 6' % (client, server),
-        "8  %%.6f read(20<TCP:[%s->%s]>, 0x7f00, 65536) = -1 ECONNRESET (Connection reset by "
-        "peer)" % (client, server),
-        "8  %%.6f close(20<TCP:[%s->%s]>) = 0" % (client, server),
-    ]
-    parser, packetizer = StraceParser(), InetPacketizer()
-    packets = []
-    for number, line in enumerate(lines):
-        for item in parser.parse((line + " <0.000010>") % (T0 + number / 1000)):
-            packets += packetizer.packets(item)
-    packets += packetizer.flush()
+    packets, _packetizer = converted([
+        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
+        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
+        (8, 'write(20<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (client, server)),
+        (8, 'write(20<TCP:[%s->%s]>, "\\x78\\x78"..., 1000) = 1000' % (client, server)),
+        (7, 'read(21<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (server, client)),
+        (7, 'write(21<TCP:[%s->%s]>, "\\x52\\x52"..., 6) = 6' % (server, client)),
+        (7, "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client)),
+        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client)),
+        (8, 'read(20<TCP:[%s->%s]>, "\\x52\\x52"..., 65536) = 6' % (client, server)),
+        (8, "read(20<TCP:[%s->%s]>, 0x7f00, 65536) = -1 ECONNRESET (Connection reset by "
+            "peer)" % (client, server)),
+        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server)),
+    ])
     segments = [Ether(frame)[TCP] for _time, frame, *_rest in packets]
     rows = [(segment.sport, str(segment.flags), length)
             for segment, (_time, frame, length, *_rest) in zip(segments, packets)
