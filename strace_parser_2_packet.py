@@ -290,12 +290,10 @@ class InetPacketizer:
                                          self.unseen_waits.pop((conversation, side)))
             self._unseen_since_recomputed()
         if name == "close":
-            if conversation.awaits_reader(1 - side):
-                # It closes with bytes of the peer's unread (no read of its
-                # claimed them): the kernel answers with a RST, not a FIN.
-                # No read will carry them: they go now, before that RST.
-                conversation.abortive.add(side)
-                packets += conversation.fill_unseen(1 - side, event["time"], links, side, event)
+            # Its FIN, or RST (see TcpConversation.close), waits: another
+            # fd may share the socket, whose syscall then cancels it.
+            if conversation.resets_at_close(side):
+                event["unread"] = True
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.

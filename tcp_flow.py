@@ -214,6 +214,13 @@ class TcpConversation:
         stream = self.directions[sender]
         return stream.written > stream.claimed and self.shows_reads(1 - sender)
 
+    def leaves_unread(self, side):
+        """True when ``side``, whose reads the trace shows, has not read all
+        its traced peer wrote: its close() then resets the connection, as
+        the kernel's does (a server answering a request it does not read)."""
+        peer = self.directions[1 - side]
+        return 0 < peer.read < peer.written and 1 - side in self.traced_sides
+
     def shows_reads(self, side):
         """True if the trace has, or will have, ``side``'s syscalls."""
         return side in self.traced_sides or side in self.expected_sides
@@ -341,20 +348,37 @@ class TcpConversation:
         return packets
 
     def close(self, sender, time, links, traced_side, event):
-        """FIN from ``sender`` and the peer's ACK (a RST from a side set to
-        SO_LINGER 0, or closing with bytes unread; after the FIN of its
-        shutdown(SHUT_WR) if that was held too); nothing if already sent,
-        or after a RST."""
-        stream = self.directions[sender]
-        if stream.fin_sent or self.aborted:
+        """FIN from ``sender`` and the peer's ACK, for ``event``: its
+        shutdown(), or the close() (or exit) of its last fd, which is a RST
+        instead from a side set to SO_LINGER 0 or leaving bytes of its peer
+        unread (those go first: no read will carry them), after the FIN of
+        its shutdown(SHUT_WR); ``event["unread"]``: it left such bytes when
+        called (a FIN sent since may have carried them).  Nothing if
+        already sent, or after a RST."""
+        if self.aborted:
             return []
-        if sender in self.abortive:
-            if sender not in self.writes_shut:
-                return self.reset(sender, time, links, traced_side, event)
-            self.abortive.discard(sender)
-            packets = self.close(sender, time, links, traced_side, event)
+        if event["syscall"] not in ("close", "exit"):
+            return self._fin(sender, time, links, traced_side, event)
+        packets = []
+        if event.get("unread") or self.resets_at_close(sender):
             self.abortive.add(sender)
-            return packets + self.reset(sender, time, links, traced_side, event)
+            packets = self.fill_unseen(1 - sender, time, links, traced_side, event)
+        if sender not in self.abortive:
+            return self._fin(sender, time, links, traced_side, event)
+        if sender in self.writes_shut:
+            packets += self._fin(sender, time, links, traced_side, event)
+        return packets + self.reset(sender, time, links, traced_side, event)
+
+    def resets_at_close(self, side):
+        """True when a close() by ``side`` now would leave bytes of its
+        peer unread (see ``awaits_reader``, ``leaves_unread``)."""
+        return self.awaits_reader(1 - side) or self.leaves_unread(side)
+
+    def _fin(self, sender, time, links, traced_side, event):
+        """FIN from ``sender`` after its bytes, and the peer's ACK; nothing if sent."""
+        stream = self.directions[sender]
+        if stream.fin_sent:
+            return []
         packets = self.fill_unseen(sender, time, links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True
@@ -407,8 +431,9 @@ class HeldFins(OrderedDict):
         the other, and the two ends then talk."""
         key = (conversation, side)
         self.pop(key, None)
-        if conversation.directions[side].fin_sent:
-            return []
+        if conversation.directions[side].fin_sent and not (side in conversation.abortive
+                                                           or conversation.resets_at_close(side)):
+            return []  # (a RST may follow the FIN of a shutdown: see close)
         fin = (side, event["time"], links, side, event)
         other_key = (conversation, 1 - side)
         if other_key not in self or not (conversation.directions[0].emitted

@@ -295,6 +295,7 @@ class UnixPacketizer:
                                       receive_time(event),
                                       links, side, event)
         elif name == "shutdown" and event["how"] != "SHUT_RD":
+            conversation.writes_shut.add(side)
             if flow.aligners is None and conversation.awaits_reader(side):
                 # Its FIN goes after the bytes its reader has still to read.
                 packets += self.held_fins.hold(flow, conversation, side, links, event)

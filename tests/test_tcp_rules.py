@@ -481,10 +481,57 @@ def test_bytes_left_unread_at_a_close_go_before_its_rst_and_a_shutdown_fin():
             for segment, (_time, frame, length, *_rest) in zip(segments, packets)
             if segment.flags.P or segment.flags.F or segment.flags.R]
     assert [(port, flags) for port, flags, _length in rows] == [
-        (54200, "PA"), (54200, "PA"), (18000, "PA"), (54200, "PA"), (18000, "PA"),
+        (54200, "PA"), (54200, "PA"), (18000, "PA"), (18000, "PA"), (54200, "PA"),
         (18000, "FA"), (18000, "RA")]
     header = 58  # Ethernet, 802.1Q, IPv4, TCP
     assert [length - header for port, flags, length in rows if flags == "PA"] == [
-        4, 2, 2, 998, 4]  # every byte of both directions
+        4, 2, 2, 4, 998]  # every byte of both directions
     reset = next(segment for segment in segments if segment.flags.R)
     assert reset.ack == initial_sequence(("127.0.0.1", 54200), ("127.0.0.1", 18000)) + 1 + 1004
+
+
+def exchange(server_reads, client_copy):
+    """Calls of a client that writes 6 bytes and of a server that reads
+    ``server_reads`` of them, answers, shuts down and closes; the client
+    reads the answer and the end, with ``client_copy`` calls (a dup of its
+    socket, fd 11) before its own close."""
+    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
+    request = "".join("\\x%02x" % byte for byte in b"abcdef"[:server_reads])
+    return converted([
+        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
+        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
+        (8, 'write(20<TCP:[%s->%s]>, "\\x61\\x62\\x63\\x64\\x65\\x66", 6) = 6' % (client, server)),
+        (7, 'read(21<TCP:[%s->%s]>, "%s", %d) = %d' % (server, client, request, server_reads,
+                                                      server_reads)),
+        (7, 'write(21<TCP:[%s->%s]>, "\\x4f\\x4b", 2) = 2' % (server, client)),
+        (7, "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client)),
+        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client))]
+        + [(8, call % (client, server)) for call in client_copy] + [
+        (8, 'read(20<TCP:[%s->%s]>, "\\x4f\\x4b", 100) = 2' % (client, server)),
+        (8, 'read(20<TCP:[%s->%s]>, "", 100) = 0' % (client, server)),
+        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server))])
+
+
+def test_a_close_leaving_printed_bytes_unread_resets():
+    """Both ends traced, every byte printed: a server that read 4 of the 6
+    bytes sent, shut down and closed, reset the connection, as tcpdump
+    shows (before: its FIN only, and a FIN from the client at its close)."""
+    packets, _packetizer = exchange(4, [])
+    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
+             or "R" in flags]
+    assert flags == [(18000, "FA"), (18000, "RA")]
+    packets, _packetizer = exchange(6, [])  # all read: FINs
+    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
+             or "R" in flags]
+    assert flags == [(18000, "FA"), (54200, "FA")]
+
+
+def test_a_copy_closed_with_bytes_unread_sends_nothing():
+    """Rust's try_clone: the client closes a dup of its socket before it
+    has read all, then reads the rest on the other fd and closes it: a FIN,
+    no RST (the kernel resets only at the last close)."""
+    packets, _packetizer = exchange(6, ["close(11<TCP:[%s->%s]>) = 0"])
+    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
+             or "R" in flags]
+    assert flags == [(18000, "FA"), (54200, "FA")]
