@@ -5,6 +5,11 @@ both its ends show it."""
 
 from collections import OrderedDict, deque
 
+# A datagram's key holds the hash of its first bytes, not its length: a read
+# shorter than the datagram (recv(fd, buf, 100) of 5 000 bytes) shows no
+# more, and the table must not hold 64 KiB datagrams.
+DATAGRAM_KEY_BYTES = 8
+
 
 def bounded_put(mapping, key, value, limit):
     """Store into an OrderedDict as its newest entry, dropping the oldest

@@ -27,7 +27,7 @@ packet.
 
 from collections import OrderedDict
 
-from bounded_tables import DatagramSightings, bounded_put
+from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
 from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
@@ -44,7 +44,6 @@ IDLE_SECONDS = 60.0
 PENDING_CONNECTS_KEPT = 4096
 TCP_PEERS_KEPT = 65536
 RECENT_DATAGRAMS_KEPT = 4096
-DATAGRAM_KEY_BYTES = 8
 UDP_ROUTES_KEPT = 65536
 TCP_ROUTES_KEPT = 16384
 # The made-up ports of failed connects' SYNs: above Linux's default
@@ -695,10 +694,9 @@ class InetPacketizer:
         """True if the other end's syscall already wrote the datagram
         ``source`` -> ``destination`` whose first bytes are ``printed``
         (see ``DatagramSightings``).  The key is the destination port and
-        the hash of the first DATAGRAM_KEY_BYTES: a read shorter than the
-        datagram (MSG_TRUNC) shows no more, and the table must not hold
-        64 KiB datagrams.  A recv() without an address knows no source, and
-        a socket bound to the unspecified address not the one sent to."""
+        the hash of the first DATAGRAM_KEY_BYTES.  A recv() without an
+        address knows no source, and a socket bound to the unspecified
+        address not the one sent to."""
         address = destination[0]
         ends = (source if known_source else None,
                 None if address in UNSPECIFIED_ADDRESSES else address)

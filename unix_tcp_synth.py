@@ -33,7 +33,7 @@ socket -> 10.0.0.X), written once when both ends are traced.
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from bounded_tables import DatagramSightings, bounded_put
+from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
 from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
@@ -208,6 +208,9 @@ class UnixPacketizer:
             # Wireshark's HTTP/2 heuristics do not claim these flows.
             lines.append("  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==%d,http2 "
                          "(Decode As... HTTP2)" % SERVER_PORT)
+        if self.datagram_duplicates:
+            lines.append("  unix: %d datagrams seen by both ends written once"
+                         % self.datagram_duplicates)
         if self.datagram_bytes_cut:
             lines.append("  unix: %d datagram bytes beyond %d per datagram left out"
                          % (self.datagram_bytes_cut, MAX_DATAGRAM))
@@ -545,7 +548,8 @@ class UnixPacketizer:
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         payload = payload[:length]
         self.datagram_bytes_cut += event["length"] - length
-        if self.recent_datagrams.seen_from_other_end((destination, length, payload), outbound):
+        key = (destination, hash(payload[:DATAGRAM_KEY_BYTES]))
+        if self.recent_datagrams.seen_from_other_end(key, outbound):
             self.datagram_duplicates += 1
             return []
         template = self.udp_templates.get((source, destination))

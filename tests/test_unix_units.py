@@ -373,3 +373,28 @@ def test_a_write_after_unprinted_bytes_waits_for_the_readers_reads():
     assert [str(segment.flags) for segment, _frame in server_side][-2:] == ["PA", "FA"]
     [flow] = unix.listed_flows
     assert flow.cut == [0, 0]
+
+
+def test_a_datagram_read_in_part_is_written_once():
+    """A SOCK_SEQPACKET message of 300 bytes read by recv(fd, buf, 100),
+    then one of 5 read whole: two datagrams, each from its send (the
+    short read's 100 bytes were a third; INET UDP already matched on the
+    first bytes)."""
+    def xx(data):
+        return "".join("\\x%02x" % byte for byte in data)
+    ends = ("[2416842->2416843]", "[2416843->2416842]")
+    lines = [
+        '5475  1795739651.593000 sendto(5<UNIX:%s>, "%s", 300, 0, NULL, 0) = 300 <0.000020>'
+        % (ends[1], xx(b"m" * 300)),
+        '5516  1795739651.593100 recvfrom(4<UNIX:%s>, "%s", 100, 0, NULL, NULL) = 100 '
+        '<0.000020>' % (ends[0], xx(b"m" * 100)),
+        '5475  1795739651.593200 sendto(5<UNIX:%s>, "%s", 5, 0, NULL, 0) = 5 <0.000020>'
+        % (ends[1], xx(b"hello")),
+        '5516  1795739651.593300 recvfrom(4<UNIX:%s>, "%s", 100, 0, NULL, NULL) = 5 '
+        '<0.000020>' % (ends[0], xx(b"hello"))]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    sizes = [len(frame) - 46 for line in lines for event in parser.parse(line)
+             for _time, frame, *_rest in unix.packets(event)]  # UDP payload sizes
+    assert sizes == [300, 5]
+    assert "  unix: 2 datagrams seen by both ends written once" in unix.summary()
