@@ -211,9 +211,10 @@ class PcapOutput(PendingWrites):
     def __init__(self, file):
         """``file``: a binary file object, open for writing."""
         super().__init__(file)
-        file.write(PCAP_FILE_HEADER.pack(PCAP_MAGIC_MICROSECONDS, 2, 4, 0, 0, SNAPLEN,
-                                         LINKTYPE_ETHERNET))
-        file.flush()
+        # Queued, not written: a file that cannot be written fails in the
+        # conversion's first flush, where its error is told in one line.
+        self._add((PCAP_FILE_HEADER.pack(PCAP_MAGIC_MICROSECONDS, 2, 4, 0, 0, SNAPLEN,
+                                         LINKTYPE_ETHERNET),), PCAP_FILE_HEADER.size)
 
     def describe(self, flags):
         """Classic pcap has no place for the strace options: ignored."""

@@ -82,6 +82,10 @@ command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3
     || die "$python is too old: py-strace2pcap needs Python 3.9 or newer (set PYTHON)"
 converter=$here/py_strace2pcap.py
 [ -f "$converter" ] || die "py_strace2pcap.py not found next to this script ($here)"
+# The converter options, tried on an empty trace before anything runs: a
+# mistyped one would end the sink at strace's first line.
+"$python" "$converter" /dev/null -q "${converter_options[@]}" -r /dev/null >/dev/null \
+    || die "the converter options are wrong (see above, and py_strace2pcap.py --help)"
 
 # strace args as words, split by shlex: quotes honoured, no expansion, no code run.
 mapfile -d '' -t strace_args < <("$python" -c '
@@ -118,10 +122,22 @@ for option in "${converter_options[@]}"; do
 done
 
 strace_options=(-f -s655350 -ttt -T -yy -xx -e "trace=$syscalls")
+# strace's own options, before the command's name (the words after it are
+# the command's): -p attaches; -o would take the converter's place.
 attaching=0
+value_next=0
 for word in "${strace_args[@]}"; do
+    if [ "$value_next" = 1 ]; then
+        value_next=0
+        continue
+    fi
     case "$word" in
+        -o*|--output*) die "STRACE ARGS must not set strace's output ($word): the converter is it" ;;
         -p*|--attach*) attaching=1 ;;
+        --) break ;;
+        -[abeEIOpPsSuUX]) value_next=1 ;;
+        -*) ;;
+        *) break ;;
     esac
 done
 # seccomp-bpf stops the tracee only on the syscalls traced: far less overhead

@@ -423,3 +423,26 @@ def test_a_send_cut_by_s_goes_out_while_a_live_trace_is_quiet(tmp_path, one_cpu)
     finally:
         converter.stdin.close()
         converter.wait(timeout=30)
+
+
+@pytest.mark.parametrize("pcap_format", ["pcap", "pcapng"])
+def test_an_output_failing_at_its_first_write_is_one_line(tmp_path, pcap_format):
+    """An output that fails when the pcap header goes out (/dev/full: no
+    space; a pipe whose reader is gone) ends as a later failure does:
+    one line and exit 2, or quietly with 141 (before, for pcap: a
+    traceback and exit 1)."""
+    trace = support.REPO / "example" / "curl-http.strace"
+    result = subprocess.run([sys.executable, str(support.CONVERTER), "/dev/full", "-r",
+                             str(trace), "--format", pcap_format], capture_output=True,
+                            timeout=60)
+    assert (result.returncode, result.stderr) == (
+        2, b"py-strace2pcap: stopped by an I/O error: No space left on device\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, str(support.CONVERTER), "-", "-r", str(trace),
+                                 "--format", pcap_format], stdout=write_end,
+                                stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (128 + signal.SIGPIPE, b"")

@@ -251,3 +251,15 @@ def test_usage_and_up_front_checks(tmp_path, wrapper):
                  cwd=tmp_path)
     assert result.returncode == 2 and b"cannot write" in result.stderr
     assert not (tmp_path / "ran").exists() and not (tmp_path / "out.pcap").exists()
+
+    # A mistyped converter option, or strace's -o in STRACE ARGS (the
+    # command's own -o is its own): before, the command ran, exit 0, and
+    # the pcap was empty.
+    result = run([str(wrapper), "out.pcap", "touch ran", "--formt", "pcapng"], cwd=tmp_path)
+    assert result.returncode == 2 and b"unrecognized arguments: --formt" in result.stderr
+    assert b"the converter options are wrong" in result.stderr
+    result = run([str(wrapper), "out.pcap", "-s 99 -o log touch ran"], cwd=tmp_path)
+    assert result.returncode == 2 and b"must not set strace's output (-o)" in result.stderr
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "log").exists()
+    result = run([str(wrapper), "out.pcap", "sh -c 'touch ran' -o x"], cwd=tmp_path)
+    assert result.returncode == 0 and (tmp_path / "ran").exists()
