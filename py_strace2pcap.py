@@ -24,7 +24,7 @@ from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
 from strace_parser import (DATA_SYSCALLS, EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
-                           UNCONVERTED, StraceParser, unpack_event)
+                           SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import TimeOrder
 from trace_input import is_live, open_trace
@@ -360,7 +360,7 @@ class PacketStage:
                           "converted (only TCP, UDP and unix sockets are)")
         elif not socket_events and not parser.failed_connects:
             report.append(no_events_hint(parser))
-        elif not self.order.written and parser.skipped["failed call"]:
+        elif not self.order.written and parser.skipped["failed call"] and not self.ignored_events:
             report.append("  no packets: the socket calls in the trace failed (recorded "
                           "with -Z, --failed-only?)")
         # A program that sends and exits without a close() (redis-cli) has
@@ -442,6 +442,9 @@ def no_events_hint(parser):
         return "  the trace is empty"
     unreadable = sum(count for reason, count in parser.skipped.items()
                      if reason.startswith("unparseable"))
+    if parser.skipped[SUMMARY_TABLE]:
+        return ("  this is the table of counts of strace -c, not a trace: record without -c "
+                "(-C gives both)")
     if 2 * unreadable > parser.line_number:
         return "  most lines are not strace output: give the file strace -o wrote (see --help)"
     return ("  no socket syscall in the trace: record with -f, while the program uses "

@@ -197,9 +197,16 @@ RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before th
 # strace's own messages ("strace: Process 7 attached") in a trace read from
 # its standard error, which may also cut a line in two.
 STRACE_MESSAGE = "strace's own message, mixed in (strace -o FILE keeps them out)"
+# strace -c (and -C, after the trace) prints a table of syscall counts.
+SUMMARY_TABLE = "strace -c table of counts"
+SUMMARY_TABLE_LINE = re.compile(r"""
+    % \ time\ | -+(?:\ -+){4,5}$
+    | \s*\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+(?:\s+\d+)?\s+\w+$
+""", re.VERBOSE)
 # Skips every trace has; ``examples`` keeps the others (input it could not read).
 ORDINARY_SKIPS = {"not a socket syscall", "not a socket", "socket setup", "failed call",
                   "signal or exit line", "interrupted call", RESUMED_NOT_SOCKET, STACK_FRAME,
+                  SUMMARY_TABLE,
                   DATA_DUMP, STRACE_MESSAGE}
 
 # The start of every syscall line: optional pid column (``%-5u`` padded, or
@@ -710,6 +717,8 @@ class StraceParser:
                      "time": self._time_of_this_line(exited.group("time")),
                      "comm": process_name(exited.group("comm") or exited.group("bracket_comm")),
                      "alone": alone}]
+        if SUMMARY_TABLE_LINE.match(line):
+            return self.skip(SUMMARY_TABLE, line)
         if line.startswith(("+++", "---")) or " +++ " in line or " --- " in line:
             return self.skip("signal or exit line", line)
         if line.startswith("> "):  # stripped of its leading blank above

@@ -144,7 +144,7 @@ ARCHIVES = ((b"\x1f\x8b", "gzip", gzip.open), (b"\xfd7zXZ\x00", "xz", lzma.open)
             (b"BZh", "bzip2", bz2.open))
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAGIC_SIZE = 6
-PID_SUFFIX = re.compile(r"\.(\d+)$")
+PID_SUFFIX = re.compile(r"\.(\d+)(?:\.(?:gz|xz|bz2))?$")
 HAS_PID_COLUMN = re.compile(r"\s*(?:\d+(?:<[^>]*>)?\s|\[pid\s)")
 # The time column of a line (after an optional pid column), for the merge.
 LINE_TIME = re.compile(r"""

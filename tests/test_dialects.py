@@ -599,3 +599,21 @@ def test_a_datagram_longer_than_its_buffer_takes_nothing_from_its_dump():
         assert (parser.payloads_from_dumps, parser.truncated_payloads,
                 parser.datagrams_longer_than_read) == (0, 0, 1)
 
+
+
+def test_compressed_ff_files_keep_their_pids(tmp_path):
+    """-ff files compressed one by one (trace.PID.gz) are named by the pid
+    as plain ones: the same pcapng, every packet's pid in its MAC and its
+    comment (before: pid 0 for all, and fd sessions shared among them)."""
+    files = sorted((DIALECTS / "ff").glob("trace.*"))
+    packed = []
+    for path in files:
+        packed.append(tmp_path / (path.name + ".gz"))
+        with gzip.open(packed[-1], "wb") as archive:
+            archive.write(path.read_bytes())
+    outputs = []
+    for name, inputs in (("plain", files), ("packed", packed)):
+        outputs.append(tmp_path / (name + ".pcapng"))
+        support.convert(None, outputs[-1], "-q", "-r", *map(str, inputs))
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    assert b"pid=" + files[0].name.split(".")[1].encode() in outputs[1].read_bytes()

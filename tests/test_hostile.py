@@ -65,12 +65,30 @@ def test_binary_garbage(tmp_path):
     ("", "the trace is empty"),
     ("1 1700000000.000001 openat(AT_FDCWD, \"/etc/hosts\", O_RDONLY) = 3 <0.000010>\n"
      "1 1700000000.000002 close(3) = 0 <0.000010>\n", "no socket syscall in the trace"),
+    # strace -c's table, the file strace -o wrote (before: "not strace output")
+    ("% time     seconds  usecs/call     calls    errors syscall\n"
+     "------ ----------- ----------- --------- --------- ----------------\n"
+     " 26.11    0.000701           4       152           mmap\n"
+     "  5.96    0.000160          53         3         3 connect\n"
+     "------ ----------- ----------- --------- --------- ----------------\n"
+     "100.00    0.002685           4       598        26 total\n",
+     "this is the table of counts of strace -c"),
 ])
 def test_a_trace_without_socket_events_says_why(tmp_path, text, hint):
     trace = tmp_path / "trace.strace"
     trace.write_text(text)
     result = support.convert(trace, tmp_path / "out.pcap")
     assert result.stderr.decode().splitlines()[-1].strip().startswith(hint)
+
+
+def test_no_packets_from_events_not_captured_says_so(tmp_path):
+    """--no-capture-net on a TCP trace: its events are counted as not
+    captured, and no hint blames the trace's failed calls (it did)."""
+    result = support.convert(support.REPO / "example" / "curl-http.strace",
+                             tmp_path / "out.pcap", "--no-capture-net")
+    report = result.stderr.decode()
+    assert "11 socket events of a kind not captured" in report
+    assert "no packets" not in report
 
 
 def test_invalid_utf8_nul_and_crlf_around_real_lines(tmp_path):
