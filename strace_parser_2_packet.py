@@ -240,6 +240,10 @@ class InetPacketizer:
             local, remote = endpoints
         local, key = self._tcp_route(local, remote)
         conversation = self.conversations.get(key)
+        if event["error"] == "EPIPE" and not (conversation is not None
+                                              and conversation.peer_reset(
+                                                  conversation.side_of(local))):
+            return []  # this end's own shutdown, or a trace of failed calls (-Z)
         # A syscall on a connection whose FINs are both out (node closes
         # after a shutdown, its next connect already on its way) is not
         # that connection's first: not a dup of another fd's connect.
@@ -347,7 +351,7 @@ class InetPacketizer:
                     packets += self._fin(conversation, side, event["time"], links, side, event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
-        elif event["error"] == "ECONNRESET":
+        elif event["error"] in ("ECONNRESET", "EPIPE"):
             # The call met the peer's RST by its end: a close() of the peer's
             # held is that RST (it closed with bytes unread), at its time.
             if (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)

@@ -535,3 +535,27 @@ def test_a_copy_closed_with_bytes_unread_sends_nothing():
     flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
              or "R" in flags]
     assert flags == [(18000, "FA"), (54200, "FA")]
+
+
+@pytest.mark.parametrize("shut_down_first, flags", [
+    (False, [(18000, "FA"), (18000, "RA")]),
+    (True, [(54200, "FA"), (18000, "FA")])])
+def test_a_write_failing_with_epipe_met_the_peers_rst(shut_down_first, flags):
+    """The client alone traced: it read the server's FIN, then its write
+    failed with EPIPE, which after the peer's FIN is what its RST leaves (a
+    server that closed with a request unread): that RST, and no FIN at the
+    client's close, as tcpdump shows.  Not when the client had shut down its
+    own sending side: EPIPE is then its own doing."""
+    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
+    calls = [
+        "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+        'inet_addr("127.0.0.1")}, 16) = 0',
+        'write(20<TCP:[%s->%s]>, "\\x61\\x62", 2) = 2',
+        'read(20<TCP:[%s->%s]>, "", 100) = 0',
+        'write(20<TCP:[%s->%s]>, "\\x63", 1) = -1 EPIPE (Broken pipe)',
+        "close(20<TCP:[%s->%s]>) = 0"]
+    if shut_down_first:
+        calls.insert(2, "shutdown(20<TCP:[%s->%s]>, SHUT_WR) = 0")
+    packets, _packetizer = converted([(8, call % (client, server)) for call in calls])
+    assert [(port, flag) for port, flag, *_rest in summary(packets)
+            if "F" in flag or "R" in flag] == flags
