@@ -559,3 +559,23 @@ def test_a_write_failing_with_epipe_met_the_peers_rst(shut_down_first, flags):
     packets, _packetizer = converted([(8, call % (client, server)) for call in calls])
     assert [(port, flag) for port, flag, *_rest in summary(packets)
             if "F" in flag or "R" in flag] == flags
+
+
+def test_a_write_failing_with_epipe_after_the_peers_close():
+    """Both ends traced, a download cut short: the client closes while the
+    server still writes (its kernel answers those bytes with a RST), and
+    the server's next write fails with EPIPE: the client's held close()
+    is that RST, and the server's close sends nothing after it."""
+    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
+    packets, _packetizer = converted([
+        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
+        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
+        (7, 'write(21<TCP:[%s->%s]>, "\\x61\\x62", 2) = 2' % (server, client)),
+        (8, 'read(20<TCP:[%s->%s]>, "\\x61\\x62", 100) = 2' % (client, server)),
+        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server)),
+        (7, 'write(21<TCP:[%s->%s]>, "\\x63", 1) = 1' % (server, client)),
+        (7, 'write(21<TCP:[%s->%s]>, "\\x64", 1) = -1 EPIPE (Broken pipe)' % (server, client)),
+        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client))])
+    assert [(port, flag) for port, flag, *_rest in summary(packets)
+            if "F" in flag or "R" in flag] == [(54200, "RA")]
