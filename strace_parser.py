@@ -1212,7 +1212,8 @@ class StraceParser:
         if info.protocol == "UNIX-STREAM":
             self.unix_streams_unannotated += 1
         ipv6 = info.protocol.endswith("v6")
-        if (info.connected and info.protocol.startswith("TCP") and name != "connect"
+        if (info.connected and info.protocol.startswith("TCP")
+                and name not in ("connect", "getsockopt")  # (getsockopt: see _tcp)
                 and (info.local is None or info.remote is None)):
             # The packetizer needs both ends of a connection; make up the one
             # the trace never showed (getsockname would have).

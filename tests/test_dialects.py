@@ -329,6 +329,30 @@ def test_without_annotations_the_client_address_is_a_placeholder(tmp_path):
     assert b"placeholder endpoints (192.0.2.x / 198.51.100.1); record with -yy" in result.stderr
 
 
+def test_a_port_getsockname_shows_after_connect_makes_no_placeholder():
+    """curl under -y: a non-blocking connect, getsockopt(SO_ERROR) before
+    getsockname shows the port.  That getsockopt only says the connect was
+    answered: no made-up endpoint for it, and the summary claims none (it
+    claimed one, with every packet's address real)."""
+    socket = "5<socket:[167076]>"
+    lines = [
+        "7 1795755390.200000 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = %s <0.000024>" % socket,
+        "7 1795755390.200998 connect(%s, {sa_family=AF_INET, sin_port=htons(28181), sin_addr="
+        'inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress) '
+        "<0.000100>" % socket,
+        "7 1795755390.201437 getsockopt(%s, SOL_SOCKET, SO_ERROR, [0], [4]) = 0 <0.000011>"
+        % socket,
+        "7 1795755390.201483 getsockname(%s, {sa_family=AF_INET, sin_port=htons(37472), "
+        'sin_addr=inet_addr("127.0.0.1")}, [16]) = 0 <0.000010>' % socket,
+        '7 1795755390.201600 sendto(%s, "GET", 3, MSG_NOSIGNAL, NULL, 0) = 3 <0.000020>'
+        % socket]
+    parser = StraceParser()
+    events = [event for line in lines for event in parser.parse(line)]
+    assert parser.placeholder_addresses == 0
+    assert (events[-1]["local"], events[-1]["remote"]) == (("127.0.0.1", 37472),
+                                                           ("127.0.0.1", 28181))
+
+
 def test_strace_messages_in_a_trace_from_its_stderr_are_named():
     """``strace ... 2>&1 | py-strace2pcap``: strace's messages come in
     between the lines, and may cut one in two (a sweep: 62 'unparseable')."""
