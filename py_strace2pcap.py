@@ -621,6 +621,9 @@ def convert(arguments, stop_signals):
         if damage:
             report.insert(1, "  the trace ends early, cut short or damaged (%s): the pcap "
                              "holds what came before" % damage)
+        if trace.merged_relative:
+            report.append("  the files' -r times count from each file's own start: they were "
+                          "merged as if all began together, a guess; record with -ttt")
         if arguments.verbose:
             report += ["  line %d (%s): %s" % example for example in parser.examples]
         tell(report)

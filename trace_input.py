@@ -155,12 +155,14 @@ LINE_TIME = re.compile(r"""
 
 class Trace:
     """An opened trace: ``fd`` to watch (progress, idle flushes),
-    ``blocks(on_idle)`` to read it, and once read, ``damage()``."""
+    ``blocks(on_idle)`` to read it, and once read, ``damage()``.
+    ``merged_relative``: several files merged by -r times (see ``open_trace``)."""
 
-    def __init__(self, fd, blocks, sources):
+    def __init__(self, fd, blocks, sources, merged_relative=False):
         self.fd = fd
         self._blocks = blocks
         self._sources = sources
+        self.merged_relative = merged_relative
 
     def blocks(self, on_idle=None):
         """The trace's lines in blocks (see ``read_blocks``)."""
@@ -262,7 +264,23 @@ def open_trace(paths, date):
                    for path, source in zip(paths, sources)]
         lines = (line for _time, line in heapq.merge(*streams, key=lambda timed: timed[0]))
         return _blocks_of(lines)
-    return Trace(fds[0], merged, sources)
+    # -r times count from each file's own start: the merge takes them as if
+    # all began together, a guess the summary owns up to.
+    return Trace(fds[0], merged, sources, any(
+        source is fd and _relative_times(fd, date) for fd, source in zip(fds, sources)))
+
+
+def _relative_times(fd, date):
+    """True if the first timed line in the first 4 KiB of the regular file
+    ``fd`` has a -r time (seconds since the line before; ``date``: see
+    ``Clock``)."""
+    for line in os.pread(fd, 4096, 0).decode("latin-1").splitlines():
+        match = LINE_TIME.match(line)
+        if match is not None:
+            clock = Clock(date)
+            clock.advance(match.group("time"))
+            return bool(clock.relative)
+    return False
 
 
 def _pid_suffix(path):

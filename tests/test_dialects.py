@@ -487,6 +487,19 @@ def test_ff_files_get_their_pid_and_merge_by_time(tmp_path):
     ]
 
 
+def test_ff_files_merged_by_relative_times_say_it_is_a_guess(tmp_path):
+    """-ff with -r: each file's times count from its own start, so the
+    merge is a guess, and the summary says so (it said nothing, while
+    connections came out open before their first line)."""
+    (tmp_path / "trace.200").write_text("     0.500000 getpid() = 200\n")
+    (tmp_path / "trace.100").write_text("     0.700000 getpid() = 100\n")
+    files = [str(tmp_path / "trace.200"), str(tmp_path / "trace.100")]
+    note = (b"the files' -r times count from each file's own start: they were merged as if "
+            b"all began together, a guess; record with -ttt")
+    assert note in support.convert(None, tmp_path / "out.pcap", "-r", *files).stderr
+    assert note not in support.convert(None, tmp_path / "one.pcap", "-r", files[0]).stderr
+
+
 def test_ff_files_merge_by_when_each_call_ended(tmp_path):
     """A blocking recvfrom starts before the sendmsg that feeds it (a real
     logger -> syslog receiver pair, strace -ff): merged by when each call
