@@ -295,8 +295,7 @@ class InetPacketizer:
         if name == "close":
             # Its FIN, or RST (see TcpConversation.close), waits: another
             # fd may share the socket, whose syscall then cancels it.
-            if conversation.resets_at_close(side):
-                event["unread"] = True
+            event["unread"] = conversation.resets_at_close(side)
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
         if self.held_fins:
             # This side still uses the connection: a close held for it closed a copy.

@@ -357,17 +357,21 @@ class TcpConversation:
         shutdown(), or the close() (or exit) of its last fd, which is a RST
         instead from a side set to SO_LINGER 0 or leaving bytes of its peer
         unread (those go first: no read will carry them), after the FIN of
-        its shutdown(SHUT_WR); ``event["unread"]``: it left such bytes when
-        called (a FIN sent since may have carried them).  Nothing if
-        already sent, or after a RST."""
+        its shutdown(SHUT_WR).  ``event["unread"]``: whether it left such
+        bytes when called (a FIN sent since may have carried them); if not,
+        and the peer wrote since, its FIN went and the RST answers those
+        bytes.  Nothing if already sent, or after a RST."""
         if self.aborted:
             return []
         if event["syscall"] not in ("close", "exit"):
             return self._fin(sender, time, links, traced_side, event)
         packets = []
-        if event.get("unread") or self.resets_at_close(sender):
+        unread = event.get("unread")
+        if unread or self.resets_at_close(sender):
+            if unread is False:
+                packets = self._fin(sender, time, links, traced_side, event)
             self.abortive.add(sender)
-            packets = self.fill_unseen(1 - sender, time, links, traced_side, event)
+            packets += self.fill_unseen(1 - sender, time, links, traced_side, event)
         if sender not in self.abortive:
             return self._fin(sender, time, links, traced_side, event)
         if sender in self.writes_shut:

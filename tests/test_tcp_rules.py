@@ -562,10 +562,11 @@ def test_a_write_failing_with_epipe_met_the_peers_rst(shut_down_first, flags):
 
 
 def test_a_write_failing_with_epipe_after_the_peers_close():
-    """Both ends traced, a download cut short: the client closes while the
-    server still writes (its kernel answers those bytes with a RST), and
-    the server's next write fails with EPIPE: the client's held close()
-    is that RST, and the server's close sends nothing after it."""
+    """Both ends traced, a download cut short: the client closes with all
+    read (a FIN) while the server still writes (its kernel answers those
+    bytes with a RST), and the server's next write fails with EPIPE: the
+    client's FIN, then that RST, and the server's close sends nothing
+    after it, as tcpdump shows a wget whose server wrote after its close."""
     client, server = "127.0.0.1:54200", "127.0.0.1:18000"
     packets, _packetizer = converted([
         (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
@@ -578,4 +579,4 @@ def test_a_write_failing_with_epipe_after_the_peers_close():
         (7, 'write(21<TCP:[%s->%s]>, "\\x64", 1) = -1 EPIPE (Broken pipe)' % (server, client)),
         (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client))])
     assert [(port, flag) for port, flag, *_rest in summary(packets)
-            if "F" in flag or "R" in flag] == [(54200, "RA")]
+            if "F" in flag or "R" in flag] == [(54200, "FA"), (54200, "RA")]
