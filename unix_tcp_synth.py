@@ -560,7 +560,8 @@ class UnixPacketizer:
         frame = template.udp_frame(links[outbound], payload, length)
         self.datagrams += 1
         time = event["time"] if outbound else receive_time(event)
-        return [(time, frame, len(frame) + length - len(payload), event, outbound)]
+        # Its real length declared: bytes past MAX_DATAGRAM show as cut.
+        return [(time, frame, len(frame) + event["length"] - len(payload), event, outbound)]
 
     def _datagram_address(self, inode, path):
         """The address of a datagram socket: by its path if it has one, else its own."""

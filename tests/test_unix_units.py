@@ -398,3 +398,16 @@ def test_a_datagram_read_in_part_is_written_once():
              for _time, frame, *_rest in unix.packets(event)]  # UDP payload sizes
     assert sizes == [300, 5]
     assert "  unix: 2 datagrams seen by both ends written once" in unix.summary()
+
+
+def test_a_datagram_longer_than_udp_holds_is_marked_cut():
+    """A unix datagram of 70 000 bytes: the UDP datagram holds 65 507 of
+    them and its record declares the whole length, so Wireshark marks the
+    packet cut as it marks -s cuts (it looked whole)."""
+    line = ('7 1795659692.000100 sendto(5<UNIX:[601->600]>, "%s", 70000, 0, NULL, 0) = 70000 '
+            '<0.000010>' % ("\\x6d" * 70000))
+    [event] = StraceParser().parse(line)
+    unix = UnixPacketizer()
+    [(_time, frame, wire_length, _event, _outbound)] = unix.packets(event)
+    assert (len(frame) - 46, wire_length - 46) == (65507, 70000)  # Ethernet, 802.1Q, IPv4, UDP
+    assert "  unix: 4493 datagram bytes beyond 65507 per datagram left out" in unix.summary()
