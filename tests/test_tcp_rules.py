@@ -398,16 +398,32 @@ def test_writes_held_back_stay_within_their_budget():
     assert budget.size == 0
 
 
+# The two ends of the connection of the tests below: %(c)s in a call is the
+# client's socket (pid 8, fd 20), %(s)s the server's (pid 7, fd 21).
+ENDS = {"c": "20<TCP:[127.0.0.1:54200->127.0.0.1:18000]>",
+        "s": "21<TCP:[127.0.0.1:18000->127.0.0.1:54200]>"}
+CONNECT = (8, "connect(%(c)s, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
+              'inet_addr("127.0.0.1")}, 16) = 0')
+OPENING = [CONNECT, (7, "accept4(19<TCP:[127.0.0.1:18000]>, NULL, NULL, 0) = %(s)s")]
+
+
 def converted(calls):
     """``(packets, packetizer)`` of ``calls``, ``(pid, syscall text)`` pairs
-    made into strace lines a millisecond apart from T0, parsed and packetized."""
+    (``ENDS`` filled in) made into strace lines a millisecond apart from
+    T0, parsed and packetized."""
     parser, packetizer = StraceParser(), InetPacketizer()
     packets = []
     for number, (pid, call) in enumerate(calls):
-        line = "%d  %.6f %s <0.000010>" % (pid, T0 + number / 1000, call)
+        line = "%d  %.6f %s <0.000010>" % (pid, T0 + number / 1000, call % ENDS)
         for item in parser.parse(line):
             packets += packetizer.packets(item)
     return packets + packetizer.flush(), packetizer
+
+
+def ends(packets):
+    """[(source port, flags)] of the packets with a FIN or a RST."""
+    return [(port, flags) for port, flags, *_rest in summary(packets)
+            if "F" in flags or "R" in flags]
 
 
 def test_a_close_after_both_fins_leaves_the_next_connect_alone():
@@ -460,21 +476,16 @@ def test_bytes_left_unread_at_a_close_go_before_its_rst_and_a_shutdown_fin():
     the server's RST, which acks them, and the FIN of the shutdown goes
     before that RST (before: the unprinted bytes were lost, or came after
     the RST; the FIN was dropped)."""
-    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
-    packets, _packetizer = converted([
-        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
-            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
-        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
-        (8, 'write(20<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (client, server)),
-        (8, 'write(20<TCP:[%s->%s]>, "\\x78\\x78"..., 1000) = 1000' % (client, server)),
-        (7, 'read(21<TCP:[%s->%s]>, "\\x48\\x48\\x48\\x48", 4) = 4' % (server, client)),
-        (7, 'write(21<TCP:[%s->%s]>, "\\x52\\x52"..., 6) = 6' % (server, client)),
-        (7, "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client)),
-        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client)),
-        (8, 'read(20<TCP:[%s->%s]>, "\\x52\\x52"..., 65536) = 6' % (client, server)),
-        (8, "read(20<TCP:[%s->%s]>, 0x7f00, 65536) = -1 ECONNRESET (Connection reset by "
-            "peer)" % (client, server)),
-        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server)),
+    packets, _packetizer = converted(OPENING + [
+        (8, 'write(%(c)s, "\\x48\\x48\\x48\\x48", 4) = 4'),
+        (8, 'write(%(c)s, "\\x78\\x78"..., 1000) = 1000'),
+        (7, 'read(%(s)s, "\\x48\\x48\\x48\\x48", 4) = 4'),
+        (7, 'write(%(s)s, "\\x52\\x52"..., 6) = 6'),
+        (7, "shutdown(%(s)s, SHUT_WR) = 0"),
+        (7, "close(%(s)s) = 0"),
+        (8, 'read(%(c)s, "\\x52\\x52"..., 65536) = 6'),
+        (8, "read(%(c)s, 0x7f00, 65536) = -1 ECONNRESET (Connection reset by peer)"),
+        (8, "close(%(c)s) = 0"),
     ])
     segments = [Ether(frame)[TCP] for _time, frame, *_rest in packets]
     rows = [(segment.sport, str(segment.flags), length)
@@ -495,46 +506,33 @@ def exchange(server_reads, client_copy):
     ``server_reads`` of them, answers, shuts down and closes; the client
     reads the answer and the end, with ``client_copy`` calls (a dup of its
     socket, fd 11) before its own close."""
-    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
     request = "".join("\\x%02x" % byte for byte in b"abcdef"[:server_reads])
-    return converted([
-        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
-            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
-        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
-        (8, 'write(20<TCP:[%s->%s]>, "\\x61\\x62\\x63\\x64\\x65\\x66", 6) = 6' % (client, server)),
-        (7, 'read(21<TCP:[%s->%s]>, "%s", %d) = %d' % (server, client, request, server_reads,
-                                                      server_reads)),
-        (7, 'write(21<TCP:[%s->%s]>, "\\x4f\\x4b", 2) = 2' % (server, client)),
-        (7, "shutdown(21<TCP:[%s->%s]>, SHUT_WR) = 0" % (server, client)),
-        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client))]
-        + [(8, call % (client, server)) for call in client_copy] + [
-        (8, 'read(20<TCP:[%s->%s]>, "\\x4f\\x4b", 100) = 2' % (client, server)),
-        (8, 'read(20<TCP:[%s->%s]>, "", 100) = 0' % (client, server)),
-        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server))])
+    return converted(OPENING + [
+        (8, 'write(%(c)s, "\\x61\\x62\\x63\\x64\\x65\\x66", 6) = 6'),
+        (7, 'read(%%(s)s, "%s", %d) = %d' % (request, server_reads, server_reads)),
+        (7, 'write(%(s)s, "\\x4f\\x4b", 2) = 2'),
+        (7, "shutdown(%(s)s, SHUT_WR) = 0"),
+        (7, "close(%(s)s) = 0")]
+        + [(8, call) for call in client_copy] + [
+        (8, 'read(%(c)s, "\\x4f\\x4b", 100) = 2'),
+        (8, 'read(%(c)s, "", 100) = 0'),
+        (8, "close(%(c)s) = 0")])
 
 
 def test_a_close_leaving_printed_bytes_unread_resets():
     """Both ends traced, every byte printed: a server that read 4 of the 6
     bytes sent, shut down and closed, reset the connection, as tcpdump
     shows (before: its FIN only, and a FIN from the client at its close)."""
-    packets, _packetizer = exchange(4, [])
-    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
-             or "R" in flags]
-    assert flags == [(18000, "FA"), (18000, "RA")]
-    packets, _packetizer = exchange(6, [])  # all read: FINs
-    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
-             or "R" in flags]
-    assert flags == [(18000, "FA"), (54200, "FA")]
+    assert ends(exchange(4, [])[0]) == [(18000, "FA"), (18000, "RA")]
+    assert ends(exchange(6, [])[0]) == [(18000, "FA"), (54200, "FA")]  # all read: FINs
 
 
 def test_a_copy_closed_with_bytes_unread_sends_nothing():
     """Rust's try_clone: the client closes a dup of its socket before it
     has read all, then reads the rest on the other fd and closes it: a FIN,
     no RST (the kernel resets only at the last close)."""
-    packets, _packetizer = exchange(6, ["close(11<TCP:[%s->%s]>) = 0"])
-    flags = [(port, flags) for port, flags, *_rest in summary(packets) if "F" in flags
-             or "R" in flags]
-    assert flags == [(18000, "FA"), (54200, "FA")]
+    copy = ["close(%s) = 0" % ENDS["c"].replace("20<", "11<", 1)]
+    assert ends(exchange(6, copy)[0]) == [(18000, "FA"), (54200, "FA")]
 
 
 @pytest.mark.parametrize("shut_down_first, flags", [
@@ -546,19 +544,14 @@ def test_a_write_failing_with_epipe_met_the_peers_rst(shut_down_first, flags):
     server that closed with a request unread): that RST, and no FIN at the
     client's close, as tcpdump shows.  Not when the client had shut down its
     own sending side: EPIPE is then its own doing."""
-    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
-    calls = [
-        "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
-        'inet_addr("127.0.0.1")}, 16) = 0',
-        'write(20<TCP:[%s->%s]>, "\\x61\\x62", 2) = 2',
-        'read(20<TCP:[%s->%s]>, "", 100) = 0',
-        'write(20<TCP:[%s->%s]>, "\\x63", 1) = -1 EPIPE (Broken pipe)',
-        "close(20<TCP:[%s->%s]>) = 0"]
+    calls = [CONNECT,
+             (8, 'write(%(c)s, "\\x61\\x62", 2) = 2'),
+             (8, 'read(%(c)s, "", 100) = 0'),
+             (8, 'write(%(c)s, "\\x63", 1) = -1 EPIPE (Broken pipe)'),
+             (8, "close(%(c)s) = 0")]
     if shut_down_first:
-        calls.insert(2, "shutdown(20<TCP:[%s->%s]>, SHUT_WR) = 0")
-    packets, _packetizer = converted([(8, call % (client, server)) for call in calls])
-    assert [(port, flag) for port, flag, *_rest in summary(packets)
-            if "F" in flag or "R" in flag] == flags
+        calls.insert(2, (8, "shutdown(%(c)s, SHUT_WR) = 0"))
+    assert ends(converted(calls)[0]) == flags
 
 
 def test_a_write_failing_with_epipe_after_the_peers_close():
@@ -567,16 +560,11 @@ def test_a_write_failing_with_epipe_after_the_peers_close():
     bytes with a RST), and the server's next write fails with EPIPE: the
     client's FIN, then that RST, and the server's close sends nothing
     after it, as tcpdump shows a wget whose server wrote after its close."""
-    client, server = "127.0.0.1:54200", "127.0.0.1:18000"
-    packets, _packetizer = converted([
-        (8, "connect(20<TCP:[%s->%s]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr="
-            'inet_addr("127.0.0.1")}, 16) = 0' % (client, server)),
-        (7, "accept4(19<TCP:[%s]>, NULL, NULL, 0) = 21<TCP:[%s->%s]>" % (server, server, client)),
-        (7, 'write(21<TCP:[%s->%s]>, "\\x61\\x62", 2) = 2' % (server, client)),
-        (8, 'read(20<TCP:[%s->%s]>, "\\x61\\x62", 100) = 2' % (client, server)),
-        (8, "close(20<TCP:[%s->%s]>) = 0" % (client, server)),
-        (7, 'write(21<TCP:[%s->%s]>, "\\x63", 1) = 1' % (server, client)),
-        (7, 'write(21<TCP:[%s->%s]>, "\\x64", 1) = -1 EPIPE (Broken pipe)' % (server, client)),
-        (7, "close(21<TCP:[%s->%s]>) = 0" % (server, client))])
-    assert [(port, flag) for port, flag, *_rest in summary(packets)
-            if "F" in flag or "R" in flag] == [(54200, "FA"), (54200, "RA")]
+    packets, _packetizer = converted(OPENING + [
+        (7, 'write(%(s)s, "\\x61\\x62", 2) = 2'),
+        (8, 'read(%(c)s, "\\x61\\x62", 100) = 2'),
+        (8, "close(%(c)s) = 0"),
+        (7, 'write(%(s)s, "\\x63", 1) = 1'),
+        (7, 'write(%(s)s, "\\x64", 1) = -1 EPIPE (Broken pipe)'),
+        (7, "close(%(s)s) = 0")])
+    assert ends(packets) == [(54200, "FA"), (54200, "RA")]
