@@ -902,21 +902,9 @@ class StraceParser:
         result is the count); None if a string does not end (the general
         way tells).  Bench udp's sendmmsg lines: 8.2 -> 6.4 us a message;
         the parsing child's instructions on 8 MB of udp -3.8%."""
-        count = event[PACKED_RESULT]
-        messages = []
-        at = line.find("{msg_hdr={", start, end)
         try:
-            while at >= 0 and len(messages) < count:
-                following = line.find("{msg_hdr={", at + 10, end)
-                stop = following if following >= 0 else end
-                payload = iovec_payload(line, at, stop)
-                lengths = MESSAGE_LENGTH.findall(line, at, stop)
-                remote = event[PACKED_REMOTE]
-                if remote is None:
-                    iov = line.find("msg_iov=", at, stop)
-                    remote = self._sockaddr(line[at:iov]) if iov >= 0 else None
-                messages.append((payload, int(lengths[-1]) if lengths else len(payload), remote))
-                at = following
+            messages = self._messages(line, start, end, event[PACKED_RESULT],
+                                      event[PACKED_REMOTE])
         except ValueError:
             return None
         events = []
@@ -1334,25 +1322,32 @@ class StraceParser:
     def _message_events(self, event, args, position):
         """One event per message of sendmmsg/recvmmsg (each with its msg_len)."""
         events = []
-        starts = []
-        cursor = position
-        while True:
-            cursor = args.find("{msg_hdr={", cursor)
-            if cursor < 0:
-                break
-            starts.append(cursor)
-            cursor += 10
-        for index, start in enumerate(starts[:event["result"]]):
-            stop = starts[index + 1] if index + 1 < len(starts) else len(args)
-            payload = iovec_payload(args, start, stop)
-            length = MESSAGE_LENGTH.findall(args, start, stop)
-            message = dict(event)
-            if message["remote"] is None:
-                iov = args.find("msg_iov=", start, stop)
-                message["remote"] = self._sockaddr(args[start:iov]) if iov >= 0 else None
-            self._set_payload(message, payload, int(length[-1]) if length else len(payload))
+        for payload, length, remote in self._messages(args, position, len(args),
+                                                      event["result"], event["remote"]):
+            message = dict(event, remote=remote)
+            self._set_payload(message, payload, length)
             events.append(message)
         return events
+
+    def _messages(self, text, start, end, count, remote):
+        """``(printed bytes, msg_len, peer)`` of the first ``count`` messages
+        of the ``{msg_hdr={...}, msg_len=N}`` list in ``text[start:end]``;
+        the peer is ``remote``, else each message's msg_name.  Raises
+        ValueError for a string that does not end."""
+        messages = []
+        at = text.find("{msg_hdr={", start, end)
+        while at >= 0 and len(messages) < count:
+            following = text.find("{msg_hdr={", at + 10, end)
+            stop = following if following >= 0 else end
+            payload = iovec_payload(text, at, stop)
+            lengths = MESSAGE_LENGTH.findall(text, at, stop)
+            peer = remote
+            if peer is None:
+                iov = text.find("msg_iov=", at, stop)
+                peer = self._sockaddr(text[at:iov]) if iov >= 0 else None
+            messages.append((payload, int(lengths[-1]) if lengths else len(payload), peer))
+            at = following
+        return messages
 
     def _set_payload(self, event, payload, length, cut=True):
         """Store the payload clipped to ``length``; count what it lacks: cut
