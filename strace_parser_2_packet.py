@@ -329,6 +329,7 @@ class InetPacketizer:
                                                  event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"] == 0:
+                conversation.read_to_end.add(side)
                 if side not in conversation.reads_shut:
                     packets += self.held_fins.peer_closed(conversation, conversation, side,
                                                           links, event)

@@ -108,6 +108,8 @@ class TcpConversation:
         self.reads_shut = set()
         # Sides that did shutdown(SHUT_WR): their FIN went then, whatever their close does.
         self.writes_shut = set()
+        # Sides that read 0: they had read all their peer sent.
+        self.read_to_end = set()
         # A RST ended it, or its SYN was never answered: no FIN or RST follows.
         self.aborted = False
         # Sides whose close() resets the connection (SO_LINGER 0).
@@ -214,12 +216,15 @@ class TcpConversation:
         stream = self.directions[sender]
         return stream.written > stream.claimed and self.shows_reads(1 - sender)
 
-    def leaves_unread(self, side):
-        """True when ``side``, whose reads the trace shows, has not read all
-        its traced peer wrote: its close() then resets the connection, as
-        the kernel's does (a server answering a request it does not read)."""
+    def leaves_unread(self, side, exiting=False):
+        """True when ``side`` has not read all its traced peer wrote: its
+        close() then resets the connection, as the kernel's does (a server
+        answering a request it does not read, or none).  At its process's
+        exit (``exiting``) only if it read some: a trace whose filter hides
+        read() shows no close() either, but the exit."""
         peer = self.directions[1 - side]
-        return 0 < peer.read < peer.written and 1 - side in self.traced_sides
+        return (peer.read < peer.written and 1 - side in self.traced_sides
+                and side not in self.read_to_end and (peer.read > 0 or not exiting))
 
     def peer_reset(self, side):
         """True if a write by ``side`` failing with EPIPE met the peer's
@@ -367,7 +372,7 @@ class TcpConversation:
             return self._fin(sender, time, links, traced_side, event)
         packets = []
         unread = event.get("unread")
-        if unread or self.resets_at_close(sender):
+        if unread or self.resets_at_close(sender, event["syscall"] == "exit"):
             if unread is False:
                 packets = self._fin(sender, time, links, traced_side, event)
             self.abortive.add(sender)
@@ -378,10 +383,10 @@ class TcpConversation:
             packets += self._fin(sender, time, links, traced_side, event)
         return packets + self.reset(sender, time, links, traced_side, event)
 
-    def resets_at_close(self, side):
+    def resets_at_close(self, side, exiting=False):
         """True when a close() by ``side`` now would leave bytes of its
         peer unread (see ``awaits_reader``, ``leaves_unread``)."""
-        return self.awaits_reader(1 - side) or self.leaves_unread(side)
+        return self.awaits_reader(1 - side) or self.leaves_unread(side, exiting)
 
     def _fin(self, sender, time, links, traced_side, event):
         """FIN from ``sender`` after its bytes, and the peer's ACK; nothing if sent."""
@@ -432,21 +437,25 @@ class HeldFins(OrderedDict):
         self.send = send
 
     def hold(self, owner, conversation, side, links, event):
-        """Hold the FIN of ``side``'s close() ``event`` (none once its FIN is
-        out); return the packets of the FINs it lets out: when the other end's
-        close() is held too, both ends are done and neither FIN waits.  Not
-        before any byte: a process that forked after socketpair() (socat's
-        EXEC, nginx's master) and its child close the end each leaves to
-        the other, and the two ends then talk."""
+        """Hold the FIN of ``side``'s close() ``event`` (once its FIN is out,
+        while its traced peer may still write: the RST that answers those
+        bytes); return the packets of the FINs it lets out: when the other
+        end's close() is held too (not a shutdown()'s FIN), both ends are
+        done and neither FIN waits.  Not before any byte: a process that
+        forked after socketpair() (socat's EXEC, nginx's master) and its
+        child close the end each leaves to the other, and the two ends then
+        talk."""
         key = (conversation, side)
         self.pop(key, None)
-        if conversation.directions[side].fin_sent and not (side in conversation.abortive
-                                                           or conversation.resets_at_close(side)):
-            return []  # (a RST may follow the FIN of a shutdown: see close)
+        if conversation.directions[side].fin_sent and 1 - side not in conversation.traced_sides:
+            return []
         fin = (side, event["time"], links, side, event)
         other_key = (conversation, 1 - side)
-        if other_key not in self or not (conversation.directions[0].emitted
-                                         or conversation.directions[1].emitted):
+        other = self.get(other_key)
+        if (other is None or other[1][4]["syscall"] == "shutdown"
+                or conversation.directions[1 - side].fin_sent
+                or not (conversation.directions[0].emitted
+                        or conversation.directions[1].emitted)):
             self[key] = (owner, fin)
             return []
         other = self.pop(other_key)
@@ -485,7 +494,11 @@ class HeldFins(OrderedDict):
 
     def peer_closed(self, owner, conversation, side, links, event):
         """Packets of a read of 0 bytes by ``side``: the peer's FIN, the held
-        one of its close() if the trace has it, else one at this read."""
+        one of its close() if the trace has it, else one at this read.  A
+        FIN already out (a shutdown's) is the one read: a close held since
+        stays held (it may be a copy's, whose other fd goes on)."""
+        if conversation.directions[1 - side].fin_sent:
+            return []
         held = self.pop((conversation, 1 - side), None)
         if held is not None:
             return self.send(held[0], *held[1])

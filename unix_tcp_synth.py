@@ -292,6 +292,7 @@ class UnixPacketizer:
                                       links, side, event, event.get("pieces"))
         elif event["direction"] == "in":
             if event["length"] == 0:
+                conversation.read_to_end.add(side)
                 packets += self.held_fins.peer_closed(flow, conversation, side, links, event)
             else:
                 packets += self._data(flow, 1 - side, False, event["payload"], event["length"],

@@ -112,6 +112,7 @@ def test_both_ends_closing_let_both_fins_out_at_once():
     trace later, after the next connection's packets)."""
     packets = run([
         event("write", "out", b"bye", pid=1, fd=3, time=T0, **CLIENT_SIDE),
+        event("read", "in", b"bye", pid=2, fd=4, time=T0 + 0.000005, **SERVER_SIDE),
         event("close", pid=1, fd=3, time=T0 + 0.000010, **CLIENT_SIDE),
         event("close", pid=2, fd=4, time=T0 + 0.000042, **SERVER_SIDE),
     ], flush=False)
@@ -568,3 +569,73 @@ def test_a_write_failing_with_epipe_after_the_peers_close():
         (7, 'write(%(s)s, "\\x64", 1) = -1 EPIPE (Broken pipe)'),
         (7, "close(%(s)s) = 0")])
     assert ends(packets) == [(54200, "FA"), (54200, "RA")]
+
+
+def test_a_close_that_never_read_its_peers_bytes_resets():
+    """Both ends write, neither reads, the client closes first: its kernel
+    resets (bytes unread), and the server's close sends nothing after that
+    RST (before: a FIN from each end; a side that had read nothing was not
+    taken to leave bytes unread)."""
+    packets, _packetizer = converted(OPENING + [
+        (8, 'write(%(c)s, "\\x61\\x62", 2) = 2'),
+        (7, 'write(%(s)s, "\\x63\\x64", 2) = 2'),
+        (8, "close(%(c)s) = 0"),
+        (7, "close(%(s)s) = 0")])
+    assert ends(packets) == [(54200, "RA")]
+
+
+def test_a_late_request_after_a_shutdown_and_close_is_answered_by_a_rst():
+    """python's http.server (socketserver's shutdown_request): it answers,
+    shuts down, closes; the client sends a second request after that: the
+    server's FIN, then its RST for those bytes, and no FIN from the client
+    (before: the close after the shutdown's FIN was not held, and the
+    client's FIN followed)."""
+    packets, _packetizer = converted(OPENING + [
+        (8, 'write(%(c)s, "\\x61\\x62", 2) = 2'),
+        (7, 'read(%(s)s, "\\x61\\x62", 100) = 2'),
+        (7, 'write(%(s)s, "\\x4f\\x4b", 2) = 2'),
+        (7, "shutdown(%(s)s, SHUT_WR) = 0"),
+        (7, "close(%(s)s) = 0"),
+        (8, 'read(%(c)s, "\\x4f\\x4b", 100) = 2'),
+        (8, 'write(%(c)s, "\\x63", 1) = 1'),
+        (8, 'read(%(c)s, "", 100) = 0'),
+        (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(18000, "FA"), (18000, "RA")]
+
+
+def test_a_parents_copy_closed_while_its_peers_shutdown_waits_is_not_a_rst():
+    """A forking echo server at -s 32: the client's cut write and shutdown
+    (its FIN waits for the server's reads), the parent closes its copy,
+    the child reads and echoes and closes: each end's FIN, no RST (before:
+    the parent's close went out at once with the held shutdown, as a RST)."""
+    packets, _packetizer = converted(OPENING + [
+        (8, 'write(%(c)s, "\\x61\\x62"..., 1000) = 1000'),
+        (8, "shutdown(%(c)s, SHUT_WR) = 0"),
+        (7, "close(%(s)s) = 0"),
+        (9, 'read(%(s)s, "\\x61\\x62"..., 4096) = 1000'),
+        (9, 'write(%(s)s, "\\x61\\x62", 2) = 2'),
+        (9, 'read(%(s)s, "", 4096) = 0'),
+        (9, "close(%(s)s) = 0"),
+        (8, 'read(%(c)s, "\\x61\\x62", 4096) = 2'),
+        (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(54200, "FA"), (18000, "FA")]
+
+
+def test_a_read_of_the_shutdowns_fin_leaves_a_copys_close_held():
+    """Rust's try_clone: the client shuts down and closes one fd, reads
+    the answer on the other.  The server's read of 0 is the shutdown's FIN:
+    the copy's close stays held, no RST (without that it went out then,
+    as a RST for the answer the client had still to read)."""
+    copy = ENDS["c"].replace("20<", "11<", 1)
+    packets, _packetizer = converted(OPENING + [
+        (8, 'write(%s, "\\x61\\x62", 2) = 2' % copy),
+        (8, "shutdown(%s, SHUT_WR) = 0" % copy),
+        (8, "close(%s) = 0" % copy),
+        (7, 'read(%(s)s, "\\x61\\x62", 100) = 2'),
+        (7, 'write(%(s)s, "\\x4f\\x4b", 2) = 2'),
+        (7, 'read(%(s)s, "", 100) = 0'),
+        (7, "close(%(s)s) = 0"),
+        (8, 'read(%(c)s, "\\x4f\\x4b", 100) = 2'),
+        (8, 'read(%(c)s, "", 100) = 0'),
+        (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(54200, "FA"), (18000, "FA")]
