@@ -92,6 +92,7 @@ def parse_arguments(argv):
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if any socket line could not be parsed, "
                              "or a compressed trace ends early")
+    parser.add_argument("--version", action="version", version="py-strace2pcap " + __version__)
     arguments = parser.parse_args(argv)
     if arguments.output is None and arguments.input and len(arguments.input) > 1:
         arguments.output = arguments.input.pop()  # -r FILE OUTPUT: -r took both
@@ -104,7 +105,7 @@ def parse_arguments(argv):
                                 "--capture-unix-socket (a TCP connection's HTTP/2 is decoded "
                                 "with tshark -d tcp.port==PORT,http2)\n")
     if arguments.format is None:
-        arguments.format = "pcapng" if arguments.output.endswith(".pcapng") else "pcap"
+        arguments.format = "pcapng" if arguments.output.lower().endswith(".pcapng") else "pcap"
     if arguments.tls_keylog and arguments.format != "pcapng":
         parser.exit(EXIT_USAGE, "py-strace2pcap: --tls-keylog needs pcapng output: add "
                                 "--format pcapng or name the output *.pcapng\n")

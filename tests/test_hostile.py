@@ -512,3 +512,15 @@ def test_a_go_spare_dial_gets_the_fins_of_the_exit(tmp_path):
         (38180, 7101, "S"), (7101, 38180, "SA"), (38180, 7101, "A")]
     assert (38180, 7101, "FA") in rows
     assert not any("no sign of an answer" in line for line in lines)
+
+
+def test_version_and_an_upper_case_pcapng_name(tmp_path):
+    """--version says the version; OUT.PCAPNG is pcapng as out.pcapng is
+    (it was written as pcap)."""
+    import py_strace2pcap
+    result = subprocess.run([sys.executable, str(support.CONVERTER), "--version"],
+                            capture_output=True, timeout=60)
+    assert result.stdout.decode() == "py-strace2pcap %s\n" % py_strace2pcap.__version__
+    pcap = tmp_path / "OUT.PCAPNG"
+    support.convert(support.REPO / "example" / "curl-http.strace", pcap, "-q")
+    assert pcap.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng section header
