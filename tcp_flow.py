@@ -451,7 +451,7 @@ class HeldFins(OrderedDict):
             return []
         fin = (side, event["time"], links, side, event)
         other_key = (conversation, 1 - side)
-        other = self.get(other_key)
+        other = self.get(other_key)  # (owner, fin): fin[4] is its event
         if (other is None or other[1][4]["syscall"] == "shutdown"
                 or conversation.directions[1 - side].fin_sent
                 or not (conversation.directions[0].emitted
