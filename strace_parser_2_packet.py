@@ -340,15 +340,8 @@ class InetPacketizer:
             if event["how"] != "SHUT_WR":
                 conversation.reads_shut.add(side)
             if event["how"] != "SHUT_RD":
-                conversation.writes_shut.add(side)
-                if conversation.awaits_reader(side):
-                    # Its FIN goes after the bytes its reader has still to
-                    # read (as a close()'s: see HeldFins).
-                    packets += self.held_fins.hold(conversation, conversation, side, links,
-                                                   event)
-                else:
-                    # shutdown acts on the socket itself, whatever other fds share it.
-                    packets += self._fin(conversation, side, event["time"], links, side, event)
+                packets += self.held_fins.shut_down(conversation, conversation, side, links,
+                                                    event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
         elif event["error"] in ("ECONNRESET", "EPIPE"):

@@ -461,6 +461,16 @@ class HeldFins(OrderedDict):
         other = self.pop(other_key)
         return self.send(other[0], *other[1]) + self.send(owner, *fin)
 
+    def shut_down(self, owner, conversation, side, links, event, may_wait=True):
+        """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once
+        (shutdown acts on the socket itself, whatever other fds share it),
+        or, where ``may_wait`` and its traced reader has still to read bytes
+        strace did not print, held to go after them, as a close()'s."""
+        conversation.writes_shut.add(side)
+        if may_wait and conversation.awaits_reader(side):
+            return self.hold(owner, conversation, side, links, event)
+        return self.send(owner, side, event["time"], links, side, event)
+
     def at_exit(self, used, exited, protocol, links_of):
         """The packets of the FINs held before the exit event ``exited``
         that its time releases.  Then hold, as for a close(), the FIN of

@@ -299,12 +299,9 @@ class UnixPacketizer:
                                       receive_time(event),
                                       links, side, event)
         elif name == "shutdown" and event["how"] != "SHUT_RD":
-            conversation.writes_shut.add(side)
-            if flow.aligners is None and conversation.awaits_reader(side):
-                # Its FIN goes after the bytes its reader has still to read.
-                packets += self.held_fins.hold(flow, conversation, side, links, event)
-            else:
-                packets += self._fin(flow, side, event["time"], links, side, event)
+            # (An HTTP/2 flow's unprinted bytes are a gap: nothing to wait for.)
+            packets += self.held_fins.shut_down(flow, conversation, side, links, event,
+                                                may_wait=flow.aligners is None)
         return packets
 
     def _new_flow(self, event, connect, opening):
