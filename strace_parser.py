@@ -192,6 +192,10 @@ EXAMPLES_KEPT = 5
 # -e read=/write=SET the data in hex after the syscall: " | 00000  47 45 ...".
 STACK_FRAME = "stack frame line (-k)"
 DATA_DUMP = "hex dump line (-e read=, -e write=)"
+# A read of a socket's error queue returns what the kernel queued about the
+# socket's own sends (an ICMP error, a transmit timestamp with the packet
+# sent, a zerocopy completion: often 0 bytes), not data from its peer.
+ERROR_QUEUE = "reads of a socket's error queue (MSG_ERRQUEUE): its own errors and timestamps"
 DUMP_LINE_STARTS = (" | ", " * ")
 RESUMED_NOT_SOCKET = "resumed half of a call not on a socket (or begun before the trace)"
 # strace's own messages ("strace: Process 7 attached") in a trace read from
@@ -862,19 +866,23 @@ class StraceParser:
                     return None
                 if name.startswith("recv"):
                     flags = line[end:equals]
-                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
-                        return None  # peeked, or TCP's dropped unread: the general way tells
+                    if ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
+                            or "MSG_TRUNC" in flags and protocol.startswith("TCP")):
+                        return None  # peeked, not data, or TCP's dropped unread: the general way tells
                 elif name[0] == "s" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             elif name in MESSAGES_SYSCALLS:
+                if "MSG_ERRQUEUE" in line[line.rfind("]", 0, equals):equals]:
+                    return None  # not data: the general way tells
                 payload, name_at, name_end = b"", -1, equals  # see _common_messages
             else:
                 if name == "recvmsg":
                     flags = line[line.rfind("}", 0, equals):equals]
-                    if "MSG_PEEK" in flags or "MSG_TRUNC" in flags and protocol.startswith("TCP"):
-                        return None  # peeked, or TCP's dropped unread: the general way tells
+                    if ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
+                            or "MSG_TRUNC" in flags and protocol.startswith("TCP")):
+                        return None  # peeked, not data, or TCP's dropped unread: the general way tells
                 elif name == "sendmsg" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
                 pieces = []
@@ -1277,6 +1285,9 @@ class StraceParser:
     def _data_events(self, event, args, position):
         """Events of a data syscall whose arguments after the fd start at ``position``."""
         name = event["syscall"]
+        # The flags come after the strings (recvmsg's msg_flags say it too).
+        if name.startswith("recv") and "MSG_ERRQUEUE" in args[args.rfind('"') + 1:]:
+            return self.skip(ERROR_QUEUE, args)
         if name in MESSAGES_SYSCALLS:
             return self._message_events(event, args, position)
         if name in UNSEEN_PAYLOAD_SYSCALLS:

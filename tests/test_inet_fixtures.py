@@ -8,6 +8,9 @@ child serves the connection; the trace starts at the listening socket.
 
 msg-peek.strace: a recvfrom with MSG_PEEK before the real read.
 
+errqueue.strace: reads of sockets' error queues (recvmsg MSG_ERRQUEUE), UDP
+and TCP (see its test).
+
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
 getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
@@ -129,3 +132,33 @@ def test_refusals_told_late_or_not_at_all_keep_the_first_connects_time(tmp_path)
            "program gave up): their SYN alone" in summary
     assert "  5 of those SYNs from a made-up port, 61000 and up: strace does not show it" \
         in summary
+
+
+def test_error_queue_reads_are_not_data_from_the_peer(tmp_path):
+    """errqueue.strace (strace 6.1, a helper's python3 programs, socket lines
+    only): recvmsg(MSG_ERRQUEUE) reads back an IP_RECVERR copy of a UDP
+    send to a closed port, a UDP send's transmit timestamp with the packet
+    sent (65 bytes: Ethernet, IP, UDP headers and payload), and on a TCP
+    connection a transmit timestamp of 0 bytes (SOF_TIMESTAMPING_OPT_TSONLY)
+    and one of 86.  None of them is data from the peer: tcpdump saw the two
+    UDP datagrams sent, and on TCP the requests, the 8-byte response, and
+    the server's FIN after it (a 0-byte read was taken for its EOF, the
+    86 bytes for its data)."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "errqueue.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "errqueue.strace", pcap)
+    assert support.udp_datagrams(pcap) == [
+        ("127.0.0.1", 47926, "127.0.0.1", 23081, b"to-closed-port-payload"),
+        ("127.0.0.1", 42918, "127.0.0.1", 23080, b"tx-timestamped-datagram")]
+    client, server = ("127.0.0.1", 42764), ("127.0.0.1", 23090)
+    assert support.tcp_streams(pcap) == {
+        client + server: b"first-request-bytessecond-request-bytes",
+        server + client: b"response"}
+    # Data and FINs in order: the server's FIN after its response, once.
+    assert [(key[1], str(segment.flags), len(segment.payload))
+            for _index, segment, key, _declared in support.tcp_segments(pcap)
+            if segment.flags.F or segment.payload] == [
+        (42764, "PA", 19), (42764, "PA", 20), (23090, "PA", 8), (42764, "FA", 0),
+        (23090, "FA", 0)]
+    assert ("skipped 4: reads of a socket's error queue (MSG_ERRQUEUE): its own errors and "
+            "timestamps") in result.stderr.decode()
