@@ -30,7 +30,7 @@ from collections import OrderedDict
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
 from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
-from tcp_utils import MAX_DATAGRAM, PROTO_UDP, HeaderTemplate, LinkHeaders
+from tcp_utils import MAX_DATAGRAM, MAX_DATAGRAM_V6, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
@@ -654,7 +654,8 @@ class InetPacketizer:
                 local = placeholders[0]
         outbound = event["direction"] == "out"
         source, destination, template = self._udp_route(local, remote, outbound)
-        payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
+        payload = event["payload"]
+        length = min(event["length"], MAX_DATAGRAM_V6 if template.ipv6 else MAX_DATAGRAM)
         printed = payload[:length]
         # A held datagram its reader read (``read_by_peer``) is written as it is.
         if not event.get("read_by_peer") and (

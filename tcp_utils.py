@@ -30,8 +30,10 @@ VLAN_FD_LIMIT = 4095
 # Largest TCP payload an IPv4 packet can carry (65535 - 20 - 20); IPv6 uses
 # the same so that both families segment alike.
 MAX_SEGMENT = 65495
-# Largest UDP payload an IPv4 datagram can carry (65535 - 20 - 8).
+# Largest UDP payload an IPv4 datagram can carry (65535 - 20 - 8), and an
+# IPv6 one, whose payload length leaves its own header out (65535 - 8).
 MAX_DATAGRAM = 65507
+MAX_DATAGRAM_V6 = 65527
 
 # Ethernet dst, src, TPID 0x8100, TCI (priority 0, VLAN id), inner ethertype.
 ETHER_VLAN = struct.Struct("!6s6sHHH")

@@ -251,6 +251,19 @@ def test_udp_datagrams(client, server):
     assert packets[-1][2] == len(packets[-1][1]) + 2990
 
 
+@pytest.mark.parametrize("client,server,largest", [(CLIENT4, SERVER4, 65507),
+                                                   (CLIENT6, SERVER6, 65527)],
+                         ids=["ipv4", "ipv6"])
+def test_the_largest_datagram_of_each_family_is_whole(client, server, largest):
+    """IPv6's payload length leaves its own header out: a UDP datagram over
+    ::1 carries 20 bytes more than over IPv4 (65527, not 65507)."""
+    payload = bytes(range(256)) * (largest // 256) + b"x" * (largest % 256)
+    packets = run([event("sendto", "out", payload, local=client, remote=server, pid=5, fd=6)])
+    assert_frames(packets, [
+        bytes(link(5, 6, 0, "sendto", True) / scapy_udp(client, server, payload))])
+    assert packets[0][2] == len(packets[0][1])  # nothing cut
+
+
 def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
     """Both ends traced: a read shorter than its datagram (MSG_TRUNC's whole
     length or msg_flags' cut one) and a recv() that asked for no sender
