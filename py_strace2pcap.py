@@ -410,6 +410,10 @@ class PacketStage:
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
                                                 "read them (MSG_TRUNC): their packets declare "
                                                 "the whole length"),
+            (parser.datagrams_read_in_part, "  %d datagrams were read in part (msg_flags "
+                                            "MSG_TRUNC: longer than the buffer): where their "
+                                            "sender is not traced, their packets hold only the "
+                                            "bytes read"),
             (parser.payloads_from_dumps, "  %d payloads cut by strace's -s were taken whole "
                                          "from their hex dumps (-e read=, -e write=)"),
         ])

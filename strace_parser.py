@@ -359,6 +359,8 @@ class StraceParser:
         self.examples = []
         self.truncated_payloads = 0
         self.datagrams_longer_than_read = 0  # MSG_TRUNC: the rest was never read
+        # recvmsg/recvmmsg's msg_flags MSG_TRUNC: read in part, its length unknown.
+        self.datagrams_read_in_part = 0
         self.process_lines = 0  # execve/clone/fork lines read for process names
         self.unseen_payloads = 0
         self.unseen_bytes = 0
@@ -881,8 +883,10 @@ class StraceParser:
                 if name == "recvmsg":
                     flags = line[line.rfind("}", 0, equals):equals]
                     if ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
-                            or "MSG_TRUNC" in flags and protocol.startswith("TCP")):
-                        return None  # peeked, not data, or TCP's dropped unread: the general way tells
+                            or "MSG_TRUNC" in line[line.rfind("msg_flags=", 0, equals):equals]):
+                        # Peeked, not data, a datagram read in part or TCP's
+                        # dropped unread: the general way tells.
+                        return None
                 elif name == "sendmsg" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
                 pieces = []
@@ -940,7 +944,7 @@ class StraceParser:
         the parsing child's instructions on 8 MB of udp -3.8%."""
         try:
             messages = self._messages(line, start, end, event[PACKED_RESULT],
-                                      event[PACKED_REMOTE])
+                                      event[PACKED_REMOTE], event[PACKED_SYSCALL] == "recvmmsg")
         except ValueError:
             return None
         events = []
@@ -1304,6 +1308,8 @@ class StraceParser:
                 return self._discarded(event)
             payload = iovec_payload(args, position)
             cut = "MSG_TRUNC" not in args  # recvmsg's msg_flags: a datagram longer than read
+            if not cut and "MSG_TRUNC" not in args[args.rfind("}"):]:
+                self.datagrams_read_in_part += 1  # the call returned what it read
             if name in WRITTEN_PIECES and len(payload) < event["result"]:
                 pieces = written_pieces(args, event["result"], position)
                 if pieces and sum(len(data) for data, _size in pieces) > len(payload):
@@ -1362,17 +1368,19 @@ class StraceParser:
         """One event per message of sendmmsg/recvmmsg (each with its msg_len)."""
         events = []
         for payload, length, remote in self._messages(args, position, len(args),
-                                                      event["result"], event["remote"]):
+                                                      event["result"], event["remote"],
+                                                      event["syscall"] == "recvmmsg"):
             message = dict(event, remote=remote)
             self._set_payload(message, payload, length)
             events.append(message)
         return events
 
-    def _messages(self, text, start, end, count, remote):
+    def _messages(self, text, start, end, count, remote, received):
         """``(printed bytes, msg_len, peer)`` of the first ``count`` messages
         of the ``{msg_hdr={...}, msg_len=N}`` list in ``text[start:end]``;
-        the peer is ``remote``, else each message's msg_name.  Raises
-        ValueError for a string that does not end."""
+        the peer is ``remote``, else each message's msg_name.  ``received``
+        (recvmmsg's): count those read in part (msg_flags MSG_TRUNC).
+        Raises ValueError for a string that does not end."""
         messages = []
         at = text.find("{msg_hdr={", start, end)
         while at >= 0 and len(messages) < count:
@@ -1385,6 +1393,8 @@ class StraceParser:
                 iov = text.find("msg_iov=", at, stop)
                 peer = self._sockaddr(text[at:iov]) if iov >= 0 else None
             messages.append((payload, int(lengths[-1]) if lengths else len(payload), peer))
+            if received and text.find("MSG_TRUNC", at, stop) >= 0:
+                self.datagrams_read_in_part += 1
             at = following
         return messages
 
@@ -1500,8 +1510,8 @@ def _ended_by_exit_call(block, start, at, context):
     return " exit(" in line or "<... exit resumed>" in line
 
 
-# Where a packed event holds its protocol (see ``unpack_event``).
-PACKED_RESULT, PACKED_PAYLOAD, PACKED_PROTOCOL, PACKED_REMOTE = 4, 5, 7, 10
+# Where a packed event holds its fields (see ``unpack_event``).
+PACKED_SYSCALL, PACKED_RESULT, PACKED_PAYLOAD, PACKED_PROTOCOL, PACKED_REMOTE = 3, 4, 5, 7, 10
 
 
 def unpack_event(packed):

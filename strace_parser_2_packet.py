@@ -657,11 +657,17 @@ class InetPacketizer:
         payload = event["payload"]
         length = min(event["length"], MAX_DATAGRAM_V6 if template.ipv6 else MAX_DATAGRAM)
         printed = payload[:length]
+        if not outbound and self.held_datagrams:
+            held = self._held_read(destination, printed)
+            if held is not None:
+                # The sender's copy is the datagram (the read may have cut
+                # it), written when its port shows: now if the read shows it.
+                self.duplicates_dropped += 1
+                return self._release_held(held, source) if known_remote else []
         # A held datagram its reader read (``read_by_peer``) is written as it is.
-        if not event.get("read_by_peer") and (
-                not (outbound or known_remote) and self._read_held(destination, printed)
-                or self._seen_from_other_end(source, destination, printed, outbound,
-                                             known_local if outbound else known_remote)):
+        if not event.get("read_by_peer") and self._seen_from_other_end(
+                source, destination, printed, outbound,
+                known_local if outbound else known_remote):
             self.duplicates_dropped += 1
             return []
         self.placeholder_events += (not known_local) + (not known_remote)
@@ -670,13 +676,13 @@ class InetPacketizer:
         time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(printed), event, outbound)]
 
-    def _read_held(self, destination, printed):
-        """True if a datagram held for its sender's port (an unbound
-        socket's first sendto) is the one read into ``destination`` by a
-        recv() that shows no sender: marked, it is written when the port
-        shows, with it, and the read gives no packet (it gave the datagram
-        a placeholder sender, the sender's own copy dropped)."""
-        for events in self.held_datagrams.values():
+    def _held_read(self, destination, printed):
+        """The key of the datagrams held for their sender's port (an unbound
+        socket's first sendto) if one of them is the one read into
+        ``destination``, its first bytes ``printed`` (None if none is): that
+        one is marked ``read_by_peer``, and the read gives no packet (it gave
+        the datagram a placeholder sender, or the bytes its buffer held)."""
+        for key, events in self.held_datagrams.items():
             for held in events:
                 remote = held["remote"] or self.udp_peers.get((held["pid"], held["fd"]))
                 if (remote is not None and not held.get("read_by_peer")
@@ -685,8 +691,8 @@ class InetPacketizer:
                              or ipv4_unmapped(remote)[0] == ipv4_unmapped(destination)[0])
                         and held["payload"][:DATAGRAM_KEY_BYTES] == printed[:DATAGRAM_KEY_BYTES]):
                     held["read_by_peer"] = True
-                    return True
-        return False
+                    return key
+        return None
 
     def _seen_from_other_end(self, source, destination, printed, outbound, known_source):
         """True if the other end's syscall already wrote the datagram

@@ -11,6 +11,8 @@ msg-peek.strace: a recvfrom with MSG_PEEK before the real read.
 errqueue.strace: reads of sockets' error queues (recvmsg MSG_ERRQUEUE), UDP
 and TCP (see its test).
 
+udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
+
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
 getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
@@ -162,3 +164,22 @@ def test_error_queue_reads_are_not_data_from_the_peer(tmp_path):
         (23090, "FA", 0)]
     assert ("skipped 4: reads of a socket's error queue (MSG_ERRQUEUE): its own errors and "
             "timestamps") in result.stderr.decode()
+
+
+def test_a_datagram_read_in_part_is_its_senders_copy(tmp_path):
+    """udp-read-in-part.strace (strace 6.1, a helper's python3 programs, UDP
+    lines only): unbound sockets' first sendto and sendmmsg, their datagrams
+    read by recvmsg and recvmmsg into 8-byte buffers (msg_flags MSG_TRUNC)
+    that show the senders' ports.  Each datagram is the sender's whole copy,
+    from that port, in the order sent: as tcpdump saw them (the reads'
+    cut copies were written at their receive times)."""
+    pcap = tmp_path / "in-part.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "udp-read-in-part.strace", pcap)
+    assert support.udp_datagrams(pcap) == [
+        ("127.0.0.1", 51740, "127.0.0.1", 23012, b"0123456789abcdef"),
+        ("127.0.0.1", 43371, "127.0.0.1", 23010, b"mm-one-AAAA"),
+        ("127.0.0.1", 43371, "127.0.0.1", 23011, b"mm-two-BBBBBBBB"),
+        ("127.0.0.1", 43371, "127.0.0.1", 23010, b""),
+        ("127.0.0.1", 43371, "127.0.0.1", 23010, b"mm-four-CCDDDD")]
+    assert ("2 datagrams were read in part (msg_flags MSG_TRUNC: longer than the buffer)"
+            in result.stderr.decode())
