@@ -582,6 +582,7 @@ class InetPacketizer:
         self.connections += 1
         if opened_at is None:
             self.seen_open += 1
+            conversation.first_seen_mid_stream()
         return packets, conversation
 
     def _fin(self, conversation, sender, time, links, traced_side, event):

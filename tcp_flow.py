@@ -33,6 +33,11 @@ USERS_KEPT = 16384
 # Printed bytes the writes held back for their readers (see
 # ``TcpConversation.transfer``) may hold, all conversations together.
 HELD_BACK_BYTES = 1 << 24
+# A mid-stream direction keeps this many last bytes of its first end's
+# syscalls to place the other end's first one against, by this many of
+# their first bytes (see ``TcpConversation.first_seen_mid_stream``).
+ALIGN_KEPT = 1024
+ALIGN_PROBE = 64
 
 
 def receive_time(event):
@@ -52,6 +57,39 @@ def split_segment(payload, length):
         yield payload[offset:offset + size], size
 
 
+def align_mid_stream(stream, by_sender, printed):
+    """Place the cursor of the end (the sender's if ``by_sender``) of a
+    syscall of a mid-stream direction that printed ``printed``, before
+    that syscall moves it (see ``TcpConversation.first_seen_mid_stream``)."""
+    if stream.first_end is None or stream.first_end == by_sender:
+        stream.first_end = by_sender
+        at = stream.written if by_sender else stream.read
+        if stream.kept and stream.kept_at + len(stream.kept) == at:
+            printed = stream.kept + printed  # the stream's last bytes, unbroken
+            at = stream.kept_at
+        stream.kept = printed[-ALIGN_KEPT:]
+        stream.kept_at = at + len(printed) - len(stream.kept)
+        return
+    kept = stream.kept
+    found = kept.rfind(printed[:ALIGN_PROBE]) if printed and kept else -1
+    if by_sender and found + len(printed) < len(kept):
+        found = -1  # a write read already is the last thing read
+    if found >= 0:
+        start = stream.kept_at + found
+    else:
+        found = printed.find(kept[:ALIGN_PROBE]) if kept else -1
+        if found >= 0:
+            start = stream.kept_at - found
+        else:
+            start = stream.read if by_sender else 0
+    if by_sender:
+        stream.written = start
+    else:
+        stream.read = start
+    stream.unaligned = False
+    stream.kept = b""
+
+
 @dataclass
 class StreamDirection:
     """The bytes of one direction of a conversation."""
@@ -62,6 +100,13 @@ class StreamDirection:
     read: int = 0        # stream bytes the receiver's syscalls moved
     syn_sent: bool = False
     fin_sent: bool = False
+    # First seen mid-stream, until both ends' cursors are placed: the end
+    # whose syscalls came first (True: the sender's), the last bytes they
+    # moved and where in the stream those begin.
+    unaligned: bool = False
+    first_end: bool = None
+    kept: bytes = b""
+    kept_at: int = 0
     # [(offset, printed bytes, time, links, event)] of the writes held back
     # behind unprinted ones (see ``TcpConversation.transfer``).
     deferred: list = field(default_factory=list)
@@ -117,6 +162,21 @@ class TcpConversation:
         # (pid, fd, session) of each side's last syscall: the process whose
         # exit closes that side's socket (see LastUsers, HeldFins.at_exit).
         self.users = [None, None]
+
+    def first_seen_mid_stream(self):
+        """Its first syscalls are mid-stream (strace -p, a trace begun
+        late): in each direction the cursor of the end seen first starts at
+        0, the other end's where its first syscall's bytes are found in the
+        last ALIGN_KEPT bytes the first end moved, or theirs in its own;
+        else a write follows what was read (the reads got bytes sent before
+        the trace began), and a read starts at 0 too.  A write is found
+        in the reads only as the last bytes read (its read printed first):
+        an earlier message of the same bytes is not it.  Both cursors at 0
+        made every later message lose its first bytes to the offset between
+        them (redis under strace -p on both ends: not one SET of 595 read
+        as one)."""
+        for stream in self.directions:
+            stream.unaligned = True
 
     def side_of(self, endpoint):
         """The side whose endpoint is ``endpoint``."""
@@ -186,6 +246,8 @@ class TcpConversation:
         HTTP server's sendfile bodies).  Its printed bytes fill in what the
         reads do not show, and go out at ``fill_unseen`` if no read comes."""
         stream = self.directions[sender]
+        if stream.unaligned:
+            align_mid_stream(stream, by_sender, payload[:length])
         packets = None
         if by_sender and stream.written > stream.claimed:
             # Not an urgent byte (MSG_OOB): the reader's reads leave it out.

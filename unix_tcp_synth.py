@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
-from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
+from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation, align_mid_stream,
+                      receive_time)
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
@@ -320,6 +321,8 @@ class UnixPacketizer:
         endpoints = (self.addressing.client(), self.addressing.server(path))
         flow = UnixFlow(TcpConversation(endpoints, budget=self.held_back), inodes, path,
                         mid_stream=not opening)
+        if not opening:
+            flow.conversation.first_seen_mid_stream()
         for known in inodes:
             if known is not None:
                 self.closed_flows.pop(known, None)
@@ -383,7 +386,10 @@ class UnixPacketizer:
         see ``strace_parser``, used in HTTP/2 flows) that no earlier syscall
         emitted."""
         conversation = flow.conversation
-        first_new = conversation.directions[sender].claimed
+        stream = conversation.directions[sender]
+        if stream.unaligned:
+            align_mid_stream(stream, by_sender, payload[:length])
+        first_new = stream.claimed
         skip = conversation.claim(sender, length, by_sender)
         if skip >= length:
             return []

@@ -183,3 +183,22 @@ def test_a_datagram_read_in_part_is_its_senders_copy(tmp_path):
         ("127.0.0.1", 43371, "127.0.0.1", 23010, b"mm-four-CCDDDD")]
     assert ("2 datagrams were read in part (msg_flags MSG_TRUNC: longer than the buffer)"
             in result.stderr.decode())
+
+
+def test_both_ends_seen_first_mid_stream_line_up(tmp_path):
+    """attached-echo.strace (strace 6.1, a helper's recording: ``strace -f
+    -p`` on a python3 process whose two threads are an echo server and its
+    client, the first 40 lines): each end's first syscall comes mid-stream,
+    the client's first read is of an echo the server wrote before the
+    attach.  Both streams are whole lines in order, each echo the message
+    before it, as in tcpdump's capture (of which they are substrings).  Both
+    cursors at 0 cut the first bytes of every message after the first."""
+    pcap = tmp_path / "echo.pcap"
+    support.convert(support.FIXTURES / "inet" / "attached-echo.strace", pcap)
+    streams = support.tcp_streams(pcap)
+    sent = streams[("127.0.0.1", 54984, "127.0.0.1", 22008)].split(b"\n")
+    echoed = streams[("127.0.0.1", 22008, "127.0.0.1", 54984)].split(b"\n")
+    assert sent[-1] == echoed[-1] == b""
+    assert [line.split()[1] for line in sent[:-1]] == [b"%d" % n for n in range(6854, 6858)]
+    assert echoed[0].startswith(b"echo:msg 6853 ")
+    assert [b"echo:" + line for line in sent[:-1]] == echoed[1:-1]

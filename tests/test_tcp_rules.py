@@ -11,6 +11,7 @@ from strace_parser_2_packet import InetPacketizer
 from tcp_flow import (FIN_HOLD_SECONDS, ISN_STEP, HeldBackBudget, TcpConversation,
                       initial_sequence)
 from tcp_utils import ETHERTYPE_IPV4, LinkHeaders
+import support
 from test_frames import CLIENT4, SERVER4, T0, event, run
 
 SERVER_SIDE = dict(local=SERVER4, remote=CLIENT4)
@@ -639,3 +640,49 @@ def test_a_read_of_the_shutdowns_fin_leaves_a_copys_close_held():
         (8, 'read(%(c)s, "", 100) = 0'),
         (8, "close(%(c)s) = 0")])
     assert ends(packets) == [(54200, "FA"), (18000, "FA")]
+
+
+def streams_of(packets):
+    """{source port: the bytes it sent, in packet order}."""
+    sent = {}
+    for _time, frame, _wire_length, _item, _outbound in packets:
+        segment = Ether(frame)[TCP]
+        sent[segment.sport] = sent.get(segment.sport, b"") + bytes(segment.payload)
+    return sent
+
+
+def moved(name, end, payload):
+    """A write or read of ``payload`` on the ``ENDS`` socket ``end``, as strace prints it."""
+    count = len(payload) if name == "write" else 65536
+    return '%s(%%(%s)s, %s, %d) = %d' % (name, end, support.xx_string(payload), count,
+                                          len(payload))
+
+
+@pytest.mark.parametrize("calls,client_sent,server_sent", [
+    # The server's first read is of a request sent before the trace began;
+    # the client's next one follows it (redis under strace -p on both ends).
+    ([(7, moved("read", "s", b"*1 PING")), (7, moved("write", "s", b"+PONG")),
+      (8, moved("read", "c", b"+PONG")), (8, moved("write", "c", b"*2 GET a")),
+      (7, moved("read", "s", b"*2 GET a")), (7, moved("write", "s", b"$1 x")),
+      (8, moved("read", "c", b"$1 x"))], b"*1 PING*2 GET a", b"+PONG$1 x"),
+    # The client wrote before the server's trace began, which then reads
+    # the client's second request; the server's close is a FIN, not a reset
+    # for bytes left unread.
+    ([(8, moved("write", "c", b"PING")), (7, moved("write", "s", b"+PONG")),
+      (8, moved("read", "c", b"+PONG")), (8, moved("write", "c", b"QUIT")),
+      (7, moved("read", "s", b"QUIT")), (7, moved("write", "s", b"+OK")),
+      (7, "close(%(s)s) = 0"), (8, moved("read", "c", b"+OK")), (8, "close(%(c)s) = 0")],
+     b"PINGQUIT", b"+PONG+OK"),
+    # A read printed before the write that brought its bytes.
+    ([(8, moved("read", "c", b"hello")), (7, moved("write", "s", b"hello")),
+      (7, moved("write", "s", b"world")), (8, moved("read", "c", b"world"))], None, b"helloworld"),
+], ids=["reads-first", "writes-first", "read-printed-first"])
+def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes(calls, client_sent, server_sent):
+    """A connection whose trace begins mid-stream (strace -p) on both ends:
+    each end's first syscall is placed where its bytes are in the stream,
+    not at 0 for both (which cut the first bytes of every later message
+    and made the server's clean close a reset)."""
+    packets, _packetizer = converted(calls)
+    sent = streams_of(packets)
+    assert (sent.get(54200), sent[18000]) == (client_sent, server_sent)
+    assert not any("R" in flags for _port, flags in ends(packets))

@@ -375,6 +375,31 @@ def test_a_write_after_unprinted_bytes_waits_for_the_readers_reads():
     assert flow.cut == [0, 0]
 
 
+def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes():
+    """As over TCP (see test_tcp_rules): a flow both of whose ends the trace
+    shows from mid-stream on (strace -p), the server's first read of a
+    request sent before the trace began: the client's next request follows
+    it whole (both cursors at 0 cut its first 14 bytes)."""
+    server = '7 1795659692.%06d %s(7<UNIX-STREAM:[5002->5001,"\\x2f\\x73"]>, %s <0.000010>'
+    client = '8 1795659692.%06d %s(3<UNIX-STREAM:[5001->5002]>, %s <0.000010>'
+    lines = [
+        server % (1, "read", '%s, 100) = 14' % support.xx_string(b"*1 PING $4 xyz")),
+        server % (2, "write", '%s, 7) = 7' % support.xx_string(b"+PONG\r\n")),
+        client % (3, "read", '%s, 100) = 7' % support.xx_string(b"+PONG\r\n")),
+        client % (4, "write", '%s, 19) = 19' % support.xx_string(b"*2 GET a-longer-key")),
+        server % (5, "read", '%s, 100) = 19' % support.xx_string(b"*2 GET a-longer-key")),
+    ]
+    parser, unix = StraceParser(), UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)] + unix.flush()
+    sent = {}
+    for _time, frame, *_rest in packets:
+        segment = Ether(frame)[TCP]
+        sent[segment.sport] = sent.get(segment.sport, b"") + bytes(segment.payload)
+    assert sent == {FIRST_CLIENT_PORT: b"*1 PING $4 xyz*2 GET a-longer-key",
+                    SERVER_PORT: b"+PONG\r\n"}
+
+
 def test_a_datagram_read_in_part_is_written_once():
     """A SOCK_SEQPACKET message of 300 bytes read by recv(fd, buf, 100),
     then one of 5 read whole: two datagrams, each from its send (the
