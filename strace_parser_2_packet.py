@@ -249,7 +249,10 @@ class InetPacketizer:
         # that connection's first: not a dup of another fd's connect.
         connect = (self._take_connect(event["pid"], event["fd"], remote,
                                       conversation is None
-                                      and key not in self.closed_conversations)
+                                      and key not in self.closed_conversations,
+                                      conversation is None
+                                      or conversation.side_of(local)
+                                      not in conversation.traced_sides)
                    if self.pending_connects else None)
         if (connect is not None and name in ("close", "shutdown") and conversation is None
                 and connect["error"] == "EINPROGRESS" and not connect.get("answered")):
@@ -465,7 +468,7 @@ class InetPacketizer:
         connect = self._pending_connect_of(event)
         if connect is None:
             return None
-        return self._take_connect(connect["pid"], connect["fd"], connect["remote"], False)
+        return self._take_connect(connect["pid"], connect["fd"], connect["remote"], False, True)
 
     def _tcp_endpoints(self, event):
         """(local, remote) of a TCP event as the trace shows them, or None
@@ -534,12 +537,15 @@ class InetPacketizer:
         first["syn_taken"] = True
         return first["time"], first
 
-    def _take_connect(self, pid, fd, remote, first_seen):
-        """The pending connect of ``fd`` to ``remote``: that pid's, else the
-        oldest of another thread's.  For the ``first_seen`` syscall of a
-        connection, else that pid's connect on another fd to ``remote``:
-        the connection's fd is a dup (bash's /dev/tcp redirections, git's
-        connect then dup).  None if there is none."""
+    def _take_connect(self, pid, fd, remote, first_seen, side_first_seen):
+        """The pending connect of ``fd`` to ``remote``: that pid's, else,
+        for the ``side_first_seen`` syscall of its end, the oldest of
+        another thread's (Go connects on one thread and writes on another;
+        later, another process's connect on the same fd number is its own:
+        nginx workers connecting upstream at once).  For the ``first_seen``
+        syscall of a connection, else that pid's connect on another fd to
+        ``remote``: the connection's fd is a dup (bash's /dev/tcp
+        redirections, git's connect then dup).  None if there is none."""
         pending_key = (fd, remote)
         connects = self.pending_connects.get(pending_key)
         if connects is None:
@@ -552,7 +558,9 @@ class InetPacketizer:
                 return None
             connects = self.pending_connects[pending_key]
         index = next((index for index, connect in enumerate(connects)
-                      if connect["pid"] == pid), 0)
+                      if connect["pid"] == pid), 0 if side_first_seen else None)
+        if index is None:
+            return None
         connect = connects.pop(index)
         if not connects:
             del self.pending_connects[pending_key]

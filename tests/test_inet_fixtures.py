@@ -202,3 +202,23 @@ def test_both_ends_seen_first_mid_stream_line_up(tmp_path):
     assert [line.split()[1] for line in sent[:-1]] == [b"%d" % n for n in range(6854, 6858)]
     assert echoed[0].startswith(b"echo:msg 6853 ")
     assert [b"echo:" + line for line in sent[:-1]] == echoed[1:-1]
+
+
+def test_processes_connecting_on_the_same_fd_number_keep_their_connects(tmp_path):
+    """two-processes-connect.strace (strace 6.1, a helper's python3 forked
+    children, socket lines only): two processes connect to one server on
+    fd 3 each, non-blocking, before either sends.  The first one's close
+    took the second's pending connect (as if another thread of its own had
+    made it): the second connection had no handshake.  Each now opens from
+    its own port at its own connect, as tcpdump saw (2 SYNs, 2 streams)."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "two.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "two-processes-connect.strace", pcap)
+    assert [key[1] for _index, segment, key, _declared in support.tcp_segments(pcap)
+            if segment.flags == "S"] == [41790, 46856]
+    assert support.tcp_streams(pcap) == {
+        ("127.0.0.1", 41790, "127.0.0.1", 24900): b"hello from A",
+        ("127.0.0.1", 46856, "127.0.0.1", 24900): b"hello from B"}
+    assert [packet[TCP].sport for packet in support.read_packets(pcap)
+            if packet[TCP].flags == "SA"] == [24900, 24900]
+    assert "open before their first line" not in result.stderr.decode()
