@@ -59,12 +59,13 @@ peer_path      str | None      UNIX datagrams: the ``sun_path`` of
                                sendto/recvfrom/sendmsg/recvmsg's sockaddr
 error          str | None      ``EINPROGRESS`` for a non-blocking connect (or
                                TCP Fast Open send: direction None);
-                               ``ECONNRESET`` for a TCP read or write that met
-                               the peer's RST (direction None, no bytes);
+                               ``ECONNRESET`` for a TCP read, write or
+                               getsockopt(SO_ERROR) that met or tells the
+                               peer's RST (direction None, no bytes);
                                ``ECONNREFUSED`` for a TCP connect refused, or
                                a TCP read, write or getsockopt(SO_ERROR) that
-                               tells a non-blocking connect's refusal (the only
-                               getsockopt giving an event; direction None);
+                               tells a non-blocking connect's refusal
+                               (direction None);
                                ``ETIMEDOUT`` for a TCP connect or
                                getsockopt(SO_ERROR) telling it timed out;
                                None for a getsockopt(SO_ERROR) telling a
@@ -152,7 +153,10 @@ SO_ERROR_MARK = "SO_ERROR, [E"
 SO_ERROR_ANY = "SO_ERROR, ["
 SO_ERROR_ANSWERED = "SO_ERROR, [0]"
 CONNECT_FAILURES = ("ECONNREFUSED", "ETIMEDOUT")
-SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]" % "|".join(CONNECT_FAILURES))
+# Or, on a connection, the peer's RST (nginx asks after a sendfile the
+# client reset).
+SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]"
+                              % "|".join(CONNECT_FAILURES + ("ECONNRESET",)))
 CONNECTING_KEPT = 4096
 # What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
 RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")

@@ -13,6 +13,9 @@ and TCP (see its test).
 
 udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
 
+attached-echo.strace, two-processes-connect.strace, so-error-reset.strace:
+see their tests.
+
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
 getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
@@ -222,3 +225,17 @@ def test_processes_connecting_on_the_same_fd_number_keep_their_connects(tmp_path
     assert [packet[TCP].sport for packet in support.read_packets(pcap)
             if packet[TCP].flags == "SA"] == [24900, 24900]
     assert "open before their first line" not in result.stderr.decode()
+
+
+def test_so_error_telling_a_reset_is_the_peers_rst(tmp_path):
+    """so-error-reset.strace (strace 6.1, a helper's nginx sending a 20 MB
+    file with sendfile to a client that resets; the connection's lines):
+    nginx learns of the reset only from getsockopt(SO_ERROR) = [ECONNRESET],
+    then closes.  tcpdump shows the client's RST and no FIN from nginx; the
+    close made a FIN and the reset was not shown."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "reset.pcap"
+    support.convert(support.FIXTURES / "inet" / "so-error-reset.strace", pcap)
+    ends = [(packet[TCP].sport, str(packet[TCP].flags)) for packet in support.read_packets(pcap)
+            if packet[TCP].flags.F or packet[TCP].flags.R]
+    assert ends == [(44188, "RA")]
