@@ -872,22 +872,23 @@ class StraceParser:
                     return None
                 if name.startswith("recv"):
                     flags = line[end:equals]
-                    if ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
-                            or "MSG_TRUNC" in flags and protocol.startswith("TCP")):
+                    if "MSG_" in flags and ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags or
+                                            "MSG_TRUNC" in flags and protocol.startswith("TCP")):
                         return None  # peeked, not data, or TCP's dropped unread: the general way tells
                 elif name[0] == "s" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
                 payload = decode_string(line[after + 1:end])
                 name_at, name_end = line.find("{", end, equals), equals
             elif name in MESSAGES_SYSCALLS:
-                if "MSG_ERRQUEUE" in line[line.rfind("]", 0, equals):equals]:
+                if name[0] == "r" and "MSG_ERRQUEUE" in line[line.rfind("]", 0, equals):equals]:
                     return None  # not data: the general way tells
                 payload, name_at, name_end = b"", -1, equals  # see _common_messages
             else:
                 if name == "recvmsg":
-                    flags = line[line.rfind("}", 0, equals):equals]
-                    if ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
-                            or "MSG_TRUNC" in line[line.rfind("msg_flags=", 0, equals):equals]):
+                    # msg_flags, the last field, and the call's flags after it.
+                    flags = line[line.rfind("msg_flags=", 0, equals):equals]
+                    if "MSG_" in flags and ("MSG_PEEK" in flags or "MSG_ERRQUEUE" in flags
+                                            or "MSG_TRUNC" in flags):
                         # Peeked, not data, a datagram read in part or TCP's
                         # dropped unread: the general way tells.
                         return None
