@@ -12,7 +12,7 @@ from scapy.layers.l2 import Ether
 
 import support
 from http2_tools import (DATA, HEADERS, MAX_HELD, PREFACE, SETTINGS, FrameAligner, frame,
-                         iter_frames, plausible_frame)
+                         iter_frames, plausible_frame, seed_frames)
 from strace_parser import SEND_PENDING, StraceParser
 from unix_tcp_synth import CLIENT_PORTS, FIRST_CLIENT_PORT, SERVER_PORT, UnixPacketizer
 
@@ -283,6 +283,30 @@ def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
         ((settings + big)[9:4000], 4000 - 9), (headers, len(headers))]
     assert data[3][0] - data[2][0] == len(big)  # the gap: 20009 - 3991 bytes never printed
     assert len(packets) == 3 + 4  # the handshake, then no empty segment
+
+
+def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
+    """--seed-http2, a client traced from mid-stream on (strace -p) whose
+    first read begins inside a DATA frame: the rest of that frame is left
+    out (its sequence numbers before the first segment), and the server's
+    first segment after the seeded SETTINGS begins on a frame header.
+    Sent first, its bytes read as a frame header (a helper's gRPC attach:
+    a length of 4.7 MB, 2 of 3202 packets of that direction decoded)."""
+    rest = b"\xff" * 1500  # of a DATA frame begun before the trace
+    frames = frame(DATA, 0, 3, b"d" * 100) + frame(HEADERS, 4, 5, b"h" * 20)
+    line = ('7 1795659692.000100 recvfrom(3<UNIX-STREAM:[100->101]>, %s, 65536, 0, NULL, '
+            'NULL) = %d <0.000010>' % (support.xx_string(rest + frames), len(rest + frames)))
+    unix = UnixPacketizer(seed_http2=True)
+    packets = [packet for event in StraceParser().parse(line) for packet in unix.packets(event)]
+    packets += unix.flush()
+    served = [(int.from_bytes(data[42:46], "big"), data[58:]) for _t, data, *_ in packets
+              if Ether(data)[TCP].sport == SERVER_PORT and len(data) > 58]
+    (seed_seq, seed), (seq, first) = served[:2]
+    assert seed == seed_frames()[1] and first.startswith(frames)
+    assert seq - seed_seq == len(seed)
+    assert rest[:8] not in b"".join(data for _seq, data in served)
+    [flow] = unix.listed_flows
+    assert "(and 1500 of a frame begun before the trace left out)" in flow.describe()
 
 
 @pytest.mark.parametrize("reader_traced", [False, True])
