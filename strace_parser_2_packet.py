@@ -223,9 +223,14 @@ class InetPacketizer:
         if (name == "close" and self.pending_connects and event["remote"] is None
                 and event["local"] is None):
             return self._closed_unconnected(event)
-        if name == "connect" or (event["local"] is None and event["remote"] is not None
-                                 and (event["direction"] == "out"
-                                      or event["error"] == "EINPROGRESS")):
+        # A second connect() = 0 on a socket whose first was in progress
+        # (redis-cli, curl) shows its ports: a syscall on the connection,
+        # which may carry nothing else before the process exits.
+        connected = (name == "connect" and event["error"] is None and event["local"] is not None
+                     and self.pending_connects and self._pending_connect_of(event) is not None)
+        if not connected and (name == "connect" or (
+                event["local"] is None and event["remote"] is not None
+                and (event["direction"] == "out" or event["error"] == "EINPROGRESS"))):
             # A TCP Fast Open send connects as it sends: its bytes wait
             # with it for a syscall that shows the socket's port.
             if event["remote"] is not None:

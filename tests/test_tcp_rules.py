@@ -686,3 +686,18 @@ def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes(calls, client_se
     sent = streams_of(packets)
     assert (sent.get(54200), sent[18000]) == (client_sent, server_sent)
     assert not any("R" in flags for _port, flags in ends(packets))
+
+
+def test_a_second_connect_showing_the_ports_opens_the_connection():
+    """redis-cli's non-blocking connect, then connect() again = 0: the
+    second shows the 4-tuple, and the program may exit with nothing else
+    on the socket (a helper's sweep: 0 packets, tcpdump a whole
+    connection).  The handshake, from the port it shows, at the first's time."""
+    packets, packetizer = converted([
+        (8, 'connect(20<TCP:[84788]>, {sa_family=AF_INET, sin_port=htons(18000), sin_addr='
+            'inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation now in progress)'),
+        (8, 'connect(%(c)s, {sa_family=AF_INET, sin_port=htons(18000), sin_addr='
+            'inet_addr("127.0.0.1")}, 16) = 0')])
+    assert [(port, flags, time) for port, flags, _length, time, _pid in summary(packets)] == [
+        (54200, "S", T0), (18000, "SA", T0 + 0.00001), (54200, "A", T0 + 0.00001)]
+    assert (packetizer.connections, packetizer.seen_open) == (1, 0)
