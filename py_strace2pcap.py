@@ -368,7 +368,8 @@ class PacketStage:
         # a PostgreSQL backend attached to (sendto/recvfrom, epoll_wait,
         # pread64: 53 lines for 260 socket events), has its other syscalls
         # in the trace: trace=network shows few or none.
-        other_lines = parser.skipped["not a socket syscall"] + parser.skipped["not a socket"]
+        other_lines = (parser.skipped["not a socket syscall"] + parser.skipped["not a socket"]
+                       - parser.network_lines)
         if (self.tcp_calls & NETWORK_DATA_CALLS and not self.tcp_calls & FILE_LIKE_CALLS
                 and 10 * other_lines < socket_events):
             report.append("  no read(), write() or close() on a TCP socket: recorded with -e "

@@ -158,6 +158,9 @@ CONNECT_FAILURES = ("ECONNREFUSED", "ETIMEDOUT")
 SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]"
                               % "|".join(CONNECT_FAILURES + ("ECONNRESET",)))
 CONNECTING_KEPT = 4096
+# Calls of strace's %network class that give no event: their lines are in
+# a trace recorded with -e trace=%network (see ``network_lines``).
+NETWORK_CLASS_OTHERS = frozenset({"listen", "getsockname", "getpeername", "getsockopt"})
 # What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
 RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
@@ -366,6 +369,8 @@ class StraceParser:
         # recvmsg/recvmmsg's msg_flags MSG_TRUNC: read in part, its length unknown.
         self.datagrams_read_in_part = 0
         self.process_lines = 0  # execve/clone/fork lines read for process names
+        # Lines skipped as "not a socket syscall" that -e trace=%network prints too.
+        self.network_lines = 0
         self.unseen_payloads = 0
         self.unseen_bytes = 0
         self.discarded_reads = 0  # TCP recv(MSG_TRUNC): bytes dropped unread
@@ -580,11 +585,14 @@ class StraceParser:
             # instructions: -7.5%).
             if name in syscalls or not name.isidentifier():
                 opening = _socket_annotation(block, at, line_end)
+            elif name in NETWORK_CLASS_OTHERS:
+                self.network_lines += 1
             at = find(":", line_end)  # the line's other annotations add nothing
             if opening < 0:
                 continue
             if name == "getsockopt" and (find(so_error, opening, line_end) < 0
                                          and not block.endswith(UNFINISHED, start, line_end)):
+                self.network_lines += 1
                 continue
             if name == "connect" and (find("EINPROGRESS", opening, line_end) >= 0
                                       or block.endswith(UNFINISHED, start, line_end)):
@@ -678,8 +686,10 @@ class StraceParser:
         events = self._common_data_line(line)
         if events is not None:
             return events
-        if self.rejects_unannotated and self._other_call(line):
+        other = self.rejects_unannotated and self._other_call(line)
+        if other:
             self.skipped["not a socket syscall"] += 1
+            self.network_lines += other in NETWORK_CLASS_OTHERS
             return []
         head = LINE_HEAD.match(line)
         if head is None and line.startswith(" "):
@@ -693,6 +703,7 @@ class StraceParser:
         if name not in self.syscalls or (name == "getsockopt" and SO_ERROR_ANY not in line
                                          and not head.group("resumed")
                                          and not line.endswith(UNFINISHED)):
+            self.network_lines += name in NETWORK_CLASS_OTHERS
             return self.skip("not a socket syscall", line)
         pid = int(head.group("pid") or head.group("bracket_pid") or 0)
         if head.group("resumed"):
@@ -728,17 +739,21 @@ class StraceParser:
         return self._complete(pid, start_time, name, line, head)
 
     def _other_call(self, line):
-        """True if ``line`` is plainly a call no event comes from: the name
-        after its time column, before its first "(" (none in a string),
-        is not one of ``syscalls``.  epoll_ctl and poll lines show their
-        sockets' annotations, and are most of the lines of an event loop's
-        trace: told without LINE_HEAD (40 000 lines of redis-benchmark,
-        69% epoll_ctl: the parse side's instructions -6.8%)."""
+        """The name of the call of ``line`` if it is plainly one no event
+        comes from: the name after its time column, before its first "("
+        (none in a string), is not one of ``syscalls``; else None.
+        epoll_ctl and poll lines show their sockets' annotations, and are
+        most of the lines of an event loop's trace: told without LINE_HEAD
+        (40 000 lines of redis-benchmark, 69% epoll_ctl: the parse side's
+        instructions -6.8%)."""
         paren = line.find("(")
         space = line.rfind(" ", 0, paren)
-        return (paren > 0 and space > 0 and line[space - 1].isdigit()
-                and line[space + 1:paren] not in self.syscalls
-                and line[space + 1:paren].isidentifier() and line.find('"', 0, paren) < 0)
+        if paren > 0 and space > 0 and line[space - 1].isdigit():
+            name = line[space + 1:paren]
+            if (name not in self.syscalls and name.isidentifier()
+                    and line.find('"', 0, paren) < 0):
+                return name
+        return None
 
     def _skip_headless(self, line):
         """Count a line that is no syscall (exit, signal, -k, -e read=

@@ -442,6 +442,27 @@ def test_a_trace_recorded_with_trace_network_is_asked_about(tmp_path):
     assert all(question not in summary for summary in summaries[1:])
 
 
+def test_a_server_traced_with_trace_network_is_asked_about_too(tmp_path):
+    """Its listen(), getsockname() and getsockopt() lines are %network
+    calls, printed under -e trace=%network: not the other syscalls that
+    tell a whole trace (nginx: 4 listen lines for 23 socket events, no
+    question, its response headers and a 404 missing)."""
+    listening = "6784 1795763626.%06d listen(%d<TCP:[127.0.0.1:21081]>, 511) = 0 <0.000019>"
+    socket = "7 1795763627.%06d %s(8<TCP:[127.0.0.1:21081->127.0.0.1:40000]>, %s <0.000010>"
+    lines = [listening % (micros, fd) for micros, fd in ((1, 4), (2, 5), (3, 4), (4, 5))] + [
+        "6784 1795763626.000005 getsockname(4<TCP:[127.0.0.1:21081]>, {sa_family=AF_INET, "
+        'sin_port=htons(21081), sin_addr=inet_addr("127.0.0.1")}, [16]) = 0 <0.000010>',
+        "6784 1795763626.000006 getsockopt(4<TCP:[127.0.0.1:21081]>, SOL_SOCKET, SO_RCVBUF, "
+        "[131072], [4]) = 0 <0.000010>"]
+    lines += [socket % (micros, "recvfrom", '"\\x47\\x45\\x54", 1024, 0, NULL, NULL) = 3')
+              for micros in range(10, 16)]
+    for repeats in (1, 1000):  # 1000: blocks the sieve reads after the first
+        trace = tmp_path / "network.strace"
+        trace.write_text("\n".join(lines * repeats) + "\n")
+        summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+        assert "recorded with -e trace=network?" in summary
+
+
 def test_data_on_raw_and_ping_sockets_is_counted_by_kind(tmp_path):
     """ping sends and reads ICMP through a RAW socket (a PING one when
     unprivileged): not converted, and the summary says so instead of
