@@ -13,8 +13,8 @@ and TCP (see its test).
 
 udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
 
-attached-echo.strace, two-processes-connect.strace, so-error-reset.strace:
-see their tests.
+attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
+grpc-attached.strace: see their tests.
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -239,3 +239,23 @@ def test_so_error_telling_a_reset_is_the_peers_rst(tmp_path):
     ends = [(packet[TCP].sport, str(packet[TCP].flags)) for packet in support.read_packets(pcap)
             if packet[TCP].flags.F or packet[TCP].flags.R]
     assert ends == [(44188, "RA")]
+
+
+def test_grpc_over_tcp_seen_mid_stream_decodes_with_the_readmes_fake_headers(tmp_path):
+    """grpc-attached.strace (strace 6.1, a helper's grpcio server on port
+    22003 attached with -p for 3 s, its connection's lines): the calls'
+    HEADERS went before the attach, so Wireshark decodes their HTTP/2 but
+    no gRPC; with the README's HTTP/2 fake headers (Seeding), all 58
+    messages tcpdump's capture shows in that window."""
+    support.require("tshark")
+    pcap = tmp_path / "grpc.pcap"
+    support.convert(support.FIXTURES / "inet" / "grpc-attached.strace", pcap)
+    fake = ['uat:http2_fake_headers:"22003","0","%s","%s","%s","TRUE"' % header
+            for header in [("IN", "content-type", "application/grpc"),
+                           ("IN", ":path", "/test.Echo/Say"),
+                           ("OUT", "content-type", "application/grpc"),
+                           ("OUT", ":path", "/test.Echo/Say")]]
+    decoding = ["-r", str(pcap), "-d", "tcp.port==22003,http2", "-Y", "grpc"]
+    assert support.tshark(*decoding).splitlines() == []
+    options = [argument for option in fake for argument in ("-o", option)]
+    assert len(support.tshark(*decoding, *options).splitlines()) == 58
