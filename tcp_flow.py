@@ -57,39 +57,6 @@ def split_segment(payload, length):
         yield payload[offset:offset + size], size
 
 
-def align_mid_stream(stream, by_sender, printed):
-    """Place the cursor of the end (the sender's if ``by_sender``) of a
-    syscall of a mid-stream direction that printed ``printed``, before
-    that syscall moves it (see ``TcpConversation.first_seen_mid_stream``)."""
-    if stream.first_end is None or stream.first_end == by_sender:
-        stream.first_end = by_sender
-        at = stream.written if by_sender else stream.read
-        if stream.kept and stream.kept_at + len(stream.kept) == at:
-            printed = stream.kept + printed  # the stream's last bytes, unbroken
-            at = stream.kept_at
-        stream.kept = printed[-ALIGN_KEPT:]
-        stream.kept_at = at + len(printed) - len(stream.kept)
-        return
-    kept = stream.kept
-    found = kept.rfind(printed[:ALIGN_PROBE]) if printed and kept else -1
-    if by_sender and found + len(printed) < len(kept):
-        found = -1  # a write read already is the last thing read
-    if found >= 0:
-        start = stream.kept_at + found
-    else:
-        found = printed.find(kept[:ALIGN_PROBE]) if kept else -1
-        if found >= 0:
-            start = stream.kept_at - found
-        else:
-            start = stream.read if by_sender else 0
-    if by_sender:
-        stream.written = start
-    else:
-        stream.read = start
-    stream.unaligned = False
-    stream.kept = b""
-
-
 @dataclass
 class StreamDirection:
     """The bytes of one direction of a conversation."""
@@ -114,6 +81,39 @@ class StreamDirection:
     def next_seq(self):
         """The sequence number of the next byte (SYN and FIN count one each)."""
         return self.isn + self.syn_sent + self.emitted + self.fin_sent
+
+    def align(self, by_sender, printed):
+        """Place the cursor of the end (the sender's if ``by_sender``) of a
+        syscall that printed ``printed``, before that syscall moves it, in a
+        direction first seen mid-stream (see
+        ``TcpConversation.first_seen_mid_stream``)."""
+        if self.first_end is None or self.first_end == by_sender:
+            self.first_end = by_sender
+            at = self.written if by_sender else self.read
+            if self.kept and self.kept_at + len(self.kept) == at:
+                printed = self.kept + printed  # the stream's last bytes, unbroken
+                at = self.kept_at
+            self.kept = printed[-ALIGN_KEPT:]
+            self.kept_at = at + len(printed) - len(self.kept)
+            return
+        kept = self.kept
+        found = kept.rfind(printed[:ALIGN_PROBE]) if printed and kept else -1
+        if by_sender and found + len(printed) < len(kept):
+            found = -1  # a write read already is the last thing read
+        if found >= 0:
+            start = self.kept_at + found
+        else:
+            found = printed.find(kept[:ALIGN_PROBE]) if kept else -1
+            if found >= 0:
+                start = self.kept_at - found
+            else:
+                start = self.read if by_sender else 0
+        if by_sender:
+            self.written = start
+        else:
+            self.read = start
+        self.unaligned = False
+        self.kept = b""
 
 
 class TcpConversation:
@@ -247,7 +247,7 @@ class TcpConversation:
         reads do not show, and go out at ``fill_unseen`` if no read comes."""
         stream = self.directions[sender]
         if stream.unaligned:
-            align_mid_stream(stream, by_sender, payload[:length])
+            stream.align(by_sender, payload[:length])
         packets = None
         if by_sender and stream.written > stream.claimed:
             # Not an urgent byte (MSG_OOB): the reader's reads leave it out.

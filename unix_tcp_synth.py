@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
-from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation, align_mid_stream,
-                      receive_time)
+from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
@@ -396,7 +395,7 @@ class UnixPacketizer:
         conversation = flow.conversation
         stream = conversation.directions[sender]
         if stream.unaligned:
-            align_mid_stream(stream, by_sender, payload[:length])
+            stream.align(by_sender, payload[:length])
         first_new = stream.claimed
         skip = conversation.claim(sender, length, by_sender)
         if skip >= length:
