@@ -198,6 +198,8 @@ EXAMPLES_KEPT = 5
 # -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
 # -e read=/write=SET the data in hex after the syscall: " | 00000  47 45 ...".
 STACK_FRAME = "stack frame line (-k)"
+# A call strace let go of mid-way (strace -p stopped with Ctrl-C, timeout).
+DETACHED = "calls cut by strace's detach (<detached ...>): what they moved is not shown"
 DATA_DUMP = "hex dump line (-e read=, -e write=)"
 # A read of a socket's error queue returns what the kernel queued about the
 # socket's own sends (an ICMP error, a transmit timestamp with the packet
@@ -722,7 +724,9 @@ class StraceParser:
             start_time = self._start_time(head)
             if line.endswith("<unfinished ...>"):
                 return self._hold_first_half(pid, name, start_time, line)
-            if line.endswith(("<detached ...>", "= ?")):
+            if line.endswith("<detached ...>"):
+                return self.skip(DETACHED, line)
+            if line.endswith("= ?"):
                 return self.skip("interrupted call", line)
         if name in SETUP_SYSCALLS:
             try:

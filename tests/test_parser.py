@@ -154,6 +154,17 @@ def test_signal_exit_and_orphan_lines_are_counted_by_reason():
     assert parser.line_number == 5  # the lines read, for the summary (was 4: the unfinished one's)
 
 
+def test_a_call_cut_by_stracess_detach_is_told_apart():
+    """strace -p stopped mid-call (a helper's 2 MB sendto): the summary
+    said "interrupted call", as for a signal's."""
+    parser = StraceParser()
+    assert parser.parse(
+        '7834  1795763092.053343 sendto(4<TCP:[127.0.0.1:22004->127.0.0.1:42016]>, '
+        '"\\x30\\x30"..., 2000000, 0, NULL, 0 <detached ...>') == []
+    assert parser.skipped == {
+        "calls cut by strace's detach (<detached ...>): what they moved is not shown": 1}
+
+
 def test_resumed_half_of_a_file_call_under_yy_is_an_ordinary_skip():
     """Under -yy a socket call's first half shows its socket: the resumed
     half of one that did not (a file write) is no lost socket data."""
