@@ -148,6 +148,7 @@ class UnixPacketizer:
         self.held_fins = HeldFins(self._fin)
         self.last_users = LastUsers()
         self.flow_count = 0
+        self.flows_seen_open = 0  # first seen mid-stream: no handshake
         self.http2_flows = 0
         self.listed_flows = []
         self.socket_paths = OrderedDict()     # datagram inode -> its bound path
@@ -216,6 +217,10 @@ class UnixPacketizer:
             # Wireshark's HTTP/2 heuristics do not claim these flows.
             lines.append("  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==%d,http2 "
                          "(Decode As... HTTP2)" % SERVER_PORT)
+        if self.flows_seen_open:
+            lines.append("  unix: %d stream connections were open before their first line "
+                         "(no connect() or accept(): strace -p, or -e trace= without them): "
+                         "no handshake" % self.flows_seen_open)
         if self.datagram_duplicates:
             lines.append("  unix: %d datagrams seen by both ends written once"
                          % self.datagram_duplicates)
@@ -330,6 +335,7 @@ class UnixPacketizer:
                         mid_stream=not opening)
         if not opening:
             flow.conversation.first_seen_mid_stream()
+            self.flows_seen_open += 1
         for known in inodes:
             if known is not None:
                 self.closed_flows.pop(known, None)

@@ -403,7 +403,8 @@ def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes():
     """As over TCP (see test_tcp_rules): a flow both of whose ends the trace
     shows from mid-stream on (strace -p), the server's first read of a
     request sent before the trace began: the client's next request follows
-    it whole (both cursors at 0 cut its first 14 bytes)."""
+    it whole (both cursors at 0 cut its first 14 bytes).  The summary says
+    the flow was first seen mid-stream, as for TCP (it did not)."""
     server = '7 1795659692.%06d %s(7<UNIX-STREAM:[5002->5001,"\\x2f\\x73"]>, %s <0.000010>'
     client = '8 1795659692.%06d %s(3<UNIX-STREAM:[5001->5002]>, %s <0.000010>'
     lines = [
@@ -422,6 +423,8 @@ def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes():
         sent[segment.sport] = sent.get(segment.sport, b"") + bytes(segment.payload)
     assert sent == {FIRST_CLIENT_PORT: b"*1 PING $4 xyz*2 GET a-longer-key",
                     SERVER_PORT: b"+PONG\r\n"}
+    assert ("  unix: 1 stream connections were open before their first line (no connect() "
+            "or accept(): strace -p, or -e trace= without them): no handshake") in unix.summary()
 
 
 def test_a_datagram_read_in_part_is_written_once():
