@@ -335,6 +335,9 @@ EXIT_LINE = re.compile(r"""
     \+\+\+\ (?:exited\ with\ -?\d+ | killed\ by\ SIG\w+.*)\ \+\+\+$
 """, re.VERBOSE)
 SHUTDOWN_HOW = re.compile(r"SHUT_(?:RDWR|RD|WR)")
+# shutdown's last argument as -X raw prints it.
+SHUTDOWN_RAW = re.compile(r",\s*(?:0x)?([012])\s*\)?\s*$")
+SHUTDOWN_NAMES = ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")
 # The option that makes close() reset a TCP connection instead of ending it.
 ABORTIVE_LINGER = re.compile(r"SO_LINGER, \{l_onoff=[1-9]\d*, l_linger=0\}")
 ABORTIVE_CLOSE = "SO_LINGER 0"
@@ -1452,7 +1455,11 @@ class StraceParser:
             self._connecting.discard(event["fd"])
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
-            event["how"] = how.group(0) if how else None
+            if how is not None:
+                event["how"] = how.group(0)
+            else:
+                raw = SHUTDOWN_RAW.search(args)
+                event["how"] = SHUTDOWN_NAMES[int(raw.group(1))] if raw else None
         elif name == "setsockopt":
             if not (event["protocol"].startswith("TCP") and ABORTIVE_LINGER.search(args)):
                 return self.skip("socket setup", args)

@@ -402,3 +402,13 @@ def test_a_thread_ending_alone_is_told_from_its_process_ending():
     assert [(event["protocol"], event["pid"], event["alone"]) for event in events] == [
         ("exited", 25254, True), ("exited", 25213, False)]
     assert parser.line_number == len(lines)
+
+
+def test_shutdown_how_as_strace_x_raw_prints_it():
+    """strace -X raw prints shutdown's how as a number (0x1): it was taken
+    for SHUT_RDWR whatever it was (a helper's sweep: SHUT_WR's peer FIN
+    lost, SHUT_RD's FIN sent)."""
+    line = ('14205 1795763197.702434 shutdown(3<TCP:[127.0.0.1:59314->127.0.0.1:21007]>, %s) '
+            '= 0 <0.000037>')
+    hows = [StraceParser().parse(line % how)[0]["how"] for how in ("0x0", "1", "0x2", "SHUT_WR")]
+    assert hows == ["SHUT_RD", "SHUT_WR", "SHUT_RDWR", "SHUT_WR"]
