@@ -198,9 +198,9 @@ EXAMPLES_KEPT = 5
 # -k prints the stack of each syscall after it, a frame a line: " > /lib/...";
 # -e read=/write=SET the data in hex after the syscall: " | 00000  47 45 ...".
 STACK_FRAME = "stack frame line (-k)"
+DATA_DUMP = "hex dump line (-e read=, -e write=)"
 # A call strace let go of mid-way (strace -p stopped with Ctrl-C, timeout).
 DETACHED = "calls cut by strace's detach (<detached ...>): what they moved is not shown"
-DATA_DUMP = "hex dump line (-e read=, -e write=)"
 # A read of a socket's error queue returns what the kernel queued about the
 # socket's own sends (an ICMP error, a transmit timestamp with the packet
 # sent, a zerocopy completion: often 0 bytes), not data from its peer.
