@@ -30,7 +30,7 @@ the sender and receiver sockets (bound path -> 10.0.1.Y:50051, unbound
 socket -> 10.0.0.X), written once when both ends are traced.
 """
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
@@ -126,6 +126,30 @@ class UnixFlow:
             ", ".join(parts))
 
 
+HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ")
+# PostgreSQL's first message: protocol 3.0's startup, SSLRequest, GSSENCRequest.
+PGSQL_STARTS = (196608, 80877103, 80877104)
+MONGO_OPCODES = (2013, 2004)  # OP_MSG, OP_QUERY
+
+
+def dissector_of(data, from_client):
+    """The name of the Wireshark dissector whose protocol a unix stream's
+    first bytes ``data`` (the client's if ``from_client``) begin, or None:
+    no dissector owns the made-up port, and the summary tells which to ask
+    for (Docker's API is HTTP, /run/postgresql is pgsql, redis is resp)."""
+    if not from_client:
+        return "http" if data.startswith(b"HTTP/1.") else None
+    if data.startswith(HTTP_METHODS):
+        return "http"
+    if data[:1] == b"*" and data[1:2].isdigit():
+        return "resp"
+    if len(data) >= 8 and int.from_bytes(data[4:8], "big") in PGSQL_STARTS:
+        return "pgsql"
+    if len(data) >= 16 and int.from_bytes(data[12:16], "little") in MONGO_OPCODES:
+        return "mongo"
+    return None
+
+
 def lacking(packets):
     """The bytes ``packets`` declare but do not hold (strace did not print them)."""
     return sum(wire_length - len(frame) for _time, frame, wire_length, *_rest in packets)
@@ -150,6 +174,7 @@ class UnixPacketizer:
         self.flow_count = 0
         self.flows_seen_open = 0  # first seen mid-stream: no handshake
         self.http2_flows = 0
+        self.dissectors = Counter()  # Wireshark's name -> flows whose first bytes look so
         self.listed_flows = []
         self.socket_paths = OrderedDict()     # datagram inode -> its bound path
         self.datagram_peers = OrderedDict()   # datagram inode -> path given to connect()
@@ -217,6 +242,9 @@ class UnixPacketizer:
             # Wireshark's HTTP/2 heuristics do not claim these flows.
             lines.append("  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==%d,http2 "
                          "(Decode As... HTTP2)" % SERVER_PORT)
+        for dissector, flows in self.dissectors.most_common():
+            lines.append("  unix: %d flows begin as %s does: tshark -d tcp.port==%d,%s"
+                         % (flows, dissector, SERVER_PORT, dissector))
         if self.flows_seen_open:
             lines.append("  unix: %d stream connections were open before their first line "
                          "(no connect() or accept(): strace -p, or -e trace= without them): "
@@ -465,6 +493,10 @@ class UnixPacketizer:
         if flow.http2:
             self.http2_flows += 1
             flow.aligners = (FrameAligner(expect_preface=True), FrameAligner())
+        elif from_stream_start:
+            dissector = dissector_of(data, sender == CLIENT)
+            if dissector is not None:
+                self.dissectors[dissector] += 1
 
     def _aligned(self, flow, sender, chunks, time, links, traced_side, event):
         """Packets for the aligner's chunks, with seeds injected where due."""

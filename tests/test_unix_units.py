@@ -14,7 +14,8 @@ import support
 from http2_tools import (DATA, HEADERS, MAX_HELD, PREFACE, SETTINGS, FrameAligner, frame,
                          iter_frames, plausible_frame, seed_frames)
 from strace_parser import SEND_PENDING, StraceParser
-from unix_tcp_synth import CLIENT_PORTS, FIRST_CLIENT_PORT, SERVER_PORT, UnixPacketizer
+from unix_tcp_synth import (CLIENT_PORTS, FIRST_CLIENT_PORT, SERVER_PORT, UnixPacketizer,
+                            dissector_of)
 
 GRPC_CLIENT_TRACE = support.FIXTURES / "unix" / "grpc-client.strace"
 
@@ -463,3 +464,32 @@ def test_a_datagram_longer_than_udp_holds_is_marked_cut():
     [(_time, frame, wire_length, _event, _outbound)] = unix.packets(event)
     assert (len(frame) - 46, wire_length - 46) == (65507, 70000)  # Ethernet, 802.1Q, IPv4, UDP
     assert "  unix: 4493 datagram bytes beyond 65507 per datagram left out" in unix.summary()
+
+
+@pytest.mark.parametrize("first_bytes,from_client,dissector", [
+    (b"GET /v1.43/containers/json HTTP/1.1\r\nHost: docker\r\n", True, "http"),
+    (b"HTTP/1.1 200 OK\r\n", False, "http"),
+    (b"*1\r\n$4\r\nPING\r\n", True, "resp"),
+    ((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"), True, "pgsql"),  # SSLRequest
+    ((40).to_bytes(4, "big") + (196608).to_bytes(4, "big") + b"user\x00", True, "pgsql"),
+    (bytes(12) + (2013).to_bytes(4, "little") + bytes(5), True, "mongo"),
+    (b"+OK\r\n", False, None),
+    (b"\x00\x01 something else", True, None),
+])
+def test_a_flows_first_bytes_name_its_dissector(first_bytes, from_client, dissector):
+    """No dissector owns the made-up port: the summary names the one a
+    flow's first bytes begin as (a helper's PostgreSQL over a unix socket:
+    no word of -d ...,pgsql, which decodes it)."""
+    assert dissector_of(first_bytes, from_client) == dissector
+
+
+def test_the_summary_says_how_to_decode_the_flows():
+    lines = ['7 1795659692.000001 connect(3<UNIX-STREAM:[600]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
+             '7 1795659692.000002 write(3<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
+             % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
+    parser, unix = StraceParser(), UnixPacketizer()
+    for line in lines:
+        for event in parser.parse(line):
+            unix.packets(event)
+    assert "  unix: 1 flows begin as resp does: tshark -d tcp.port==50051,resp" in unix.summary()
