@@ -170,6 +170,14 @@ SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
 FD_IN_RESULT = {"accept", "accept4", "socketpair"}
 SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "vfork",
                   "dup", "dup2", "dup3", "fcntl", "fcntl64"}
+# dup2 and dup3 close their target fd first, if open (see _closed_by_dup),
+# whose argument follows the source's: an annotation ends at its "]>" (or
+# a file's ">"), which a path's hex escapes cannot hold.
+REPLACING_DUPS = {"dup2", "dup3"}
+DUP_ARGUMENT = r"(?P<%s>\d+)(?:<[^>]*:\[.*?\]>|<[^>]*>)?"
+DUP_FDS = re.compile(r"(?P<source>%s),\s*(?P<target>%s)\s*[,)]"
+                     % (DUP_ARGUMENT % "source_fd", DUP_ARGUMENT % "target_fd"))
+DIGITS = tuple("0123456789")
 DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Sockets of kinds not converted whose data syscalls are counted by kind
@@ -732,10 +740,15 @@ class StraceParser:
             if line.endswith("= ?"):
                 return self.skip("interrupted call", line)
         if name in SETUP_SYSCALLS:
+            # Closed first, before the socket table moves the copy there.
+            closed = (self._closed_by_dup(pid, start_time, name, line, head)
+                      if name in REPLACING_DUPS else [])
             try:
                 reason = self._note_setup(pid, name, line)
             except ValueError as error:
                 reason = "unparseable: %s" % error
+            if closed:
+                return closed
             if not (self.process_events and name in PROCESS_SYSCALLS):
                 return self.skip(reason, line)
         if name in PROCESS_SYSCALLS:
@@ -1101,6 +1114,29 @@ class StraceParser:
             self.sockets.cloned(pid, result, "CLONE_FILES" in args)
             return "not a socket syscall"
         return "socket setup"
+
+    def _closed_by_dup(self, pid, start_time, name, line, head):
+        """The events of a close() of the socket that the dup2/dup3 ``line``
+        put another file in place of: the kernel closes what the target fd
+        held first (the JDK closes a socket another thread reads so, with a
+        dead socketpair dup2'ed over it; the peer sees the FIN then).  []
+        if the call failed, the target was no socket the trace shows (a -yy
+        annotation, or without one the socket table) or the source itself."""
+        args_start = line.find(name + "(") + len(name) + 1
+        equals = line.rfind(" = ")
+        fds = DUP_FDS.match(line, args_start, max(equals, 0))
+        if (fds is None or not line.startswith(DIGITS, equals + 3)
+                or fds.group("target_fd") == fds.group("source_fd")):
+            return []
+        target = fds.group("target")
+        annotation = FD_ANNOTATION.fullmatch(target)
+        protocol = annotation.group("protocol") if annotation else None
+        if protocol not in SOCKET_PROTOCOLS and (
+                protocol not in (None, "socket")
+                or self.sockets.lookup(pid, int(fds.group("target_fd"))) is None):
+            return []
+        return self._complete(pid, start_time, "close", "%sclose(%s) = 0" % (
+            line[:args_start - len(name) - 1], target), head)
 
     def _complete(self, pid, start_time, name, line, head):
         """Turn a whole (joined) syscall line into events; ``head`` is the

@@ -14,7 +14,7 @@ and TCP (see its test).
 udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
 
 attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
-grpc-attached.strace: see their tests.
+grpc-attached.strace, java-async-close.strace: see their tests.
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -259,3 +259,21 @@ def test_grpc_over_tcp_seen_mid_stream_decodes_with_the_readmes_fake_headers(tmp
     assert support.tshark(*decoding).splitlines() == []
     options = [argument for option in fake for argument in ("-o", option)]
     assert len(support.tshark(*decoding, *options).splitlines()) == 58
+
+
+def test_a_java_async_close_by_dup2_is_the_sockets_fin(tmp_path):
+    """java-async-close.strace (strace 6.1, a helper's JDK 17 program, its
+    socket lines): one thread blocks reading a socket that another closes;
+    the JDK dup2s a dead socketpair over the socket's fd, which closes it:
+    tcpdump shows the client's FIN then, and the RST that answers the
+    server's later write.  The dup2 was taken for a copy: no FIN, no RST."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "async-close.pcap"
+    support.convert(support.FIXTURES / "inet" / "java-async-close.strace", pcap)
+    ends = [(packet[TCP].sport, str(packet[TCP].flags)) for packet in support.read_packets(pcap)
+            if packet[TCP].flags.F or packet[TCP].flags.R]
+    assert ends == [(43824, "FA"), (43824, "RA"), (43840, "FA"), (21050, "FA")]
+    streams = support.tcp_streams(pcap)
+    assert streams[("127.0.0.1", 21050, "127.0.0.1", 43824)] == (  # v4-mapped: IPv4
+        b"first message\nlate write to closed peer\n")
+

@@ -412,3 +412,51 @@ def test_shutdown_how_as_strace_x_raw_prints_it():
             '= 0 <0.000037>')
     hows = [StraceParser().parse(line % how)[0]["how"] for how in ("0x0", "1", "0x2", "SHUT_WR")]
     assert hows == ["SHUT_RD", "SHUT_WR", "SHUT_RDWR", "SHUT_WR"]
+
+
+DUP_SOURCE = "7<UNIX-STREAM:[1588861->1588862]>"
+DUP_TARGET = "5<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>"
+
+
+@pytest.mark.parametrize("call, closes", [
+    # The JDK's async close (recorded): the socket's fd gets a dead socketpair.
+    ("dup2(%s, %s) = 5<UNIX-STREAM:[1588861->1588862]>" % (DUP_SOURCE, DUP_TARGET), True),
+    ("dup3(%s, %s, O_CLOEXEC) = 5" % (DUP_SOURCE, DUP_TARGET), True),
+    ("dup2(3<\\x2f\\x64\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c>, %s) = 5" % DUP_TARGET, True),
+    # Onto a file, onto itself, failed, or the lowest free fd: nothing closed.
+    ("dup2(%s, 1<\\x2f\\x64\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c>) = 1" % DUP_TARGET, False),
+    ("dup2(%s, %s) = 5" % (DUP_TARGET, DUP_TARGET), False),
+    ("dup2(%s, %s) = -1 EBADF (Bad file descriptor)" % (DUP_SOURCE, DUP_TARGET), False),
+    ("dup(%s) = 9<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>" % DUP_TARGET,
+     False),
+])
+def test_dup2_over_a_socket_closes_it(call, closes):
+    """dup2/dup3 close what their target fd held: a socket there ends as
+    by close() (the JDK's async close sends its FIN so), a close event of
+    that fd with its annotation's addresses and a new session after it."""
+    parser = StraceParser()
+    events = parse("598   1795771144.281729 %s <0.000013>" % call, parser=parser)
+    if not closes:
+        assert events == []
+        return
+    [event] = events
+    assert fields(event, "pid", "time", "syscall", "fd", "protocol", "local", "remote") == (
+        598, 1795771144.281729, "close", 5, "TCPv6", ("::ffff:127.0.0.1", 43824),
+        ("::ffff:127.0.0.1", 21050))
+    [after] = parse(r'598   1795771144.3 write(5<UNIX-STREAM:[1588861->1588862]>, "\x61", 1) = 1',
+                    parser=parser)
+    assert after["session"] == 1
+
+
+def test_dup2_over_a_socket_without_yy_closes_it_from_the_socket_table():
+    """Without -yy the socket table knows the target fd (socket() showed
+    it); a file's fd there is not a socket's."""
+    parser = StraceParser()
+    parse("10 1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 4 <0.000010>",
+          "10 1.1 connect(4, {sa_family=AF_INET, sin_port=htons(80), sin_addr=%s}, 16) = 0"
+          % LOCALHOST, parser=parser)
+    [event] = parse("10 1.2 dup2(6, 4) = 4 <0.000010>", parser=parser)
+    assert fields(event, "syscall", "fd", "protocol", "remote") == (
+        "close", 4, "TCP", ("127.0.0.1", 80))
+    assert parse("10 1.3 dup2(4, 7) = 7 <0.000010>", parser=parser) == []
+
