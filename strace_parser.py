@@ -300,6 +300,8 @@ JOINABLE_READS = {"read", "recv", "recvfrom"}
 STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
 # The count argument after a read's buffer.
 READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
+# recvmsg's buffer sizes.
+ASKED_IOV = re.compile(r"iov_len=(\d+)")
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 # Sends that connect a TCP socket first when given MSG_FASTOPEN and an address.
 FAST_OPEN_SYSCALLS = {"sendto", "sendmsg"}
@@ -1364,7 +1366,8 @@ class StraceParser:
                 self.unseen_bytes += event["result"]
             return [event]
         if name in IOVEC_SYSCALLS:
-            if name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]:
+            if (name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]
+                    and not _peeked_end(event, sum(map(int, ASKED_IOV.findall(args, position))))):
                 return self.skip("peeked data (MSG_PEEK)", args)
             if (name == "recvmsg" and "MSG_TRUNC" in args[args.rfind("}"):]
                     and event["protocol"].startswith("TCP")):
@@ -1388,7 +1391,8 @@ class StraceParser:
             payload, cut = b"", False
         else:
             payload, cut, after = read_string(args, args.index('"', position))
-            if name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]:
+            if (name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]
+                    and not _peeked_end(event, _asked(args, after))):
                 # The bytes stay queued and the next read returns them again.
                 return self.skip("peeked data (MSG_PEEK)", args)
             if (name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]
@@ -1535,6 +1539,20 @@ class StraceParser:
             event["thread"] = "CLONE_THREAD" in args
         self.process_lines += 1
         return [event]
+
+
+def _peeked_end(event, asked):
+    """True if ``event``, a MSG_PEEK read of up to ``asked`` bytes, is the
+    end of a stream: 0 bytes though it asked for some.  The peer's FIN is
+    what it saw, and a program that stops there never reads the 0 (Rust's
+    nonblocking peek() loops): an event, as a read's."""
+    return event["result"] == 0 and asked > 0 and event["protocol"] in STREAM_PROTOCOLS
+
+
+def _asked(args, after):
+    """The byte count of a read's arguments ``args`` whose buffer ends at ``after``."""
+    count = READ_COUNT.match(args, after)
+    return int(count.group(1)) if count else 0
 
 
 def _socket_annotation(block, at, end):

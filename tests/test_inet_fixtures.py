@@ -14,7 +14,7 @@ and TCP (see its test).
 udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
 
 attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
-grpc-attached.strace, java-async-close.strace: see their tests.
+grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace: see their tests.
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -277,3 +277,16 @@ def test_a_java_async_close_by_dup2_is_the_sockets_fin(tmp_path):
     assert streams[("127.0.0.1", 21050, "127.0.0.1", 43824)] == (  # v4-mapped: IPv4
         b"first message\nlate write to closed peer\n")
 
+
+def test_a_peek_that_finds_the_end_of_the_stream_is_the_peers_fin(tmp_path):
+    """rust-peek-eof.strace (strace 6.1, a helper's Rust std client, its
+    socket lines but the long reads): a nonblocking client peeks before each
+    read and stops when recvfrom(MSG_PEEK) returns 0, never reading the 0.
+    tcpdump shows the server's FIN; the peek was skipped, the FIN lost."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "peek.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "rust-peek-eof.strace", pcap)
+    ends = [(packet[TCP].sport, str(packet[TCP].flags)) for packet in support.read_packets(pcap)
+            if packet[TCP].flags.F or packet[TCP].flags.R]
+    assert ends == [(33212, "FA"), (21025, "FA")]
+    assert "skipped 22: peeked data (MSG_PEEK)" in result.stderr.decode()  # the 22 with bytes

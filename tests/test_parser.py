@@ -460,3 +460,27 @@ def test_dup2_over_a_socket_without_yy_closes_it_from_the_socket_table():
         "close", 4, "TCP", ("127.0.0.1", 80))
     assert parse("10 1.3 dup2(4, 7) = 7 <0.000010>", parser=parser) == []
 
+
+PEEKING = "12215 1795771320.251111 recvfrom(3<%s:[127.0.0.1:33212->127.0.0.1:21025]>, "
+
+
+@pytest.mark.parametrize("protocol, rest, is_end", [
+    ("TCP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', True),  # recorded (Rust's peek)
+    ("TCP", '"", 0, MSG_PEEK, NULL, NULL) = 0 <0.000010>', False),  # asked for nothing
+    ("UDP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', False),  # an empty datagram
+    ("TCP", '"\\x00", 8, MSG_PEEK, NULL, NULL) = 1 <0.000011>', False),  # bytes, read again
+    ("TCP", '{msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="", iov_len=8}], msg_iovlen=1, '
+            'msg_controllen=0, msg_flags=0}, MSG_PEEK) = 0', True),
+])
+def test_a_peek_of_nothing_from_a_stream_is_its_end(protocol, rest, is_end):
+    """A MSG_PEEK read that returns 0 bytes of a stream it asked bytes of
+    saw the peer's FIN: an event as a read of 0 (a program may stop there
+    and never read the 0).  Other peeks leave their bytes to the next read."""
+    name = "recvmsg" if "msg_iov" in rest else "recvfrom"
+    parser = StraceParser()
+    events = parse((PEEKING % protocol).replace("recvfrom", name) + rest, parser=parser)
+    if is_end:
+        [event] = events
+        assert fields(event, "syscall", "result", "payload", "direction") == (name, 0, b"", "in")
+    else:
+        assert events == [] and parser.skipped["peeked data (MSG_PEEK)"] == 1
