@@ -172,13 +172,15 @@ class PendingWrites:
     """What both writers share: ``_add`` queues a packet's bytes in
     ``pending`` (their count in ``pending_bytes``); they are written to the
     file in one join once PENDING_BYTES are pending, at ``flush`` and at
-    ``close``."""
+    ``close``.  ``missing_bytes``: the bytes the packets written declare and
+    do not hold (what strace did not print and no other syscall showed)."""
 
     def __init__(self, file):
         """``file``: a binary file object, open for writing."""
         self.file = file
         self.pending = []
         self.pending_bytes = 0
+        self.missing_bytes = 0
 
     def flush(self):
         """Push what is written to the file."""
@@ -222,6 +224,7 @@ class PcapOutput(PendingWrites):
     def write(self, packet):
         """Write one packet tuple."""
         timestamp, frame, wire_length, _event, _outbound = packet
+        self.missing_bytes += wire_length - len(frame)
         seconds = int(timestamp)
         self._add((PCAP_RECORD.pack(seconds, round((timestamp - seconds) * 1e6),
                                     len(frame), wire_length), frame), len(frame))
@@ -255,6 +258,7 @@ class PcapngOutput(PendingWrites):
             self._write_header()
         timestamp, frame, wire_length, event, outbound = packet
         missing = wire_length - len(frame)
+        self.missing_bytes += missing
         # The packets of one syscall (a handshake, a big write) share a comment.
         if event is not self.last_event or missing != self.last_missing:
             self.last_event, self.last_missing = event, missing

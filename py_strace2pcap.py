@@ -419,9 +419,15 @@ class PacketStage:
             (parser.payloads_from_dumps, "  %d payloads cut by strace's -s were taken whole "
                                          "from their hex dumps (-e read=, -e write=)"),
         ])
-        if parser.truncated_payloads:
+        if parser.truncated_payloads and self.output.missing_bytes:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))
+        elif parser.truncated_payloads:
+            report.append("  %d payloads cut by strace's -s: their traced readers' reads hold "
+                          "all their bytes" % parser.truncated_payloads)
+        if self.output.missing_bytes:
+            report.append("  the packets lack %d bytes of the lengths they declare (Wireshark: "
+                          "\"Packet size limited during capture\")" % self.output.missing_bytes)
         if self.inet.placeholder_events or parser.placeholder_addresses:
             report.append("  %d events with unknown addresses got placeholder endpoints "
                           "(192.0.2.x / 198.51.100.1)%s"

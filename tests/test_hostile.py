@@ -262,8 +262,35 @@ def test_datagrams_longer_than_their_read_are_not_said_cut_by_s(tmp_path):
     assert "  2 datagrams were longer than the buffer that read them (MSG_TRUNC): their " \
            "packets declare the whole length" in lines
     assert "  1 payloads cut by strace's -s; -s 1000 would have kept them whole" in lines
+    assert ("  the packets lack 2993 bytes of the lengths they declare (Wireshark: \"Packet "
+            "size limited during capture\")") in lines  # 997 + 998 + 998
     assert [len(frame) for _time, frame in support.pcap_records(pcap.read_bytes())] == [
         14 + 4 + 20 + 8 + 3, 14 + 4 + 20 + 8 + 2, 14 + 4 + 20 + 8 + 2]
+
+
+def test_a_write_cut_by_s_that_its_reader_shows_whole_lacks_nothing(tmp_path):
+    """A write -s cut whose traced reader's read printed all of it: the
+    pcap holds every byte, and the summary says so instead of asking for a
+    larger -s (a helper's node and JDK traces: 1 MB writes, -s 655350)."""
+    trace = tmp_path / "cut.strace"
+    client, server = "127.0.0.1:40000", "127.0.0.1:8080"
+    trace.write_text("\n".join([
+        '7 1795659000.000010 connect(3<TCP:[1001]>, {sa_family=AF_INET, sin_port=htons(8080), '
+        'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000030>',
+        '8 1795659000.000050 accept4(5<TCP:[127.0.0.1:8080]>, {sa_family=AF_INET, '
+        'sin_port=htons(40000), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = '
+        '4<TCP:[%s->%s]> <0.000010>' % (server, client),
+        '7 1795659000.000100 write(3<TCP:[%s->%s]>, "\\x41\\x42"..., 6) = 6 <0.000021>'
+        % (client, server),
+        '8 1795659000.000200 read(4<TCP:[%s->%s]>, "\\x41\\x42\\x43\\x44\\x45\\x46", 100) = 6 '
+        '<0.000020>' % (server, client),
+    ]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    lines = support.convert(trace, pcap).stderr.decode().splitlines()
+    assert ("  1 payloads cut by strace's -s: their traced readers' reads hold all their bytes"
+            in lines)
+    assert not [line for line in lines if "lack" in line or "would have kept" in line]
+    assert support.tcp_streams(pcap) == {("127.0.0.1", 40000, "127.0.0.1", 8080): b"ABCDEF"}
 
 
 def test_a_connect_in_progress_closed_unanswered_gives_its_syn_alone(tmp_path):
