@@ -26,7 +26,7 @@ from stop_signals import Stop, StopSignals
 from strace_parser import (DATA_SYSCALLS, EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
                            SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
-from time_order import TimeOrder
+from time_order import MAX_LATE, TimeOrder
 from trace_input import is_live, open_trace
 
 __version__ = "1.0.0"
@@ -298,16 +298,19 @@ class PacketStage:
     def idle(self, now):
         """The input paused at wall-clock time ``now``.  In a live trace (its
         latest syscall within LIVE_TRACE_SKEW of ``now``) the close() FINs
-        whose hold ran out go out now, not at the next line, and every
-        packet made so far with them; a replayed old trace keeps them for
-        its next lines."""
+        and the unprinted writes whose wait ran out go out now, not at the
+        next line, and the packets made so far that nothing held precedes
+        (all of them once that is MAX_LATE old, as by trace time); a
+        replayed old trace keeps them for its next lines."""
         if now - self.latest_time > LIVE_TRACE_SKEW:
             return
-        released = []
+        released = self.inet.unseen_due(now)
         for packetizer in (self.inet, self.unix):
             if packetizer is not None and packetizer.held_fins:
                 released += packetizer.held_fins.release_due(now)
-        self.order.add(released, None)
+        earliest = self._earliest_held()
+        self.order.add(sorted(released, key=lambda packet: packet[0]),
+                       None if earliest is None or earliest < now - MAX_LATE else earliest)
 
     def finish(self):
         """Write what the packetizers still hold, all in time order."""

@@ -362,6 +362,13 @@ class InetPacketizer:
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 
+    def unseen_due(self, now):
+        """The packets of the writes left unseen (see ``unseen_waits``)
+        whose reader did not show up within UNSEEN_WAIT before ``now``."""
+        if self.unseen_since < now - UNSEEN_WAIT:
+            return self._fill_unseen_before(now - UNSEEN_WAIT)
+        return []
+
     def _fill_unseen_before(self, time):
         """Packets without bytes for what the writes waiting since before
         ``time`` left unseen (see ``unseen_waits``) and no reader claimed:

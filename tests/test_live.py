@@ -446,3 +446,36 @@ def test_an_output_failing_at_its_first_write_is_one_line(tmp_path, pcap_format)
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (128 + signal.SIGPIPE, b"")
+
+
+def test_a_live_pause_keeps_packets_behind_a_sendfile_waiting_for_its_reader(tmp_path):
+    """A sendfile's bytes wait a moment for a loopback reader's first line
+    (UNSEEN_WAIT of trace time), and the packets of other connections
+    after it wait with them.  A pause of a live trace let those go out (a
+    helper's nginx under strace -o '! ...', its clients not traced: 1187
+    packets stamped earlier than one before them, from a file 2); now they
+    keep their place."""
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap)
+    now = time.time()
+    server, first, second = "127.0.0.1:8080", "127.0.0.1:40000", "127.0.0.1:40001"
+    accept = ('200   %.6f accept4(3<TCP:[%s]>, NULL, NULL, SOCK_NONBLOCK) = %d<TCP:[%s->%s]> '
+              '<0.000010>')
+    send = '200   %.6f sendto(7<TCP:[%s->%s]>, "%s", 2, 0, NULL, 0) = 2 <0.000010>'
+    before_pause = [
+        accept % (now, server, 6, server, first),
+        '200   %.6f sendfile(6<TCP:[%s->%s]>, 9<\\x2f\\x66>, [0] => [5], 5) = 5 <0.000010>'
+        % (now + 0.010, server, first),
+        accept % (now + 0.015, server, 7, server, second),
+        send % (now + 0.020, server, second, hex_escaped(b"hi").decode())]
+    after_pause = [send % (now + 0.5, server, second, hex_escaped(b"ho").decode())]
+    try:
+        converter.stdin.write(("\n".join(before_pause) + "\n").encode())
+        converter.stdin.flush()
+        time.sleep(1.5)  # idle ticks: the converter flushes its output
+    finally:
+        _out, summary = converter.communicate(("\n".join(after_pause) + "\n").encode(),
+                                              timeout=30)
+    times = [stamp for stamp, _frame in support.pcap_records(pcap.read_bytes())]
+    assert times == sorted(times) and len(times) == 9, summary.decode()
+    assert b"stamped earlier" not in summary
