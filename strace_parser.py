@@ -397,7 +397,9 @@ class StraceParser:
         # Small reads that filled their buffer in the block being parsed,
         # and the reads joined to one before them (see SMALL_READ).
         self._filled_reads = 0
-        self._open_run = None  # a run of small reads a block ended in
+        # The events a block ended in from its first run of small reads on,
+        # and its runs still open: {(pid, fd, session): (index, run)}.
+        self._open_runs = None
         self.reads_joined = 0
         # Lines read (see line_number): counted, or in a sieved block, the
         # lines since _line_start, whose number is counted when asked.
@@ -1002,49 +1004,59 @@ class StraceParser:
         reads of one socket that began with a small read filling its buffer
         joined into the run's first event: its time, all their bytes (see
         SMALL_READ).  A run ends with a read that did not fill its buffer,
-        and before any other event, a read that waited for its data, or one
-        begun more than JOIN_GAP after the one before.  A run the block
-        ends in is held for the next block's reads (``held_events`` at the
-        end of input): where the blocks are cut must not matter."""
-        if not self._filled_reads and self._open_run is None:
+        and before any other event on its socket, a read that waited for
+        its data, or one begun more than JOIN_GAP after the one before;
+        the events of other sockets (and their runs) go on beside it (an
+        MQTT subscriber reads each header a byte at a time while
+        publishers' lines come between).  The events from the first run a block ends
+        in are held for the next block's (``held_events`` at the end of
+        input): where the blocks are cut must not matter."""
+        if not self._filled_reads and self._open_runs is None:
             return events
         self._filled_reads = 0
-        joined = []
-        run, self._open_run = self._open_run, None
-        if run is not None:
-            joined.append(run)
+        joined, runs = self._open_runs or ([], {})
+        self._open_runs = None
         for event in events:
-            if run is not None:
+            if runs:
                 read = event if type(event) is dict else unpack_event(event)
                 if read["protocol"] == SEND_PENDING:
                     # Another thread's send begun meanwhile: it ends no run,
-                    # and the run stays last (the next block's reads may go on it).
-                    joined.insert(len(joined) - 1, read)
+                    # and goes before them (their first reads came first).
+                    first = min(at for at, _run in runs.values())
+                    joined.insert(first, read)
+                    runs = {key: (at + 1, run) for key, (at, run) in runs.items()}
                     continue
-                if self._continues(run, read):
+                key = (read["pid"], read.get("fd"), read.get("session"))
+                opened = runs.get(key)
+                if opened is not None and self._continues(opened[1], read):
+                    run = opened[1]
                     run["payload"] += read["payload"]
                     run["length"] += read["length"]
                     run["result"] += read["result"]
                     run["ended"] = read["time"] + (read["duration"] or 0.0)
                     self.reads_joined += 1
                     if not read.get("filled"):
-                        run = None
+                        del runs[key]
                     continue
-                run = None
+                runs = {other: opened for other, opened in runs.items()
+                        if not _ends_run(opened[1], read)}
             if type(event) is dict and event.get("filled"):
-                run = dict(event, ended=event["time"] + (event["duration"] or 0.0))
-                event = run
+                event = dict(event, ended=event["time"] + (event["duration"] or 0.0))
+                runs[(event["pid"], event["fd"], event["session"])] = (len(joined), event)
             joined.append(event)
-        if run is not None:  # the last event, and the next block's reads may go on it
-            self._open_run = joined.pop()
+        if runs:  # the next block's reads may go on them
+            first = min(at for at, _run in runs.values())
+            self._open_runs = (joined[first:], {key: (at - first, run)
+                                                for key, (at, run) in runs.items()})
+            del joined[first:]
         return joined
 
     def held_events(self):
         """The events ``join_reads`` still holds, and a cut one waiting for
         its hex dump (at the end of input)."""
-        run, self._open_run = self._open_run, None
+        held, self._open_runs = self._open_runs[0] if self._open_runs else [], None
         cut = [] if self._cut is None else self._release_cut()
-        return ([] if run is None else [run]) + cut
+        return held + cut
 
     @staticmethod
     def _continues(run, read):
@@ -1539,6 +1551,16 @@ class StraceParser:
             event["thread"] = "CLONE_THREAD" in args
         self.process_lines += 1
         return [event]
+
+
+def _ends_run(run, event):
+    """True if ``event`` ends the run of small reads ``run`` (not one of
+    its reads): an event of its socket (its fd with its addresses; any on
+    its fd, without them), or one that began past JOIN_GAP after the run's
+    last read ended (no read could go on it)."""
+    return (event["time"] - run["ended"] > JOIN_GAP
+            or event.get("fd") == run["fd"] and event.get("local") == run["local"]
+            and event.get("remote") == run["remote"])
 
 
 def _peeked_end(event, asked):

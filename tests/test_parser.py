@@ -484,3 +484,64 @@ def test_a_peek_of_nothing_from_a_stream_is_its_end(protocol, rest, is_end):
         assert fields(event, "syscall", "result", "payload", "direction") == (name, 0, b"", "in")
     else:
         assert events == [] and parser.skipped["peeked data (MSG_PEEK)"] == 1
+
+
+def test_runs_of_small_reads_of_two_processes_interleaved_are_each_joined():
+    """An MQTT subscriber and a publisher (a helper's mosquitto clients
+    under one strace -f, recorded) each read a header a byte at a time on
+    their own fd 5, their lines interleaved: each run is one event (the
+    other's lines ended it: 1-byte segments, and tshark's MQTT dissector
+    found 351 malformed packets in the subscriber's stream).  Another
+    process's close of its own fd 5 ends neither."""
+    subscriber = "5<TCP:[127.0.0.1:44794->127.0.0.1:22020]>"
+    publisher = "5<TCP:[127.0.0.1:44834->127.0.0.1:22020]>"
+    other = "5<TCP:[127.0.0.1:44806->127.0.0.1:22020]>"
+    lines = [
+        '29505 1795771697.294467 read(%s,  <unfinished ...>' % subscriber,
+        '29512 1795771697.294488 close(%s) = 0 <0.000032>' % other,
+        '29505 1795771697.294504 <... read resumed>"\\x32", 1) = 1 <0.000025>',
+        '29512 1795771697.294522 read(%s,  <unfinished ...>' % publisher,
+        '29505 1795771697.294538 read(%s,  <unfinished ...>' % subscriber,
+        '29512 1795771697.294556 <... read resumed>"\\x40", 1) = 1 <0.000024>',
+        '29505 1795771697.294571 <... read resumed>"\\x11", 1) = 1 <0.000023>',
+        '29512 1795771697.294587 read(%s,  <unfinished ...>' % publisher,
+        '29505 1795771697.294603 read(%s,  <unfinished ...>' % subscriber,
+        '29512 1795771697.294639 <... read resumed>"\\x02", 1) = 1 <0.000042>',
+        '29505 1795771697.294655 <... read resumed>"\\x00\\x04\\x61\\x2f\\x71\\x31\\x00\\x01\\x6d'
+        '\\x73\\x67\\x2d\\x71\\x6f\\x73\\x2d\\x31", 17) = 17 <0.000042>',
+        '29512 1795771697.294700 read(%s, "\\x00\\x01", 16384) = 2 <0.000010>' % publisher,
+    ]
+    events, joined = joined_reads(*lines)
+    assert [(event["pid"], event["syscall"], event["payload"]) for event in events] == [
+        (29512, "close", b""),
+        (29505, "read", b"\x32\x11\x00\x04a/q1\x00\x01msg-qos-1"),
+        (29512, "read", b"\x40\x02\x00\x01")]
+    assert joined == 4
+
+
+def test_interleaved_runs_of_small_reads_do_not_depend_on_where_blocks_are_cut():
+    """The same events whichever line the block of the runs above is cut
+    after: a block that ends with runs open holds them, and the events
+    after the first, for the next block's reads."""
+    from py_strace2pcap import ParseStage, parse_arguments
+    lines = [
+        '29505 1795771697.294504 read(5<TCP:[127.0.0.1:44794->127.0.0.1:22020]>, "\\x32", 1) = 1',
+        '29512 1795771697.294556 read(5<TCP:[127.0.0.1:44834->127.0.0.1:22020]>, "\\x40", 1) = 1',
+        '29505 1795771697.294571 read(5<TCP:[127.0.0.1:44794->127.0.0.1:22020]>, "\\x11", 1) = 1',
+        '29520 1795771697.294600 close(4<TCP:[127.0.0.1:44900->127.0.0.1:22020]>) = 0',
+        '29512 1795771697.294639 read(5<TCP:[127.0.0.1:44834->127.0.0.1:22020]>, "\\x02", 1) = 1',
+        '29505 1795771697.294655 read(5<TCP:[127.0.0.1:44794->127.0.0.1:22020]>, "\\x00\\x04", 9) = 2',
+        '29512 1795771697.294700 read(5<TCP:[127.0.0.1:44834->127.0.0.1:22020]>, "\\x00", 9) = 1',
+    ]
+
+    def events(*blocks):
+        stage = ParseStage(parse_arguments(["/dev/null"]))
+        found = [event for block in blocks for event in stage.events("\n".join(block))]
+        return [(event["pid"], event["syscall"], event["payload"]) for event in
+                (event if type(event) is dict else unpack_event(event)
+                 for event in found + stage.held_events())]
+    whole = events(lines)
+    assert whole == [(29505, "read", b"\x32\x11\x00\x04"), (29512, "read", b"\x40\x02\x00"),
+                     (29520, "close", b"")]
+    for cut in range(1, len(lines)):
+        assert events(lines[:cut], lines[cut:]) == whole, cut
