@@ -322,11 +322,14 @@ class PacketStage:
 
     def _fins_held_before(self, time):
         """The packets of the close() FINs held since before ``time``, let
-        out now: the time order is full (see ``time_order``)."""
+        out now: the time order is full (see ``time_order``).  One whose
+        traced reader has still to read bytes strace did not print stays
+        held, as if closed at ``time``: out now, it would send those bytes
+        without them, and the reads that print them would come too late."""
         released = []
         for packetizer in (self.inet, self.unix):
             if packetizer is not None and packetizer.held_fins:
-                released += packetizer.held_fins.release_closed_before(time)
+                released += packetizer.held_fins.release_closed_before(time, time)
         return released
 
     def _earliest_held(self):

@@ -341,3 +341,39 @@ def test_a_send_left_unfinished_keeps_its_place_among_other_threads_sends(tmp_pa
         == [(0.0, b"a"), (0.002, b"b"), (0.005, b"d"), (0.007, b"e")]
     assert b"stamped earlier" not in result.stderr
     assert result.stderr.startswith(b"py-strace2pcap: 7 lines, 4 socket events, 4 packets")
+
+
+def test_a_full_order_keeps_the_fin_of_a_sendfile_its_reader_has_yet_to_read(tmp_path):
+    """A server sends a file with sendfile() and closes; its client reads
+    it slowly, while megabytes of another connection fill the time order.
+    The held FIN stays held as if closed then, and the reads carry every
+    byte (a helper's 4 slow readers of 2 MB each: 1.2 of 2 MB each, the
+    rest declared without bytes; pyftpdlib's parallel RETRs the same)."""
+    served = "127.0.0.1:2121->127.0.0.1:40000"
+    client = "127.0.0.1:40000->127.0.0.1:2121"
+    busy = "127.0.0.1:40002->127.0.0.1:5432"
+    body = bytes(range(256)) * 2344  # 600 064 bytes
+    lines = [
+        trace_line(8, T0, 'connect(5<TCP:[9001]>, {sa_family=AF_INET, sin_port=htons(2121), '
+                          'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000010>'),
+        trace_line(7, T0 + 0.001, 'accept4(3<TCP:[127.0.0.1:2121]>, NULL, NULL, 0) = '
+                                  '6<TCP:[%s]> <0.000010>' % served),
+        trace_line(7, T0 + 0.01, 'sendfile(6<TCP:[%s]>, 9<\\x2f\\x66>, NULL, %d) = %d <0.000100>'
+                   % (served, len(body), len(body))),
+        trace_line(7, T0 + 0.02, "close(6<TCP:[%s]>) = 0 <0.000010>" % served)]
+    lines += [trace_line(9, T0 + 0.1 + index * 0.001, sendto(4, busy, bytes(65536)))
+              for index in range(80)]  # 5 MiB: more than the order holds
+    pieces = [body[at:at + 60000] for at in range(0, len(body), 60000)]
+    lines += [trace_line(8, T0 + 0.5 + index * 0.01, 'read(5<TCP:[%s]>, "%s", 65536) = %d '
+                         '<0.000010>' % (client, support.strace_quote(piece, "xx"), len(piece)))
+              for index, piece in enumerate(pieces)]
+    lines.append(trace_line(8, T0 + 0.7, 'read(5<TCP:[%s]>, "", 65536) = 0 <0.000010>' % client))
+    trace = tmp_path / "slow.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "slow.pcap"
+    result = support.convert(trace, pcap)
+    assert support.tcp_streams(pcap)[("127.0.0.1", 2121, "127.0.0.1", 40000)] == body
+    assert b"lack" not in result.stderr
+    fins = [flags for _time, flags, _payload in flags_and_times(pcap) if "F" in flags]
+    assert fins == ["FA"]
+
