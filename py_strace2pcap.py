@@ -270,6 +270,10 @@ class PacketStage:
                 packetizer = self.unix
             if packetizer is None:
                 self.ignored_events += 1
+                if self.pending_sends:
+                    # Its thread's unfinished send is done (a unix one not
+                    # captured: its mark held every later packet back).
+                    self.pending_sends.pop(event["pid"], None)
                 continue
             packets = packetizer.packets(event)
             if self.unix is not None:

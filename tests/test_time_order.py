@@ -377,3 +377,27 @@ def test_a_full_order_keeps_the_fin_of_a_sendfile_its_reader_has_yet_to_read(tmp
     fins = [flags for _time, flags, _payload in flags_and_times(pcap) if "F" in flags]
     assert fins == ["FA"]
 
+
+def test_an_unfinished_send_on_a_socket_not_captured_holds_nothing_back(tmp_path):
+    """nginx's master leaves a sendmsg() on its unix socketpair unfinished
+    and resumes it (no --capture-unix-socket: an event ignored); its mark
+    that a packet is still to come stayed, held every later packet back,
+    and 3 s later let them out before the FINs held meanwhile (a helper's
+    nginx trace: 174 packets stamped earlier than one before them)."""
+    unix = "6<UNIX-STREAM:[1001->1002]>"
+    closed = "127.0.0.1:40000->127.0.0.1:80"
+    busy = "127.0.0.1:40002->127.0.0.1:80"
+    lines = [trace_line(1, T0, "sendmsg(%s, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="
+                               '"\\x01", iov_len=1}], msg_iovlen=1, msg_controllen=0, '
+                               "msg_flags=0}, 0 <unfinished ...>" % unix),
+             trace_line(1, T0 + 0.001, "<... sendmsg resumed>) = 1 <0.000500>"),
+             trace_line(2, T0 + 2.8, sendto(5, closed, b"bye")),
+             trace_line(2, T0 + 2.9, "close(5<TCP:[%s]>) = 0 <0.000010>" % closed)]
+    lines += [trace_line(2, T0 + 0.5 * index, sendto(7, busy, b"more")) for index in range(1, 12)]
+    trace = tmp_path / "master.strace"
+    trace.write_text("\n".join(sorted(lines, key=lambda line: float(line.split()[1]))) + "\n")
+    pcap = tmp_path / "master.pcap"
+    result = support.convert(trace, pcap)
+    times = [time for time, _frame in support.pcap_records(pcap.read_bytes())]
+    assert times == sorted(times) and len(times) == 3 + 11, result.stderr.decode()
+    assert b"stamped earlier than" not in result.stderr
