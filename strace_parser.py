@@ -1194,9 +1194,13 @@ class StraceParser:
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST, and a
         # write failing with EPIPE after the peer's FIN may have (see the
-        # packetizer): an event, with no bytes, for the packetizer to show it.
-        reset = (result < 0 and tcp and name in DATA_SYSCALLS
-                 and (errno == "ECONNRESET" or errno == "EPIPE" and DATA_SYSCALLS[name] == OUT))
+        # packetizer), as a shutdown() failing with ENOTCONN did (the
+        # socket was connected: the annotation shows its peer): an event,
+        # with no bytes, for the packetizer to show it.
+        reset = result < 0 and tcp and (
+            name in DATA_SYSCALLS
+            and (errno == "ECONNRESET" or errno == "EPIPE" and DATA_SYSCALLS[name] == OUT)
+            or name == "shutdown" and errno == "ENOTCONN" and "->" in first.group("details"))
         # A connect refused, or a data call telling a non-blocking one's
         # refusal: events, for the SYN and the peer's RST.  A connect timed
         # out: one, for its SYN no answer came to.

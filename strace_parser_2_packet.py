@@ -344,7 +344,7 @@ class InetPacketizer:
             else:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
-        elif name == "shutdown":
+        elif name == "shutdown" and not event["error"]:
             if event["how"] != "SHUT_WR":
                 conversation.reads_shut.add(side)
             if event["how"] != "SHUT_RD":
@@ -352,10 +352,12 @@ class InetPacketizer:
                                                     event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
-        elif event["error"] in ("ECONNRESET", "EPIPE"):
+        elif event["error"] in ("ECONNRESET", "EPIPE", "ENOTCONN"):
             # The call met the peer's RST by its end: a close() of the peer's
             # held is that RST (it closed with bytes unread), at its time.
-            if (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
+            if event["error"] == "ENOTCONN" and side in conversation.writes_shut:
+                pass  # both FINs went: a socket done (TIME_WAIT), not reset
+            elif (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
                 conversation.abortive.add(1 - side)
                 packets += self.held_fins.release_of(conversation)
             else:

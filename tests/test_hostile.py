@@ -572,3 +572,42 @@ def test_version_and_an_upper_case_pcapng_name(tmp_path):
     pcap = tmp_path / "OUT.PCAPNG"
     support.convert(support.REPO / "example" / "curl-http.strace", pcap, "-q")
     assert pcap.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng section header
+
+
+def test_a_shutdown_failing_with_enotconn_met_the_peers_rst(tmp_path):
+    """openssl s_server (a helper's, traced alone): the client sends its
+    close_notify and FIN; the server's own close_notify meets a closed
+    socket, whose kernel answers RST; the server's shutdown(SHUT_WR) then
+    fails with ENOTCONN.  tcpdump: the client's RST, no FIN from the
+    server; the pcap had the server's FIN and no RST.  After its own FIN
+    and the peer's (a JDK client's second shutdownOutput, recorded), the
+    socket is done, not reset; on one that shows no peer (a listening
+    one) it is only a failed call."""
+    served = "4<TCPv6:[[::1]:22013->[::1]:51556]>"
+    lines = [
+        '27083 1795772370.712068 accept(3<TCPv6:[[::1]:22013]>, NULL, NULL) = %s <0.000010>'
+        % served,
+        '27083 1795772370.713474 read(%s, "\\x15\\x03\\x03\\x00\\x1a", 64) = 5 <0.000008>' % served,
+        '27083 1795772370.713555 write(%s, "\\x15\\x03\\x03\\x00\\x1a", 5) = 5 <0.000010>' % served,
+        '27083 1795772370.713624 shutdown(%s, SHUT_WR) = -1 ENOTCONN (Transport endpoint is '
+        'not connected) <0.000008>' % served,
+        '27083 1795772370.713707 read(%s, "", 64) = 0 <0.000008>' % served,
+        '27083 1795772370.713739 close(%s) = 0 <0.000014>' % served,
+        '27083 1795772370.713800 shutdown(3<TCPv6:[[::1]:22013]>, SHUT_RDWR) = -1 ENOTCONN '
+        '(Transport endpoint is not connected) <0.000008>',
+        '10061 1795772371.000000 write(6<TCP:[127.0.0.1:49666->127.0.0.1:27050]>, "\x41", 1) = 1',
+        '10061 1795772371.000100 shutdown(6<TCP:[127.0.0.1:49666->127.0.0.1:27050]>, SHUT_WR) = 0',
+        '10061 1795772371.000200 read(6<TCP:[127.0.0.1:49666->127.0.0.1:27050]>, "", 64) = 0',
+        '10061 1795772371.000300 shutdown(6<TCP:[127.0.0.1:49666->127.0.0.1:27050]>, SHUT_WR) '
+        '= -1 ENOTCONN (Transport endpoint is not connected) <0.000013>',
+        '10061 1795772371.000400 close(6<TCP:[127.0.0.1:49666->127.0.0.1:27050]>) = 0',
+    ]
+    trace = tmp_path / "enotconn.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "enotconn.pcap"
+    result = support.convert(trace, pcap)
+    from scapy.layers.inet import TCP
+    ends = [(packet[TCP].sport, str(packet[TCP].flags)) for packet in support.read_packets(pcap)
+            if packet[TCP].flags.F or packet[TCP].flags.R]
+    assert ends == [(51556, "RA"), (49666, "FA"), (27050, "FA")]
+    assert "skipped 1: failed call" in result.stderr.decode()
