@@ -114,7 +114,7 @@ class UnixFlow:
             stream = self.conversation.directions[sender]
             in_pcap = (stream.emitted - self.injected[sender] - self.cut[sender]
                        - self.unframed[sender])
-            parts.append("%s %d bytes in syscalls, %d in pcap, %d cut by -s" % (
+            parts.append("%s %d bytes in syscalls, %d in pcap, %d unprinted" % (
                 name, max(stream.written, stream.read), in_pcap, self.cut[sender]))
             if self.unframed[sender]:
                 parts[-1] += (" (and %d of a frame begun before the trace left out)"
@@ -148,6 +148,14 @@ def dissector_of(data, from_client):
     if len(data) >= 16 and int.from_bytes(data[12:16], "little") in MONGO_OPCODES:
         return "mongo"
     return None
+
+
+def _reads_will_carry(conversation, reader, payload):
+    """True if ``reader``'s reads will carry what a write strace did not
+    print all of (``payload``: what it printed) moved: it is traced, or
+    for bytes sendfile() moved (none printed), expected (its connect()
+    is in the trace: its first read may return after the write)."""
+    return reader in conversation.traced_sides or not payload and conversation.shows_reads(reader)
 
 
 def lacking(packets):
@@ -221,7 +229,8 @@ class UnixPacketizer:
 
     def flush(self):
         """Held FINs, the writes held back for reads that never came (see
-        ``_plain``) and the bytes aligners still hold."""
+        ``_plain``), the unprinted bytes they never carried and the bytes
+        aligners still hold."""
         packets = self.held_fins.release_due(float("inf"))
         for flow in {id(flow): flow for flow in self.flows.values()}.values():
             conversation = flow.conversation
@@ -230,8 +239,12 @@ class UnixPacketizer:
                 flow.cut[sender] += lacking(filled)
                 packets += filled
             for sender in (CLIENT, SERVER):
-                packets += self._drain(flow, sender, flow.conversation.last_time,
-                                       flow.last_event)
+                if flow.aligners is None:
+                    # Unprinted bytes the reads (expected) never carried: declared.
+                    packets += self._unseen(flow, sender, conversation.last_time,
+                                            self.links.for_event(flow.last_event, ETHERTYPE_IPV4),
+                                            sender, flow.last_event)
+                packets += self._drain(flow, sender, conversation.last_time, flow.last_event)
         return packets
 
     def summary(self):
@@ -298,6 +311,9 @@ class UnixPacketizer:
         links = self.links.for_event(event, ETHERTYPE_IPV4)
         packets = []
         if connect is not None:
+            # The client's connect() is in the trace: its reads will show
+            # (those of what sendfile() sends before its first line).
+            conversation.expected_sides.add(CLIENT)
             packets += conversation.open(CLIENT, connect["time"],
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
                                          CLIENT, connect)
@@ -319,7 +335,7 @@ class UnixPacketizer:
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
             packets += self._unseen(flow, side, event["time"], links, side, event)
-            if (len(payload) < length and 1 - side in conversation.traced_sides
+            if (len(payload) < length and _reads_will_carry(conversation, 1 - side, payload)
                     and (flow.aligners is None or not event.get("pieces"))):
                 # The reader's reads carry what -s cut here (as for TCP).  Not
                 # where pieces after a cut one begin frames (node writes each
@@ -410,7 +426,8 @@ class UnixPacketizer:
         unfilled, and the reads' printed bytes were lost: a Java NIO
         transferTo and its trailer, 6 784 of 400 018 bytes)."""
         conversation = flow.conversation
-        if by_sender and len(payload) < length and 1 - sender in conversation.traced_sides:
+        if by_sender and len(payload) < length and _reads_will_carry(conversation, 1 - sender,
+                                                                     payload):
             packets = conversation.transfer(sender, payload, len(payload), True, time, links,
                                             traced_side, event)
             conversation.leave_unseen(sender, length - len(payload))
