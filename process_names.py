@@ -9,7 +9,8 @@ process events of ``strace_parser`` (``StraceParser(process_events=True)``):
   ``CLONE_THREAD`` also makes the child a thread of the caller's process.
   The child often runs before the clone returns: a thread id first seen
   while a clone is in flight (its ``<unfinished ...>`` half) is taken as
-  the child of the latest such clone.
+  the child of the latest such clone, and keeps the name of an execve it
+  made meanwhile (a shell's vfork: the child execs before it returns).
 
 ``annotate(event)`` then adds to a socket event ``comm`` (unless the parser
 already set it from ``--decode-pids=comm``) and ``process`` (the thread
@@ -27,6 +28,9 @@ class ProcessNames:
         self.processes = {}   # thread id -> its process's id, for threads seen created
         self.clones_in_flight = {}  # caller thread id -> CLONE_THREAD, newest last
         self.seen = set()     # thread ids met so far: only a new one can be a child
+        # Threads that called execve while a clone was in flight: a vfork's
+        # child runs (and execs) before the vfork returns, whose name it keeps.
+        self.named_in_flight = set()
 
     def observe(self, event):
         """Learn from one process event (execve, clone, fork, ...)."""
@@ -39,20 +43,25 @@ class ProcessNames:
         self.clones_in_flight.pop(caller, None)
         if event["comm"] is not None:
             self.names[caller] = event["comm"]
+            if self.clones_in_flight:
+                self.named_in_flight.add(caller)
             # execve in a thread makes it the process's only thread, under
             # the leader's id: strace reports the call's end with that id.
             self.processes.pop(caller, None)
             return
         if event["child"] is not None:
-            self._inherit(caller, event["child"], event["thread"])
+            self._inherit(caller, event["child"], event["thread"],
+                          event["child"] in self.named_in_flight)
+            self.named_in_flight.discard(event["child"])
 
-    def _inherit(self, caller, child, thread):
-        """Give ``child`` the name (and, for a thread, the process) of ``caller``."""
+    def _inherit(self, caller, child, thread, named=False):
+        """Give ``child`` the name (unless ``named``: its own execve's) and,
+        for a thread, the process of ``caller``."""
         self.seen.add(child)
         name = self.names.get(caller)
-        if name is None:
+        if not named and name is None:
             self.names.pop(child, None)  # a reused id must not keep an old name
-        else:
+        elif not named:
             self.names[child] = name
         if thread:
             self.processes[child] = self.processes.get(caller, caller)
