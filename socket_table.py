@@ -15,6 +15,7 @@ it give the child a copy, as the kernel does.  Entries are keyed by the owner
 of the table, so a socket created by one thread is known to all.
 """
 
+import re
 from dataclasses import dataclass
 
 # socket(2) family and type as strace prints them -> the -yy protocol name
@@ -25,6 +26,11 @@ PROTOCOLS = {
     ("AF_UNIX", "SOCK_STREAM"): "UNIX-STREAM", ("AF_UNIX", "SOCK_DGRAM"): "UNIX",
     ("AF_LOCAL", "SOCK_STREAM"): "UNIX-STREAM", ("AF_LOCAL", "SOCK_DGRAM"): "UNIX",
 }
+# -X raw's numbers for them (Linux's), and the bits of the type that are its kind.
+RAW_FAMILIES = {1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6"}
+RAW_KINDS = {1: "SOCK_STREAM", 2: "SOCK_DGRAM"}
+SOCK_TYPE_MASK = 0xf
+RAW_SOCKET_ARGS = re.compile(r"0x([0-9a-f]+),\s*0x([0-9a-f]+)")
 # A process with more sockets than this forgets the oldest (a bound on memory
 # for traces that never show the close).
 SOCKETS_KEPT = 65536
@@ -45,7 +51,12 @@ class SocketInfo:
 
 def socket_protocol(args):
     """The -yy protocol name of socket()'s arguments text, or None (raw,
-    netlink, ... sockets are not converted)."""
+    netlink, ... sockets are not converted).  Under -X raw the family and
+    type are numbers: ``0x2, 0x1|0x80800, 0x6``."""
+    raw = RAW_SOCKET_ARGS.match(args) if "AF_" not in args else None
+    if raw is not None:
+        return PROTOCOLS.get((RAW_FAMILIES.get(int(raw.group(1), 16)),
+                              RAW_KINDS.get(int(raw.group(2), 16) & SOCK_TYPE_MASK)))
     family = "AF_INET6" if "AF_INET6" in args else next(
         (name for name in ("AF_INET", "AF_UNIX", "AF_LOCAL") if name in args), None)
     kind = next((name for name in ("SOCK_STREAM", "SOCK_DGRAM") if name in args), None)

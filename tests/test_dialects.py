@@ -24,7 +24,7 @@ from strace_parser import SEND_PENDING, StraceParser, unpack_event
 
 DIALECTS = support.FIXTURES / "dialects"
 RECORDED = ["xx-single", "no-f", "bracket-pid", "tt", "t", "ns", "no-time", "relative",
-            "x", "escapes", "no-T", "y", "no-y", "plain", "i-n", "k"]
+            "x", "escapes", "no-T", "y", "no-y", "y-X-raw", "no-y-X-raw", "plain", "i-n", "k"]
 
 
 def packets_of(tmp_path, name, inputs, *flags):
@@ -654,3 +654,21 @@ def test_compressed_ff_files_keep_their_pids(tmp_path):
         support.convert(None, outputs[-1], "-q", "-r", *map(str, inputs))
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
     assert b"pid=" + files[0].name.split(".")[1].encode() in outputs[1].read_bytes()
+
+
+@pytest.mark.parametrize("args, protocol", [
+    ("AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_TCP", "TCP"),
+    ("0x2, 0x1|0x80800, 0x6", "TCP"),  # -X raw
+    ("0xa, 0x2, 0", "UDPv6"),
+    ("0x1, 0x1|0x80000, 0", "UNIX-STREAM"),
+    ("0x1 /* AF_UNIX */, 0x1 /* SOCK_STREAM */|0x80800 /* SOCK_CLOEXEC|SOCK_NONBLOCK */, 0",
+     "UNIX-STREAM"),  # -X verbose, recorded
+    ("0x10, 0x3, 0", None),  # netlink
+    ("0x2, 0x3, 0x1", None),  # a raw ICMP socket
+])
+def test_socket_arguments_in_every_x_style(args, protocol):
+    """socket()'s family and type, named, as -X raw's numbers (without
+    -yy the socket table learns sockets only from them), or -X verbose's
+    numbers with their names."""
+    from socket_table import socket_protocol
+    assert socket_protocol(args) == protocol
