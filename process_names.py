@@ -59,9 +59,11 @@ class ProcessNames:
         for a thread, the process of ``caller``."""
         self.seen.add(child)
         name = self.names.get(caller)
-        if not named and name is None:
+        if named:
+            pass  # its own execve's name stays
+        elif name is None:
             self.names.pop(child, None)  # a reused id must not keep an old name
-        elif not named:
+        else:
             self.names[child] = name
         if thread:
             self.processes[child] = self.processes.get(caller, caller)

@@ -397,8 +397,9 @@ class StraceParser:
         # Small reads that filled their buffer in the block being parsed,
         # and the reads joined to one before them (see SMALL_READ).
         self._filled_reads = 0
-        # The events a block ended in from its first run of small reads on,
-        # and its runs still open: {(pid, fd, session): (index, run)}.
+        # (events, runs) a block ended in: its events from its first run of
+        # small reads still open on, and those runs, {(pid, fd, session):
+        # (index in events, run)}.
         self._open_runs = None
         self.reads_joined = 0
         # Lines read (see line_number): counted, or in a sieved block, the
@@ -1008,9 +1009,9 @@ class StraceParser:
         its data, or one begun more than JOIN_GAP after the one before;
         the events of other sockets (and their runs) go on beside it (an
         MQTT subscriber reads each header a byte at a time while
-        publishers' lines come between).  The events from the first run a block ends
-        in are held for the next block's (``held_events`` at the end of
-        input): where the blocks are cut must not matter."""
+        publishers' lines come between).  A block's events from its first
+        run still open on are held for the next block's (``held_events`` at
+        the end of input): where the blocks are cut must not matter."""
         if not self._filled_reads and self._open_runs is None:
             return events
         self._filled_reads = 0

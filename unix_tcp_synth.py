@@ -155,7 +155,8 @@ def _reads_will_carry(conversation, reader, payload):
     print all of (``payload``: what it printed) moved: it is traced, or
     for bytes sendfile() moved (none printed), expected (its connect()
     is in the trace: its first read may return after the write)."""
-    return reader in conversation.traced_sides or not payload and conversation.shows_reads(reader)
+    return (reader in conversation.traced_sides
+            or not payload and conversation.shows_reads(reader))
 
 
 def lacking(packets):
