@@ -153,6 +153,10 @@ LINE_TIME = re.compile(r"""
 """, re.VERBOSE)
 
 
+# A send (or sendfile) on a socket, after the time column: merged at its start (see _timed).
+SOCKET_SEND = re.compile(r"\s*(?:send|sendto|sendmsg|sendmmsg|write|writev|sendfile|sendfile64)\(\d+<(?:TCP|UDP|UNIX)")
+
+
 class Trace:
     """An opened trace: ``fd`` to watch (progress, idle flushes),
     ``blocks(on_idle)`` to read it, and once read, ``damage()``.
@@ -310,11 +314,14 @@ def _timed(lines, date):
     """``(epoch seconds, line)`` for each line, for the merge: when the call
     ended (its start plus the -T duration; a resumed half's own time), the
     order one ``strace -f`` prints in (a blocking read starts before the
-    write that feeds it); a line without a time sorts with the line before
-    it.  -r relative times are rewritten as epoch times, which stay right
-    once lines of other files come between them."""
+    write that feeds it), but a send on a socket (-yy) when it began, where
+    its packet is stamped (a helper's pgbench under -ff: backends' sends
+    took up to 13 ms, and 4985 of 33 219 packets came out of time order);
+    a line without a time sorts with the line before it.  -r relative
+    times are rewritten as epoch times, which stay right once lines of
+    other files come between them."""
     clock = Clock(date)
-    time = end = 0.0
+    time = end = last = 0.0
     for line in lines:
         match = LINE_TIME.match(line)
         if match is not None:
@@ -336,4 +343,10 @@ def _timed(lines, date):
                     end = time + float(line[line.rfind(" <") + 2:-1])
                 except ValueError:
                     pass
+            if end > time and SOCKET_SEND.match(line, line.find(" ", match.start("time"))):
+                # A send's packet is stamped at its start; not before the
+                # line before it (-T's end can pass the next call's start).
+                end = max(time, last)
+        last = end
         yield end, line
+

@@ -83,6 +83,28 @@ def test_ff_files_merged_in_time_order(tmp_path, reference):
     assert packets_of(tmp_path, "ff", files) == reference
 
 
+def test_ff_files_merge_a_slow_send_at_its_start(tmp_path):
+    """-ff files: a PostgreSQL backend's send took 12.8 ms (a helper's
+    pgbench, recorded shapes); the other file's lines that ended meanwhile
+    came first, and the send's packet, stamped at its start, after theirs
+    (4985 of 33 219 packets out of time order).  Merged at its start, it
+    keeps its place."""
+    slow = "7<TCP:[127.0.0.1:23432->127.0.0.1:53946]>"
+    other = "8<TCP:[127.0.0.1:23432->127.0.0.1:53950]>"
+    quote = lambda data: support.strace_quote(data, "xx")  # noqa: E731
+    (tmp_path / "trace.1233").write_text(
+        '1795772692.801943 sendto(%s, "%s", 2, 0, NULL, 0) = 2 <0.012846>\n' % (slow, quote(b"ok")))
+    (tmp_path / "trace.1235").write_text("".join(
+        '1795772692.%06d sendto(%s, "%s", 2, 0, NULL, 0) = 2 <0.000020>\n'
+        % (802000 + 1000 * index, other, quote(b"%02d" % index)) for index in range(10)))
+    pcap = tmp_path / "ff.pcap"
+    result = support.convert(None, pcap, "-r", str(tmp_path / "trace.1233"),
+                             str(tmp_path / "trace.1235"))
+    times = [time for time, _frame in support.pcap_records(pcap.read_bytes())]
+    assert times == sorted(times) and len(times) == 11
+    assert b"stamped earlier" not in result.stderr
+
+
 @pytest.mark.parametrize("opener, suffix", [(gzip.open, ".gz"), (lzma.open, ".xz"),
                                             (bz2.open, ".bz2")])
 def test_compressed_input(tmp_path, reference, opener, suffix):
