@@ -46,6 +46,14 @@ IPV6 = struct.Struct("!IHBB16s16s")
 # TCP after the ports: seq, ack, data offset (5 words) and flags, window,
 # checksum, urgent pointer.
 TCP_DATA_OFFSET = 5 << 12
+# A SYN's options: the maximum segment size (MAX_SEGMENT, as on loopback),
+# NOP and window scale 7 (RFC 7323), so that Wireshark takes each end's
+# window as 65535 << 7: with 65535 alone, a write of 64 KiB a peer never
+# ACKs in between (the pcap has no pure ACKs) filled the window exactly,
+# "TCP window full" for Wireshark on every large write (and a SYN with
+# options but no MSS is a note of its own).
+SYN_OPTIONS = struct.pack("!BBHBBBB", 2, 4, MAX_SEGMENT, 1, 3, 3, 7)
+SYN_DATA_OFFSET = (5 + len(SYN_OPTIONS) // 4) << 12
 # A whole frame's headers in one pack: the link header of the syscall, then
 # the IP and TCP/UDP headers with what one direction fixes packed once into
 # blocks (``HeaderTemplate``): one pack per packet instead of four, and no
@@ -136,21 +144,26 @@ class HeaderTemplate:
         """``link`` + IP + TCP headers + ``payload``, a segment of ``length``
         bytes of which ``payload`` holds those strace printed (fewer when
         its ``-s`` cut them: the checksum then covers the printed bytes)."""
+        offset = TCP_DATA_OFFSET
+        tcp_sum = self.tcp_sum
+        if flags & SYN:  # no payload, the options in its place
+            payload, length = SYN_OPTIONS, len(SYN_OPTIONS)
+            offset = SYN_DATA_OFFSET
+            tcp_sum += SYN_DATA_OFFSET - TCP_DATA_OFFSET
         segment_length = 20 + length
         seq &= 0xFFFFFFFF
         ack &= 0xFFFFFFFF
         # seq and ack summed whole: 2**16 == 1 (mod 0xFFFF) adds their words.
-        checksum = checksum_field(self.tcp_sum + segment_length + seq + ack + flags
+        checksum = checksum_field(tcp_sum + segment_length + seq + ack + flags
                                   + ones_complement_sum(payload))
         if self.ipv6:
             return LINK_IPV6_TCP.pack(link, self.version_block, segment_length,
-                                      self.address_block, seq, ack, TCP_DATA_OFFSET | flags,
+                                      self.address_block, seq, ack, offset | flags,
                                       TCP_WINDOW, checksum, 0) + payload
         total_length = 20 + segment_length
         return LINK_IPV4_TCP.pack(link, self.version_block, total_length, self.middle_block,
                                   checksum_field(self.ip_sum + total_length), self.address_block,
-                                  seq, ack, TCP_DATA_OFFSET | flags, TCP_WINDOW, checksum,
-                                  0) + payload
+                                  seq, ack, offset | flags, TCP_WINDOW, checksum, 0) + payload
 
     def udp_frame(self, link, payload, length):
         """``link`` + IP + UDP headers + ``payload`` (``length`` as for ``tcp_frame``)."""

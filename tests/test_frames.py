@@ -63,8 +63,10 @@ def network(source, destination, transport_length=None):
 
 def scapy_tcp(source, destination, seq, ack, flags, payload=b"", length=None):
     """IP/TCP/Raw from scapy; ``length`` declares a longer (cut) payload."""
+    # A SYN carries the maximum segment size and window scale 7.
+    options = [("MSS", 65495), ("NOP", None), ("WScale", 7)] if "S" in str(flags) else []
     segment = TCP(sport=source[1], dport=destination[1], seq=seq & 0xFFFFFFFF,
-                  ack=ack & 0xFFFFFFFF, flags=flags, window=65535)
+                  ack=ack & 0xFFFFFFFF, flags=flags, window=65535, options=options)
     if length is None:
         return network(source, destination) / segment / Raw(payload)
     # Cut payload: the headers declare the real length; the checksum covers

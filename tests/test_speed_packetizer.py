@@ -32,10 +32,14 @@ def scapy_network(family, source, destination):
 
 
 def scapy_tcp(family, seq, ack, flags, payload):
+    """The frame scapy makes; a SYN carries the maximum segment size and
+    window scale 7, no payload."""
     source, destination = ENDPOINTS[family]
+    syn = flags & 0x02
+    options = [("MSS", 65495), ("NOP", None), ("WScale", 7)] if syn else []
     return bytes(scapy_network(family, source, destination)
                  / TCP(sport=source[1], dport=destination[1], seq=seq, ack=ack, flags=flags,
-                       window=65535) / Raw(payload))
+                       window=65535, options=options) / Raw(b"" if syn else payload))
 
 
 def scapy_udp(family, payload):

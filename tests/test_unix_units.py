@@ -33,6 +33,12 @@ DATAGRAM_FROM_ABSTRACT = (
     ' = 3 <0.001366>')
 
 
+def is_data(frame):
+    """True for a frame of these IPv4 flows that holds payload bytes: past
+    its 58 bytes of headers, and no SYN (whose options come there)."""
+    return len(frame) > 58 and not frame[51] & 0x02
+
+
 def test_parser_reads_strace_unix_shapes():
     parser = StraceParser()
     [accepted] = parser.parse(ABSTRACT_ACCEPT)
@@ -158,7 +164,7 @@ def test_packets_leave_with_their_syscall():
             packets = unix.packets(event)
             moved += event["length"]
             emitted += sum(len(frame_bytes) - 58 for _t, frame_bytes, *_ in packets
-                           if len(frame_bytes) > 58)
+                           if is_data(frame_bytes))
             held = sum(len(aligner.held) for flow in unix.flows.values()
                        for aligner in flow.aligners or ())
             assert held <= MAX_HELD
@@ -176,7 +182,8 @@ def test_socket_without_peer_gets_a_flow_of_its_own():
                  '8 1795659692.300000 write(4<UNIX-STREAM:[556]>, "\\x65", 1) = 1 <0.000010>'):
         for event in parser.parse(line):
             packets += unix.packets(event)
-    payloads = [(frame_bytes[30:38], frame_bytes[58:]) for _t, frame_bytes, *_ in packets]
+    payloads = [(frame_bytes[30:38], frame_bytes[58:] if is_data(frame_bytes) else b"")
+                for _t, frame_bytes, *_ in packets]
     # IPv4 source and destination: 10.0.0.1 -> 10.0.1.1 and back, then a second flow.
     assert payloads == [(bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"abc"),
                         (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"d"),
@@ -209,7 +216,7 @@ def test_a_client_writing_before_the_accept_meets_its_server_in_one_flow():
                for packet in unix.packets(event)]
     assert not parser.skipped
     data = [(frame_bytes[30:38], frame_bytes[58:]) for _t, frame_bytes, *_ in packets
-            if len(frame_bytes) > 58]
+            if is_data(frame_bytes)]
     assert data == [(bytes([10, 0, 0, 1, 10, 0, 1, 1]), b"SET"),
                     (bytes([10, 0, 1, 1, 10, 0, 0, 1]), b"+OK")]
     assert unix.flow_count == 1
@@ -278,7 +285,7 @@ def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
     packets = [packet for text in lines for event in parser.parse(text)
                for packet in unix.packets(event)]
     data = [(int.from_bytes(frame_bytes[42:46], "big"), frame_bytes[58:], wire_length)
-            for _t, frame_bytes, wire_length, *_ in packets if len(frame_bytes) > 58]
+            for _t, frame_bytes, wire_length, *_ in packets if is_data(frame_bytes)]
     assert [(payload, wire_length - 58) for _seq, payload, wire_length in data] == [
         (PREFACE + settings, len(PREFACE + settings)), (settings, 9),
         ((settings + big)[9:4000], 4000 - 9), (headers, len(headers))]
@@ -301,7 +308,7 @@ def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     packets = [packet for event in StraceParser().parse(line) for packet in unix.packets(event)]
     packets += unix.flush()
     served = [(int.from_bytes(data[42:46], "big"), data[58:]) for _t, data, *_ in packets
-              if Ether(data)[TCP].sport == SERVER_PORT and len(data) > 58]
+              if Ether(data)[TCP].sport == SERVER_PORT and is_data(data)]
     (seed_seq, seed), (seq, first) = served[:2]
     assert seed == seed_frames()[1] and first.startswith(frames)
     assert seq - seed_seq == len(seed)
@@ -341,7 +348,7 @@ def test_frame_headers_printed_after_a_cut_piece_stay_frames(reader_traced):
                for packet in unix.packets(event)]
     packets += [packet for event in parser.held_events() for packet in unix.packets(event)]
     data = [(int.from_bytes(frame_bytes[42:46], "big"), frame_bytes[58:])
-            for _t, frame_bytes, *_ in packets if len(frame_bytes) > 58]
+            for _t, frame_bytes, *_ in packets if is_data(frame_bytes)]
     assert [payload for _seq, payload in data] == [
         PREFACE + settings, header + b"m" * 100, last]
     assert data[2][0] - data[1][0] == 9 + 8000  # the 7 900 bytes never printed: a gap
@@ -393,7 +400,7 @@ def test_a_write_after_unprinted_bytes_waits_for_the_readers_reads():
                for packet in unix.packets(event)] + unix.flush()
     server_side = [(Ether(frame)[TCP], frame) for _t, frame, *_ in packets
                    if Ether(frame)[TCP].sport == 50051]
-    data = b"".join(frame[58:] for segment, frame in server_side if len(frame) > 58)
+    data = b"".join(frame[58:] for segment, frame in server_side if is_data(frame))
     assert data == b"abcdefz"
     assert [str(segment.flags) for segment, _frame in server_side][-2:] == ["PA", "FA"]
     [flow] = unix.listed_flows
