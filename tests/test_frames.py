@@ -392,3 +392,35 @@ def test_ipv4_mapped_endpoints_give_ipv4_frames():
     packets = run([event("write", "out", b"hi", local=("::ffff:127.0.0.1", 18000),
                          remote=("::ffff:127.0.0.1", 40001), protocol="TCPv6")])
     assert_frames(packets, [flow.frame(SERVER4, "PA", 0, 0, "write", True, b"hi")])
+
+
+def test_writes_cut_at_65535_bytes_fill_no_scaled_window(tmp_path):
+    """Three writes -s cut at 65 535 bytes (65 495 + 40 printed), their
+    reader's reads carrying the rest: with an unscaled 65535 window and no
+    pure ACKs each filled the window exactly ("TCP window full", a helper's
+    redis trace: 2999 times).  The SYNs scale it; only the first, before
+    the reader's first packet, still fills it (a SYN's window is not scaled)."""
+    support.require("tshark")
+    quote = lambda data: support.strace_quote(data, "xx")  # noqa: E731
+    client, server = "127.0.0.1:40000->127.0.0.1:8080", "127.0.0.1:8080->127.0.0.1:40000"
+    value = (bytes(range(256)) * 600)[:150050]
+    lines = ['7 1795659000.000000 connect(3<TCP:[9]>, {sa_family=AF_INET, sin_port=htons(8080), '
+             'sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000010>',
+             '8 1795659000.000100 accept4(5<TCP:[127.0.0.1:8080]>, NULL, NULL, 0) = 4<TCP:[%s]> '
+             '<0.000010>' % server]
+    time = 1795659000.01
+    for _ in range(3):
+        lines.append('7 %.6f write(3<TCP:[%s]>, "%s"..., %d) = %d <0.000100>'
+                     % (time, client, quote(value[:65535]), len(value), len(value)))
+        lines.append('8 %.6f read(4<TCP:[%s]>, "%s", 262144) = %d <0.000010>'
+                     % (time + 0.001, server, quote(value), len(value)))
+        lines.append('8 %.6f write(4<TCP:[%s]>, "%s", 5) = 5 <0.000010>'
+                     % (time + 0.002, server, quote(b"+OK\r\n")))
+        time += 0.01
+    trace = tmp_path / "cut.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "cut.pcap"
+    support.convert(trace, pcap)
+    full = support.tshark("-r", str(pcap), "-Y", "tcp.analysis.window_full", "-T", "fields",
+                          "-e", "frame.number")
+    assert full.split() == ["5"]  # 65 495 + 40 bytes after the handshake's 3 packets
