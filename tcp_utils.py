@@ -48,10 +48,10 @@ IPV6 = struct.Struct("!IHBB16s16s")
 TCP_DATA_OFFSET = 5 << 12
 # A SYN's options: the maximum segment size (MAX_SEGMENT, as on loopback),
 # NOP and window scale 7 (RFC 7323), so that Wireshark takes each end's
-# window as 65535 << 7: with 65535 alone, a write of 64 KiB a peer never
-# ACKs in between (the pcap has no pure ACKs) filled the window exactly,
-# "TCP window full" for Wireshark on every large write (and a SYN with
-# options but no MSS is a note of its own).
+# window as 65535 << 7: with 65535 alone, 65 535 bytes a peer never ACKs
+# in between (the pcap has no pure ACKs: a write -s cut there) filled the
+# window exactly, "TCP window full" for Wireshark (and a SYN with options
+# but no MSS is a note of its own).
 SYN_OPTIONS = struct.pack("!BBHBBBB", 2, 4, MAX_SEGMENT, 1, 3, 3, 7)
 SYN_DATA_OFFSET = (5 + len(SYN_OPTIONS) // 4) << 12
 # A whole frame's headers in one pack: the link header of the syscall, then
@@ -143,7 +143,8 @@ class HeaderTemplate:
     def tcp_frame(self, link, seq, ack, flags, payload, length):
         """``link`` + IP + TCP headers + ``payload``, a segment of ``length``
         bytes of which ``payload`` holds those strace printed (fewer when
-        its ``-s`` cut them: the checksum then covers the printed bytes)."""
+        its ``-s`` cut them: the checksum then covers the printed bytes).
+        A SYN holds SYN_OPTIONS, no payload."""
         offset = TCP_DATA_OFFSET
         tcp_sum = self.tcp_sum
         if flags & SYN:  # no payload, the options in its place
