@@ -177,7 +177,6 @@ REPLACING_DUPS = {"dup2", "dup3"}
 DUP_ARGUMENT = r"(?P<%s>\d+)(?:<[^>]*:\[.*?\]>|<[^>]*>)?"
 DUP_FDS = re.compile(r"(?P<source>%s),\s*(?P<target>%s)\s*[,)]"
                      % (DUP_ARGUMENT % "source_fd", DUP_ARGUMENT % "target_fd"))
-DIGITS = tuple("0123456789")
 DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Sockets of kinds not converted whose data syscalls are counted by kind
@@ -1140,7 +1139,7 @@ class StraceParser:
         args_start = line.find(name + "(") + len(name) + 1
         equals = line.rfind(" = ")
         fds = DUP_FDS.match(line, args_start, max(equals, 0))
-        if (fds is None or not line.startswith(DIGITS, equals + 3)
+        if (fds is None or not line[equals + 3:equals + 4].isdigit()
                 or fds.group("target_fd") == fds.group("source_fd")):
             return []
         target = fds.group("target")
