@@ -54,7 +54,9 @@ def parse_arguments(argv):
                "or a compressed trace cut short;\n"
                "2 bad arguments, an unreadable input or an unwritable output; 3 the\n"
                "parsing process failed (a bug: its traceback is shown); 128+N stopped\n"
-               "by signal N (the pcap then holds every packet so far)")
+               "by signal N (the pcap then holds every packet so far). Reading a pipe,\n"
+               "the first SIGINT or SIGTERM only says so and converts on to the end of\n"
+               "the input (strace got it too, and writes the traced program's way out).")
     parser.add_argument("output", nargs="?",
                         help="the pcap to write; - writes it to standard output")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
@@ -584,12 +586,14 @@ def convert(arguments, stop_signals):
         writer = PcapOutput(output)
     packets = PacketStage(writer, arguments)
     stage = ParseStage(arguments)
-    runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
-    progress = Progress(trace.fd, not arguments.quiet)
-    started = time.monotonic()
     # A file gives the same pcap whenever it is converted: its held FINs
     # wait for trace time, not for the wall clock.
     live = is_live(trace.fd)
+    stop_signals.drain = live and not os.isatty(trace.fd)
+    stop_signals.notice = tell_draining
+    runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
+    progress = Progress(trace.fd, not arguments.quiet)
+    started = time.monotonic()
 
     def on_idle(held=()):
         # Nothing to read (a live strace between syscalls, or the parsing
@@ -643,6 +647,9 @@ def convert(arguments, stop_signals):
         report = packets.summary(parser, time.monotonic() - started)
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
+        elif stop_signals.signum:
+            report.append("  %s came: the trace was converted to its end" %
+                          signal.Signals(stop_signals.signum).name)
         if damage:
             report.insert(1, "  the trace ends early, cut short or damaged (%s): the pcap "
                              "holds what came before" % damage)
@@ -655,6 +662,13 @@ def convert(arguments, stop_signals):
     if arguments.strict and (socket_lines_lost(parser) or damage):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
+
+
+def tell_draining(signum):
+    """Say why a signal (``signum``) did not stop the conversion."""
+    tell(["py-strace2pcap: %s: converting the rest of the trace until it ends (strace "
+          "writes the traced program's way out); %s again stops now"
+          % ((signal.Signals(signum).name,) * 2)])
 
 
 def tell(lines):

@@ -6,6 +6,15 @@ and ``wait_for_input(fd)`` sleeps until ``fd`` has input or a signal came
 (``set_wakeup_fd`` wakes the ``select``).  A signal ignored when we started
 (``nohup``, a background job, the wrappers' sink) stays ignored.
 
+With ``drain`` set (the trace comes from a pipe: strace's ``-o '! ...'``
+sink, a shell pipeline), the first signal does not stop the conversion:
+Ctrl-C reaches strace and the traced program too, and strace goes on
+writing until they end (with ``-o FILE PROG`` it blocks the signal and
+waits for PROG, whose way out, its FINs and resets, is what the pcap
+lacked; the sink gone, strace printed "Broken pipe" for each line left).
+``notice(signum)`` is told once; the end of the input ends the conversion
+as usual, and a second signal stops it at once.
+
 A child process that parses for the converter (see ``parse_runner``) also
 stops when its parent asks: ``after_fork(control_fd)`` makes every byte on
 ``control_fd`` count as that signal number, and its end of file (the parent
@@ -31,7 +40,11 @@ class StopSignals:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.signum = None
+        self.signum = None  # the first signal
+        self.signals = 0
+        self.drain = False  # see the module docstring
+        self.notice = None
+        self.ordered = False  # the parent asked the child to stop
         self.control = None
         self.wake_read, self.wake_write = _nonblocking_pipe()
         self.previous_wakeup = signal.set_wakeup_fd(self.wake_write)
@@ -43,6 +56,11 @@ class StopSignals:
     def _record(self, signum, _frame):
         if self.signum is None:
             self.signum = signum
+        self.signals += 1
+
+    def stopping(self):
+        """True once a signal ends the conversion (see ``drain``)."""
+        return self.signum is not None and (not self.drain or self.signals > 1 or self.ordered)
 
     def after_fork(self, control_fd):
         """In a freshly forked child: a wake-up pipe of its own (the one
@@ -53,26 +71,31 @@ class StopSignals:
         signal.set_wakeup_fd(self.wake_write)
         os.set_blocking(control_fd, False)
         self.control = control_fd
+        self.notice = None  # the parent tells
 
     def _read_control(self):
         try:
             sent = os.read(self.control, 16)
         except BlockingIOError:
             return
+        self.ordered = True
         self._record(sent[0] if sent else signal.SIGTERM, None)
 
     def check(self):
-        """Raise ``Stop`` if a signal came."""
-        if self.signum is None and self.control is not None:
+        """Raise ``Stop`` if a signal ends the conversion."""
+        if not self.ordered and self.control is not None:
             self._read_control()
-        if self.signum is not None:
+        if self.stopping():
             raise Stop(self.signum)
+        if self.signum is not None and self.notice is not None:
+            notice, self.notice = self.notice, None
+            notice(self.signum)
 
     def wait_for_input(self, fd, timeout=None):
         """Block until ``fd`` is readable (True), ``timeout`` seconds passed
-        (False) or a signal came (then raise ``Stop``)."""
+        (False) or a signal ends the conversion (then raise ``Stop``)."""
         watched = [fd, self.wake_read] + ([self.control] if self.control is not None else [])
-        while self.signum is None:
+        while not self.stopping():
             try:
                 ready = select.select(watched, [], [], timeout)[0]
             except (OSError, ValueError):
@@ -87,6 +110,7 @@ class StopSignals:
                 os.read(self.wake_read, 512)
             except BlockingIOError:
                 pass
+            self.check()  # a signal drained: its notice
         self.check()
         return True
 

@@ -7,6 +7,7 @@ this process; ports 19000-19099 (test_wrappers: 19100-19199).
 """
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -135,6 +136,39 @@ def test_latency_pcap_file_grows_while_strace_writes(tmp_path):
     assert b"client done" not in pcap.read_bytes()
 
 
+def test_ctrl_c_on_strace_with_the_sink_converts_the_programs_way_out(tmp_path):
+    """strace -o '! py_strace2pcap.py out.pcap' PROG, then Ctrl-C (SIGINT to
+    the whole process group): strace blocks it and writes on until PROG,
+    which has a handler, ends; the converter says once why it goes on and
+    converts those last lines too: PROG's goodbye and both FINs are in the
+    pcap (before: the converter stopped at the signal, and the pcap lacked
+    them), and strace met no broken pipe."""
+    support.require("strace")
+    pcap = tmp_path / "out.pcap"
+    errors = tmp_path / "converter.err"
+    sink = "! %s %s %s 2>%s" % (sys.executable, support.CONVERTER, pcap, errors)
+    with EchoServer(19060) as server:
+        traced = subprocess.Popen(
+            ["strace", *support.STRACE_OPTIONS, "-o", sink, *client(server.port, 10000, 0.02, 100)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        support.wait_for(lambda: pcap.exists() and len(tick_sent_times(
+            f for _, f in support.pcap_records(pcap.read_bytes()))) >= 5)
+        os.killpg(traced.pid, signal.SIGINT)
+        _, strace_errors = traced.communicate(timeout=60)
+    # strace waits for its sink (pclose) before it exits.
+    told = errors.read_text()
+    assert traced.returncode == 0, strace_errors.decode(errors="replace")
+    assert b"Broken pipe" not in strace_errors
+    streams = support.tcp_streams(pcap)
+    sent = [data for (_src, _sport, _dst, dport), data in streams.items() if dport == server.port]
+    assert len(sent) == 1 and re.search(rb"interrupted after \d+\n$", sent[0]), sent
+    flags = [segment.flags for _index, segment, _key, _declared in support.tcp_segments(pcap)]
+    assert sum(1 for flag in flags if flag.F) == 2, flags
+    assert "SIGINT: converting the rest of the trace" in told
+    assert "SIGINT came: the trace was converted to its end" in told
+    assert "interrupted;" not in told
+
+
 def test_latency_pcap_on_stdout_streams_while_strace_writes(tmp_path):
     """The same through strace2pcap-pipe.sh, reading the pcap from its stdout."""
     support.require("strace")
@@ -195,10 +229,14 @@ def stream_converter(pcap, *flags, one_cpu=False):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
-    """Half a trace in, the converter waiting for more: the signal ends it
-    with exit 128+N, the summary, and exactly the pcap of that half (the
-    same as converting that half from a file)."""
+@pytest.mark.parametrize("ended_by", ["a second signal", "the end of the input"])
+def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum, ended_by):
+    """Half a trace in, the converter waiting for more from its pipe: a
+    first signal does not end it (strace, which writes the pipe, got it too
+    and goes on until its program ends), it says so once; a second signal
+    ends it with exit 128+N, the end of the input with 0.  Either way: the
+    summary, and exactly the pcap of that half (the same as converting that
+    half from a file)."""
     text = recorded_trace.read_bytes()
     # Up to the line that writes message 150 (strace -xx prints it as hex).
     half = text[:text.rindex(b"\n", 0, text.index(hex_escaped(b"tick 150 "))) + 1]
@@ -217,12 +255,27 @@ def test_signal_while_waiting_for_input(recorded_trace, tmp_path, signum):
     support.wait_for(lambda: pcap.exists() and tick_sent_times(
         f for _, f in support.pcap_records(pcap.read_bytes())) == expected_ticks)
     converter.send_signal(signum)
-    returncode = converter.wait(timeout=60)  # stdin stays open: no end of input
+    name = signal.Signals(signum).name
+    told = converter.stderr.readline().decode()
+    assert told.startswith("py-strace2pcap: %s: converting the rest of the trace" % name), told
+    assert converter.poll() is None
+    if ended_by == "a second signal":
+        converter.send_signal(signum)
+        returncode = converter.wait(timeout=60)  # stdin stays open: no end of input
+    else:
+        converter.stdin.close()
+        returncode = converter.wait(timeout=60)
     errors = converter.stderr.read().decode(errors="replace")
-    converter.stdin.close()
-    assert returncode == 128 + signum, errors
+    if not converter.stdin.closed:
+        converter.stdin.close()
     assert "Traceback" not in errors
-    assert "interrupted" in errors and "packets" in errors
+    assert "packets" in errors
+    if ended_by == "a second signal":
+        assert returncode == 128 + signum, errors
+        assert "interrupted" in errors
+    else:
+        assert returncode == 0, errors
+        assert "%s came: the trace was converted to its end" % name in errors
     assert pcap.read_bytes() == expected.read_bytes()
     listed = support.tshark("-r", str(pcap), "-T", "fields", "-e", "frame.number")
     assert len(listed.split()) == len(support.pcap_records(expected.read_bytes()))
@@ -252,6 +305,9 @@ def test_sigterm_while_busy_leaves_whole_records(recorded_trace, tmp_path):
     feeder = threading.Thread(target=feed)
     feeder.start()
     support.wait_for(lambda: pcap.exists() and pcap.stat().st_size > 200000)
+    converter.send_signal(signal.SIGTERM)
+    # The first one, on a pipe, is told and waits for the end of the input.
+    assert b"converting the rest" in converter.stderr.readline()
     converter.send_signal(signal.SIGTERM)
     returncode = converter.wait(timeout=60)
     feeder.join(timeout=60)
