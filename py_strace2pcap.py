@@ -555,6 +555,10 @@ class CannotOpen(Exception):
 def open_files(arguments):
     """The trace, the TLS key log's bytes (None without ``--tls-keylog``)
     and the output file ``arguments`` name; raises CannotOpen."""
+    if arguments.input in (None, ["-"]) and sys.stdin.isatty() and not arguments.quiet:
+        # Else it would wait without a word, for strace's lines on a pipe.
+        tell(["py-strace2pcap: reading a trace from the terminal: paste strace's lines, "
+              "then Ctrl-D (-r FILE reads a file; --help)"])
     try:
         trace = open_trace(arguments.input, arguments.date or datetime.date.today())
     except OSError as error:

@@ -7,7 +7,9 @@ this process; ports 19000-19099 (test_wrappers: 19100-19199).
 """
 
 import os
+import pty
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -535,3 +537,42 @@ def test_a_live_pause_keeps_packets_behind_a_sendfile_waiting_for_its_reader(tmp
     times = [stamp for stamp, _frame in support.pcap_records(pcap.read_bytes())]
     assert times == sorted(times) and len(times) == 9, summary.decode()
     assert b"stamped earlier" not in summary
+
+
+def read_terminal(fd, until, timeout=30.0):
+    """What the terminal ``fd`` shows until ``until`` is in it (or its end)."""
+    shown = b""
+    deadline = time.time() + timeout
+    while until not in shown and time.time() < deadline:
+        if select.select([fd], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+    return shown
+
+
+def test_a_terminal_as_input_is_told_and_ctrl_d_ends_it(tmp_path):
+    """No -r and a terminal for standard input: the converter says what it
+    waits for (it would wait without a word); a pasted line and Ctrl-D give
+    its packet and exit 0."""
+    pcap = tmp_path / "out.pcap"
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, str(support.CONVERTER), str(pcap)])
+    try:
+        told = read_terminal(terminal, b"Ctrl-D")
+        assert b"reading a trace from the terminal" in told, told
+        os.write(terminal, b'3104  1795659371.610672 sendto(5<TCP:[127.0.0.1:36234->127.0.0.1:18080]>, '
+                           b'"\\x68\\x69", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>\n')
+        os.write(terminal, b"\x04")  # Ctrl-D at a line's start: the end of the input
+        summary = read_terminal(terminal, b"packets")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(terminal)
+    assert os.waitstatus_to_exitcode(status) == 0, summary
+    assert b"1 socket events, 1 packets" in summary, summary
+    assert [frame[-2:] for _, frame in support.pcap_records(pcap.read_bytes())] == [b"hi"]
