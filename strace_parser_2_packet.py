@@ -336,14 +336,16 @@ class InetPacketizer:
                 packets += conversation.transfer(side, payload, length, True,
                                                  event["time"], links, side, event)
         elif event["direction"] == "in":
-            if event["length"] == 0:
-                conversation.read_to_end.add(side)
-                if side not in conversation.reads_shut:
-                    packets += self.held_fins.peer_closed(conversation, conversation, side,
-                                                          links, event)
-            else:
+            if event["length"]:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
+            elif side not in conversation.reads_shut:
+                # (After its own shutdown(SHUT_RD), a read of 0 tells nothing
+                # of the peer: bytes it sends later go unread, and its close
+                # resets the connection.)
+                conversation.read_to_end.add(side)
+                packets += self.held_fins.peer_closed(conversation, conversation, side,
+                                                      links, event)
         elif name == "shutdown" and not event["error"]:
             if event["how"] != "SHUT_WR":
                 conversation.reads_shut.add(side)

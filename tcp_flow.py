@@ -509,7 +509,7 @@ class HeldFins(OrderedDict):
         talk."""
         key = (conversation, side)
         self.pop(key, None)
-        if conversation.directions[side].fin_sent and 1 - side not in conversation.traced_sides:
+        if conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side):
             return []
         fin = (side, event["time"], links, side, event)
         other_key = (conversation, 1 - side)

@@ -14,7 +14,8 @@ and TCP (see its test).
 udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test).
 
 attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
-grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace: see their tests.
+grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace,
+shutdown-blocked-reader.strace: see their tests.
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -290,3 +291,21 @@ def test_a_peek_that_finds_the_end_of_the_stream_is_the_peers_fin(tmp_path):
             if packet[TCP].flags.F or packet[TCP].flags.R]
     assert ends == [(33212, "FA"), (21025, "FA")]
     assert "skipped 22: peeked data (MSG_PEEK)" in result.stderr.decode()  # the 22 with bytes
+
+
+def test_data_for_a_socket_shut_down_and_closed_meets_its_rst(tmp_path):
+    """shutdown-blocked-reader.strace (strace 6.1, a helper's Python
+    program, its socket lines): a server thread blocks in recv(); another
+    does shutdown(SHUT_RDWR), which ends that recv with 0, then close();
+    the client, which had not shown its port yet, writes 0.7 s later.
+    tcpdump: the server's FIN, the client's 9 bytes and the server's RST
+    that answers them, no client FIN.  The close was dropped (its FIN out,
+    its peer not seen yet) and the read of 0 counted as the client's FIN
+    read: no RST, and a client FIN."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "shutdown.pcap"
+    support.convert(support.FIXTURES / "inet" / "shutdown-blocked-reader.strace", pcap)
+    packets = [(packet[TCP].sport, str(packet[TCP].flags), bytes(packet[TCP].payload))
+               for packet in support.read_packets(pcap)]
+    assert packets[3:] == [(22150, "FA", b""), (52908, "A", b""), (52908, "PA", b"late data"),
+                           (22150, "RA", b"")]
