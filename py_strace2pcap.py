@@ -23,7 +23,7 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import (DATA_SYSCALLS, EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
+from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
                            SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import MAX_LATE, TimeOrder
@@ -39,10 +39,9 @@ PROGRESS_INTERVAL = 0.5
 IDLE_TICK = 0.5
 # A trace whose latest syscall is this close to the wall clock is live.
 LIVE_TRACE_SKEW = 60.0
-# TCP events of the first kind and none of the second, in a trace with few
-# other lines: -e trace=network's, whose class has no read/write/close.
+# TCP events, none of these, in a trace with few other lines: -e
+# trace=network's, whose class has no read/write/close.
 FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close"}
-NETWORK_DATA_CALLS = DATA_SYSCALLS.keys() - FILE_LIKE_CALLS - {"splice"}
 
 
 def parse_arguments(argv):
@@ -383,7 +382,7 @@ class PacketStage:
         # in the trace: trace=network shows few or none.
         other_lines = (parser.skipped["not a socket syscall"] + parser.skipped["not a socket"]
                        - parser.network_lines)
-        if (self.tcp_calls & NETWORK_DATA_CALLS and not self.tcp_calls & FILE_LIKE_CALLS
+        if (self.tcp_calls and not self.tcp_calls & FILE_LIKE_CALLS
                 and 10 * other_lines < socket_events):
             report.append("  no read(), write() or close() on a TCP socket: recorded with -e "
                           "trace=network? It leaves them out, and the bytes they move (add "
@@ -406,6 +405,9 @@ class PacketStage:
             (self.inet.unresolved_connects, "  %d connect() calls in progress were closed "
                                             "with no sign of an answer (the program gave up): "
                                             "their SYN alone"),
+            (self.inet.unshown_connects, "  %d connect() calls made connections no later "
+                                         "syscall showed the port of (no read, write or "
+                                         "close: -e trace=network?): not in the pcap"),
         ])
         if self.inet.made_up_ports:
             report.append("  %d of those SYNs from a made-up port, %d and up: strace does not "

@@ -137,6 +137,9 @@ class InetPacketizer:
         self.made_up_ports = 0  # of failed connects from unbound sockets
         self.unanswered_connects = 0  # timed out
         self.unresolved_connects = 0  # closed before their outcome showed
+        # Made (returned 0) on sockets no later syscall showed the port of
+        # (-e trace=network, or a process killed before it used them).
+        self.unshown_connects = 0
         self.udp_peers = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
@@ -201,7 +204,15 @@ class InetPacketizer:
         packets += self.held_fins.release_due(float("inf"))
         for key in list(self.held_datagrams):
             packets += self._release_held(key, None)
+        for connects in self.pending_connects.values():
+            self._count_unshown(connects)
         return packets
+
+    def _count_unshown(self, connects):
+        """Count those of ``connects`` (pending, given up) that were made
+        and no accept() of a traced server showed."""
+        self.unshown_connects += sum(1 for connect in connects if connect["error"] is None
+                                     and not connect.get("syn_taken"))
 
     # -- TCP ---------------------------------------------------------------
 
@@ -430,7 +441,9 @@ class InetPacketizer:
         counted."""
         connect = self._take_connect_of(event)
         if connect is None or connect["error"] != "EINPROGRESS":
-            return []  # a connect that returned 0, reset before its port showed
+            if connect is not None:
+                self._count_unshown([connect])  # made (or reset) before its port showed
+            return []
         if not on_loopback(connect["remote"][0]):
             self.unresolved_connects += 1
             return self._failed_connect(connect, None)
@@ -528,6 +541,7 @@ class InetPacketizer:
         uses the connection may not be the one that connected."""
         pending_key = (event["fd"], event["remote"])
         connects = self.pending_connects.get(pending_key, [])
+        self._count_unshown([connect for connect in connects if connect["pid"] == event["pid"]])
         connects = [connect for connect in connects if connect["pid"] != event["pid"]]
         bounded_put(self.pending_connects, pending_key, connects + [event], PENDING_CONNECTS_KEPT)
         if event["local"] is not None:

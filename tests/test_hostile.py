@@ -490,6 +490,31 @@ def test_a_server_traced_with_trace_network_is_asked_about_too(tmp_path):
         assert "recorded with -e trace=network?" in summary
 
 
+def test_connects_whose_port_never_shows_are_counted_and_asked_about(tmp_path):
+    """A helper's Perl client under -e trace=network: three connect() = 0,
+    nothing else on their sockets (its I/O is read/write), then its exit.
+    tcpdump: three connections; the pcap can have none (no port shows),
+    and the summary said nothing.  Now it counts them and asks about
+    trace=network; a connect whose port a later line shows is not counted."""
+    connect = ("10465 1795781971.%06d connect(3<TCP:[%d]>, {sa_family=AF_INET, "
+               'sin_port=htons(22051), sin_addr=inet_addr("\\x31\\x32\\x37\\x2e\\x30\\x2e'
+               '\\x30\\x2e\\x31")}, 16) = 0 <0.000112>')
+    lines = [connect % (131863 + 4000 * index, 2340670 + index) for index in range(3)]
+    lines.append("10465 1795781971.148000 +++ exited with 0 +++")
+    trace = tmp_path / "network.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+    assert "0 packets" in summary
+    assert ("  3 connect() calls made connections no later syscall showed the port of"
+            in summary), summary
+    assert "recorded with -e trace=network?" in summary
+    shown = ('10465 1795781971.150000 sendto(3<TCP:[127.0.0.1:50000->127.0.0.1:22051]>, '
+             '"\\x68", 1, 0, NULL, 0) = 1 <0.000010>')
+    trace.write_text("\n".join(lines[:3] + [shown] + lines[3:]) + "\n")
+    summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+    assert "  2 connect() calls made connections no later syscall" in summary, summary
+
+
 def test_data_on_raw_and_ping_sockets_is_counted_by_kind(tmp_path):
     """ping sends and reads ICMP through a RAW socket (a PING one when
     unprivileged): not converted, and the summary says so instead of
