@@ -976,6 +976,8 @@ class StraceParser:
                 # Cut by -s: the hex dump lines that may follow hold its bytes.
                 self._cut = event
                 return []
+            if name in IOVEC_SYSCALLS:
+                return None  # an iovec array -s cut ("...]"): the general way tells
             self._count_short(result, False)
         return [event]
 

@@ -143,6 +143,29 @@ def test_an_iovec_piece_cut_by_s_ends_the_payload():
     assert hits == 0
 
 
+def test_an_iovec_array_cut_by_s_counts_as_cut_not_as_a_long_datagram():
+    """strace -s caps the elements of an array as well ("...]" after 64
+    of them): a helper's writev of 200 pieces and recvmsg into 300 buffers
+    on TCP were counted as datagrams longer than their buffer (MSG_TRUNC),
+    and left out of the -s hint."""
+    lines = [
+        PRIMER,
+        '23048 1795694138.199256 writev(%s, [{iov_base="\\x41", iov_len=1}, '
+        '{iov_base="\\x42\\x42", iov_len=2}, ...], 200) = 399 <0.000094>' % ANNOTATION,
+        '23048 1795694138.202682 recvmsg(%s, {msg_name=NULL, msg_namelen=0, msg_iov=['
+        '{iov_base="\\x43", iov_len=7}, ...], msg_iovlen=300, msg_controllen=0, '
+        'msg_flags=0}, 0) = 399 <0.000041>' % ANNOTATION,
+    ]
+    events, _hits = assert_same_events(lines)
+    assert [(event["payload"], event["length"]) for event in events[1:]] == [
+        (b"ABB", 399), (b"C", 399)]
+    parser = StraceParser(date=DATE)
+    for line in lines:
+        parser.parse(line)
+    parser.held_events()
+    assert (parser.truncated_payloads, parser.datagrams_longer_than_read) == (2, 0)
+
+
 @settings(max_examples=300, deadline=None)
 @given(payload=st.binary(max_size=300), style=st.sampled_from(["xx", "x", "default"]),
        cut=st.integers(min_value=0, max_value=300),
