@@ -30,6 +30,10 @@ SEGMENT_TARGET = 65495
 # Largest frame accepted when looking for a boundary in bytes of unknown
 # framing: the default SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 6.5.2).
 RESYNC_MAX_LENGTH = 1 << 14
+# The frame after it, which confirms the boundary, may be as long as the
+# setting allows at most: gRPC raises it to 4 MiB and sends a large
+# message's DATA frames that long.
+LONGEST_FRAME = (1 << 24) - 1
 
 # Per frame type: (flags allowed, stream id 0 required / forbidden / either,
 # exact payload length or None), RFC 9113 section 6.
@@ -59,12 +63,12 @@ def frame_header(data, offset=0):
     return length_and_type >> 8, length_and_type & 0xFF, flags, stream & 0x7FFFFFFF
 
 
-def plausible_frame(data, offset=0):
+def plausible_frame(data, offset=0, longest=RESYNC_MAX_LENGTH):
     """True if a known frame type's header at ``offset`` obeys its rules
-    (flags, stream 0 or not, fixed lengths, at most RESYNC_MAX_LENGTH)."""
+    (flags, stream 0 or not, fixed lengths, at most ``longest`` bytes)."""
     length, kind, flags, stream = frame_header(data, offset)
     rules = FRAME_RULES.get(kind)
-    if rules is None or length > RESYNC_MAX_LENGTH or data[offset + 5] & 0x80:
+    if rules is None or length > longest or data[offset + 5] & 0x80:
         return False
     allowed_flags, stream_zero, exact_length = rules
     if flags & ~allowed_flags or (exact_length is not None and length != exact_length):
@@ -227,7 +231,7 @@ class FrameAligner:
                 continue
             end = start + HEADER_SIZE + frame_header(held, start)[0]
             if end == len(held) or (end + HEADER_SIZE <= len(held)
-                                    and plausible_frame(held, end)):
+                                    and plausible_frame(held, end, LONGEST_FRAME)):
                 chunks = self._release(start)
                 self.synced = True
                 return chunks

@@ -114,6 +114,21 @@ def test_aligner_resyncs_after_garbage_without_losing_bytes(garbage, sizes):
     assert aligned == b"" or data.endswith(aligned)
 
 
+def test_aligner_syncs_on_a_small_frame_before_a_long_one():
+    """Attached mid-stream, a gRPC server's first write: a HEADERS frame
+    and a DATA frame of 196 596 bytes (gRPC allows 4 MiB frames).  The long
+    frame confirms the boundary the HEADERS frame opens: both go out whole
+    (a helper's trace lost them, "of a frame begun before the trace")."""
+    headers = frame(HEADERS, 4, 177, b"x" * 25)
+    data = frame(DATA, 0, 177, b"\x00\x00\x02\xff\xef" + b"w" * 196591)
+    tail = b"\x77" * 40  # the end of a frame begun before the trace
+    aligner = FrameAligner(synced=False)
+    chunks = aligner.feed(tail + headers + data)
+    assert chunks[0] == (tail, False)
+    assert b"".join(chunk for chunk, whole in chunks[1:] if whole) == headers + data
+    assert all(whole for _chunk, whole in chunks[1:]) and not aligner.held
+
+
 def test_aligner_holds_at_most_one_bounded_frame():
     """A 10 MB frame goes through as it comes; small frames are held whole."""
     aligner = FrameAligner()
