@@ -1187,12 +1187,20 @@ class StraceParser:
         errno = returned.group("errno")
         tcp = first is not None and first.group("protocol").startswith("TCP")
         ret = returned.group("ret")
-        if ret == "?":
+        # A data call a signal interrupted on a connected TCP socket moved
+        # nothing, but its annotation may be the only line that shows the
+        # socket's port (a client killed in its first read after connect):
+        # an event with no bytes, that ties the connect to the connection.
+        touched = (ret == "?" and tcp and errno in RESTARTED and name in DATA_SYSCALLS
+                   and "->" in first.group("details"))
+        if ret == "?" and not touched:
             if not (name == "connect" and tcp and errno in RESTARTED):
                 return self.skip("interrupted call", line)
             # A connect a signal interrupted (wget's --connect-timeout): its
             # SYN is out and the kernel goes on, as for a non-blocking one.
             ret, errno = "-1", "EINPROGRESS"
+        elif touched:
+            ret = "0"
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST, and a
         # write failing with EPIPE after the peer's FIN may have (see the
@@ -1256,7 +1264,8 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
-            if reset or refused and name != "connect" or in_progress and name != "connect":
+            if (reset or touched or refused and name != "connect"
+                    or in_progress and name != "connect"):
                 event["direction"] = None
                 if name in FAST_OPEN_SYSCALLS and event["remote"] is None:
                     event["remote"] = parse_sockaddr(args, position)  # a fast open's peer

@@ -256,9 +256,10 @@ class InetPacketizer:
             local, remote = endpoints
         local, key = self._tcp_route(local, remote)
         conversation = self.conversations.get(key)
-        if event["error"] == "EPIPE" and not (conversation is not None
-                                              and conversation.peer_reset(
-                                                  conversation.side_of(local))):
+        if event["error"] == "EPIPE" and not (
+                conversation is not None
+                and (conversation.peer_reset(conversation.side_of(local))
+                     or (conversation, 1 - conversation.side_of(local)) in self.held_fins)):
             return []  # this end's own shutdown, or a trace of failed calls (-Z)
         # A syscall on a connection whose FINs are both out (node closes
         # after a shutdown, its next connect already on its way) is not
@@ -316,8 +317,10 @@ class InetPacketizer:
             # fd may share the socket, whose syscall then cancels it.
             event["unread"] = conversation.resets_at_close(side)
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
-        if self.held_fins:
-            # This side still uses the connection: a close held for it closed a copy.
+        if self.held_fins and not (event["error"] or "").startswith("ERESTART"):
+            # This side still uses the connection: a close held for it closed
+            # a copy.  Not a call a signal ended with nothing moved (the
+            # blocked read the JDK's close wakes so).
             self.held_fins.pop((conversation, side), None)
         if name in ACCEPT_SYSCALLS:
             if not conversation.started:
@@ -371,8 +374,10 @@ class InetPacketizer:
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:
                 pass  # both FINs went: a socket done (TIME_WAIT), not reset
             elif (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
-                conversation.abortive.add(1 - side)
+                # The peer's close (or exit) held was its socket's: its FIN,
+                # or its RST if it left bytes unread, then the RST this met.
                 packets += self.held_fins.release_of(conversation)
+                packets += conversation.reset(1 - side, receive_time(event), links, side, event)
             else:
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets

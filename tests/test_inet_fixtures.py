@@ -15,7 +15,7 @@ udp-read-in-part.strace: datagrams of unbound sockets read in part (see its test
 
 attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
 grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace,
-shutdown-blocked-reader.strace: see their tests.
+shutdown-blocked-reader.strace, killed-in-first-read.strace: see their tests.
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -309,3 +309,24 @@ def test_data_for_a_socket_shut_down_and_closed_meets_its_rst(tmp_path):
                for packet in support.read_packets(pcap)]
     assert packets[3:] == [(22150, "FA", b""), (52908, "A", b""), (52908, "PA", b"late data"),
                            (22150, "RA", b"")]
+
+
+def test_a_client_killed_in_its_first_read_gets_its_fin_and_rst(tmp_path):
+    """killed-in-first-read.strace (strace 6.1, a helper's Python program,
+    its socket lines): a forked client connects (the line shows only the
+    socket's inode), blocks in recvfrom and is killed: the interrupted
+    recvfrom (= ? ERESTARTSYS) is the only line that shows its port.  Then
+    the server writes twice (the second gets EPIPE) and closes.  tcpdump:
+    the client's FIN at the kill, the server's 4 bytes, the client's RST
+    that answers them, no server FIN.  The interrupted line was skipped, the
+    client end never joined its connection: no client FIN, no RST, and a
+    server FIN."""
+    from scapy.layers.inet import TCP
+    pcap = tmp_path / "killed.pcap"
+    result = support.convert(support.FIXTURES / "inet" / "killed-in-first-read.strace", pcap)
+    packets = [(packet[TCP].sport, str(packet[TCP].flags), bytes(packet[TCP].payload))
+               for packet in support.read_packets(pcap)]
+    assert [(port, flags) for port, flags, _ in packets if "F" in flags or "R" in flags] == [
+        (39692, "FA"), (39692, "RA")]
+    assert [payload for _, _, payload in packets if payload] == [b"late"]
+    assert "interrupted call" not in result.stderr.decode()
