@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from bounded_tables import bounded_put
-from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, HeaderTemplate
+from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, URG, HeaderTemplate
 
 
 # How far a reused 4-tuple's ISNs jump past the old connection's last seq.
@@ -414,6 +414,14 @@ class TcpConversation:
                 packets.append((time, frame, len(frame) + size - len(piece), event, outbound))
                 seq += size
             stream.emitted += length
+        if packets and outbound and event.get("urgent"):
+            # send(MSG_OOB): its last byte is urgent; Linux's urgent pointer
+            # points past it (tcpdump: URG, "urg 1" for a 1-byte send).
+            _time, frame, wire_length, _event, _outbound = packets[-1]
+            size = wire_length - len(frame) + len(piece)
+            packets[-1] = (time, template.tcp_frame(link, seq - size, ack, PSH | ACK | URG,
+                                                    piece, size, size),
+                           wire_length, event, outbound)
         if packets:
             self.started = True
             self.last_time = time

@@ -19,7 +19,7 @@ ETHERTYPE_VLAN = 0x8100
 PROTO_TCP = 6
 PROTO_UDP = 17
 
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 
 IP_TTL = 64
 IP_DONT_FRAGMENT = 0x4000
@@ -140,11 +140,12 @@ class HeaderTemplate:
             self.version_block, self.middle_block = header[:2], header[4:10]
             self.address_block = header[12:] + ports
 
-    def tcp_frame(self, link, seq, ack, flags, payload, length):
+    def tcp_frame(self, link, seq, ack, flags, payload, length, urgent=0):
         """``link`` + IP + TCP headers + ``payload``, a segment of ``length``
         bytes of which ``payload`` holds those strace printed (fewer when
         its ``-s`` cut them: the checksum then covers the printed bytes).
-        A SYN holds SYN_OPTIONS, no payload."""
+        A SYN holds SYN_OPTIONS, no payload.  ``urgent``: the urgent
+        pointer (with URG in ``flags``)."""
         offset = TCP_DATA_OFFSET
         tcp_sum = self.tcp_sum
         if flags & SYN:  # no payload, the options in its place
@@ -155,16 +156,16 @@ class HeaderTemplate:
         seq &= 0xFFFFFFFF
         ack &= 0xFFFFFFFF
         # seq and ack summed whole: 2**16 == 1 (mod 0xFFFF) adds their words.
-        checksum = checksum_field(tcp_sum + segment_length + seq + ack + flags
+        checksum = checksum_field(tcp_sum + segment_length + seq + ack + flags + urgent
                                   + ones_complement_sum(payload))
         if self.ipv6:
             return LINK_IPV6_TCP.pack(link, self.version_block, segment_length,
                                       self.address_block, seq, ack, offset | flags,
-                                      TCP_WINDOW, checksum, 0) + payload
+                                      TCP_WINDOW, checksum, urgent) + payload
         total_length = 20 + segment_length
         return LINK_IPV4_TCP.pack(link, self.version_block, total_length, self.middle_block,
                                   checksum_field(self.ip_sum + total_length), self.address_block,
-                                  seq, ack, offset | flags, TCP_WINDOW, checksum, 0) + payload
+                                  seq, ack, offset | flags, TCP_WINDOW, checksum, urgent) + payload
 
     def udp_frame(self, link, payload, length):
         """``link`` + IP + UDP headers + ``payload`` (``length`` as for ``tcp_frame``)."""

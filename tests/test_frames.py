@@ -61,12 +61,13 @@ def network(source, destination, transport_length=None):
               len=None if transport_length is None else 20 + transport_length)
 
 
-def scapy_tcp(source, destination, seq, ack, flags, payload=b"", length=None):
+def scapy_tcp(source, destination, seq, ack, flags, payload=b"", length=None, urgent=0):
     """IP/TCP/Raw from scapy; ``length`` declares a longer (cut) payload."""
     # A SYN carries the maximum segment size and window scale 7.
     options = [("MSS", 65495), ("NOP", None), ("WScale", 7)] if "S" in str(flags) else []
     segment = TCP(sport=source[1], dport=destination[1], seq=seq & 0xFFFFFFFF,
-                  ack=ack & 0xFFFFFFFF, flags=flags, window=65535, options=options)
+                  ack=ack & 0xFFFFFFFF, flags=flags, window=65535, options=options,
+                  urgptr=urgent)
     if length is None:
         return network(source, destination) / segment / Raw(payload)
     # Cut payload: the headers declare the real length; the checksum covers
@@ -111,12 +112,12 @@ class Flow:
                     server: initial_sequence(server, client)}
 
     def frame(self, sender, flags, seq, ack, syscall, outbound, payload=b"", length=None,
-              pid=4321, fd=5, session=0):
+              pid=4321, fd=5, session=0, urgent=0):
         receiver = self.server if sender == self.client else self.client
         ack_value = self.isn[receiver] + ack if "A" in flags else 0
         return bytes(link(pid, fd, session, syscall, outbound)
                      / scapy_tcp(sender, receiver, self.isn[sender] + seq, ack_value, flags,
-                                 payload, length))
+                                 payload, length, urgent))
 
 
 def assert_frames(packets, expected):
@@ -424,3 +425,25 @@ def test_writes_cut_at_65535_bytes_fill_no_scaled_window(tmp_path):
     full = support.tshark("-r", str(pcap), "-Y", "tcp.analysis.window_full", "-T", "fields",
                           "-e", "frame.number")
     assert full.split() == ["5"]  # 65 495 + 40 bytes after the handshake's 3 packets
+
+
+@pytest.mark.parametrize("client,server", [(CLIENT4, SERVER4), (CLIENT6, SERVER6)],
+                         ids=["ipv4", "ipv6"])
+def test_an_urgent_send_carries_urg_and_its_pointer(client, server):
+    """send(MSG_OOB) (a helper's Python client: b"normal", b"!" urgent,
+    b"tail"): tcpdump shows the urgent byte's segment with URG and urgent
+    pointer 1, past its last byte; the others without.  A 70 000-byte
+    urgent send: only its last segment, pointer past its last byte."""
+    flow = Flow(client, server)
+    urgent = [dict(event("send", "out", payload, local=client, remote=server),
+                   urgent=True) for payload in (b"!", b"u" * 70000)]
+    packets = run([event("write", "out", b"normal", local=client, remote=server), urgent[0],
+                   event("write", "out", b"tail", local=client, remote=server), urgent[1]],
+                  flush=False)
+    big = 70000 - 65495
+    assert_frames(packets, [
+        flow.frame(client, "PA", 0, 0, "write", True, b"normal"),
+        flow.frame(client, "PAU", 6, 0, "send", True, b"!", urgent=1),
+        flow.frame(client, "PA", 7, 0, "write", True, b"tail"),
+        flow.frame(client, "PA", 11, 0, "send", True, b"u" * 65495),
+        flow.frame(client, "PAU", 11 + 65495, 0, "send", True, b"u" * big, urgent=big)])
