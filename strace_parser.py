@@ -1191,15 +1191,15 @@ class StraceParser:
         # nothing, but its annotation may be the only line that shows the
         # socket's port (a client killed in its first read after connect):
         # an event with no bytes, that ties the connect to the connection.
-        touched = (ret == "?" and tcp and errno in RESTARTED and name in DATA_SYSCALLS
-                   and "->" in first.group("details"))
-        if ret == "?" and not touched:
+        interrupted = (ret == "?" and tcp and errno in RESTARTED and name in DATA_SYSCALLS
+                       and "->" in first.group("details"))
+        if ret == "?" and not interrupted:
             if not (name == "connect" and tcp and errno in RESTARTED):
                 return self.skip("interrupted call", line)
             # A connect a signal interrupted (wget's --connect-timeout): its
             # SYN is out and the kernel goes on, as for a non-blocking one.
             ret, errno = "-1", "EINPROGRESS"
-        elif touched:
+        elif interrupted:
             ret = "0"
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST, and a
@@ -1264,7 +1264,7 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
-            if (reset or touched or refused and name != "connect"
+            if (reset or interrupted or refused and name != "connect"
                     or in_progress and name != "connect"):
                 event["direction"] = None
                 if name in FAST_OPEN_SYSCALLS and event["remote"] is None:

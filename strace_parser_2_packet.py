@@ -369,16 +369,15 @@ class InetPacketizer:
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
         elif event["error"] in ("ECONNRESET", "EPIPE", "ENOTCONN"):
-            # The call met the peer's RST by its end: a close() of the peer's
-            # held is that RST (it closed with bytes unread), at its time.
+            # The call met the peer's RST by its end.
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:
                 pass  # both FINs went: a socket done (TIME_WAIT), not reset
-            elif (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
-                # The peer's close (or exit) held was its socket's: its FIN,
-                # or its RST if it left bytes unread, then the RST this met.
-                packets += self.held_fins.release_of(conversation)
-                packets += conversation.reset(1 - side, receive_time(event), links, side, event)
             else:
+                if (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
+                    # The peer's close (or exit) held was its socket's: its
+                    # FIN, then this RST; or its RST, at its time, if it
+                    # closed with bytes unread.
+                    packets += self.held_fins.release_of(conversation)
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 

@@ -415,13 +415,12 @@ class TcpConversation:
                 seq += size
             stream.emitted += length
         if packets and outbound and event.get("urgent"):
-            # send(MSG_OOB): its last byte is urgent; Linux's urgent pointer
-            # points past it (tcpdump: URG, "urg 1" for a 1-byte send).
-            _time, frame, wire_length, _event, _outbound = packets[-1]
-            size = wire_length - len(frame) + len(piece)
+            # send(MSG_OOB): its last byte is urgent, in the last piece made;
+            # Linux's urgent pointer points past it (tcpdump: "urg 1" for a
+            # 1-byte send).
             packets[-1] = (time, template.tcp_frame(link, seq - size, ack, PSH | ACK | URG,
                                                     piece, size, size),
-                           wire_length, event, outbound)
+                           packets[-1][2], event, outbound)
         if packets:
             self.started = True
             self.last_time = time
