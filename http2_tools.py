@@ -143,7 +143,7 @@ class FrameAligner:
             return chunks + self._cut_frames(data)
         self.held += data
         if not self.synced:
-            chunks += self._resync()
+            chunks += self._resync(read_start=len(self.held) == len(data))
         if self.synced:
             chunks += self._cut_frames(self.held)
         return chunks
@@ -211,13 +211,19 @@ class FrameAligner:
         elif start < len(buffer):
             self.held += buffer[start:]
 
-    def _resync(self):
+    def _resync(self, read_start=False):
         """Look for a frame boundary from ``resync_from`` on; return the bytes
         before it, unaligned.  A plausible header counts as a boundary when
         the next header is plausible too, or when its frame ends exactly
         where the bytes so far end; while that cannot be told yet, the bytes
-        from the candidate on are held (at most one small frame)."""
+        from the candidate on are held (at most one small frame).  Where
+        the held bytes are those of one syscall (``read_start``), their
+        first may open a frame of any length: writers write whole frames
+        (gRPC's DATA frames run to 4 MiB)."""
         held = self.held
+        if read_start and self._confirmed(0, LONGEST_FRAME):
+            self.synced = True
+            return []
         while True:
             found = RESYNC_CANDIDATE.search(held, self.resync_from)
             if found is None:
@@ -229,16 +235,25 @@ class FrameAligner:
             if not plausible_frame(held, start):
                 self.resync_from = start + 1
                 continue
-            end = start + HEADER_SIZE + frame_header(held, start)[0]
-            if end == len(held) or (end + HEADER_SIZE <= len(held)
-                                    and plausible_frame(held, end, LONGEST_FRAME)):
+            if self._confirmed(start, RESYNC_MAX_LENGTH):
                 chunks = self._release(start)
                 self.synced = True
                 return chunks
-            if end + HEADER_SIZE <= len(held):
+            if start + 2 * HEADER_SIZE + frame_header(held, start)[0] <= len(held):
                 self.resync_from = start + 1
                 continue
             return self._release(start)
+
+    def _confirmed(self, start, longest):
+        """True if ``held[start:]`` opens with a plausible frame header of at
+        most ``longest`` bytes whose frame ends where the bytes held end or
+        where another plausible header (of any length) begins."""
+        held = self.held
+        if start + HEADER_SIZE > len(held) or not plausible_frame(held, start, longest):
+            return False
+        end = start + HEADER_SIZE + frame_header(held, start)[0]
+        return end == len(held) or (end + HEADER_SIZE <= len(held)
+                                    and plausible_frame(held, end, LONGEST_FRAME))
 
     def _release(self, end):
         """Return ``held[:end]`` as one unaligned chunk and forget it."""

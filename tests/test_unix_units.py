@@ -129,6 +129,20 @@ def test_aligner_syncs_on_a_small_frame_before_a_long_one():
     assert all(whole for _chunk, whole in chunks[1:]) and not aligner.held
 
 
+def test_aligner_syncs_on_a_long_frame_that_fills_the_first_read():
+    """Attached mid-stream, a gRPC client's first sendmsg is one DATA frame
+    of 103 556 bytes: its header opens the syscall's bytes and its frame
+    ends with them, so it is a boundary whatever its length (a helper's
+    trace left 103 565 bytes out).  A first read that holds only the start
+    of such a frame confirms nothing: its bytes go out unaligned."""
+    data = frame(DATA, 0, 177, b"\x77" * 103556)
+    aligner = FrameAligner(synced=False)
+    assert aligner.feed(data) == [(data, True)]
+    mid = FrameAligner(synced=False)
+    chunks = mid.feed(data[:60000])
+    assert all(not whole for _chunk, whole in chunks)
+
+
 def test_aligner_holds_at_most_one_bounded_frame():
     """A 10 MB frame goes through as it comes; small frames are held whole."""
     aligner = FrameAligner()
