@@ -221,7 +221,8 @@ class FrameAligner:
         first may open a frame of any length: writers write whole frames
         (gRPC's DATA frames run to 4 MiB)."""
         held = self.held
-        if read_start and self._confirmed(0, LONGEST_FRAME):
+        if (read_start and len(held) >= HEADER_SIZE and plausible_frame(held, 0, LONGEST_FRAME)
+                and self._boundary_at(HEADER_SIZE + frame_header(held, 0)[0])):
             self.synced = True
             return []
         while True:
@@ -235,23 +236,21 @@ class FrameAligner:
             if not plausible_frame(held, start):
                 self.resync_from = start + 1
                 continue
-            if self._confirmed(start, RESYNC_MAX_LENGTH):
+            end = start + HEADER_SIZE + frame_header(held, start)[0]
+            if self._boundary_at(end):
                 chunks = self._release(start)
                 self.synced = True
                 return chunks
-            if start + 2 * HEADER_SIZE + frame_header(held, start)[0] <= len(held):
+            if end + HEADER_SIZE <= len(held):
                 self.resync_from = start + 1
                 continue
             return self._release(start)
 
-    def _confirmed(self, start, longest):
-        """True if ``held[start:]`` opens with a plausible frame header of at
-        most ``longest`` bytes whose frame ends where the bytes held end or
-        where another plausible header (of any length) begins."""
+    def _boundary_at(self, end):
+        """True if a frame ending at ``end`` confirms the header that opens
+        it: the bytes held end there, or another plausible header (of any
+        length) begins there."""
         held = self.held
-        if start + HEADER_SIZE > len(held) or not plausible_frame(held, start, longest):
-            return False
-        end = start + HEADER_SIZE + frame_header(held, start)[0]
         return end == len(held) or (end + HEADER_SIZE <= len(held)
                                     and plausible_frame(held, end, LONGEST_FRAME))
 
