@@ -463,10 +463,30 @@ class TcpConversation:
         if stream.fin_sent:
             return []
         packets = self.fill_unseen(sender, time, links, traced_side, event)
+        then = event.get("seqs_at_close")
+        if (then and not packets and then[2] < time < self.last_time
+                and then[0] == stream.next_seq() and not self.directions[1 - sender].fin_sent):
+            return self._fin_passed(sender, time, then[1], links, traced_side, event)
         fin = self._packet(sender, FIN, b"", 0, time, links, traced_side, event)
         stream.fin_sent = True
         ack = self._packet(1 - sender, 0, b"", 0, time, links, traced_side, event)
         return packets + [fin, ack]
+
+    def _fin_passed(self, sender, time, peer_seq, links, traced_side, event):
+        """The FIN of a close held (see ``HeldFins``) that packets of the
+        peer's later syscalls passed: at its close's ``time``, before them,
+        and its ACK, as the peer stood then (next sequence number
+        ``peer_seq``); the bytes it sent since met a closed socket."""
+        stream = self.directions[sender]
+        seq = stream.next_seq()
+        stream.fin_sent = True
+        packets = []
+        for source, flags, numbers in ((sender, FIN | ACK, (seq, peer_seq)),
+                                       (1 - sender, ACK, (peer_seq, seq + 1))):
+            outbound = source == traced_side
+            frame = self.templates[source].tcp_frame(links[outbound], *numbers, flags, b"", 0)
+            packets.append((time, frame, len(frame), event, outbound))
+        return packets
 
     def reset(self, sender, time, links, traced_side, event):
         """RST from ``sender``, acking what the peer sent (the kernel's
@@ -525,6 +545,13 @@ class HeldFins(OrderedDict):
                 or conversation.directions[1 - side].fin_sent
                 or not (conversation.directions[0].emitted
                         or conversation.directions[1].emitted)):
+            if conversation.started:
+                # Where both ends stood, and when their last packet went: the
+                # FIN keeps its place if packets of the peer's later syscalls
+                # pass it (see TcpConversation._fin).
+                event["seqs_at_close"] = (conversation.directions[side].next_seq(),
+                                          conversation.directions[1 - side].next_seq(),
+                                          conversation.last_time)
             self[key] = (owner, fin)
             return []
         other = self.pop(other_key)

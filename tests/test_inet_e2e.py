@@ -428,6 +428,40 @@ def test_a_close_with_bytes_unread_resets_the_connection(tools, tmp_path):
     assert abs(our_reset - their_reset) < 0.05
 
 
+def test_a_fin_the_peer_writes_after_stays_before_those_bytes(tools, tmp_path):
+    """The server closes an idle connection, and half a second later the
+    client sends a request (a keep-alive race): tcpdump shows the server's
+    FIN at its close, the request, then the server's RST.  Our pcap too,
+    though the FIN was held (a fork's child might have used the socket)
+    until the client read 0 after its request: the FIN keeps its close's
+    time and comes before the request (it came after it, at its time)."""
+    port = 18033
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers("late-write-both", "127.0.0.1", port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    assert complaints(pcap) == ""
+    assert support.tcp_streams(pcap) == support.tcp_streams(capture)
+
+    def events(path):
+        """[(time, "FIN"/"data"/"RST" from the server or client)] in pcap order."""
+        rows = []
+        for packet in support.read_packets(path):
+            segment = packet["TCP"]
+            sender = "server" if segment.sport == port else "client"
+            for flag, name in (("F", "FIN"), ("R", "RST")):
+                if flag in str(segment.flags):
+                    rows.append((float(packet.time), sender + " " + name))
+            if len(segment.payload) and not segment.flags.R:
+                rows.append((float(packet.time), sender + " data"))
+        return rows
+    ours, theirs = events(pcap), events(capture)
+    assert [name for _time, name in ours] == [name for _time, name in theirs] == [
+        "server FIN", "client data", "server RST"]
+    for (our_time, _name), (their_time, _their_name) in zip(ours, theirs):
+        assert abs(our_time - their_time) < 0.05
+
+
 BASH_CLIENT = """exec 3<>/dev/tcp/127.0.0.1/{port}
 printf 'hello\\n' >&3
 read -r line <&3

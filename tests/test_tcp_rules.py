@@ -83,6 +83,29 @@ def test_peer_reading_zero_releases_the_held_fin():
         (18000, "FA", T0 + 0.3, 2), (40001, "A", T0 + 0.3, 2)]
 
 
+def test_a_held_fin_the_peer_data_passed_keeps_its_place():
+    """The server closes (its FIN held: a fork's child might go on), then
+    the traced client writes, then reads 0.  The FIN and its ACK go out at
+    the close's time, with the sequence numbers of then (before the
+    client's bytes), and the server's RST answers those bytes."""
+    packets = run([
+        event("write", "out", b"hi", pid=1, fd=3, time=T0, **CLIENT_SIDE),
+        event("read", "in", b"hi", pid=2, fd=4, time=T0 + 0.1, **SERVER_SIDE),
+        event("close", pid=2, fd=4, time=T0 + 0.2, **SERVER_SIDE),
+        event("write", "out", b"late", pid=1, fd=3, time=T0 + 0.5, **CLIENT_SIDE),
+        event("read", "in", b"", pid=1, fd=3, time=T0 + 0.6, **CLIENT_SIDE),
+    ])
+    rows = [(segment.sport, str(segment.flags), segment.seq, segment.ack, packet[0])
+            for packet in packets for segment in [Ether(packet[1])[TCP]]]
+    client, server = initial_sequence(CLIENT4, SERVER4), initial_sequence(SERVER4, CLIENT4)
+    assert rows == [
+        (40001, "PA", client, server, T0),
+        (40001, "PA", client + 2, server, T0 + 0.5),
+        (18000, "FA", server, client + 2, T0 + 0.2),
+        (40001, "A", client + 2, server + 1, T0 + 0.2),
+        (18000, "RA", server + 1, client + 6, T0 + 0.5)]
+
+
 def test_an_accept_of_a_traced_client_takes_its_connect_time():
     """Both ends traced, the client's non-blocking connect() still waiting
     for its port to show when the accept returns 4 ms later (a sweep:
