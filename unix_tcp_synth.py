@@ -184,7 +184,8 @@ class UnixPacketizer:
         self.flows_seen_open = 0  # first seen mid-stream: no handshake
         self.http2_flows = 0
         self.dissectors = Counter()  # Wireshark's name -> flows whose first bytes look so
-        self.listed_flows = []
+        self.flows_with_bytes = 0
+        self.listed_flows = []  # the first FLOWS_LISTED to carry bytes
         self.socket_paths = OrderedDict()     # datagram inode -> its bound path
         self.datagram_peers = OrderedDict()   # datagram inode -> path given to connect()
         self.datagram_clients = OrderedDict()  # unnamed datagram socket -> address
@@ -269,10 +270,13 @@ class UnixPacketizer:
         if self.datagram_bytes_cut:
             lines.append("  unix: %d datagram bytes beyond %d per datagram left out"
                          % (self.datagram_bytes_cut, MAX_DATAGRAM))
+        if self.flow_count > self.flows_with_bytes:
+            lines.append("  unix: %d stream connections carried no bytes (not listed)"
+                         % (self.flow_count - self.flows_with_bytes))
         lines += [flow.describe() for flow in self.listed_flows]
-        if self.flow_count > len(self.listed_flows):
+        if self.flows_with_bytes > len(self.listed_flows):
             lines.append("  ... and %d more unix connections"
-                         % (self.flow_count - len(self.listed_flows)))
+                         % (self.flows_with_bytes - len(self.listed_flows)))
         return lines
 
     # -- stream sockets ----------------------------------------------------
@@ -386,8 +390,6 @@ class UnixPacketizer:
                 self.closed_flows.pop(known, None)
                 self.flows[known] = flow
         self.flow_count += 1
-        if len(self.listed_flows) < FLOWS_LISTED:
-            self.listed_flows.append(flow)
         return flow
 
     def _flow_awaiting_peer(self, peer, inode):
@@ -502,6 +504,9 @@ class UnixPacketizer:
 
     def _classify(self, flow, sender, data, from_stream_start):
         """Decide, at a flow's first data, whether it is HTTP/2 and aligned."""
+        self.flows_with_bytes += 1
+        if len(self.listed_flows) < FLOWS_LISTED:
+            self.listed_flows.append(flow)
         if flow.mid_stream:
             flow.http2 = False
             if self.seed_http2:

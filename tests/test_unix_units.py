@@ -529,3 +529,27 @@ def test_the_summary_says_how_to_decode_the_flows():
         for event in parser.parse(line):
             unix.packets(event)
     assert "  unix: 1 flows begin as resp does: tshark -d tcp.port==50051,resp" in unix.summary()
+
+
+def test_the_summary_lists_the_flows_that_carried_bytes():
+    """nginx makes a socketpair per worker and closes most of them unused:
+    they are counted, not listed one by one as '0 bytes' lines before the
+    connections that carried something."""
+    lines = ['7 1795659692.000001 socketpair(AF_UNIX, SOCK_STREAM, 0, [3<UNIX-STREAM:[500->501]>, '
+             '4<UNIX-STREAM:[501->500]>]) = 0 <0.000010>',
+             '7 1795659692.000002 close(3<UNIX-STREAM:[500->501]>) = 0 <0.000010>',
+             '7 1795659692.000003 close(4<UNIX-STREAM:[501->500]>) = 0 <0.000010>',
+             '7 1795659692.000004 connect(5<UNIX-STREAM:[600]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
+             '7 1795659692.000005 write(5<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
+             % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
+    parser, unix = StraceParser(), UnixPacketizer()
+    for line in lines:
+        for event in parser.parse(line):
+            unix.packets(event)
+    summary = unix.summary()
+    assert summary[0] == "  unix: 2 stream connections (0 HTTP/2), 0 datagrams"
+    assert "  unix: 1 stream connections carried no bytes (not listed)" in summary
+    flow_lines = [line for line in summary if line.startswith("  unix 10.")]
+    assert len(flow_lines) == 1 and "'/s'" in flow_lines[0]
+    assert "client->server 14 bytes in syscalls, 14 in pcap" in flow_lines[0]
