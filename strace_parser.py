@@ -30,6 +30,11 @@ comm           str | None      the process name of ``--decode-pids=comm``
 time           float           epoch seconds when the syscall started (without
                                timestamps: midnight of ``date`` + 1 us per line)
 duration       float | None    seconds the syscall took (``-T``), else None
+resumed_at     float           (only a call strace split, ``<unfinished ...>``
+                               and ``<... resumed>``) its resumed line's time:
+                               after the first line of any other call whose
+                               bytes it read (strace prints a call's first
+                               line when the call begins)
 syscall        str             ``read``, ``sendto``, ``close``, ``accept4``, ...
 fd             int             the socket's file descriptor
 protocol       str             the ``-yy`` protocol: ``TCP``, ``TCPv6``, ``UDP``,
@@ -731,11 +736,13 @@ class StraceParser:
                 return self.skip(RESUMED_NOT_SOCKET if self.rejects_unannotated
                                  else "resumed without its start", line)
             start_time, first_half, _line_number = started
+            resumed_at = self._seconds(self._start_time(head))
             line = first_half + line[head.end():]
             events = self._common_data_line(line)
             if events is not None:
-                return events
+                return _resumed_at(events, resumed_at)
         else:
+            resumed_at = None
             start_time = self._start_time(head)
             if line.endswith("<unfinished ...>"):
                 return self._hold_first_half(pid, name, start_time, line)
@@ -760,7 +767,8 @@ class StraceParser:
             if start_time is None:
                 return self.skip("unparseable: time", line)
             return self._process_event(pid, start_time, name, line)
-        return self._complete(pid, start_time, name, line, head)
+        events = self._complete(pid, start_time, name, line, head)
+        return events if resumed_at is None else _resumed_at(events, resumed_at)
 
     def _other_call(self, line):
         """The name of the call of ``line`` if it is plainly one no event
@@ -867,6 +875,7 @@ class StraceParser:
         if events is not None:
             del self._unfinished[key]
             self._resumed(key[1])
+            events = _resumed_at(events, head[1])
         return events
 
     def _common_first_half(self, line):
@@ -1568,6 +1577,15 @@ class StraceParser:
         return [event]
 
 
+def _resumed_at(events, time):
+    """``events`` of a resumed line whose time is ``time`` (text or float),
+    which they carry (see ``unpack_event``): a packed one as its last item."""
+    if time is None:
+        return events
+    return [event + (time,) if type(event) is tuple else dict(event, resumed_at=float(time))
+            for event in events]
+
+
 def _ends_run(run, event):
     """True if ``event`` ends the run of small reads ``run`` (not one of
     its reads): an event of its socket (its fd with its addresses; any on
@@ -1634,16 +1652,22 @@ def _ended_by_exit_call(block, start, at, context):
 
 # Where a packed event holds its fields (see ``unpack_event``).
 PACKED_SYSCALL, PACKED_RESULT, PACKED_PAYLOAD, PACKED_PROTOCOL, PACKED_REMOTE = 3, 4, 5, 7, 10
+PACKED_FIELDS = 15
 
 
 def unpack_event(packed):
     """The event dict of a common data line's packed event: the tuple
     (pid, time text, duration text or None, syscall, result, payload, fd,
-    protocol, session, local, remote, inode, peer_inode, path, peer_path).
+    protocol, session, local, remote, inode, peer_inode, path, peer_path),
+    and for a call strace split, its resumed line's time (text or float).
 
     Where a child parses, the parent unpacks: building the dict (and
     marshalling it through the pipe) was 17% of the child's instructions on
     bench small, 13% on udp, when the child had the more work of the two."""
+    if len(packed) > PACKED_FIELDS:
+        event = unpack_event(packed[:PACKED_FIELDS])
+        event["resumed_at"] = float(packed[PACKED_FIELDS])
+        return event
     (pid, time, duration, name, result, payload, fd, protocol, session,
      local, remote, inode, peer_inode, path, peer_path) = packed
     return {

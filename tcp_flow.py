@@ -69,11 +69,13 @@ class StreamDirection:
     fin_sent: bool = False
     # First seen mid-stream, until both ends' cursors are placed: the end
     # whose syscalls came first (True: the sender's), the last bytes they
-    # moved and where in the stream those begin.
+    # moved, where in the stream those begin, and [(offset, time)] of the
+    # syscalls that moved them (see ``align``).
     unaligned: bool = False
     first_end: bool = None
     kept: bytes = b""
     kept_at: int = 0
+    kept_times: list = field(default_factory=list)
     # [(offset, printed bytes, time, links, event)] of the writes held back
     # behind unprinted ones (see ``TcpConversation.transfer``).
     deferred: list = field(default_factory=list)
@@ -82,29 +84,42 @@ class StreamDirection:
         """The sequence number of the next byte (SYN and FIN count one each)."""
         return self.isn + self.syn_sent + self.emitted + self.fin_sent
 
-    def align(self, by_sender, printed):
+    def align(self, by_sender, printed, line_time):
         """Place the cursor of the end (the sender's if ``by_sender``) of a
         syscall that printed ``printed``, before that syscall moves it, in a
         direction first seen mid-stream (see
-        ``TcpConversation.first_seen_mid_stream``)."""
+        ``TcpConversation.first_seen_mid_stream``).  ``line_time``: the time
+        of the syscall's first line for a write, of the line that printed
+        its result for a read.  strace prints a call's first line as it
+        begins, so a read's result line comes after the first line of any
+        write whose bytes it got: a write's bytes are not those of a read
+        printed before it (a keep-alive client repeating its request, both
+        ends attached: its write was taken for the server's read of the
+        same request before it), nor a read's those of a write begun after it."""
         if self.first_end is None or self.first_end == by_sender:
             self.first_end = by_sender
             at = self.written if by_sender else self.read
             if self.kept and self.kept_at + len(self.kept) == at:
+                self.kept_times.append((at, line_time))
                 printed = self.kept + printed  # the stream's last bytes, unbroken
                 at = self.kept_at
+            else:
+                self.kept_times = [(at, line_time)]
             self.kept = printed[-ALIGN_KEPT:]
             self.kept_at = at + len(printed) - len(self.kept)
+            times = self.kept_times
+            while len(times) > 1 and times[1][0] <= self.kept_at:
+                del times[0]
             return
         kept = self.kept
-        found = kept.rfind(printed[:ALIGN_PROBE]) if printed and kept else -1
+        found = self._rfind_in_time(kept, printed[:ALIGN_PROBE], by_sender, line_time)
         if by_sender and found + len(printed) < len(kept):
             found = -1  # a write read already is the last thing read
         if found >= 0:
             start = self.kept_at + found
         else:
             found = printed.find(kept[:ALIGN_PROBE]) if kept else -1
-            if found >= 0:
+            if found >= 0 and self._in_time(self.kept_at, by_sender, line_time):
                 start = self.kept_at - found
             else:
                 start = self.read if by_sender else 0
@@ -114,6 +129,29 @@ class StreamDirection:
             self.read = start
         self.unaligned = False
         self.kept = b""
+        self.kept_times = []
+
+    def _in_time(self, offset, by_sender, line_time):
+        """True if the first end's syscall that moved the kept byte at stream
+        ``offset`` may hold bytes of the other end's syscall whose line time
+        is ``line_time`` (see ``align``)."""
+        their_time = self.kept_times[0][1]
+        for start, moved_at in self.kept_times:
+            if start > offset:
+                break
+            their_time = moved_at
+        return their_time >= line_time if by_sender else their_time <= line_time
+
+    def _rfind_in_time(self, kept, probe, by_sender, line_time):
+        """The last place of ``probe`` in ``kept`` that ``_in_time`` allows; -1 if none."""
+        if not probe or not kept:
+            return -1
+        end = len(kept)
+        while True:
+            found = kept.rfind(probe, 0, end)
+            if found < 0 or self._in_time(self.kept_at + found, by_sender, line_time):
+                return found
+            end = found + len(probe) - 1
 
 
 class TcpConversation:
@@ -247,7 +285,9 @@ class TcpConversation:
         reads do not show, and go out at ``fill_unseen`` if no read comes."""
         stream = self.directions[sender]
         if stream.unaligned:
-            stream.align(by_sender, payload[:length])
+            stream.align(by_sender, payload[:length],
+                         event.get("resumed_at", event["time"]) if not by_sender
+                         else event["time"])
         packets = None
         if by_sender and stream.written > stream.claimed:
             # Not an urgent byte (MSG_OOB): the reader's reads leave it out.

@@ -449,7 +449,9 @@ class UnixPacketizer:
         conversation = flow.conversation
         stream = conversation.directions[sender]
         if stream.unaligned:
-            stream.align(by_sender, payload[:length])
+            stream.align(by_sender, payload[:length],
+                         event.get("resumed_at", event["time"]) if not by_sender
+                         else event["time"])
         first_new = stream.claimed
         skip = conversation.claim(sender, length, by_sender)
         if skip >= length:
