@@ -479,6 +479,8 @@ class TcpConversation:
             return []
         if event["syscall"] not in ("close", "exit"):
             return self._fin(sender, time, links, traced_side, event)
+        if self.directions[sender].fin_sent and self.directions[1 - sender].fin_sent:
+            return []  # both FINs went: the socket is closed (TIME_WAIT), nothing is sent
         packets = []
         unread = event.get("unread")
         if unread or self.resets_at_close(sender, event["syscall"] == "exit"):
@@ -491,6 +493,15 @@ class TcpConversation:
         if sender in self.writes_shut:
             packets += self._fin(sender, time, links, traced_side, event)
         return packets + self.reset(sender, time, links, traced_side, event)
+
+    def closing_resets(self, side, exiting=False):
+        """True when the close() (or the exit, ``exiting``) of ``side``
+        after its FIN (a shutdown()'s) still sends a RST: SO_LINGER 0 or
+        bytes left unread, unless the peer's FIN came too (the socket is
+        closed then: haproxy's shutdown and abort of a server, socat's
+        shutdown and exit)."""
+        return not (self.aborted or self.directions[1 - side].fin_sent) and (
+            side in self.abortive or self.resets_at_close(side, exiting))
 
     def resets_at_close(self, side, exiting=False):
         """True when a close() by ``side`` now would leave bytes of its
@@ -576,7 +587,8 @@ class HeldFins(OrderedDict):
         talk."""
         key = (conversation, side)
         self.pop(key, None)
-        if conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side):
+        if (conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side)
+                and not conversation.closing_resets(side, event["syscall"] == "exit")):
             return []
         fin = (side, event["time"], links, side, event)
         other_key = (conversation, 1 - side)
@@ -623,7 +635,8 @@ class HeldFins(OrderedDict):
             for side in (0, 1):
                 user = conversation.users[side]
                 if (user is None or user[0] != exited["pid"] or (conversation, side) in self
-                        or conversation.directions[side].fin_sent or conversation.aborted):
+                        or conversation.aborted or conversation.directions[side].fin_sent
+                        and not conversation.closing_resets(side, exiting=True)):
                     continue
                 pid, fd, session = user
                 event = {"pid": pid, "time": exited["time"], "duration": None,

@@ -293,6 +293,53 @@ def test_a_process_exit_closes_the_connections_it_used_last():
     assert rows[-2][3:] == (T0 + 0.003, 7)
 
 
+def test_a_shutdown_then_an_exit_with_bytes_unread_resets():
+    """socat: shutdown(SHUT_RDWR), then exit_group with bytes of its
+    peer unread: tcpdump shows the FIN, then the kernel's RST at the exit;
+    the traced peer's close later sends nothing (it was a RST of the peer)."""
+    rows = summary(run_with_exits([
+        event("write", "out", b"request", pid=8, time=T0, **CLIENT_SIDE),
+        event("read", "in", b"req", pid=7, time=T0 + 0.001, **SERVER_SIDE),
+        event("shutdown", pid=7, time=T0 + 0.002, how="SHUT_RDWR", **SERVER_SIDE),
+        exited(7, T0 + 0.003),
+        event("close", pid=8, time=T0 + 0.3, **CLIENT_SIDE),
+    ]))
+    assert [(port, flags, time) for port, flags, _length, time, _pid in rows
+            if "F" in flags or "R" in flags] == [(18000, "FA", T0 + 0.002),
+                                                 (18000, "RA", T0 + 0.003)]
+
+
+def test_a_shutdown_then_a_linger_0_close_resets():
+    """haproxy aborting a server: shutdown(SHUT_WR), SO_LINGER 0, close():
+    the FIN, then the RST (tcpdump), though the peer is not traced."""
+    rows = summary(run([
+        event("write", "out", b"hello", time=T0, **CLIENT_SIDE),
+        event("shutdown", time=T0 + 0.001, how="SHUT_WR", **CLIENT_SIDE),
+        event("setsockopt", time=T0 + 0.1, how="SO_LINGER 0", **CLIENT_SIDE),
+        event("close", time=T0 + 0.2, **CLIENT_SIDE),
+    ]))
+    assert [(port, flags, time) for port, flags, _length, time, _pid in rows
+            if "F" in flags or "R" in flags] == [(40001, "FA", T0 + 0.001),
+                                                 (40001, "RA", T0 + 0.2)]
+
+
+def test_a_close_after_both_fins_sends_nothing_though_bytes_are_unread():
+    """The server shuts down (its FIN), the client sends more and closes
+    (its FIN): the server's socket is closed (TIME_WAIT) when it calls
+    close() with those bytes unread, and the kernel sends nothing (tcpdump:
+    two FINs, no RST; a Go helper's trace had a RST)."""
+    rows = summary(run([
+        event("write", "out", b"resp", pid=7, time=T0, **SERVER_SIDE),
+        event("shutdown", pid=7, time=T0 + 0.001, how="SHUT_WR", **SERVER_SIDE),
+        event("read", "in", b"resp", pid=8, time=T0 + 0.002, **CLIENT_SIDE),
+        event("write", "out", b"more data", pid=8, time=T0 + 0.003, **CLIENT_SIDE),
+        event("close", pid=8, time=T0 + 0.004, **CLIENT_SIDE),
+        event("close", pid=7, time=T0 + 0.1, **SERVER_SIDE),
+    ]))
+    assert [(port, flags) for port, flags, *_rest in rows if "F" in flags or "R" in flags] == [
+        (18000, "FA"), (40001, "FA")]
+
+
 def test_a_thread_ending_alone_sends_no_fin():
     """A thread that ended alone (exit()): its process keeps the socket."""
     packets = run_with_exits([
