@@ -490,6 +490,21 @@ def test_a_server_traced_with_trace_network_is_asked_about_too(tmp_path):
         assert "recorded with -e trace=network?" in summary
 
 
+def test_a_go_server_traced_with_trace_network_is_asked_about(tmp_path):
+    """go-trace-network.strace (a helper's Go HTTP server under strace -f
+    -e trace=network, strace 6.1): 8 connections of 0 bytes, and 3 lines of
+    Go's SIGURG, which trace=network does not filter.  Signals are not the
+    other syscalls of a whole trace: the question comes (it did not, and
+    the same trace without its SIGURG lines got it).  The suggestion names
+    splice, which %network leaves out (haproxy's bodies)."""
+    result = support.convert(support.FIXTURES / "inet" / "go-trace-network.strace",
+                             tmp_path / "out.pcap")
+    summary = result.stderr.decode()
+    assert ("no read(), write() or close() on a TCP socket: recorded with -e trace=network? "
+            "It leaves them out, and the bytes they move (add "
+            "-e trace=%network,read,write,readv,writev,close,splice)") in summary
+
+
 def test_connects_whose_port_never_shows_are_counted_and_asked_about(tmp_path):
     """A helper's Perl client under -e trace=network: three connect() = 0,
     nothing else on their sockets (its I/O is read/write), then its exit.
