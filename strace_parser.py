@@ -1218,7 +1218,8 @@ class StraceParser:
         # with no bytes, for the packetizer to show it.
         reset = result < 0 and tcp and (
             name in DATA_SYSCALLS
-            and (errno == "ECONNRESET" or errno == "EPIPE" and DATA_SYSCALLS[name] == OUT)
+            and (errno == "ECONNRESET" or errno == "EPIPE" and (
+                DATA_SYSCALLS[name] == OUT or name == "splice" and first.start() > args_start))
             or name == "shutdown" and errno == "ENOTCONN" and "->" in first.group("details"))
         # A connect refused, or a data call telling a non-blocking one's
         # refusal: events, for the SYN and the peer's RST.  A connect timed

@@ -35,6 +35,8 @@ from tcp_utils import MAX_DATAGRAM, MAX_DATAGRAM_V6, PROTO_UDP, HeaderTemplate, 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
 ACCEPT_SYSCALLS = ("accept", "accept4")
+# The errors of a syscall that met the peer's RST (see InetPacketizer._tcp).
+PEER_RESET = ("ECONNRESET", "EPIPE", "ENOTCONN")
 CLOSED_CONVERSATIONS_KEPT = 4096
 # The live table's size before idle conversations are retired, how many are
 # looked at per new conversation, and how long (trace time) counts as idle.
@@ -256,10 +258,9 @@ class InetPacketizer:
             local, remote = endpoints
         local, key = self._tcp_route(local, remote)
         conversation = self.conversations.get(key)
-        if event["error"] == "EPIPE" and not (
-                conversation is not None
-                and (conversation.peer_reset(conversation.side_of(local))
-                     or (conversation, 1 - conversation.side_of(local)) in self.held_fins)):
+        if event["error"] == "EPIPE" and (
+                conversation is None
+                or conversation.side_of(local) in conversation.writes_shut):
             return []  # this end's own shutdown, or a trace of failed calls (-Z)
         # A syscall on a connection whose FINs are both out (node closes
         # after a shutdown, its next connect already on its way) is not
@@ -303,7 +304,7 @@ class InetPacketizer:
                                                  connect)
         links = self.links.for_event(event, ethertype)
         if (self.unseen_waits and (event["payload"] or event["direction"] == "in"
-                                   or name == "shutdown")
+                                   or name == "shutdown" or event["error"] in PEER_RESET)
                 and (conversation, side) in self.unseen_waits):
             # This side sends bytes or reads: what it left unseen goes
             # first, at its own time, acking no later bytes.  Not at its
@@ -331,7 +332,7 @@ class InetPacketizer:
                 packets += conversation.open(1 - side, syn_time, links, side, event)
         elif event["direction"] == "out":
             payload, length = event["payload"], event["length"]
-            if len(payload) < length and (conversation.shows_reads(1 - side)
+            if len(payload) < length and (conversation.reads_to_come(1 - side)
                                           or not payload and on_loopback(remote[0])):
                 # The reader's reads carry what strace did not print here:
                 # sendfile's bytes, those -s cut.  A loopback reader of a
@@ -341,14 +342,22 @@ class InetPacketizer:
                 if payload:
                     packets += conversation.transfer(side, payload, len(payload), True,
                                                      event["time"], links, side, event)
-                conversation.leave_unseen(side, length - len(payload))
-                if not conversation.shows_reads(1 - side):
+                conversation.leave_unseen(side, length - len(payload), event["time"])
+                if not conversation.reads_to_come(1 - side):
                     self.unseen_waits.setdefault((conversation, side), []).append(
                         (event["time"], length, links, event))
                     self.unseen_since = min(self.unseen_since, event["time"])
             elif length:  # (a sendfile() at the file's end moves nothing)
                 packets += conversation.transfer(side, payload, length, True,
                                                  event["time"], links, side, event)
+            if length and 1 - side in conversation.traced_sides and conversation.closed(1 - side):
+                # The peer's socket is gone: its kernel answers these bytes
+                # with a RST, not the write that meets it as EPIPE later.
+                if (conversation, side) in self.unseen_waits:
+                    packets += self._fill_unseen(conversation, side,
+                                                 self.unseen_waits.pop((conversation, side)))
+                    self._unseen_since_recomputed()
+                packets += conversation.reset(1 - side, event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"]:
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
@@ -368,7 +377,7 @@ class InetPacketizer:
                                                     event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
-        elif event["error"] in ("ECONNRESET", "EPIPE", "ENOTCONN"):
+        elif event["error"] in PEER_RESET:
             # The call met the peer's RST by its end.
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:
                 pass  # both FINs went: a socket done (TIME_WAIT), not reset
@@ -378,6 +387,12 @@ class InetPacketizer:
                     # FIN, then this RST; or its RST, at its time, if it
                     # closed with bytes unread.
                     packets += self.held_fins.release_of(conversation)
+                elif event["error"] == "EPIPE":
+                    # A RST after the peer's FIN (its end shut down, then
+                    # closed with bytes unread) leaves EPIPE: its FIN first,
+                    # though its end never read 0 (proxies rarely do).
+                    packets += self.held_fins.peer_closed(conversation, conversation, side,
+                                                          links, event)
                 packets += conversation.reset(1 - side, receive_time(event), links, side, event)
         return packets
 
@@ -409,7 +424,7 @@ class InetPacketizer:
     def _fill_unseen(self, conversation, side, writes):
         """Packets without bytes for ``writes`` (see ``unseen_waits``), each
         at its time, unless their reader is traced now (its reads claim them)."""
-        if conversation.shows_reads(1 - side):
+        if conversation.reads_to_come(1 - side):
             return []
         packets = []
         for time, length, links, event in writes:

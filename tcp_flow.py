@@ -79,6 +79,7 @@ class StreamDirection:
     # [(offset, printed bytes, time, links, event)] of the writes held back
     # behind unprinted ones (see ``TcpConversation.transfer``).
     deferred: list = field(default_factory=list)
+    unseen_at: float = 0.0  # when the last bytes strace did not print were written
 
     def next_seq(self):
         """The sequence number of the next byte (SYN and FIN count one each)."""
@@ -316,7 +317,7 @@ class TcpConversation:
         """True when ``sender`` moved bytes strace did not print that its
         traced reader has still to read (see ``transfer``)."""
         stream = self.directions[sender]
-        return stream.written > stream.claimed and self.shows_reads(1 - sender)
+        return stream.written > stream.claimed and self.reads_to_come(1 - sender)
 
     def leaves_unread(self, side, exiting=False):
         """True when ``side`` has not read all its traced peer wrote: its
@@ -337,11 +338,26 @@ class TcpConversation:
         """True if the trace has, or will have, ``side``'s syscalls."""
         return side in self.traced_sides or side in self.expected_sides
 
-    def leave_unseen(self, sender, length):
-        """A write of ``length`` bytes strace did not print (sendfile, or
-        what -s cut) to a receiver the trace also shows: only the writer's
-        cursor moves, so that the reader's reads carry the real bytes."""
-        self.directions[sender].written += length
+    def reads_to_come(self, side):
+        """True if ``side``'s reads will show (see ``shows_reads``) and it
+        still reads: it did not close, nor shut its reads down.  Bytes sent
+        to it after that no read of it carries (a Go proxy splicing to a
+        server that had closed)."""
+        return self.shows_reads(side) and side not in self.reads_shut and not self.closed(side)
+
+    def closed(self, side):
+        """True if ``side`` closed its socket: its FIN is out, and not by a
+        shutdown() (a close's FIN, once held, or its process's exit)."""
+        return self.directions[side].fin_sent and side not in self.writes_shut
+
+    def leave_unseen(self, sender, length, time):
+        """A write at ``time`` of ``length`` bytes strace did not print
+        (sendfile, or what -s cut) to a receiver the trace also shows: only
+        the writer's cursor moves, so that the reader's reads carry the real
+        bytes."""
+        stream = self.directions[sender]
+        stream.written += length
+        stream.unseen_at = time
 
     def fill_unseen(self, sender, time, links, traced_side, event, most=None):
         """Segments for what ``leave_unseen`` left and no read claimed before
@@ -487,7 +503,11 @@ class TcpConversation:
             if unread is False:
                 packets = self._fin(sender, time, links, traced_side, event)
             self.abortive.add(sender)
-            packets += self.fill_unseen(1 - sender, time, links, traced_side, event)
+            # The peer's bytes no read took: sent by then, or after a close
+            # held since (and met by its RST at once).
+            packets += self.fill_unseen(1 - sender,
+                                        max(time, self.directions[1 - sender].unseen_at),
+                                        links, traced_side, event)
         if sender not in self.abortive:
             return self._fin(sender, time, links, traced_side, event)
         if sender in self.writes_shut:

@@ -348,7 +348,7 @@ class UnixPacketizer:
                 # reads, cut by the same -s, carry little more.
                 packets += self._data(flow, side, True, payload, len(payload), event["time"],
                                       links, side, event)
-                conversation.leave_unseen(side, length - len(payload))
+                conversation.leave_unseen(side, length - len(payload), event["time"])
             else:
                 packets += self._data(flow, side, True, payload, length, event["time"],
                                       links, side, event, event.get("pieces"))
@@ -433,7 +433,7 @@ class UnixPacketizer:
                                                                      payload):
             packets = conversation.transfer(sender, payload, len(payload), True, time, links,
                                             traced_side, event)
-            conversation.leave_unseen(sender, length - len(payload))
+            conversation.leave_unseen(sender, length - len(payload), time)
         else:
             packets = conversation.transfer(sender, payload, length, by_sender, time, links,
                                             traced_side, event)

@@ -340,6 +340,56 @@ def test_a_close_after_both_fins_sends_nothing_though_bytes_are_unread():
         (18000, "FA"), (40001, "FA")]
 
 
+@pytest.mark.parametrize("failed_write", [
+    'sendto(%(c)s, "\\x61\\x62", 2, 0, NULL, 0) = -1 EPIPE (Broken pipe)',
+    "splice(13<pipe:[123]>, NULL, %(c)s, NULL, 65536, SPLICE_F_MOVE) = -1 EPIPE (Broken pipe)",
+], ids=["sendto", "splice"])
+def test_a_write_failing_with_epipe_met_the_peers_fin_and_rst(failed_write):
+    """A server answers early, shuts down and closes with the request
+    unread: its FIN, then its RST, which a write (or haproxy's splice)
+    meets as EPIPE (the socket was in CLOSE_WAIT), though the client never
+    read 0.  Its later close() sends nothing (tcpdump: the server's FIN and
+    RST, no FIN from the client; the pcap had the client's FIN alone)."""
+    packets, _packetizer = converted([
+        CONNECT, (8, moved("write", "c", b"POST")), (8, failed_write),
+        (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(18000, "FA"), (18000, "RA")]
+
+
+SPLICED = "splice(13<pipe:[123]>, NULL, %%(c)s, NULL, %d, 0) = %s"
+
+
+def test_bytes_spliced_to_a_peer_that_closed_are_in_the_pcap_before_its_rst():
+    """A Go proxy's io.Copy (splice) writes to a server that answered and
+    closed, after reading its FIN: the kernel takes the 25 bytes, the
+    server's answers them with a RST (tcpdump), and the next splice meets
+    EPIPE.  The 25 bytes waited for the server's reads, which never came:
+    they were lost, and the RST came at the EPIPE, 50 ms late."""
+    packets, _packetizer = converted(OPENING + [
+        (8, SPLICED % (11, "11")), (7, moved("read", "s", b"hello 0 0 \n")),
+        (7, moved("write", "s", b"HTTP/1.1 400")), (7, "close(%(s)s) = 0"),
+        (8, moved("read", "c", b"HTTP/1.1 400")), (8, moved("read", "c", b"")),
+        (8, SPLICED % (25, "25")), (8, SPLICED % (29, "-1 EPIPE (Broken pipe)")),
+        (8, "close(%(c)s) = 0")])
+    rows = summary(packets)
+    assert [(port, flags, length) for port, flags, length, _time, _pid in rows][-4:] == [
+        (18000, "FA", 0), (54200, "A", 0), (54200, "PA", 25), (18000, "RA", 0)]
+    assert rows[-1][3] == rows[-2][3] == T0 + 0.008  # the 25 bytes' splice
+
+
+def test_bytes_a_held_close_left_unread_go_at_their_write_before_its_rst():
+    """The server closes (its FIN held), the client splices 25 bytes 50 ms
+    later, which the closed socket answers with a RST: the bytes and the
+    RST at the splice, not at the close (they were stamped 50 ms early)."""
+    packets, _packetizer = converted(OPENING + [
+        (8, SPLICED % (11, "11")), (7, moved("read", "s", b"hello 0 0 \n")),
+        (7, "close(%(s)s) = 0"), (8, SPLICED % (25, "25")), (8, "close(%(c)s) = 0")])
+    rows = summary(packets)
+    assert [(port, flags, length, time) for port, flags, length, time, _pid in rows][-4:] == [
+        (18000, "FA", 0, T0 + 0.004), (54200, "A", 0, T0 + 0.004),
+        (54200, "PA", 25, T0 + 0.005), (18000, "RA", 0, T0 + 0.005)]
+
+
 def test_a_thread_ending_alone_sends_no_fin():
     """A thread that ended alone (exit()): its process keeps the socket."""
     packets = run_with_exits([
@@ -461,7 +511,7 @@ def test_writes_held_back_stay_within_their_budget():
     conversation.traced_sides.update((0, 1))
     syscall = {"pid": 1, "fd": 3, "session": 0, "syscall": "write"}
     links = LinkHeaders().for_event(syscall, ETHERTYPE_IPV4)
-    conversation.leave_unseen(0, 100)  # a sendfile's 100 bytes
+    conversation.leave_unseen(0, 100, T0)  # a sendfile's 100 bytes
     assert conversation.transfer(0, b"held", 4, True, T0, links, 0, syscall) == []
     assert budget.size == 4
     packets = conversation.transfer(0, b"past the limit", 14, True, T0, links, 0, syscall)
