@@ -99,13 +99,14 @@ if [ -n "$output" ]; then
 fi
 
 # Exactly the syscalls the converter reads (from its parser, so the two never
-# disagree), plus those that start or rename processes, for the process names.
+# disagree): the socket calls, dup2/dup3 (onto a socket: a close), and those
+# that start or rename processes, for the process names.
 # "?" keeps strace quiet about names this architecture lacks (recv, send).
 syscalls=$("$python" -c '
 import sys
 sys.path.insert(0, sys.argv[1])
-from strace_parser import PROCESS_SYSCALLS, SOCKET_SYSCALLS
-names = sorted(SOCKET_SYSCALLS | PROCESS_SYSCALLS)
+from strace_parser import TRACED_SYSCALLS
+names = sorted(TRACED_SYSCALLS)
 print(",".join("?" + name for name in names))
 ' "$here") || die "cannot read the syscall list from $here/strace_parser.py"
 

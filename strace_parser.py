@@ -193,6 +193,10 @@ UNCONVERTED = "socket: not converted"
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
+# What a -yy trace must hold for the converter (strace2pcap.sh traces these):
+# the socket calls, a dup2() or dup3() onto a socket (it closes it: the
+# JDK's close), and for process names the calls that start processes.
+TRACED_SYSCALLS = SOCKET_SYSCALLS | REPLACING_DUPS | PROCESS_SYSCALLS
 CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 # The protocol of the event of a process's exit line (see ``StraceParser._exit_lines``).

@@ -97,7 +97,7 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
     list, the sink finds the converter next to the real script, converter
     options (-q) reach it, and the pcap lands at the odd path."""
     support.require("strace")
-    from strace_parser import PROCESS_SYSCALLS, SOCKET_SYSCALLS
+    from strace_parser import SOCKET_SYSCALLS, TRACED_SYSCALLS
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     arguments_log = strace_recorder(bin_dir)
@@ -119,8 +119,9 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
         assert option in arguments
     traced = arguments[arguments.index("-e") + 1]
     assert traced.startswith("trace=")
-    assert {name.lstrip("?") for name in traced[6:].split(",")} == SOCKET_SYSCALLS | PROCESS_SYSCALLS
-    assert {"read", "write", "readv", "writev", "close"} <= SOCKET_SYSCALLS
+    assert {name.lstrip("?") for name in traced[6:].split(",")} == TRACED_SYSCALLS
+    assert {"read", "write", "readv", "writev", "close", "splice"} <= SOCKET_SYSCALLS
+    assert {"dup2", "dup3", "clone", "execve"} <= TRACED_SYSCALLS
     sink = arguments[arguments.index("-o") + 1]
     assert sink.startswith("! ") and str(support.CONVERTER) in sink
     assert arguments[-len(command):] == command
