@@ -329,11 +329,6 @@ class TcpConversation:
         return (peer.read < peer.written and 1 - side in self.traced_sides
                 and side not in self.read_to_end and (peer.read > 0 or not exiting))
 
-    def peer_reset(self, side):
-        """True if a write by ``side`` failing with EPIPE met the peer's
-        RST: it came after the peer's FIN (its end was not shut down)."""
-        return self.directions[1 - side].fin_sent and side not in self.writes_shut
-
     def shows_reads(self, side):
         """True if the trace has, or will have, ``side``'s syscalls."""
         return side in self.traced_sides or side in self.expected_sides

@@ -296,6 +296,17 @@ def client_recorded(tmp_path, port, server_program, client_command):
     return pcap, summary, capture, trace
 
 
+def both_recorded(tmp_path, port, program):
+    """``program`` of peers.py (client and server in one process) traced,
+    on port ``port`` of 127.0.0.1, while tcpdump captures: (our pcap,
+    tcpdump's capture)."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        run(traced(peers(program, "127.0.0.1", port), trace))
+    pcap, _summary = convert(tmp_path, trace)
+    return pcap, capture
+
+
 def test_a_banner_read_byte_by_byte_is_one_segment(tools, tmp_path):
     """A client reading the server's banner a byte at a time (recv(1), as
     OpenSSH reads its peer's): the banner and the bytes after it, one
@@ -407,10 +418,7 @@ def test_a_close_with_bytes_unread_resets_the_connection(tools, tmp_path):
     kernel sends a RST, not a FIN, and the client's read meets it.  Both
     ends traced: our pcap has that RST, at the close, and no FIN."""
     port = 18032
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
-    with tcpdump(capture, "tcp port %d" % port):
-        run(traced(peers("unread-both", "127.0.0.1", port), trace))
-    pcap, _summary = convert(tmp_path, trace)
+    pcap, capture = both_recorded(tmp_path, port, "unread-both")
     assert complaints(pcap) == ""
     ours, theirs = flags_by_sender(pcap), flags_by_sender(capture)
     assert ours.keys() == theirs.keys()
@@ -436,10 +444,7 @@ def test_a_fin_the_peer_writes_after_stays_before_those_bytes(tools, tmp_path):
     until the client read 0 after its request: the FIN keeps its close's
     time and comes before the request (it came after it, at its time)."""
     port = 18033
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
-    with tcpdump(capture, "tcp port %d" % port):
-        run(traced(peers("late-write-both", "127.0.0.1", port), trace))
-    pcap, _summary = convert(tmp_path, trace)
+    pcap, capture = both_recorded(tmp_path, port, "late-write-both")
     assert complaints(pcap) == ""
     assert support.tcp_streams(pcap) == support.tcp_streams(capture)
 

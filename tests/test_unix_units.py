@@ -524,11 +524,17 @@ def test_the_summary_says_how_to_decode_the_flows():
              'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
              '7 1795659692.000002 write(3<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
              % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
+    assert ("  unix: 1 flows begin as resp does: tshark -d tcp.port==50051,resp"
+            in unix_summary(lines))
+
+
+def unix_summary(lines):
+    """The unix packetizer's summary lines after strace ``lines``."""
     parser, unix = StraceParser(), UnixPacketizer()
     for line in lines:
         for event in parser.parse(line):
             unix.packets(event)
-    assert "  unix: 1 flows begin as resp does: tshark -d tcp.port==50051,resp" in unix.summary()
+    return unix.summary()
 
 
 def test_the_summary_lists_the_flows_that_carried_bytes():
@@ -543,11 +549,7 @@ def test_the_summary_lists_the_flows_that_carried_bytes():
              'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
              '7 1795659692.000005 write(5<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
              % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
-    parser, unix = StraceParser(), UnixPacketizer()
-    for line in lines:
-        for event in parser.parse(line):
-            unix.packets(event)
-    summary = unix.summary()
+    summary = unix_summary(lines)
     assert summary[0] == "  unix: 2 stream connections (0 HTTP/2), 0 datagrams"
     assert "  unix: 1 stream connections carried no bytes (not listed)" in summary
     flow_lines = [line for line in summary if line.startswith("  unix 10.")]
