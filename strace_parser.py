@@ -310,6 +310,8 @@ STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
 READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
 # recvmsg's buffer sizes.
 ASKED_IOV = re.compile(r"iov_len=(\d+)")
+# How many pieces an iovec call gave: writev's count after the array, sendmsg's msg_iovlen.
+IOV_COUNT = re.compile(r"\],\s*(\d+)|msg_iovlen=(\d+)")
 SOCKADDR_SYSCALLS = {"recvfrom", "sendto", "recvmsg", "sendmsg"}
 # Sends that connect a TCP socket first when given MSG_FASTOPEN and an address.
 FAST_OPEN_SYSCALLS = {"sendto", "sendmsg"}
@@ -429,6 +431,7 @@ class StraceParser:
         # A common data line's event whose payload -s cut, held until the
         # next line: its hex dump lines, if any, hold all its bytes.
         self._cut = None
+        self._cut_needed = 0  # the -s that would have kept its payload whole
         self._dump = bytearray()
         self._dump_base = 0  # where the iovec piece being dumped starts
         self._dump_goes_on = False  # its dump may go on at the next block's start
@@ -686,7 +689,7 @@ class StraceParser:
         packed = type(event) is tuple
         result = event[PACKED_RESULT] if packed else event["result"]
         if len(dump) < result:
-            self._count_short(result, True)
+            self._count_short(result, True, self._cut_needed)
             return [event]
         self.payloads_from_dumps += 1
         if packed:
@@ -987,7 +990,7 @@ class StraceParser:
             if line.startswith("...", end + 1) and not (name.startswith("recv")
                                                          and "MSG_TRUNC" in line[end:equals]):
                 # Cut by -s: the hex dump lines that may follow hold its bytes.
-                self._cut = event
+                self._cut, self._cut_needed = event, result
                 return []
             if name in IOVEC_SYSCALLS:
                 return None  # an iovec array -s cut ("...]"): the general way tells
@@ -1455,12 +1458,14 @@ class StraceParser:
                     event["filled"] = True
                     self._filled_reads += 1
         result = event["result"]
+        # -s cuts an iovec's pieces one by one: the longest needs it.
+        needed = _longest_piece(args, position, result) if name in IOVEC_SYSCALLS else result
         if cut and len(payload) < result:
             # Cut by -s: the hex dump lines that may follow hold its bytes.
             event["payload"], event["length"] = payload, result
-            self._cut = event
+            self._cut, self._cut_needed = event, needed
             return []
-        self._set_payload(event, payload, result, cut)
+        self._set_payload(event, payload, result, cut, needed)
         return [event]
 
     def _discarded(self, event):
@@ -1506,20 +1511,22 @@ class StraceParser:
             at = following
         return messages
 
-    def _set_payload(self, event, payload, length, cut=True):
+    def _set_payload(self, event, payload, length, cut=True, needed=None):
         """Store the payload clipped to ``length``; count what it lacks: cut
-        by strace's -s (``cut``), or a datagram longer than its reader's
-        buffer (recv's MSG_TRUNC returns the whole length)."""
+        by strace's -s (``cut``; ``needed``: the -s that keeps it whole, if
+        not ``length``), or a datagram longer than its reader's buffer
+        (recv's MSG_TRUNC returns the whole length)."""
         event["payload"] = payload[:length] if len(payload) > length else payload
         event["length"] = length
         if len(event["payload"]) < length:
-            self._count_short(length, cut)
+            self._count_short(length, cut, needed)
 
-    def _count_short(self, length, cut):
-        """Count a payload shorter than its ``length`` bytes: cut by -s, or not."""
+    def _count_short(self, length, cut, needed=None):
+        """Count a payload shorter than its ``length`` bytes: cut by -s (which
+        ``needed``, if not ``length``, would not have), or not."""
         if cut:
             self.truncated_payloads += 1
-            self.longest_cut_payload = max(self.longest_cut_payload, length)
+            self.longest_cut_payload = max(self.longest_cut_payload, needed or length)
         else:
             self.datagrams_longer_than_read += 1
 
@@ -1580,6 +1587,20 @@ class StraceParser:
             event["thread"] = "CLONE_THREAD" in args
         self.process_lines += 1
         return [event]
+
+
+def _longest_piece(args, position, result):
+    """The -s that prints whole the iovec array in ``args`` from
+    ``position`` of a call of ``result`` bytes: its longest piece's bytes
+    (``result`` if it shows no iov_len), or its count of pieces if more
+    and -s cut the array ("...]": -s bounds arrays too)."""
+    sizes = ASKED_IOV.findall(args, position)
+    needed = min(result, max(map(int, sizes))) if sizes else result
+    if "...]" in args:
+        count = IOV_COUNT.search(args, args.rfind("...]"))
+        if count is not None:
+            needed = max(needed, int(count.group(1) or count.group(2)))
+    return needed
 
 
 def _resumed_at(events, time):

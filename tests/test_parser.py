@@ -258,6 +258,26 @@ def test_payload_cut_by_dash_s_is_counted():
     assert (parser.truncated_payloads, parser.longest_cut_payload) == (1, 289)
 
 
+@pytest.mark.parametrize("call,needed", [
+    # -s 4 cut the 6-byte piece; the 4-byte one was whole: -s 6 suffices.
+    (r'writev(5<TCP:[1.2.3.4:5->6.7.8.9:10]>, [{iov_base="\x61\x62\x63\x64"..., '
+     r'iov_len=6}, {iov_base="\x65\x66\x67\x68", iov_len=4}], 2) = 10', 6),
+    # -s 2 cut the array of 5 pieces as well as the strings: -s 5.
+    (r'writev(5<TCP:[1.2.3.4:5->6.7.8.9:10]>, [{iov_base="\x61\x62"..., iov_len=3}, '
+     r'{iov_base="\x61\x62"..., iov_len=3}, ...], 5) = 15', 5),
+    (r'sendmsg(5<TCP:[1.2.3.4:5->6.7.8.9:10]>, {msg_name=NULL, msg_namelen=0, '
+     r'msg_iov=[{iov_base="\x61\x62"..., iov_len=30}, ...], msg_iovlen=3, '
+     r'msg_controllen=0, msg_flags=0}, 0) = 90', 30),
+], ids=["pieces", "array-cut", "sendmsg"])
+def test_an_iovec_cut_by_dash_s_asks_for_its_longest_piece(call, needed):
+    """strace's -s bounds each iovec piece, and the number of pieces shown,
+    not their sum: the summary's suggestion was the call's total (a Go
+    writev of 605 236 bytes, each piece under 200 000: -s 605236)."""
+    parser = StraceParser()
+    parse("100   1795660411.649300 %s <0.000010>" % call, parser=parser)
+    assert (parser.truncated_payloads, parser.longest_cut_payload) == (1, needed)
+
+
 def test_shapes_fixture_signal_between_unfinished_and_resumed():
     """A SIGUSR1 line between a recvfrom's halves does not break the join."""
     text = (FIXTURES / "parser" / "shapes.strace").read_text("latin-1")
