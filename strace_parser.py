@@ -1458,14 +1458,15 @@ class StraceParser:
                     event["filled"] = True
                     self._filled_reads += 1
         result = event["result"]
-        # -s cuts an iovec's pieces one by one: the longest needs it.
-        needed = _longest_piece(args, position, result) if name in IOVEC_SYSCALLS else result
         if cut and len(payload) < result:
             # Cut by -s: the hex dump lines that may follow hold its bytes.
+            # -s cuts an iovec's pieces one by one: the longest needs it.
             event["payload"], event["length"] = payload, result
-            self._cut, self._cut_needed = event, needed
+            self._cut = event
+            self._cut_needed = (_longest_piece(args, position, result)
+                                if name in IOVEC_SYSCALLS else result)
             return []
-        self._set_payload(event, payload, result, cut, needed)
+        self._set_payload(event, payload, result, cut)
         return [event]
 
     def _discarded(self, event):
@@ -1511,15 +1512,14 @@ class StraceParser:
             at = following
         return messages
 
-    def _set_payload(self, event, payload, length, cut=True, needed=None):
+    def _set_payload(self, event, payload, length, cut=True):
         """Store the payload clipped to ``length``; count what it lacks: cut
-        by strace's -s (``cut``; ``needed``: the -s that keeps it whole, if
-        not ``length``), or a datagram longer than its reader's buffer
-        (recv's MSG_TRUNC returns the whole length)."""
+        by strace's -s (``cut``), or a datagram longer than its reader's
+        buffer (recv's MSG_TRUNC returns the whole length)."""
         event["payload"] = payload[:length] if len(payload) > length else payload
         event["length"] = length
         if len(event["payload"]) < length:
-            self._count_short(length, cut, needed)
+            self._count_short(length, cut)
 
     def _count_short(self, length, cut, needed=None):
         """Count a payload shorter than its ``length`` bytes: cut by -s (which
