@@ -40,7 +40,7 @@ IDLE_TICK = 0.5
 # A trace whose latest syscall is this close to the wall clock is live.
 LIVE_TRACE_SKEW = 60.0
 # TCP events, none of these, in a trace with few other lines: -e
-# trace=network's, whose class has no read/write/close.
+# trace=network's, whose class has no read/write/close (nor splice).
 FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close", "splice"}
 
 
