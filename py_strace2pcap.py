@@ -435,7 +435,9 @@ class PacketStage:
             (parser.payloads_from_dumps, "  %d payloads cut by strace's -s were taken whole "
                                          "from their hex dumps (-e read=, -e write=)"),
         ])
-        if parser.truncated_payloads and self.output.missing_bytes:
+        # A unix HTTP/2 flow's unprinted bytes are a gap, not declared lengths.
+        lacking = self.output.missing_bytes or (self.unix is not None and self.unix.unprinted)
+        if parser.truncated_payloads and lacking:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))
         elif parser.truncated_payloads:

@@ -194,6 +194,7 @@ class UnixPacketizer:
         self.datagrams = 0
         self.datagram_duplicates = 0
         self.datagram_bytes_cut = 0           # beyond what one UDP datagram holds
+        self.unprinted = 0  # stream bytes the pcap lacks: the flows' ``cut``, summed
 
     def packets(self, event):
         """The packets one UNIX event causes (possibly none)."""
@@ -238,7 +239,7 @@ class UnixPacketizer:
             conversation = flow.conversation
             for sender, time, links, traced_side, event in conversation.held_back():
                 filled = conversation.fill_unseen(sender, time, links, traced_side, event)
-                flow.cut[sender] += lacking(filled)
+                self._cut(flow, sender, lacking(filled))
                 packets += filled
             for sender in (CLIENT, SERVER):
                 if flow.aligners is None:
@@ -404,6 +405,12 @@ class UnixPacketizer:
         self.flows[inode] = flow
         return flow
 
+    def _cut(self, flow, sender, count):
+        """Count ``count`` bytes of ``sender``'s stream in ``flow`` that the
+        pcap lacks (strace did not print them)."""
+        flow.cut[sender] += count
+        self.unprinted += count
+
     def _unseen(self, flow, sender, time, links, traced_side, event):
         """Segments without bytes (after what the aligner holds) for what an
         earlier cut write of ``sender`` left to reads that never came; in an
@@ -413,11 +420,11 @@ class UnixPacketizer:
             return []
         packets = self._drain(flow, sender, time, event)
         if flow.aligners is not None:
-            flow.cut[sender] += stream.written - stream.claimed
+            self._cut(flow, sender, stream.written - stream.claimed)
             flow.conversation.skip_unseen(sender)
             return packets
         filled = flow.conversation.fill_unseen(sender, time, links, traced_side, event)
-        flow.cut[sender] += lacking(filled)
+        self._cut(flow, sender, lacking(filled))
         return packets + filled
 
     def _plain(self, flow, sender, by_sender, payload, length, time, links, traced_side, event):
@@ -437,7 +444,7 @@ class UnixPacketizer:
         else:
             packets = conversation.transfer(sender, payload, length, by_sender, time, links,
                                             traced_side, event)
-        flow.cut[sender] += lacking(packets)
+        self._cut(flow, sender, lacking(packets))
         return packets
 
     def _data(self, flow, sender, by_sender, payload, length, time, links, traced_side, event,
@@ -465,7 +472,7 @@ class UnixPacketizer:
             # over TCP: only the aligner knows where frames begin.)
             pieces = whole
         for data, size in pieces:
-            flow.cut[sender] += size - len(data)
+            self._cut(flow, sender, size - len(data))
         if flow.aligners is None:
             return conversation.segments(sender, pieces, time, links, traced_side, event)
         aligner = flow.aligners[sender]
@@ -482,7 +489,7 @@ class UnixPacketizer:
                 # set off the seeding while the other direction is inside a
                 # frame (a sweep's gRPC attach: 32 stream directions
                 # decoded, 0 with it).
-                flow.cut[sender] += len(data)
+                self._cut(flow, sender, len(data))
                 conversation.skip(sender, size)
                 continue
             after_cut = False

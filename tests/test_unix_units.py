@@ -322,6 +322,33 @@ def test_bytes_strace_cut_in_an_http2_flow_are_a_gap_not_a_frame():
     assert len(packets) == 3 + 4  # the handshake, then no empty segment
 
 
+def test_the_summary_asks_for_a_larger_s_when_an_http2_flow_has_a_gap(tmp_path):
+    """The bytes -s cut from an HTTP/2 flow are a gap, not lengths its
+    packets declare: the summary still asks for the -s that keeps them (it
+    said their readers' reads held them all: a helper's gRPC over a unix
+    socket, 206 090 of 207 766 bytes unprinted)."""
+    settings = frame(SETTINGS, 0, 0)
+    cut = settings + frame(DATA, 0, 1, b"m" * 20000)
+    lines = ['7 1795659692.000100 connect(3<UNIX-STREAM:[100]>, {sa_family=AF_UNIX, '
+             'sun_path="/g"}, 110) = 0 <0.000010>',
+             '7 1795659692.000200 write(3<UNIX-STREAM:[100->101]>, %s, %d) = %d <0.000010>'
+             % (support.xx_string(PREFACE + settings), len(PREFACE + settings),
+                len(PREFACE + settings)),
+             '7 1795659692.000300 write(3<UNIX-STREAM:[100->101]>, %s..., %d) = %d <0.000010>'
+             % (support.xx_string(cut[:4000]), len(cut), len(cut))]
+    trace = tmp_path / "h2-cut.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    summary = support.convert(trace, tmp_path / "out.pcap",
+                              "--capture-unix-socket").stderr.decode().splitlines()
+    assert "  1 payloads cut by strace's -s; -s %d would have kept them whole" % len(cut) \
+        in summary
+    assert any(line.endswith("http2: client->server %d bytes in syscalls, %d in pcap, "
+                             "%d unprinted, server->client 0 bytes in syscalls, 0 in pcap, "
+                             "0 unprinted" % (len(PREFACE) + 9 + len(cut), len(PREFACE) + 4009,
+                                              len(cut) - 4000))
+               for line in summary), summary
+
+
 def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     """--seed-http2, a client traced from mid-stream on (strace -p) whose
     first read begins inside a DATA frame: the rest of that frame is left
