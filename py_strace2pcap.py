@@ -389,12 +389,17 @@ class PacketStage:
             report.append("  no read(), write() or close() on a TCP socket: recorded with -e "
                           "trace=network? It leaves them out, and the bytes they move (add "
                           "-e trace=%network,read,write,readv,writev,close,splice)")
-        if parser.unseen_payloads:
+        # A splice() out of a socket reads bytes its traced sender's calls counted.
+        unseen = [parser.unseen_payloads, parser.unseen_bytes]
+        for packetizer in (self.inet, self.unix):
+            if packetizer is not None:
+                unseen = [total - again for total, again in zip(unseen,
+                                                                 packetizer.splices_of_sent)]
+        if unseen[0]:
             report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
                           "show: their packets declare the length and hold no bytes (a "
                           "traced reader's reads fill them in); HTTP responses with such "
-                          "bodies show with tshark -o http.desegment_body:FALSE"
-                          % (parser.unseen_payloads, parser.unseen_bytes))
+                          "bodies show with tshark -o http.desegment_body:FALSE" % tuple(unseen))
         if parser.discarded_reads:
             report.append("  %d TCP reads with MSG_TRUNC dropped %d bytes unread (strace shows "
                           "older bytes of their buffer): their packets declare the length and "

@@ -29,7 +29,8 @@ from collections import OrderedDict
 
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
-from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
+from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation,
+                      count_splice_of_sent, receive_time)
 from tcp_utils import MAX_DATAGRAM, MAX_DATAGRAM_V6, PROTO_UDP, HeaderTemplate, LinkHeaders
 
 INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
@@ -142,6 +143,9 @@ class InetPacketizer:
         # Made (returned 0) on sockets no later syscall showed the port of
         # (-e trace=network, or a process killed before it used them).
         self.unshown_connects = 0
+        # [calls, bytes] of splice() out of a socket whose sender is traced
+        # (see tcp_flow.count_splice_of_sent).
+        self.splices_of_sent = [0, 0]
         self.udp_peers = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
@@ -360,6 +364,7 @@ class InetPacketizer:
                 packets += conversation.reset(1 - side, event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"]:
+                count_splice_of_sent(self.splices_of_sent, conversation, side, event)
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
             elif side not in conversation.reads_shut:

@@ -57,6 +57,16 @@ def split_segment(payload, length):
         yield payload[offset:offset + size], size
 
 
+def count_splice_of_sent(counts, conversation, side, event):
+    """Add ``event`` to ``counts`` ([calls, bytes]) if it is ``side``'s
+    splice() of bytes out of its socket in ``conversation`` (strace shows
+    how many, not which) from a traced sender, whose own calls count them,
+    printed or not."""
+    if event["syscall"] == "splice" and event["length"] and 1 - side in conversation.traced_sides:
+        counts[0] += 1
+        counts[1] += event["length"]
+
+
 @dataclass
 class StreamDirection:
     """The bytes of one direction of a conversation."""

@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
-from tcp_flow import HeldBackBudget, HeldFins, LastUsers, TcpConversation, receive_time
+from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation,
+                      count_splice_of_sent, receive_time)
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
 
@@ -195,6 +196,9 @@ class UnixPacketizer:
         self.datagram_duplicates = 0
         self.datagram_bytes_cut = 0           # beyond what one UDP datagram holds
         self.unprinted = 0  # stream bytes the pcap lacks: the flows' ``cut``, summed
+        # [calls, bytes] of splice() out of a socket whose sender is traced
+        # (see tcp_flow.count_splice_of_sent).
+        self.splices_of_sent = [0, 0]
 
     def packets(self, event):
         """The packets one UNIX event causes (possibly none)."""
@@ -323,6 +327,8 @@ class UnixPacketizer:
             packets += conversation.open(CLIENT, connect["time"],
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
                                          CLIENT, connect)
+        if event["direction"] == "in":
+            count_splice_of_sent(self.splices_of_sent, conversation, side, event)
         if name == "close":
             return packets + self.held_fins.hold(flow, conversation, side, links, event)
         if self.held_fins:

@@ -294,6 +294,42 @@ def test_splice_to_a_socket_without_xx_keeps_its_place(tmp_path):
     assert data_segments(pcap) == [(0, 5, b"HDR0:"), (5, 25, b""), (30, 7, b"TRAILER")]
 
 
+INET_PAIR = (
+    "connect(3<TCP:[3021671]>, {sa_family=AF_INET, sin_port=htons(22490), "
+    'sin_addr=inet_addr("127.0.0.1")}, 16) = 0',
+    "accept4(5<TCP:[127.0.0.1:22490]>, {sa_family=AF_INET, sin_port=htons(41772), "
+    'sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC)',
+    "3<TCP:[127.0.0.1:41772->127.0.0.1:22490]>", "4<TCP:[127.0.0.1:22490->127.0.0.1:41772]>")
+UNIX_PAIR = (
+    'connect(3<UNIX-STREAM:[100]>, {sa_family=AF_UNIX, sun_path="/s"}, 110) = 0',
+    'accept4(5<UNIX-STREAM:[99,"/s"]>, {sa_family=AF_UNIX}, [110 => 2], SOCK_CLOEXEC)',
+    "3<UNIX-STREAM:[100->101]>", '4<UNIX-STREAM:[101->100,"/s"]>')
+
+
+@pytest.mark.parametrize("pair", [INET_PAIR, UNIX_PAIR], ids=["tcp", "unix"])
+def test_bytes_spliced_at_both_ends_count_once(tmp_path, pair):
+    """A sender that writes a header and splices a file's bytes into its
+    socket, and a receiver that splices them all out of its own, traced
+    together (a helper's pair of Python programs): the summary counts the
+    bytes strace does not show once, the sender's (it said 2 000 008 of a
+    1 000 008-byte stream: both ends' calls, and the printed header again)."""
+    connect, accept, client, server = pair
+    trace = tmp_path / "both-splice.strace"
+    trace.write_text("\n".join([
+        "20 1795788877.980000 %s <0.000100>" % connect,
+        "10 1795788877.980200 %s = %s <0.000010>" % (accept, server),
+        "20 1795788877.981000 sendto(%s, %s, 4, 0, NULL, 0) = 4 <0.000020>"
+        % (client, support.xx_string(b"HDR\n")),
+        "20 1795788877.982000 splice(6<pipe:[3021673]>, NULL, %s, NULL, 65536, 0) = 1000 "
+        "<0.000050>" % client,
+        "10 1795788877.983000 splice(%s, NULL, 7<pipe:[3022059]>, NULL, 65536, 0) = 1004 "
+        "<0.000050>" % server]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap, "--capture-unix-socket").stderr.decode()
+    assert "  1 sendfile() or splice() calls moved 1000 bytes strace does not show" in summary
+    assert [(offset, size) for offset, size, _data in data_segments(pcap)] == [(0, 4), (4, 1000)]
+
+
 def test_a_resumed_sendfile_keeps_its_place_before_later_calls(tmp_path):
     """nginx's worker: a sendfile left unfinished while another worker
     reads a request and sendfiles its answer, then resumed.  Its packets,
