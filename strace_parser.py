@@ -294,7 +294,8 @@ STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
 
 # A read of fewer bytes than SMALL_READ that filled its buffer
 # (``read(fd, "S", 1) = 1``) is a program reading a header a few bytes at a
-# time: OpenSSH its peer's banner, mosquitto MQTT's fixed header.  The bytes
+# time: OpenSSH its peer's banner, mosquitto MQTT's fixed header, Samba
+# the NetBIOS length before each SMB2 request (with recvmsg).  The bytes
 # came as one segment, and Wireshark's SSH and MQTT dissectors cannot read
 # them a byte a packet: such a read is joined with the reads of its socket
 # right after it (``StraceParser.join_reads``), each begun within JOIN_GAP
@@ -304,7 +305,7 @@ STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
 SMALL_READ = 16
 JOIN_GAP = 0.005
 JOIN_WAIT = 0.005
-JOINABLE_READS = {"read", "recv", "recvfrom"}
+JOINABLE_READS = {"read", "recv", "recvfrom", "readv", "recvmsg"}
 STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
 # The count argument after a read's buffer.
 READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
@@ -976,6 +977,8 @@ class StraceParser:
         except (ValueError, IndexError):
             return None
         if 0 < result < SMALL_READ and name in JOINABLE_READS and protocol in STREAM_PROTOCOLS:
+            if name in IOVEC_SYSCALLS:
+                return None  # the general way tells if it filled its buffers
             count = READ_COUNT.match(line, end + 1)
             if count is not None and int(count.group(1)) == result:
                 return None  # a small read that filled its buffer: the general way marks it
@@ -1426,6 +1429,8 @@ class StraceParser:
                     event["pieces"] = pieces
             if name == "sendmsg" and "MSG_OOB" in args[args.rfind("}"):]:
                 event["urgent"] = True
+            if self._small_read(event):
+                self._mark_filled(event, sum(map(int, ASKED_IOV.findall(args, position))))
             if name in ("sendmsg", "recvmsg"):
                 name_at = args.find("msg_name={", position)
                 if name_at >= 0 and event["remote"] is None:
@@ -1451,12 +1456,9 @@ class StraceParser:
             if name in ("sendto", "recvfrom") and event["remote"] is None:
                 event["remote"] = parse_sockaddr(args, after)
                 event["peer_path"] = parse_unix_path(args, after)
-            if (0 < event["result"] < SMALL_READ and name in JOINABLE_READS
-                    and event["protocol"] in STREAM_PROTOCOLS):
+            if self._small_read(event):
                 count = READ_COUNT.match(args, after)
-                if count is not None and int(count.group(1)) == event["result"]:
-                    event["filled"] = True
-                    self._filled_reads += 1
+                self._mark_filled(event, int(count.group(1)) if count is not None else 0)
         result = event["result"]
         if cut and len(payload) < result:
             # Cut by -s: the hex dump lines that may follow hold its bytes.
@@ -1468,6 +1470,21 @@ class StraceParser:
             return []
         self._set_payload(event, payload, result, cut)
         return [event]
+
+    @staticmethod
+    def _small_read(event):
+        """True if ``event`` is a read of a stream socket that returned
+        fewer than SMALL_READ bytes (see ``join_reads``)."""
+        return (0 < event["result"] < SMALL_READ and event["syscall"] in JOINABLE_READS
+                and event["protocol"] in STREAM_PROTOCOLS)
+
+    def _mark_filled(self, event, asked):
+        """Mark ``event``, a small read (see ``_small_read``), as one that
+        filled its buffer if it returned the ``asked`` bytes: ``join_reads``
+        joins the reads right after it to it."""
+        if event["result"] == asked:
+            event["filled"] = True
+            self._filled_reads += 1
 
     def _discarded(self, event):
         """The event of a TCP read with MSG_TRUNC in its flags: TCP drops

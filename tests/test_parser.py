@@ -392,6 +392,44 @@ def test_reads_that_start_no_run(first):
     assert (len(events), joined) == (2, 0)
 
 
+SMB_SOCKET = "31<TCP:[127.0.0.1:22660->127.0.0.1:55024]>"
+
+
+def iovec_read_line(time, name, pieces):
+    """A readv or recvmsg line (Samba's smbd) reading ``pieces``: (bytes
+    read into it, its iov_len) pairs."""
+    iovec = "[%s]" % ", ".join('{iov_base="%s", iov_len=%d}' % (
+        "".join("\\x%02x" % byte for byte in data), size) for data, size in pieces)
+    if name == "readv":
+        args = "%s, %d" % (iovec, len(pieces))
+    else:
+        args = ("{msg_name=NULL, msg_namelen=0, msg_iov=%s, msg_iovlen=%d, msg_controllen=0, "
+                "msg_flags=0}, 0" % (iovec, len(pieces)))
+    return "976   %.6f %s(%s, %s) = %d <0.000015>" % (
+        T0 + time, name, SMB_SOCKET, args, sum(len(data) for data, _size in pieces))
+
+
+@pytest.mark.parametrize("name", ["recvmsg", "readv"])
+def test_a_length_read_with_an_iovec_is_joined_to_the_request(name):
+    """smbd reads each request's 4-byte NetBIOS length with recvmsg (its
+    RPC services with readv), then the request: one segment, as on the
+    wire (alone, the length of a 5 MB SMB2 Write made Wireshark take it
+    for a continuation, and the Write was never decoded)."""
+    request = b"\xfeSMB" + bytes(152)
+    events, joined = joined_reads(
+        iovec_read_line(1.0, name, [(b"\x00\x00\x00\x9c", 4)]),
+        iovec_read_line(1.000055, name, [(request, 156)]))
+    assert [(event["syscall"], event["payload"]) for event in events] == [
+        (name, b"\x00\x00\x00\x9c" + request)]
+    assert joined == 1
+
+
+def test_an_iovec_read_that_did_not_fill_its_pieces_starts_no_run():
+    first = iovec_read_line(1.0, "recvmsg", [(b"\x00\x00", 4), (b"", 4)])
+    events, joined = joined_reads(first, iovec_read_line(1.000055, "recvmsg", [(b"AB", 4)]))
+    assert (len(events), joined) == (2, 0)
+
+
 def test_a_read_meeting_a_reset_gives_an_event_without_bytes():
     """A real Python TLS client whose server crashed: the read fails with
     ECONNRESET, an event for the RST; other failed calls stay skipped."""
