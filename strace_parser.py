@@ -1223,14 +1223,17 @@ class StraceParser:
         result = int(ret, 16) if ret.startswith("0x") else int(ret)  # "= 01" cut from "= 016"
         # A read or write failing with ECONNRESET met the peer's RST, and a
         # write failing with EPIPE after the peer's FIN may have (see the
-        # packetizer), as a shutdown() failing with ENOTCONN did (the
-        # socket was connected: the annotation shows its peer): an event,
-        # with no bytes, for the packetizer to show it.
-        reset = result < 0 and tcp and (
-            name in DATA_SYSCALLS
+        # packetizer; so on a unix stream socket), as a TCP shutdown()
+        # failing with ENOTCONN did (the socket was connected: the
+        # annotation shows its peer): an event, with no bytes, for the
+        # packetizer to show it.
+        reset = result < 0 and (
+            name in DATA_SYSCALLS and first is not None
+            and first.group("protocol") in STREAM_PROTOCOLS
             and (errno == "ECONNRESET" or errno == "EPIPE" and (
                 DATA_SYSCALLS[name] == OUT or name == "splice" and first.start() > args_start))
-            or name == "shutdown" and errno == "ENOTCONN" and "->" in first.group("details"))
+            or tcp and name == "shutdown" and errno == "ENOTCONN"
+            and "->" in first.group("details"))
         # A connect refused, or a data call telling a non-blocking one's
         # refusal: events, for the SYN and the peer's RST.  A connect timed
         # out: one, for its SYN no answer came to.

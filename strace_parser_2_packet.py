@@ -29,7 +29,7 @@ from collections import OrderedDict
 
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from socket_table import placeholder_endpoints
-from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation,
+from tcp_flow import (PEER_RESET, HeldBackBudget, HeldFins, LastUsers, TcpConversation,
                       count_splice_of_sent, receive_time)
 from tcp_utils import MAX_DATAGRAM, MAX_DATAGRAM_V6, PROTO_UDP, HeaderTemplate, LinkHeaders
 
@@ -37,7 +37,6 @@ INET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6"}
 UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
 ACCEPT_SYSCALLS = ("accept", "accept4")
 # The errors of a syscall that met the peer's RST (see InetPacketizer._tcp).
-PEER_RESET = ("ECONNRESET", "EPIPE", "ENOTCONN")
 CLOSED_CONVERSATIONS_KEPT = 4096
 # The live table's size before idle conversations are retired, how many are
 # looked at per new conversation, and how long (trace time) counts as idle.
@@ -387,18 +386,8 @@ class InetPacketizer:
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:
                 pass  # both FINs went: a socket done (TIME_WAIT), not reset
             else:
-                if (conversation, 1 - side) in self.held_fins:  # (this side's went at its read)
-                    # The peer's close (or exit) held was its socket's: its
-                    # FIN, then this RST; or its RST, at its time, if it
-                    # closed with bytes unread.
-                    packets += self.held_fins.release_of(conversation)
-                elif event["error"] == "EPIPE":
-                    # A RST after the peer's FIN (its end shut down, then
-                    # closed with bytes unread) leaves EPIPE: its FIN first,
-                    # though its end never read 0 (proxies rarely do).
-                    packets += self.held_fins.peer_closed(conversation, conversation, side,
-                                                          links, event)
-                packets += conversation.reset(1 - side, receive_time(event), links, side, event)
+                packets += self.held_fins.peer_reset(conversation, conversation, side, links,
+                                                     event)
         return packets
 
     def unseen_due(self, now):

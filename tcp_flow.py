@@ -57,6 +57,10 @@ def split_segment(payload, length):
         yield payload[offset:offset + size], size
 
 
+# A call failing so met the peer's RST (shutdown's ENOTCONN: TCP only).
+PEER_RESET = ("ECONNRESET", "EPIPE", "ENOTCONN")
+
+
 def count_splice_of_sent(counts, conversation, side, event):
     """Add ``event`` to ``counts`` ([calls, bytes]) if it is ``side``'s
     splice() of bytes out of its socket in ``conversation`` (strace shows
@@ -687,6 +691,23 @@ class HeldFins(OrderedDict):
         if held is not None:
             return self.send(held[0], *held[1])
         return self.send(owner, 1 - side, receive_time(event), links, side, event)
+
+    def peer_reset(self, owner, conversation, side, links, event):
+        """Packets of ``side``'s call ``event`` that failed meeting the
+        peer's RST (see PEER_RESET): the FIN of the peer's close() held, or
+        where it failed with EPIPE, the peer's FIN (its end shut down, then
+        closed with bytes unread: it never read 0, proxies rarely do), then
+        that RST."""
+        if (conversation, 1 - side) in self:  # (this side's went at its read)
+            # The peer's close (or exit) held was its socket's: its FIN,
+            # then this RST; or its RST, at its time, if it closed with
+            # bytes unread.
+            packets = self.release_of(conversation)
+        elif event["error"] == "EPIPE":
+            packets = self.peer_closed(owner, conversation, side, links, event)
+        else:
+            packets = []
+        return packets + conversation.reset(1 - side, receive_time(event), links, side, event)
 
     def earliest(self):
         """The close() time of the oldest FIN held, or None."""

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
-from tcp_flow import (HeldBackBudget, HeldFins, LastUsers, TcpConversation,
+from tcp_flow import (PEER_RESET, HeldBackBudget, HeldFins, LastUsers, TcpConversation,
                       count_splice_of_sent, receive_time)
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
@@ -371,6 +371,11 @@ class UnixPacketizer:
             # (An HTTP/2 flow's unprinted bytes are a gap: nothing to wait for.)
             packets += self.held_fins.shut_down(flow, conversation, side, links, event,
                                                 may_wait=flow.aligners is None)
+        elif event["error"] in PEER_RESET and not (event["error"] == "EPIPE"
+                                                   and side in conversation.writes_shut):
+            # The call met the peer's RST (EPIPE also follows this end's
+            # own shutdown: nothing then).
+            packets += self.held_fins.peer_reset(flow, conversation, side, links, event)
         return packets
 
     def _new_flow(self, event, connect, opening):

@@ -349,6 +349,36 @@ def test_the_summary_asks_for_a_larger_s_when_an_http2_flow_has_a_gap(tmp_path):
                for line in summary), summary
 
 
+@pytest.mark.parametrize("failure, expected", [
+    ('read(4<UNIX-STREAM:[101->100,"/s"]>, 0x7ffd5000, 4096) = -1 ECONNRESET (Connection '
+     'reset by peer)', [(40000, "R", 0)]),
+    ('write(4<UNIX-STREAM:[101->100,"/s"]>, "\\x6d\\x6f\\x72\\x65", 4) = -1 EPIPE '
+     '(Broken pipe)', [(40000, "F", 0), (50051, "A", 0), (40000, "R", 0)]),
+], ids=["ECONNRESET", "EPIPE"])
+def test_a_call_meeting_the_peers_reset_on_a_unix_socket_is_its_rst(tmp_path, failure,
+                                                                     expected):
+    """A server traced alone (a helper's etcd and php-fpm over unix
+    sockets): its read fails with ECONNRESET, or its write with EPIPE, as
+    over TCP the peer's RST (after its FIN, for EPIPE); its close then
+    sends nothing.  The flow ended with neither, then the server's FIN."""
+    server = '4<UNIX-STREAM:[101->100,"/s"]>'
+    trace = tmp_path / "reset.strace"
+    trace.write_text("\n".join("10 1795795434.%06d %s <0.000010>" % (time, line) for time, line in [
+        (100, 'accept4(5<UNIX-STREAM:[99,"/s"]>, {sa_family=AF_UNIX}, [110 => 2], '
+              'SOCK_CLOEXEC) = %s' % server),
+        (200, "read(%s, %s, 4096) = 2" % (server, support.xx_string(b"hi"))),
+        (300, "write(%s, %s, 2) = 2" % (server, support.xx_string(b"ok"))),
+        (400, failure),
+        (500, "close(%s) = 0" % server)]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    support.convert(trace, pcap, "--capture-unix-socket")
+    after_data = [(segment.sport, str(segment.flags).replace("A", "") or "A", declared)
+                  for _index, segment, _key, declared in support.tcp_segments(pcap)
+                  if not segment.flags.S][3:]
+    assert after_data == expected
+    assert support.tcp_analysis_warnings(pcap) == ""
+
+
 def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     """--seed-http2, a client traced from mid-stream on (strace -p) whose
     first read begins inside a DATA frame: the rest of that frame is left
