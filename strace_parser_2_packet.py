@@ -38,6 +38,7 @@ UNSPECIFIED_ADDRESSES = ("0.0.0.0", "::")
 ACCEPT_SYSCALLS = ("accept", "accept4")
 # The errors of a syscall that met the peer's RST (see InetPacketizer._tcp).
 CLOSED_CONVERSATIONS_KEPT = 4096
+CLOSED_ISNS_KEPT = 32768
 # The live table's size before idle conversations are retired, how many are
 # looked at per new conversation, and how long (trace time) counts as idle.
 LIVE_CONVERSATIONS_KEPT = 16384
@@ -129,6 +130,7 @@ class InetPacketizer:
         self.links = LinkHeaders()
         self.conversations = OrderedDict()
         self.closed_conversations = OrderedDict()
+        self.closed_isns = OrderedDict()  # 4-tuple -> ISNs of its next connection
         self.pending_connects = OrderedDict()
         self.held_fins = HeldFins(self._fin)
         self.tcp_peers = OrderedDict()
@@ -477,12 +479,13 @@ class InetPacketizer:
             if connect["local"] is None:
                 self.made_up_ports += 1
         key = (local, remote) if local < remote else (remote, local)
-        conversation = TcpConversation(key, self.conversations.get(key)
-                                       or self.closed_conversations.get(key), self.held_back)
+        conversation = TcpConversation(key, self._following_isns(
+            key, self.conversations.get(key) or self.closed_conversations.get(key)),
+            self.held_back)
         if shown is not None:  # its close, still to come, shows it too
             self.conversations[key] = conversation
         else:
-            bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
+            self._keep_closed(conversation)
         client = conversation.side_of(local)
         links = self.links.for_event(connect, conversation.templates[0].ethertype)
         if refused_at is None:
@@ -627,7 +630,8 @@ class InetPacketizer:
                 return packets, previous
             if conversation is not None:
                 packets = self.held_fins.release_of(conversation)
-        conversation = self.conversations[key] = TcpConversation(key, previous, self.held_back)
+        conversation = self.conversations[key] = TcpConversation(
+            key, self._following_isns(key, previous), self.held_back)
         if len(self.conversations) > LIVE_CONVERSATIONS_KEPT:
             self._retire_an_idle_conversation(now)
         self.connections += 1
@@ -637,18 +641,36 @@ class InetPacketizer:
         return packets, conversation
 
     def _fin(self, conversation, sender, time, links, traced_side, event):
-        """FIN from ``sender`` (and the ACK); retire the conversation when both are out."""
+        """FIN from ``sender`` (and the ACK); retire the conversation once
+        it is over (see ``TcpConversation.over``: an untraced peer's FIN
+        may never show, and a server's short connections filled the live
+        table)."""
         packets = conversation.close(sender, time, links, traced_side, event)
-        if all(direction.fin_sent for direction in conversation.directions):
+        if conversation.over():
             if self.conversations.get(conversation.endpoints) is conversation:
                 self._retire(conversation)
         return packets
 
     def _retire(self, conversation):
         """Move a conversation from the live table to the bounded closed one."""
+        del self.conversations[conversation.endpoints]
+        self._keep_closed(conversation)
+
+    def _keep_closed(self, conversation):
+        """Put ``conversation`` in the bounded closed table, and the ISNs a
+        later connection on its 4-tuple takes in a longer one (a client's
+        ports come round again after some 28 000 connections)."""
         key = conversation.endpoints
-        del self.conversations[key]
         bounded_put(self.closed_conversations, key, conversation, CLOSED_CONVERSATIONS_KEPT)
+        bounded_put(self.closed_isns, key, conversation.following_isns(), CLOSED_ISNS_KEPT)
+
+    def _following_isns(self, key, previous):
+        """The ISNs of a new connection on the 4-tuple ``key``: past those
+        of ``previous``, the conversation it reuses the 4-tuple of, or of the
+        last one closed on it; None for a first."""
+        if previous is not None:
+            return previous.following_isns()
+        return self.closed_isns.get(key)
 
     def _retire_an_idle_conversation(self, now):
         """Keep the live table bounded (one end's FIN may never show): retire

@@ -606,11 +606,12 @@ class UnixPacketizer:
                                           flow.side_of(event["inode"]), event)
 
     def _fin(self, flow, sender, time, links, traced_side, event):
-        """FIN from ``sender`` after what its aligner holds; retire a flow whose both FINs are out."""
+        """FIN from ``sender`` after what its aligner holds; retire a flow
+        once it is over (see ``TcpConversation.over``)."""
         packets = self._drain(flow, sender, time, event)
         packets += self._unseen(flow, sender, time, links, traced_side, event)
         packets += flow.conversation.close(sender, time, links, traced_side, event)
-        if all(direction.fin_sent for direction in flow.conversation.directions):
+        if flow.conversation.over():
             for inode in flow.inodes:
                 if inode is not None and self.flows.get(inode) is flow:
                     del self.flows[inode]

@@ -379,6 +379,25 @@ def test_a_call_meeting_the_peers_reset_on_a_unix_socket_is_its_rst(tmp_path, fa
     assert support.tcp_analysis_warnings(pcap) == ""
 
 
+def test_a_servers_short_unix_connections_are_retired():
+    """A unix server traced alone (a helper's php-fpm): once its FIN went
+    and its client's never shows, a connection leaves the table of live
+    flows (it kept every one)."""
+    parser, unix = StraceParser(), UnixPacketizer()
+    for number in range(50):
+        server = '4<UNIX-STREAM:[%d->%d,"/s"]>' % (1000 + 2 * number, 1001 + 2 * number)
+        lines = ['accept4(5<UNIX-STREAM:[99,"/s"]>, {sa_family=AF_UNIX}, [110 => 2], '
+                 'SOCK_CLOEXEC) = %s' % server,
+                 "read(%s, %s, 4096) = 2" % (server, support.xx_string(b"hi")),
+                 "write(%s, %s, 2) = 2" % (server, support.xx_string(b"ok")),
+                 "close(%s) = 0" % server]
+        for offset, line in enumerate(lines):
+            text = "10 %.6f %s <0.000010>" % (1795795434 + 10 * number + offset, line)
+            for item in parser.parse(text):
+                unix.packets(item)
+    assert len({id(flow) for flow in unix.flows.values()}) <= 1
+
+
 def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     """--seed-http2, a client traced from mid-stream on (strace -p) whose
     first read begins inside a DATA frame: the rest of that frame is left
