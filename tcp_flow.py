@@ -693,7 +693,7 @@ class HeldFins(OrderedDict):
                          "path": None, "peer_path": None,
                          # Whether it left bytes unread now: the peer's
                          # later bytes meet a closed socket (FIN, then RST).
-                         }
+                         "unread": conversation.resets_at_close(side, exiting=True)}
                 if "process" in exited:  # pcapng: the thread's process (ProcessNames)
                     event["process"] = exited["process"]
                 released += self.hold(owner, conversation, side, links_of(conversation, event),

@@ -323,6 +323,29 @@ def test_a_process_exit_closes_the_connections_it_used_last():
     assert rows[-2][3:] == (T0 + 0.003, 7)
 
 
+def test_bytes_sent_after_a_peers_exit_meet_its_fin_then_its_rst():
+    """etcdctl exits without close() after its answer; the server writes
+    17 bytes 3 ms later (a helper's etcd and etcdctl, both traced): the
+    client's FIN at its exit, then those bytes, then its RST, as tcpdump
+    shows (there was only the RST: the exit judged the bytes unread)."""
+    rows = summary(run_with_exits([
+        event("connect", local=CLIENT4, remote=SERVER4, pid=7, time=T0),
+        event("accept4", pid=1, fd=6, time=T0 + 0.0001, **SERVER_SIDE),
+        event("write", "out", b"put", pid=7, time=T0 + 0.001, **CLIENT_SIDE),
+        event("read", "in", b"put", pid=1, fd=6, time=T0 + 0.002, **SERVER_SIDE),
+        event("write", "out", b"ok", pid=1, fd=6, time=T0 + 0.003, **SERVER_SIDE),
+        event("read", "in", b"ok", pid=7, time=T0 + 0.004, **CLIENT_SIDE),
+        exited(7, T0 + 0.005),
+        event("write", "out", b"settings-ack-17by", pid=1, fd=6, time=T0 + 0.008,
+              **SERVER_SIDE),
+    ]))
+    in_time_order = sorted(rows, key=lambda row: row[3])  # as the converter writes them
+    assert [(port, flags, length, time)
+            for port, flags, length, time, _pid in in_time_order][-4:] == [
+        (40001, "FA", 0, T0 + 0.005), (18000, "A", 0, T0 + 0.005),
+        (18000, "PA", 17, T0 + 0.008), (40001, "RA", 0, T0 + 0.008)]
+
+
 def test_a_shutdown_then_an_exit_with_bytes_unread_resets():
     """socat: shutdown(SHUT_RDWR), then exit_group with bytes of its
     peer unread: tcpdump shows the FIN, then the kernel's RST at the exit;
