@@ -229,7 +229,7 @@ class TcpConversation:
         """True once the exit of its traced ends' processes would send
         nothing (see ``HeldFins.at_exit``): a RST went, or each traced end
         sent its FIN and would not reset."""
-        return self.aborted or all(
+        return self.aborted or bool(self.traced_sides) and all(
             self.directions[side].fin_sent and not self.closing_resets(side, exiting=True)
             for side in self.traced_sides)
 

@@ -607,11 +607,13 @@ class UnixPacketizer:
 
     def _fin(self, flow, sender, time, links, traced_side, event):
         """FIN from ``sender`` after what its aligner holds; retire a flow
-        once it is over (see ``TcpConversation.over``)."""
+        once it is over (see ``TcpConversation.over``) and both its sockets
+        are known: the other end's syscalls, if any are still to come,
+        find it by either inode among the closed ones."""
         packets = self._drain(flow, sender, time, event)
         packets += self._unseen(flow, sender, time, links, traced_side, event)
         packets += flow.conversation.close(sender, time, links, traced_side, event)
-        if flow.conversation.over():
+        if flow.conversation.over() and None not in flow.inodes:
             for inode in flow.inodes:
                 if inode is not None and self.flows.get(inode) is flow:
                     del self.flows[inode]

@@ -231,6 +231,23 @@ def test_a_servers_short_connections_are_forgotten_but_their_ports_isns(monkeypa
     assert syn_acks == [(first + use * (5 + ISN_STEP)) & 0xFFFFFFFF for use in range(4)]
 
 
+def test_a_server_seen_after_its_clients_fin_joins_its_connection():
+    """A Rust client writes, shuts down and waits, and its server's accept
+    line comes after that FIN (a sweep's trace): one connection, whose
+    client end is over before its server end shows (it was retired at the
+    FIN, and the accept opened a second connection)."""
+    packets = run([
+        event("connect", local=CLIENT4, remote=SERVER4, pid=7, time=T0),
+        event("write", "out", b"abc", pid=7, time=T0 + 0.001, **CLIENT_SIDE),
+        event("shutdown", pid=7, time=T0 + 0.002, how="SHUT_WR", **CLIENT_SIDE),
+        event("accept4", pid=1, fd=6, time=T0 + 0.0025, **SERVER_SIDE),
+        event("read", "in", b"abc", pid=1, fd=6, time=T0 + 0.003, **SERVER_SIDE),
+        event("read", "in", b"", pid=1, fd=6, time=T0 + 0.004, **SERVER_SIDE),
+    ])
+    assert [(port, flags) for port, flags, *_rest in summary(packets)] == [
+        (40001, "S"), (18000, "SA"), (40001, "A"), (40001, "PA"), (40001, "FA"), (18000, "A")]
+
+
 def test_accept_after_connect_of_the_same_connection_adds_no_handshake():
     packets = run([
         event("connect", local=None, remote=SERVER4, pid=1, fd=3, time=T0),

@@ -398,6 +398,26 @@ def test_a_servers_short_unix_connections_are_retired():
     assert len({id(flow) for flow in unix.flows.values()}) <= 1
 
 
+def test_a_unix_server_seen_after_its_clients_fin_joins_its_flow():
+    """A Rust client connects (its peer's inode not shown yet), writes and
+    shuts down before its server's accept line (a sweep's trace): one
+    flow (the client's FIN retired it, and the accept began another)."""
+    parser, unix = StraceParser(), UnixPacketizer()
+    server = '7<UNIX-STREAM:[60994->60993,"/s"]>'
+    lines = ['connect(6<UNIX-STREAM:[60993]>, {sa_family=AF_UNIX, sun_path="/s"}, 22) = 0',
+             "sendto(6<UNIX-STREAM:[60993]>, %s, 3, MSG_NOSIGNAL, NULL, 0) = 3"
+             % support.xx_string(b"abc"),
+             "shutdown(6<UNIX-STREAM:[60993]>, SHUT_WR) = 0",
+             'accept4(5<UNIX-STREAM:[60992,"/s"]>, {sa_family=AF_UNIX}, [110 => 2], '
+             'SOCK_CLOEXEC) = %s' % server,
+             "recvfrom(%s, %s, 65536, 0, NULL, NULL) = 3" % (server, support.xx_string(b"abc")),
+             'recvfrom(%s, "", 65536, 0, NULL, NULL) = 0' % server]
+    for offset, line in enumerate(lines):
+        for item in parser.parse("10 %.6f %s <0.000010>" % (1795754188.6 + 0.001 * offset, line)):
+            unix.packets(item)
+    assert unix.flow_count == 1
+
+
 def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     """--seed-http2, a client traced from mid-stream on (strace -p) whose
     first read begins inside a DATA frame: the rest of that frame is left
