@@ -140,10 +140,16 @@ class SocketTable:
 
     def accepted(self, pid, listening_fd, fd, remote, inodes=(None, None)):
         """accept() on ``listening_fd`` returned ``fd`` (``inodes``: theirs,
-        when -y shows them); None if the listening socket is unknown."""
+        when -y shows them) for the peer at ``remote`` ((ip, port), or None);
+        None if the listening socket is unknown and ``remote`` no INET
+        address (a listener opened before the trace, strace -p: a TCP one
+        of the peer's family, its own address unknown until getsockname)."""
         listening = self.lookup(pid, listening_fd, inodes[0])
         if listening is None:
-            return None
+            if remote is None:
+                return None
+            listening = self.opened(pid, listening_fd, "TCPv6" if ":" in remote[0] else "TCP",
+                                    inodes[0])
         info = self.opened(pid, fd, listening.protocol, inodes[1])
         info.local, info.path, info.remote, info.connected = (
             listening.local, listening.path, remote, True)

@@ -165,6 +165,10 @@ SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]"
 CONNECTING_KEPT = 4096
 # Calls of strace's %network class that give no event: their lines are in
 # a trace recorded with -e trace=%network (see ``network_lines``).
+# Calls that make sockets out of no socket the table knows.
+OPENING_CALLS = {"socketpair", "accept", "accept4"}
+# (See StraceParser._describe_from_table.)
+OPEN_FROM_NEXT = -1
 NETWORK_CLASS_OTHERS = frozenset({"listen", "getsockname", "getpeername", "getsockopt"})
 # What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
 RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
@@ -1262,7 +1266,8 @@ class StraceParser:
         if annotated and not self.rejects_unannotated:
             # Not with -r: every line moves the clock.
             self.rejects_unannotated = self.clock.relative is False
-        if not annotated and name != "socketpair" and (not self.sockets.any() or (
+        # (An accept may be the first the table learns of: see SocketTable.accepted.)
+        if not annotated and name not in OPENING_CALLS and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
             return self.skip("not a socket", line)
         start_time = self._seconds(start_time)
@@ -1287,6 +1292,8 @@ class StraceParser:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
                     return self.skip("not a socket", line)
+                if position == OPEN_FROM_NEXT:
+                    return self.skip("socket setup", line)
             if (reset or interrupted or refused and name != "connect"
                     or in_progress and name != "connect"):
                 event["direction"] = None
@@ -1322,8 +1329,8 @@ class StraceParser:
     def _describe_from_table(self, event, args, returned):
         """Fill the event of a line whose fd has no -yy socket annotation from
         the socket table (``returned``: the text after " = "); return where
-        the arguments after the fd start, or None if the fd is not a known
-        socket."""
+        the arguments after the fd start, None if the fd is not a known
+        socket, or OPEN_FROM_NEXT for an accept the table learnt from only."""
         pid, name = event["pid"], event["syscall"]
         if name == "socketpair":
             # ``socketpair(AF_UNIX, SOCK_STREAM, 0, [3, 4])``: two sockets, no data yet.
@@ -1342,6 +1349,11 @@ class StraceParser:
             inodes = (inode, socket_inode(returned, FD_ARGUMENT.match(returned)))
             info = self.sockets.accepted(pid, fd, event["result"], parse_sockaddr(args), inodes)
             fd = event["result"]
+            if info is not None and info.local is None and info.protocol.startswith("TCP"):
+                # Its listener predates the trace (strace -p): its own address
+                # shows later (getsockname), and its connection is taken as
+                # open from its next syscall, not with made-up ports here.
+                return OPEN_FROM_NEXT
         else:
             info = self.sockets.lookup(pid, fd, inode)
             if info is not None and name == "connect":

@@ -694,3 +694,30 @@ def test_socket_arguments_in_every_x_style(args, protocol):
     numbers with their names."""
     from socket_table import socket_protocol
     assert socket_protocol(args) == protocol
+
+
+@pytest.mark.parametrize("annotation", ["3<socket:[4194153]>", "3"], ids=["-y", "plain"])
+def test_an_accept_on_a_listener_opened_before_the_trace_makes_a_connection(tmp_path,
+                                                                          annotation):
+    """strace -p on a Python server, recorded with -y or without (a
+    helper's, also RabbitMQ's: 0 packets, where tcpdump had 2 connections,
+    and the summary blamed the recording): its listener's socket() came
+    before the trace.  The accept tells a TCP connection from the peer's
+    address, getsockname its own: one connection, its bytes both ways,
+    taken as open from its first read (no made-up ports)."""
+    accepted = "4<socket:[4194342]>" if annotation != "3" else "4"
+    trace = tmp_path / "attached.strace"
+    trace.write_text("\n".join("20831 1795796529.%06d %s" % (time, line) for time, line in [
+        (100, "accept4(%s, {sa_family=AF_INET, sin_port=htons(35878), sin_addr=inet_addr("
+              '"127.0.0.1")}, [16], SOCK_CLOEXEC) = %s <0.960115>' % (annotation, accepted)),
+        (200, "getsockname(%s, {sa_family=AF_INET, sin_port=htons(22671), sin_addr=inet_addr("
+              '"127.0.0.1")}, [128 => 16]) = 0 <0.000008>' % accepted),
+        (300, 'recvfrom(%s, "hello world", 1000, 0, NULL, NULL) = 11 <0.000010>' % accepted),
+        (400, 'sendto(%s, "HELLO WORLD", 11, 0, NULL, 0) = 11 <0.000051>' % accepted),
+        (500, "close(%s) = 0 <0.000036>" % accepted)]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    assert support.tcp_streams(pcap) == {
+        ("127.0.0.1", 35878, "127.0.0.1", 22671): b"hello world",
+        ("127.0.0.1", 22671, "127.0.0.1", 35878): b"HELLO WORLD"}
+    assert "1 TCP connections were open before their first line" in summary
