@@ -299,14 +299,15 @@ STRING_SYSCALLS = {"read", "write", "recv", "send", "recvfrom", "sendto"}
 # A read of fewer bytes than SMALL_READ that filled its buffer
 # (``read(fd, "S", 1) = 1``) is a program reading a header a few bytes at a
 # time: OpenSSH its peer's banner, mosquitto MQTT's fixed header, Samba
-# the NetBIOS length before each SMB2 request (with recvmsg).  The bytes
+# the NetBIOS length before each SMB2 request (with recvmsg), Go's cmux the
+# 24 bytes that tell HTTP/2 from HTTP/1 (it cut the request line).  The bytes
 # came as one segment, and Wireshark's SSH and MQTT dissectors cannot read
 # them a byte a packet: such a read is joined with the reads of its socket
 # right after it (``StraceParser.join_reads``), each begun within JOIN_GAP
 # of the one before and returning within JOIN_WAIT (the data was there;
 # a traced read of queued bytes took 3 ms on a loaded machine, and joining
 # one that did wait costs only a segment boundary, not a byte).
-SMALL_READ = 16
+SMALL_READ = 32
 JOIN_GAP = 0.005
 JOIN_WAIT = 0.005
 JOINABLE_READS = {"read", "recv", "recvfrom", "readv", "recvmsg"}

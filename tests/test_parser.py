@@ -384,12 +384,22 @@ def test_reads_not_joined(second):
 @pytest.mark.parametrize("first", [
     read_line(1.0, b"S", 4096),                                    # did not fill its buffer
     read_line(1.0, b"S", 1, fd="5<UDP:[127.0.0.1:5353->127.0.0.1:53]>", name="recvfrom"),
-    read_line(1.0, b"S" * 16, 16),                                 # not a small read
+    read_line(1.0, b"S" * 32, 32),                                 # not a small read
 ], ids=["short", "udp", "large"])
 def test_reads_that_start_no_run(first):
     second = first.replace("%.6f" % (T0 + 1.0), "%.6f" % (T0 + 1.0001)).replace("\\x53", "\\x54")
     events, joined = joined_reads(first, second)
     assert (len(events), joined) == (2, 0)
+
+
+def test_a_protocol_sniffing_read_is_joined_to_the_request():
+    """Go's cmux (etcd's gRPC and HTTP on one port) reads a connection's
+    first 24 bytes, then the rest: one segment (alone, they cut the request
+    line, and tshark found no HTTP request)."""
+    events, joined = joined_reads(read_line(1.0, b"POST /v3/kv/put HTTP/1.1", 24),
+                                  read_line(1.0001, b"\r\nHost: x\r\n\r\n", 4072))
+    assert [event["payload"] for event in events] == [
+        b"POST /v3/kv/put HTTP/1.1\r\nHost: x\r\n\r\n"] and joined == 1
 
 
 SMB_SOCKET = "31<TCP:[127.0.0.1:22660->127.0.0.1:55024]>"
