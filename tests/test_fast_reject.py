@@ -172,3 +172,23 @@ def test_a_call_told_apart_by_its_name_only_where_the_name_is_the_call():
         ("write", b"GET"), ("read", b"ok 1 see(tcp:[x]")]
     assert parser.skipped["not a socket syscall"] == 1
     assert parser.line_number == 4
+
+
+def test_the_sieve_passes_the_resumed_halves_of_the_pids_waiting_only():
+    """A process's socket read waits while others' file reads resume (a
+    helper's PostgreSQL under pgbench -C: 65 463 "<... read resumed>"
+    lines): only the waiting pid's resumed half is parsed; a line whose pid
+    does not show ([pid N]) still is."""
+    waiting = '7     1795659371.000001 read(5<TCP:[127.0.0.1:1->127.0.0.1:2]>,  <unfinished ...>'
+    others = ['8     1795659371.000002 read(9</etc>,  <unfinished ...>',
+              '8     1795659371.000003 <... read resumed>"\\x41", 1) = 1 <0.000010>']
+    untold = '[pid 9] 1795659371.000004 <... read resumed>"\\x42", 1) = 1 <0.000010>'
+    resumed = '7     1795659371.000005 <... read resumed>"\\x68\\x69", 2) = 2 <0.000010>'
+    parser = StraceParser(date=DATE)
+    parser.rejects_unannotated = True
+    passed = []
+    for line in parser.lines_to_parse("\n".join([waiting] + others + [untold, resumed])):
+        passed.append(line)
+        parser.parse(line)
+    assert passed == [waiting, untold, resumed]
+    assert parser.skipped["not a socket syscall"] == 2
