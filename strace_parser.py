@@ -163,12 +163,12 @@ CONNECT_FAILURES = ("ECONNREFUSED", "ETIMEDOUT")
 SO_ERROR_FAILURE = re.compile(r"SO_ERROR, \[(%s)\]"
                               % "|".join(CONNECT_FAILURES + ("ECONNRESET",)))
 CONNECTING_KEPT = 4096
-# Calls of strace's %network class that give no event: their lines are in
-# a trace recorded with -e trace=%network (see ``network_lines``).
 # Calls that make sockets out of no socket the table knows.
 OPENING_CALLS = {"socketpair", "accept", "accept4"}
 # (See StraceParser._describe_from_table.)
 OPEN_FROM_NEXT = -1
+# Calls of strace's %network class that give no event: their lines are in
+# a trace recorded with -e trace=%network (see ``network_lines``).
 NETWORK_CLASS_OTHERS = frozenset({"listen", "getsockname", "getpeername", "getsockopt"})
 # What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
 RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
