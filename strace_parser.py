@@ -836,12 +836,16 @@ class StraceParser:
     def _hold_first_half(self, pid, name, start_time, line):
         """Keep the ``<unfinished ...>`` half of ``pid``'s call ``name`` for
         its resumed half; return the events it gives now (a clone's in-flight
-        process event, a socket send's SEND_PENDING, else none)."""
+        process event, SEND_PENDING for a socket send or a shutdown that
+        sends a FIN, else none)."""
         if len(self._unfinished) > 100000:
             return self.skip("too many unfinished calls", line)
         self._unfinished_pids.setdefault(name, set()).add(str(pid))
         self._unfinished[(pid, name)] = (start_time, line[:-len(UNFINISHED)], self.line_number)
-        if name in SEND_SYSCALLS:
+        # (A shutdown's FIN is stamped at its start too: pika's, left
+        # unfinished while another thread read, came after that read's data.)
+        if name in SEND_SYSCALLS or name == "shutdown" and ("SHUT_WR" in line
+                                                            or "SHUT_RDWR" in line):
             annotation = FD_ANNOTATION.search(line)
             start = self._seconds(start_time)
             if (annotation is not None and annotation.group("protocol") in SOCKET_PROTOCOLS

@@ -401,3 +401,26 @@ def test_an_unfinished_send_on_a_socket_not_captured_holds_nothing_back(tmp_path
     times = [time for time, _frame in support.pcap_records(pcap.read_bytes())]
     assert times == sorted(times) and len(times) == 3 + 11, result.stderr.decode()
     assert b"stamped earlier than" not in result.stderr
+
+
+def test_a_shutdown_left_unfinished_holds_the_later_packets_back(tmp_path):
+    """pika's client: its shutdown(SHUT_RDWR) left unfinished while another
+    thread reads (a helper's RabbitMQ trace).  The FIN, stamped at the
+    shutdown's start, goes before that read's data, in time order (it came
+    after it: the summary counted it stamped earlier)."""
+    server = "11<TCP:[127.0.0.1:46950->127.0.0.1:22640]>"
+    client = "6<TCP:[127.0.0.1:46938->127.0.0.1:22640]>"
+    trace = tmp_path / "shutdown.strace"
+    trace.write_text("\n".join("%s 1795795573.%06d %s" % line for line in [
+        (24567, 605567, "recvfrom(%s,  <unfinished ...>" % server),
+        (24486, 605589, "shutdown(%s, SHUT_RDWR <unfinished ...>" % client),
+        (24567, 605602, "<... recvfrom resumed>%s, 4096, 0, NULL, NULL) = 4 <0.000030>"
+         % support.xx_string(b"ABCD")),
+        (24567, 605653, "recvfrom(%s, %s, 4096, 0, NULL, NULL) = 4 <0.000009>"
+         % (server, support.xx_string(b"EFGH"))),
+        (24486, 605728, "<... shutdown resumed>) = 0 <0.000128>")]) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap).stderr.decode()
+    times = [packet.time for packet in support.read_packets(pcap)]
+    assert times == sorted(times) and len(times) == 4  # the 2 reads, the FIN and its ACK
+    assert "stamped earlier" not in summary
