@@ -367,7 +367,8 @@ class InetPacketizer:
                 packets += conversation.reset(1 - side, event["time"], links, side, event)
         elif event["direction"] == "in":
             if event["length"]:
-                count_splice_of_sent(self.splices_of_sent, conversation, side, event)
+                if not event["payload"]:  # (a splice's, if any)
+                    count_splice_of_sent(self.splices_of_sent, conversation, side, event)
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],
                                                  False, receive_time(event), links, side, event)
             elif side not in conversation.reads_shut:

@@ -327,7 +327,7 @@ class UnixPacketizer:
             packets += conversation.open(CLIENT, connect["time"],
                                          self.links.for_event(connect, ETHERTYPE_IPV4),
                                          CLIENT, connect)
-        if event["direction"] == "in":
+        if event["direction"] == "in" and not event["payload"]:  # (a splice's, if any)
             count_splice_of_sent(self.splices_of_sent, conversation, side, event)
         if name == "close":
             return packets + self.held_fins.hold(flow, conversation, side, links, event)
@@ -483,7 +483,8 @@ class UnixPacketizer:
             # over TCP: only the aligner knows where frames begin.)
             pieces = whole
         for data, size in pieces:
-            self._cut(flow, sender, size - len(data))
+            if size > len(data):
+                self._cut(flow, sender, size - len(data))
         if flow.aligners is None:
             return conversation.segments(sender, pieces, time, links, traced_side, event)
         aligner = flow.aligners[sender]
