@@ -192,3 +192,34 @@ def test_the_sieve_passes_the_resumed_halves_of_the_pids_waiting_only():
         parser.parse(line)
     assert passed == [waiting, untold, resumed]
     assert parser.skipped["not a socket syscall"] == 2
+
+
+def test_the_sieve_passes_one_resumed_half_for_each_first_half_of_a_pid():
+    """nginx's worker closes a file, then its socket, then a file again,
+    each call split by the other worker's lines: of its three resumed
+    closes only the socket's is parsed (a helper's nginx without
+    keep-alive: 6 689 file closes parsed to be dropped).  A call begun in
+    an earlier block is waited for the same way: its pid's first resumed
+    half in the next block passes, not the one after."""
+    pid_lines = [
+        '7 1795659371.000001 close(12</etc/f> <unfinished ...>',
+        '7 1795659371.000002 <... close resumed>) = 0 <0.000010>',
+        '7 1795659371.000003 close(6<TCP:[127.0.0.1:1->127.0.0.1:2]> <unfinished ...>',
+        '8 1795659371.000004 futex(0x1, FUTEX_WAKE, 1) = 0 <0.000010>',
+        '7 1795659371.000005 <... close resumed>) = 0 <0.000010>',
+        '7 1795659371.000006 close(13</etc/g> <unfinished ...>',
+        '7 1795659371.000007 <... close resumed>) = 0 <0.000010>',
+        '7 1795659371.000008 close(5<TCP:[127.0.0.1:3->127.0.0.1:4]> <unfinished ...>']
+    next_block = [
+        '7 1795659371.000009 <... close resumed>) = 0 <0.000010>',
+        '7 1795659371.000010 close(14</etc/h> <unfinished ...>',
+        '7 1795659371.000011 <... close resumed>) = 0 <0.000010>']
+    parser = StraceParser(date=DATE)
+    parser.rejects_unannotated = True
+    passed = []
+    for block in (pid_lines, next_block):
+        for line in parser.lines_to_parse("\n".join(block)):
+            passed.append(line)
+            parser.parse(line)
+    assert passed == [pid_lines[2], pid_lines[4], pid_lines[7], next_block[0]]
+    assert parser.skipped["not a socket syscall"] == 7
