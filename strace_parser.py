@@ -1475,8 +1475,8 @@ class StraceParser:
                 # The bytes stay queued and the next read returns them again.
                 return self.skip("peeked data (MSG_PEEK)", args)
             if (name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]
-                    and event["protocol"].startswith("TCP")):
-                return self._discarded(event)
+                    and event["protocol"].startswith("TCP") and event["result"]):
+                return self._discarded(event)  # (0: the peer's FIN, as any read's)
             if cut and name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]:
                 # A datagram longer than the buffer: it returns the whole
                 # length, and a dump shows bytes past the buffer.

@@ -227,7 +227,9 @@ def test_a_tcp_read_with_msg_trunc_drops_its_bytes_unread(tmp_path):
     strace prints what the buffer held from the read before (sweep R: the
     wire had "SKIPP" where the buffer showed "BODY-"; sweep T: recvmsg's
     too).  The event declares the length and carries no bytes; both
-    readers agree."""
+    readers agree.  One that returns 0 read the peer's FIN, as any read
+    (lighttpd drains so before its close: 322 such EOFs were counted as
+    reads that dropped 0 bytes)."""
     socket = "5<TCP:[127.0.0.1:9450->127.0.0.1:37006]>"
     lines = [
         '1121  1795735534.278445 recvfrom(%s, "\\x42\\x4f\\x44\\x59\\x2d\\x30\\x31", 100, 0, '
@@ -236,10 +238,12 @@ def test_a_tcp_read_with_msg_trunc_drops_its_bytes_unread(tmp_path):
         'NULL) = 5 <0.000025>' % socket,
         '1121  1795735534.580000 recvmsg(%s, {msg_name=0x7ffceed529d0, msg_namelen=16 => 0, '
         'msg_iov=[{iov_base="\\x59\\x59\\x59", iov_len=3}], msg_iovlen=1, msg_controllen=0, '
-        'msg_flags=0}, MSG_TRUNC) = 3 <0.000015>' % socket]
+        'msg_flags=0}, MSG_TRUNC) = 3 <0.000015>' % socket,
+        '1121  1795735534.590000 recvfrom(%s, "", 16384, MSG_TRUNC|MSG_DONTWAIT|MSG_NOSIGNAL, '
+        'NULL, NULL) = 0 <0.000010>' % socket]
     events, _hits = assert_same_events(lines)
     assert [(event["payload"], event["length"]) for event in events] == [
-        (b"BODY-01", 7), (b"", 5), (b"", 3)]
+        (b"BODY-01", 7), (b"", 5), (b"", 3), (b"", 0)]
     parser = StraceParser()
     for line in lines:
         parser.parse(line)
