@@ -330,6 +330,7 @@ class InetPacketizer:
             # a copy.  Not a call a signal ended with nothing moved (the
             # blocked read the JDK's close wakes so).
             self.held_fins.pop((conversation, side), None)
+            packets += self.held_fins.peer_end_before(conversation, side, event)
         if name in ACCEPT_SYSCALLS:
             if not conversation.started:
                 syn_time, connect = self._syn_time(event)

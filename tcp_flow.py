@@ -653,7 +653,7 @@ class HeldFins(OrderedDict):
             self[key] = (owner, fin)
             return []
         other = self.pop(other_key)
-        return self.send(other[0], *other[1]) + self.send(owner, *fin)
+        return self._send(other[0], conversation, other[1]) + self.send(owner, *fin)
 
     def shut_down(self, owner, conversation, side, links, event, may_wait=True):
         """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once
@@ -709,7 +709,7 @@ class HeldFins(OrderedDict):
             return []
         held = self.pop((conversation, 1 - side), None)
         if held is not None:
-            return self.send(held[0], *held[1])
+            return self._send(held[0], conversation, held[1])
         return self.send(owner, 1 - side, receive_time(event), links, side, event)
 
     def peer_reset(self, owner, conversation, side, links, event):
@@ -717,17 +717,56 @@ class HeldFins(OrderedDict):
         peer's RST (see PEER_RESET): the FIN of the peer's close() held, or
         where it failed with EPIPE, the peer's FIN (its end shut down, then
         closed with bytes unread: it never read 0, proxies rarely do), then
-        that RST."""
-        if (conversation, 1 - side) in self:  # (this side's went at its read)
+        that RST.  Where the peer is not traced, they wait for this side's
+        reads (see ``_send``): its kernel still returns the bytes the peer
+        sent before them (php-fpm read nginx's last 8 bytes after its write
+        failed with EPIPE: they came after the FIN, a sequence number late)."""
+        held = self.get((conversation, 1 - side))
+        if held is not None and held[1][4].get("peer_end"):
+            return []  # its end waits already
+        if held is not None:  # (this side's went at its read)
             # The peer's close (or exit) held was its socket's: its FIN,
             # then this RST; or its RST, at its time, if it closed with
             # bytes unread.
             packets = self.release_of(conversation)
+        elif 1 - side not in conversation.traced_sides:
+            self[(conversation, 1 - side)] = (owner, (1 - side, receive_time(event), links, side,
+                                                      dict(event, peer_end=event["error"])))
+            return []
         elif event["error"] == "EPIPE":
             packets = self.peer_closed(owner, conversation, side, links, event)
         else:
             packets = []
         return packets + conversation.reset(1 - side, receive_time(event), links, side, event)
+
+    def peer_end_before(self, conversation, side, event):
+        """Packets of the untraced peer's end held for ``side``'s reads (see
+        ``peer_reset``) that ``event``, a call of ``side`` other than its
+        close, lets out before its own: any but a read of bytes and a call
+        failing as the one that met that end (a shutdown after a reset
+        made a FIN the reset socket never sends)."""
+        held = self.get((conversation, 1 - side))
+        if (held is None or not held[1][4].get("peer_end")
+                or event["direction"] == "in" and event["length"]
+                or event["error"] in PEER_RESET):
+            return []
+        del self[(conversation, 1 - side)]
+        return self._send(held[0], conversation, held[1])
+
+    def _send(self, owner, conversation, fin):
+        """Packets of ``fin``, a held FIN (see ``hold``), or an untraced
+        peer's end held at this side's call that met it (see
+        ``peer_reset``): its FIN, where the call failed with EPIPE, and its
+        RST, after the bytes this side read since, when it reads 0, closes,
+        exits, or FIN_HOLD_SECONDS later."""
+        end = fin[4].get("peer_end")
+        if end is None:
+            return self.send(owner, *fin)
+        sender, time, links, traced_side, event = fin
+        time = max(time, conversation.last_time)
+        packets = (self.send(owner, sender, time, links, traced_side, event)
+                   if end == "EPIPE" else [])
+        return packets + conversation.reset(sender, time, links, traced_side, event)
 
     def earliest(self):
         """The close() time of the oldest FIN held, or None."""
@@ -758,7 +797,7 @@ class HeldFins(OrderedDict):
             if held_on is not None and key[0].awaits_reader(key[1]):
                 self[key] = (owner, fin[:1] + (held_on,) + fin[2:])
             else:
-                packets += self.send(owner, *fin)
+                packets += self._send(owner, key[0], fin)
         return packets
 
     def release_of(self, conversation):
@@ -767,7 +806,7 @@ class HeldFins(OrderedDict):
         for side in (0, 1):
             held = self.pop((conversation, side), None)
             if held is not None:
-                packets += self.send(held[0], *held[1])
+                packets += self._send(held[0], conversation, held[1])
         return packets
 
 

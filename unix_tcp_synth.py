@@ -334,6 +334,7 @@ class UnixPacketizer:
         if self.held_fins:
             # This side still uses the socket: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
+            packets += self.held_fins.peer_end_before(conversation, side, event)
         if name in OPENING_SYSCALLS:
             # An accept's connection came before it returned, not when it began.
             packets += conversation.open(CLIENT, receive_time(event), links, side, event)

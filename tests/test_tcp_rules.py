@@ -906,3 +906,40 @@ def test_a_second_connect_showing_the_ports_opens_the_connection():
     assert [(port, flags, time) for port, flags, _length, time, _pid in summary(packets)] == [
         (54200, "S", T0), (18000, "SA", T0 + 0.00001), (54200, "A", T0 + 0.00001)]
     assert (packetizer.connections, packetizer.seen_open) == (1, 0)
+
+
+@pytest.mark.parametrize("failure, flags", [
+    ("EPIPE (Broken pipe)", [(18000, "FA"), (18000, "RA")]),
+    ("ECONNRESET (Connection reset by peer)", [(18000, "RA")])])
+def test_bytes_read_after_a_write_met_the_peers_reset_go_before_its_fin_and_rst(failure, flags):
+    """php-fpm traced alone: its writes fail (nginx shut down and reset the
+    connection), then it reads nginx's last 8 bytes, queued before the RST,
+    and 0.  Those bytes come before the peer's FIN and RST, which follow
+    them in sequence (they came after the FIN, a sequence number late, and
+    after the RST); its close sends nothing after the RST."""
+    packets, _packetizer = converted([
+        CONNECT, (8, moved("write", "c", b"GET")), (8, moved("read", "c", b"abc")),
+        (8, 'write(%(c)s, "\\x61\\x62", 2) = -1 ' + failure),
+        (8, 'write(%(c)s, "\\x63", 1) = -1 ' + failure),
+        (8, "shutdown(%(c)s, SHUT_WR) = -1 ENOTCONN (Transport endpoint is not connected)"),
+        (8, moved("read", "c", b"late")), (8, moved("read", "c", b"")),
+        (8, "close(%(c)s) = 0")])
+    server = [(str(segment.flags), segment.seq, len(segment.payload))
+              for segment in (Ether(frame)[TCP] for _time, frame, *_rest in packets)
+              if segment.sport == 18000]
+    assert [length for _flags, _seq, length in server if length] == [3, 4]
+    late = next(seq for _flags, seq, length in server if length == 4)
+    assert [(end, seq) for end, seq, _length in server if "F" in end or "R" in end] == [
+        (end, late + 4 + number) for number, (_port, end) in enumerate(flags)]
+
+
+def test_a_shutdown_after_a_read_met_the_peers_reset_sends_no_fin():
+    """A gRPC server traced alone: its read meets the client's RST, then it
+    shuts down and closes the socket.  The reset socket sends nothing: the
+    RST, then no FIN from the server (with the RST held for later reads,
+    the shutdown made one)."""
+    packets, _packetizer = converted([
+        CONNECT, (8, moved("write", "c", b"GET")),
+        (8, 'read(%(c)s, 0x7f0000, 100) = -1 ECONNRESET (Connection reset by peer)'),
+        (8, "shutdown(%(c)s, SHUT_RDWR) = 0"), (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(18000, "RA")]
