@@ -534,6 +534,15 @@ class InetPacketizer:
                 local = placeholder_endpoints(event["pid"], event["fd"], event["session"],
                                               ":" in remote[0])[0]
             return local, remote
+        if local is None:
+            # The socket's annotation shows its inode alone: strace found
+            # it no longer (-yy asks the kernel, which drops a socket in
+            # TIME_WAIT from its tables; a gunicorn worker's read of 0
+            # after its shutdown, nc -N's reads after its own).  The
+            # connection is the one this fd carried.
+            used = self.last_users.endpoints_used(event["pid"], event["fd"], event["session"])
+            if used is not None:
+                return used
         if local is not None or event["direction"] is None:
             return None
         self.placeholder_events += 1

@@ -838,6 +838,16 @@ class LastUsers:
                 else:
                     used.move_to_end(oldest)
 
+    def endpoints_used(self, pid, fd, session):
+        """``(local, remote)``: the endpoints of the connection whose side
+        thread ``pid`` used last by ``fd`` in its fd ``session``, as the
+        wire shows them; None if none."""
+        for conversation in reversed(self.by_thread.get(pid, ())):
+            for side, user in enumerate(conversation.users):
+                if user == (pid, fd, session):
+                    return conversation.endpoints[side], conversation.endpoints[1 - side]
+        return None
+
     def ended(self, pid):
         """The ``(conversation, owner)`` pairs thread ``pid`` used, which
         has ended: it is forgotten."""

@@ -17,6 +17,10 @@ attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
 grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace,
 shutdown-blocked-reader.strace, killed-in-first-read.strace: see their tests.
 
+inode-only-client.strace, inode-only-server.strace: a helper's client
+(nc -N's pattern) and gunicorn worker whose sockets strace annotates with
+their inode alone once they are in TIME_WAIT (see their test).
+
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
 getsockopt(SO_ERROR), unfinished and resumed, tells refused, and
@@ -31,6 +35,8 @@ showed, and a refused connect from a bound port.
 """
 
 import importlib.util
+
+import pytest
 
 import support
 from test_inet_e2e import complaints, data_after_fin
@@ -330,3 +336,25 @@ def test_a_client_killed_in_its_first_read_gets_its_fin_and_rst(tmp_path):
         (39692, "FA"), (39692, "RA")]
     assert [payload for _, _, payload in packets if payload] == [b"late"]
     assert "interrupted call" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize("trace, server_port, client_port", [
+    ("inode-only-client.strace", 22856, 59262), ("inode-only-server.strace", 22816, 48964)])
+def test_a_socket_annotated_by_its_inode_alone_stays_on_its_connection(tmp_path, trace,
+                                                                      server_port, client_port):
+    """A client shuts down its side after its request, then reads the
+    answer; a gunicorn worker shuts down after its answer, then reads the
+    client's FIN.  Their sockets are then in TIME_WAIT or near it, which
+    -yy's kernel query no longer finds: strace prints ``7<TCP:[4758896]>``.
+    Those reads are the fd's connection's: the answer (lost to a second
+    connection between made-up addresses), its FIN, one connection."""
+    from scapy.layers.inet import IP, TCP
+    pcap = tmp_path / "inode.pcap"
+    support.convert(support.FIXTURES / "inet" / trace, pcap)
+    packets = support.read_packets(pcap)
+    assert {(packet[IP].src, packet[TCP].sport) for packet in packets} == {
+        ("127.0.0.1", server_port), ("127.0.0.1", client_port)}
+    assert [packet[TCP].sport for packet in packets if packet[TCP].flags.F] == (
+        [client_port, server_port] if "client" in trace else [server_port, client_port])
+    answer = support.tcp_streams(pcap)[("127.0.0.1", server_port, "127.0.0.1", client_port)]
+    assert answer.startswith(b"HTTP/1.0 200 OK") and answer.endswith(b"\r\n\r\nhello world\n")
