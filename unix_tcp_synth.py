@@ -265,6 +265,12 @@ class UnixPacketizer:
         for dissector, flows in self.dissectors.most_common():
             lines.append("  unix: %d flows begin as %s does: tshark -d tcp.port==%d,%s"
                          % (flows, dissector, SERVER_PORT, dissector))
+            if flows < self.flows_with_bytes:
+                # (Apache's binary cgid flows beside gunicorn's HTTP ones:
+                # malformed as HTTP.)
+                lines[-1] += (" (it decodes all %d unix flows so: %d do not begin as %s does)"
+                              % (self.flows_with_bytes, self.flows_with_bytes - flows,
+                                 dissector))
         if self.flows_seen_open:
             lines.append("  unix: %d stream connections were open before their first line "
                          "(no connect() or accept(): strace -p, or -e trace= without them): "

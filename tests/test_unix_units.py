@@ -624,6 +624,22 @@ def test_the_summary_says_how_to_decode_the_flows():
             in unix_summary(lines))
 
 
+def test_the_summary_says_its_decode_as_takes_every_unix_flow():
+    """Apache's binary cgid flows beside gunicorn's HTTP (a helper's
+    trace): one -d for port 50051 decodes them all as HTTP, which showed
+    them malformed; the summary says how many do not begin so."""
+    lines = ['7 1795659692.000001 connect(3<UNIX-STREAM:[600]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
+             '7 1795659692.000002 write(3<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
+             % support.xx_string(b"GET / HTTP/1.0"),
+             '7 1795659692.000003 connect(4<UNIX-STREAM:[700]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x74"}, 110) = 0 <0.000010>',
+             '7 1795659692.000004 write(4<UNIX-STREAM:[700->701]>, %s, 4) = 4 <0.000010>'
+             % support.xx_string(b"\x00\x01\x02\x03")]
+    assert ("  unix: 1 flows begin as http does: tshark -d tcp.port==50051,http (it decodes "
+            "all 2 unix flows so: 1 do not begin as http does)" in unix_summary(lines))
+
+
 def unix_summary(lines):
     """The unix packetizer's summary lines after strace ``lines``."""
     parser, unix = StraceParser(), UnixPacketizer()
