@@ -27,7 +27,7 @@ from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
                            SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import MAX_LATE, TimeOrder
-from trace_input import is_live, open_trace
+from trace_input import LONGEST_KEPT_STRING, MAX_LINE, is_live, open_trace
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -445,6 +445,10 @@ class PacketStage:
         if parser.truncated_payloads and lacking:
             report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
                           % (parser.truncated_payloads, parser.longest_cut_payload))
+            if parser.longest_cut_payload > LONGEST_KEPT_STRING:
+                report.append("  (but a call's line is cut to its first %d MiB here: the "
+                              "packets of a call over %d bytes hold that many)"
+                              % (MAX_LINE >> 20, LONGEST_KEPT_STRING))
         elif parser.truncated_payloads:
             report.append("  %d payloads cut by strace's -s: their traced readers' reads hold "
                           "all their bytes" % parser.truncated_payloads)

@@ -35,9 +35,17 @@ from strace_values import Clock
 # malloc serves them from its heap instead of fresh pages (the converter on
 # bench noise x0.2: 46 800 -> 7 400 page faults, 1.39 -> 1.12 s, median of 5).
 CHUNK_SIZE = 1 << 16
-# A longer line is cut at this many characters (and then fails to parse,
-# counted): strace with -s 655350 prints lines of about 2.6 MB.
+# A longer line is cut to this many characters (strace with -s 655350
+# prints lines of about 2.6 MB; a call moving 17 MB at -s 20000000 one of
+# 68 MB): its first ones and its last TAIL_KEPT (see ``cut_line``).
 MAX_LINE = 64 << 20
+TAIL_KEPT = 1 << 16
+# The most bytes of a call's -xx string (4 characters a byte) a line cut so keeps.
+LONGEST_KEPT_STRING = MAX_LINE // 4 - 16
+# A cut line's end up to its -xx string's closing quote; that string's
+# whole escapes at its head's end.
+TO_STRING_END = re.compile(rb'[0-9a-fx\\]*"')
+ESCAPES = re.compile(rb"(?:\\x[0-9a-f]{2})+")
 
 
 def _ready(fd):
@@ -85,18 +93,24 @@ def read_blocks(source, on_idle=None):
     converter wants can be skipped without being split out."""
     pending = []  # the start of a line the next read ends
     pending_size = 0
+    tail = b""  # the last characters read of a line past MAX_LINE
     for chunk in read_chunks(source, on_idle):
         cut = chunk.rfind(b"\n")
         if cut < 0:
             if pending_size < MAX_LINE:
                 pending.append(chunk)
-                pending_size += len(chunk)
+            else:
+                tail = (tail + chunk)[-TAIL_KEPT:]
+            pending_size += len(chunk)
             continue
         if pending:
-            if pending_size + cut > MAX_LINE:  # maybe a line too long: cut it
-                first_end = chunk.find(b"\n")
-                pending.append(chunk[:first_end])
-                chunk = b"".join(pending)[:MAX_LINE] + chunk[first_end:]
+            first_end = chunk.find(b"\n")
+            if pending_size + first_end > MAX_LINE:
+                head = b"".join(pending)
+                head += chunk[:MAX_LINE - len(head)] if len(head) < MAX_LINE else b""
+                chunk = cut_line(head[:MAX_LINE],
+                                 (tail + chunk[:first_end])[-TAIL_KEPT:]) + chunk[first_end:]
+                tail = b""
             else:
                 pending.append(chunk)
                 chunk = b"".join(pending)
@@ -111,8 +125,27 @@ def read_blocks(source, on_idle=None):
                 block = block[:-1]
         yield block
     if pending:
-        line = b"".join(pending)[:MAX_LINE].decode("latin-1")
+        line = b"".join(pending)
+        if pending_size > MAX_LINE:
+            line = cut_line(line[:MAX_LINE], tail)
+        line = line.decode("latin-1")
         yield line[:-1] if line.endswith("\r") else line
+
+
+def cut_line(head, end):
+    """A line longer than MAX_LINE, of which ``head`` (its first MAX_LINE
+    characters) and ``end`` (up to TAIL_KEPT of its last) are kept.  A call whose -xx string the head ends in and
+    the end closes reads as strace prints a string -s cut: the head's
+    whole escapes, ``"...``, and what follows the string (the return
+    value): its packet declares the call's length and holds the bytes
+    kept.  Else the head alone, which then fails to parse (counted)."""
+    to_end = TO_STRING_END.match(end)
+    last = head.rfind(b"\\", len(head) - 4)  # the last escape's start: whole if 4 remain
+    if last == len(head) - 4:
+        last = len(head)
+    if to_end is None or last < 0 or ESCAPES.match(head, last - 64, last) is None:
+        return head
+    return head[:last] + b'"...' + end[to_end.end():]
 
 
 def read_lines(source, on_idle=None):

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trace_input
+from strace_parser import StraceParser
 
 LINE = st.text(alphabet="ab\r:[", max_size=40)
 
@@ -48,6 +49,29 @@ def test_a_line_longer_than_max_line_is_cut_and_the_next_kept(monkeypatch_chunks
     text = "x" * 100 + "\r\nnext\r\n"
     blocks = list(trace_input.read_blocks(io.BytesIO(text.encode("latin-1"))))
     assert "\n".join(blocks).split("\n") == ["x" * 20, "next"]
+
+
+def test_a_call_longer_than_max_line_reads_as_one_whose_string_s_cut(monkeypatch_chunks):
+    """A send of 17 MB at -s 20000000 is a 68 MB line (a helper's MariaDB
+    client inserting a blob): cut at MAX_LINE, it failed to parse, and the
+    connection's later bytes came 17 MB early.  Its head's whole escapes
+    and the end of the line after its string are kept, as strace prints a
+    string -s cut: the call's length is known, the bytes kept are there."""
+    monkeypatch_chunks(7, 200)
+    call = ('1 1795659000.000001 sendto(5<TCP:[127.0.0.1:1->127.0.0.1:2]>, "%s", 100, 0, '
+            'NULL, 0) = 100 <0.000010>')
+    text = call % ("\\x41" * 100) + "\nnext\n"
+    blocks = list(trace_input.read_blocks(io.BytesIO(text.encode("latin-1"))))
+    lines = "\n".join(blocks).split("\n")
+    head = call[:call.index('"') + 1]
+    kept = (200 - len(head)) // 4
+    assert lines == [head + "\\x41" * kept + '"..., 100, 0, NULL, 0) = 100 <0.000010>',
+                     "next"]
+    assert kept == 34
+    parser = StraceParser(date=datetime.date(2026, 11, 26))
+    assert parser.parse(lines[0]) == []  # held for a hex dump (-e write=) that may follow
+    event, = parser.held_events()
+    assert (event["payload"], event["length"]) == (b"A" * 34, 100)
 
 
 def test_merged_files_come_in_blocks_the_size_of_a_read(tmp_path):
