@@ -248,11 +248,13 @@ class InetPacketizer:
         # which may carry nothing else before the process exits.
         connected = (name == "connect" and event["error"] is None and event["local"] is not None
                      and self.pending_connects and self._pending_connect_of(event) is not None)
-        if not connected and (name == "connect" or (
-                event["local"] is None and event["remote"] is not None
-                and (event["direction"] == "out" or event["error"] == "EINPROGRESS"))):
+        if not connected and (name == "connect" or event["remote"] is not None and (
+                event["error"] == "EINPROGRESS"
+                or event["local"] is None and event["direction"] == "out")):
             # A TCP Fast Open send connects as it sends: its bytes wait
-            # with it for a syscall that shows the socket's port.
+            # with it for a syscall that shows the socket's port.  (One
+            # bound first shows its bound address alone from then on: kdig
+            # +fastopen's non-blocking send, whose answer was lost so.)
             if event["remote"] is not None:
                 self._remember_connect(event)
             return []

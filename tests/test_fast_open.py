@@ -84,3 +84,29 @@ def test_a_refused_fast_open_gives_its_syn_and_the_reset(tmp_path):
         line(960371, "close(3<TCP:[2146591]>)", 0)])
     assert [(flags, dport) for flags, _sport, dport, _payload in segments] == [
         ("S", 9101), ("RA", segments[0][1])]
+
+
+def test_a_fast_open_in_progress_on_a_bound_socket_opens_its_connection(tmp_path):
+    """kdig +fastopen binds to 0.0.0.0 first (a helper's trace): strace then
+    shows the socket's bound address alone, also once connected.  Its
+    non-blocking fast open's SYN, the bytes sent after, and the answer read
+    are the connection's (the answer was lost, and no SYN was made)."""
+    bound = "3<TCP:[0.0.0.0:36456]>"
+    lines = [
+        line(949278, "socket(AF_INET, SOCK_STREAM|SOCK_CLOEXEC, IPPROTO_IP)", "3<TCP:[2146591]>"),
+        line(950000, 'bind(3<TCP:[2146591]>, {sa_family=AF_INET, sin_port=htons(0), '
+             'sin_addr=inet_addr("%s")}, 16)' % strace_quote(b"0.0.0.0", "xx"), 0),
+        line(952565, "sendmsg(%s, {msg_name=%s, msg_namelen=16, msg_iov=[{iov_base=%s, "
+             "iov_len=%d}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, MSG_FASTOPEN)"
+             % (bound, ADDRESS, xx_string(REQUEST), len(REQUEST)),
+             "-1 EINPROGRESS (Operation now in progress)"),
+        line(954000, "sendmsg(%s, {msg_name=%s, msg_namelen=16, msg_iov=[{iov_base=%s, "
+             "iov_len=%d}], msg_iovlen=1, msg_controllen=0, msg_flags=0}, 0)"
+             % (bound, ADDRESS, xx_string(REQUEST), len(REQUEST)), len(REQUEST)),
+        line(956567, "recvfrom(%s, %s, 65536, 0, NULL, NULL)" % (bound, xx_string(ANSWER)),
+             len(ANSWER)),
+        line(960371, "close(%s)" % bound, 0)]
+    segments = convert_lines(tmp_path, lines)
+    assert segments[:5] == [("S", 36456, 9101, b""), ("SA", 9101, 36456, b""),
+                            ("A", 36456, 9101, b""), ("PA", 36456, 9101, REQUEST),
+                            ("PA", 9101, 36456, ANSWER)]
