@@ -170,6 +170,10 @@ OPEN_FROM_NEXT = -1
 # Calls of strace's %network class that give no event: their lines are in
 # a trace recorded with -e trace=%network (see ``network_lines``).
 NETWORK_CLASS_OTHERS = frozenset({"listen", "getsockname", "getpeername", "getsockopt"})
+# strace's %network class (-e trace=network): no read, write or close.
+NETWORK_CLASS = NETWORK_CLASS_OTHERS | {
+    "socket", "socketpair", "bind", "connect", "accept", "accept4", "setsockopt", "shutdown",
+    "send", "sendto", "sendmsg", "sendmmsg", "recv", "recvfrom", "recvmsg", "recvmmsg"}
 # What strace prints for a call a signal interrupted ("= ? ERESTARTSYS").
 RESTARTED = ("ERESTARTSYS", "ERESTARTNOINTR", "ERESTARTNOHAND", "ERESTART_RESTARTBLOCK")
 SOCKET_SYSCALLS = DATA_SYSCALLS.keys() | STATE_SYSCALLS
@@ -810,6 +814,14 @@ class StraceParser:
                 return name
         return None
 
+    def _not_a_socket(self, name, line):
+        """Skip ``line``, a call ``name`` on an fd that is no socket
+        converted (a netlink socket's, a file's); a call of strace's
+        %network class counts as a network line (dnsmasq's netlink
+        recvmsg lines hid that a trace had only those)."""
+        self.network_lines += name in NETWORK_CLASS
+        return self.skip("not a socket", line)
+
     def _skip_headless(self, line):
         """Count a line that is no syscall (exit, signal, -k, -e read=
         lines, or text strace does not print); advance -r's clock over it."""
@@ -1213,7 +1225,7 @@ class StraceParser:
                 if (first is not None and first.group("protocol") in UNCONVERTED_SOCKET_KINDS
                         and name in DATA_SYSCALLS):
                     return self.skip("%s %s" % (first.group("protocol"), UNCONVERTED), line)
-                return self.skip("not a socket", line)
+                return self._not_a_socket(name, line)
         equals = line.rfind(" = ")
         returned = RETURN_VALUE.match(line, equals + 3) if equals >= args_start else None
         if returned is None:
@@ -1284,7 +1296,7 @@ class StraceParser:
         # (An accept may be the first the table learns of: see SocketTable.accepted.)
         if not annotated and name not in OPENING_CALLS and (not self.sockets.any() or (
                 annotation is not None and annotation.group("protocol") != "socket")):
-            return self.skip("not a socket", line)
+            return self._not_a_socket(name, line)
         start_time = self._seconds(start_time)
         if start_time is None:
             return self.skip("unparseable: time", line)
@@ -1306,7 +1318,7 @@ class StraceParser:
             else:
                 position = self._describe_from_table(event, args, line[equals + 3:])
                 if position is None:
-                    return self.skip("not a socket", line)
+                    return self._not_a_socket(name, line)
                 if position == OPEN_FROM_NEXT:
                     return self.skip("socket setup", line)
             if (reset or interrupted or refused and name != "connect"

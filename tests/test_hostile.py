@@ -505,6 +505,18 @@ def test_a_go_server_traced_with_trace_network_is_asked_about(tmp_path):
             "-e trace=%network,read,write,readv,writev,close,splice)") in summary
 
 
+def test_a_server_whose_netlink_lines_outnumber_its_tcp_ones_is_asked_about(tmp_path):
+    """dnsmasq-trace-network.strace (a helper's dnsmasq under -e
+    trace=network, strace 6.1): its TCP connections show accept and
+    shutdown alone (its forked children read and write), and its netlink
+    recvmsg lines, %network calls on no converted socket, were taken for
+    the other syscalls of a whole trace: no question, though every byte of
+    the 2 connections was missing."""
+    result = support.convert(support.FIXTURES / "inet" / "dnsmasq-trace-network.strace",
+                             tmp_path / "out.pcap")
+    assert "recorded with -e trace=network?" in result.stderr.decode()
+
+
 def test_connects_whose_port_never_shows_are_counted_and_asked_about(tmp_path):
     """A helper's Perl client under -e trace=network: three connect() = 0,
     nothing else on their sockets (its I/O is read/write), then its exit.
