@@ -150,6 +150,10 @@ class InetPacketizer:
         # (see tcp_flow.count_splice_of_sent).
         self.splices_of_sent = [0, 0]
         self.udp_peers = {}
+        # (pid, fd) -> the one peer an unconnected UDP socket sent to, None
+        # once it sent to two: the peer of its reads that show none (a DNS
+        # stub's recv() of its answer).
+        self.udp_sent_to = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
         self.held_datagrams = {}
@@ -723,6 +727,7 @@ class InetPacketizer:
             packets += self._release_held(key, event["local"])
         if name == "close":
             self.udp_peers.pop(key, None)
+            self.udp_sent_to.pop(key, None)
             return packets
         if event["direction"] is None:
             return packets
@@ -741,7 +746,14 @@ class InetPacketizer:
 
     def _datagram(self, event, local):
         """The packet of one datagram, or none if its other end already wrote it."""
-        remote = event["remote"] or self.udp_peers.get((event["pid"], event["fd"]))
+        key = (event["pid"], event["fd"])
+        remote = event["remote"] or self.udp_peers.get(key)
+        if remote is None and event["direction"] == "in":
+            remote = self.udp_sent_to.get(key)
+        elif event["remote"] is not None and event["direction"] == "out" and key not in self.udp_peers:
+            sent_to = self.udp_sent_to.get(key, remote)
+            bounded_put(self.udp_sent_to, key, remote if sent_to == remote else None,
+                        TCP_PEERS_KEPT)
         known_local, known_remote = local is not None, remote is not None
         if remote is None or local is None:
             # The peer's family on the wire (a dual-stack socket's may be IPv4).

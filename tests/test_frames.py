@@ -298,6 +298,28 @@ def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
     assert packets[4][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder sender
 
 
+def test_a_datagram_read_without_an_address_comes_from_the_one_peer_its_socket_sent_to():
+    """A DNS stub traced alone sends its query with sendto() and reads the
+    answer with recv() (a helper's dig and memcached UDP clients): the
+    answer comes from the server the query went to, to the query's port,
+    and tshark pairs them (it came from the placeholder 198.51.100.1:9 to
+    0.0.0.0: 31 unanswered DNS queries).  Once a socket sent to two peers,
+    its reads without an address keep the placeholder."""
+    bound_any = ("0.0.0.0", CLIENT4[1])
+    other = ("127.0.0.2", 53)
+    packets = run([
+        event("sendto", "out", b"query", local=bound_any, remote=SERVER4, pid=5, fd=6),
+        event("recv", "in", b"answer", local=bound_any, remote=None, pid=5, fd=6,
+              protocol="UDP"),
+        event("sendto", "out", b"query 2", local=bound_any, remote=other, pid=5, fd=6),
+        event("recv", "in", b"answer 2", local=bound_any, remote=None, pid=5, fd=6,
+              protocol="UDP"),
+    ])
+    assert packets[1][1] == bytes(link(5, 6, 0, "recv", False)
+                                  / scapy_udp(SERVER4, CLIENT4, b"answer"))
+    assert packets[3][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder
+
+
 def test_a_datagram_held_for_its_port_and_read_without_an_address_keeps_its_sender():
     """An unbound socket's first sendto waits for its port; its reader's
     recv() (no address) came in between: it is the same datagram, written
