@@ -1600,6 +1600,14 @@ class StraceParser:
                 self._connecting.add(event["fd"])
         elif name == "close":
             self._connecting.discard(event["fd"])
+        elif name in ("accept", "accept4") and tcp and event["local"] is None:
+            # The new socket shows its inode alone: strace found it no
+            # more (its client had reset it, a helper's slow server); the
+            # listener's address and the peer's in the call tell its ends.
+            listener = FD_ANNOTATION.match(args)
+            if listener is not None and listener.group("protocol") == event["protocol"]:
+                event["local"] = self._fields_of(*listener.group("protocol", "details"))[0]
+                event["remote"] = parse_sockaddr(args)
         elif name == "shutdown":
             how = SHUTDOWN_HOW.search(args)
             if how is not None:

@@ -17,9 +17,10 @@ attached-echo.strace, two-processes-connect.strace, so-error-reset.strace,
 grpc-attached.strace, java-async-close.strace, rust-peek-eof.strace,
 shutdown-blocked-reader.strace, killed-in-first-read.strace: see their tests.
 
-inode-only-client.strace, inode-only-server.strace: a helper's client
-(nc -N's pattern) and gunicorn worker whose sockets strace annotates with
-their inode alone once they are in TIME_WAIT (see their test).
+inode-only-client.strace, inode-only-server.strace, inode-only-accept.strace:
+a helper's client (nc -N's pattern) and gunicorn worker whose sockets
+strace annotates with their inode alone once they are in TIME_WAIT, and a
+server accepting a connection its client had reset (see their tests).
 
 refused.strace: ``peers.py refused-client`` (port 9, nothing listening):
 four refused connects, then by hand a non-blocking one another thread's
@@ -358,3 +359,18 @@ def test_a_socket_annotated_by_its_inode_alone_stays_on_its_connection(tmp_path,
         [client_port, server_port] if "client" in trace else [server_port, client_port])
     answer = support.tcp_streams(pcap)[("127.0.0.1", server_port, "127.0.0.1", client_port)]
     assert answer.startswith(b"HTTP/1.0 200 OK") and answer.endswith(b"\r\n\r\nhello world\n")
+
+
+def test_an_accept_of_a_reset_connection_shows_its_ends_from_its_arguments(tmp_path):
+    """inode-only-accept.strace: the client sent its request and reset the
+    connection (SO_LINGER 0) before the server accepted it; the accepted
+    socket shows its inode alone.  Its ends are the listener's address and
+    the peer's in the accept's arguments: tcpdump's connection, the
+    request, then the client's RST (made-up addresses before, and no RST)."""
+    from scapy.layers.inet import IP, TCP
+    pcap = tmp_path / "accept.pcap"
+    support.convert(support.FIXTURES / "inet" / "inode-only-accept.strace", pcap)
+    assert [(packet[IP].src, packet[TCP].sport, str(packet[TCP].flags), len(packet[TCP].payload))
+            for packet in support.read_packets(pcap)] == [
+        ("127.0.0.1", 40070, "S", 0), ("127.0.0.1", 22857, "SA", 0), ("127.0.0.1", 40070, "A", 0),
+        ("127.0.0.1", 40070, "PA", 22), ("127.0.0.1", 40070, "RA", 0)]
