@@ -750,10 +750,12 @@ class InetPacketizer:
         remote = event["remote"] or self.udp_peers.get(key)
         if remote is None and event["direction"] == "in":
             remote = self.udp_sent_to.get(key)
-        elif event["remote"] is not None and event["direction"] == "out" and key not in self.udp_peers:
-            sent_to = self.udp_sent_to.get(key, remote)
-            bounded_put(self.udp_sent_to, key, remote if sent_to == remote else None,
-                        TCP_PEERS_KEPT)
+        elif event["remote"] is not None and event["direction"] == "out":
+            sent_to = self.udp_sent_to.get(key, False)
+            if sent_to is not None and sent_to != remote and key not in self.udp_peers:
+                # A first peer, or a second: none then (a server's socket).
+                bounded_put(self.udp_sent_to, key, remote if sent_to is False else None,
+                            TCP_PEERS_KEPT)
         known_local, known_remote = local is not None, remote is not None
         if remote is None or local is None:
             # The peer's family on the wire (a dual-stack socket's may be IPv4).
