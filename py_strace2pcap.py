@@ -433,6 +433,10 @@ class PacketStage:
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
                                                 "read them (MSG_TRUNC): their packets declare "
                                                 "the whole length"),
+            (parser.unprinted_messages, "  %d messages of sendmmsg/recvmmsg calls strace did "
+                                        "not print (-s limits how many entries of an array it "
+                                        "prints too): not in the pcap, unless the other end's "
+                                        "calls printed them"),
             (parser.datagrams_read_in_part, "  %d datagrams were read in part (msg_flags "
                                             "MSG_TRUNC: longer than the buffer): where their "
                                             "sender is not traced, their packets hold only the "

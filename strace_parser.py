@@ -403,6 +403,9 @@ class StraceParser:
         self.datagrams_longer_than_read = 0  # MSG_TRUNC: the rest was never read
         # recvmsg/recvmmsg's msg_flags MSG_TRUNC: read in part, its length unknown.
         self.datagrams_read_in_part = 0
+        # Messages sendmmsg/recvmmsg moved that strace did not print: -s
+        # limits how many entries of an array it prints too.
+        self.unprinted_messages = 0
         self.process_lines = 0  # execve/clone/fork lines read for process names
         # Lines skipped as "not a socket syscall" that -e trace=%network prints too.
         self.network_lines = 0
@@ -1553,6 +1556,7 @@ class StraceParser:
         of the ``{msg_hdr={...}, msg_len=N}`` list in ``text[start:end]``;
         the peer is ``remote``, else each message's msg_name.  ``received``
         (recvmmsg's): count those read in part (msg_flags MSG_TRUNC).
+        Those of the ``count`` the list lacks are counted.
         Raises ValueError for a string that does not end."""
         messages = []
         at = text.find("{msg_hdr={", start, end)
@@ -1569,6 +1573,7 @@ class StraceParser:
             if received and text.find("MSG_TRUNC", at, stop) >= 0:
                 self.datagrams_read_in_part += 1
             at = following
+        self.unprinted_messages += count - len(messages)
         return messages
 
     def _set_payload(self, event, payload, length, cut=True):

@@ -278,6 +278,31 @@ def test_mmsg_lines_give_an_event_per_message_moved():
     assert hits == 2  # the primer goes the general way
 
 
+def test_mmsg_messages_strace_did_not_print_are_counted(tmp_path):
+    """-s also limits how many entries of an array strace prints: a
+    recvmmsg of 3 datagrams at -s 2 shows 2 and "..." (a helper's batches
+    of 64 at -s 4: 22 datagrams missing, and the summary said nothing).
+    Both readers give the 2 and count the third."""
+    message = ('{msg_hdr={msg_name={sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr('
+               '"127.0.0.1")}, msg_namelen=16, msg_iov=[{iov_base="\\x01", iov_len=512}], '
+               'msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=1}')
+    lines = [PRIMER, '12  1795659371.000020 recvmmsg(%s, [%s, %s, ...], 3, 0, NULL) = 3 '
+             '<0.000004>' % (UDP, message, message)]
+    events, _hits = assert_same_events(lines)
+    assert len(events[1:]) == 2
+    for common in (True, False):
+        parser = StraceParser(date=DATE)
+        if not common:
+            parser._common_data_line = lambda line: None
+        for line in lines:
+            parser.parse(line)
+        assert parser.unprinted_messages == 1
+    trace = tmp_path / "mmsg.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+    assert "  1 messages of sendmmsg/recvmmsg calls strace did not print" in summary
+
+
 def test_a_common_call_left_unfinished_is_read_the_short_way():
     """A common data line cut in two by another thread's line (bench
     small: one socket call in four) is held and joined without the
