@@ -781,7 +781,8 @@ class InetPacketizer:
         # A held datagram its reader read (``read_by_peer``) is written as it is.
         if not event.get("read_by_peer") and self._seen_from_other_end(
                 source, destination, printed, outbound,
-                known_local if outbound else known_remote):
+                known_local if outbound else known_remote,
+                not outbound and local[0] in UNSPECIFIED_ADDRESSES):
             self.duplicates_dropped += 1
             return []
         self.placeholder_events += (not known_local) + (not known_remote)
@@ -808,16 +809,19 @@ class InetPacketizer:
                     return key
         return None
 
-    def _seen_from_other_end(self, source, destination, printed, outbound, known_source):
+    def _seen_from_other_end(self, source, destination, printed, outbound, known_source,
+                             any_destination):
         """True if the other end's syscall already wrote the datagram
         ``source`` -> ``destination`` whose first bytes are ``printed``
         (see ``DatagramSightings``).  The key is the destination port and
         the hash of the first DATAGRAM_KEY_BYTES.  A recv() without an
         address knows no source, and a socket bound to the unspecified
-        address not the one sent to."""
+        address (``any_destination``) not the one sent to: one bound to
+        0.0.0.0 reads what was sent to 127.0.0.5 too (a helper's server:
+        those datagrams were written twice, the second to 127.0.0.1)."""
         address = destination[0]
         ends = (source if known_source else None,
-                None if address in UNSPECIFIED_ADDRESSES else address)
+                None if any_destination or address in UNSPECIFIED_ADDRESSES else address)
         key = (destination[1], hash(printed[:DATAGRAM_KEY_BYTES]))
         return self.recent_datagrams.seen_from_other_end(key, outbound, ends)
 

@@ -298,6 +298,21 @@ def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
     assert packets[4][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder sender
 
 
+def test_a_datagram_to_another_loopback_address_read_on_a_wildcard_socket_is_written_once():
+    """Both ends traced: a client sends to 127.0.0.5, a server bound to
+    0.0.0.0 reads it (its socket shows no address sent to): the sender's
+    datagram, written once (a helper's server: 11 datagrams for 8, each
+    written again to 127.0.0.1)."""
+    server_any, server5 = ("0.0.0.0", SERVER4[1]), ("127.0.0.5", SERVER4[1])
+    packets = run([
+        event("sendto", "out", b"to five", local=CLIENT4, remote=server5, pid=5, fd=6),
+        event("recvfrom", "in", b"to five", local=server_any, remote=CLIENT4, pid=6, fd=7,
+              protocol="UDP"),
+    ])
+    assert [packet[1] for packet in packets] == [
+        bytes(link(5, 6, 0, "sendto", True) / scapy_udp(CLIENT4, server5, b"to five"))]
+
+
 def test_a_datagram_read_without_an_address_comes_from_the_one_peer_its_socket_sent_to():
     """A DNS stub traced alone sends its query with sendto() and reads the
     answer with recv() (a helper's dig and memcached UDP clients): the
