@@ -16,6 +16,7 @@ import argparse
 import datetime
 import os
 import signal
+import stat
 import sys
 import time
 
@@ -27,7 +28,8 @@ from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
                            SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import MAX_LATE, TimeOrder
-from trace_input import LONGEST_KEPT_STRING, MAX_LINE, is_live, open_trace
+from trace_input import (CAPTURE_MAGICS, LONGEST_KEPT_STRING, MAX_LINE, is_live,
+                         open_trace)
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -46,8 +48,11 @@ FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close", "splice"}
 
 def parse_arguments(argv):
     """The command line as an ``argparse.Namespace``."""
+    # The usage lines name the command as it was run: py-strace2pcap once
+    # installed (pip makes no py_strace2pcap.py), ./py_strace2pcap.py in a checkout.
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[1],
+        description=__doc__.split("\n\n", 1)[1].replace(
+            "py_strace2pcap.py", os.path.basename(sys.argv[0]) or "py-strace2pcap"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 done; 1 --strict found socket lines it could not parse\n"
                "or a compressed trace cut short;\n"
@@ -571,15 +576,17 @@ class CannotOpen(Exception):
     which and why."""
 
 
-def open_files(arguments):
+def open_files(arguments, wait):
     """The trace, the TLS key log's bytes (None without ``--tls-keylog``)
-    and the output file ``arguments`` name; raises CannotOpen."""
+    and the output file ``arguments`` name; raises CannotOpen, and
+    ``Stop`` from ``wait(fd)``, called before the trace's first bytes are
+    waited for (a terminal, a quiet pipe)."""
     if arguments.input in (None, ["-"]) and sys.stdin.isatty() and not arguments.quiet:
         # Else it would wait without a word, for strace's lines on a pipe.
         tell(["py-strace2pcap: reading a trace from the terminal: paste strace's lines, "
               "then Ctrl-D (-r FILE reads a file; --help)"])
     try:
-        trace = open_trace(arguments.input, arguments.date or datetime.date.today())
+        trace = open_trace(arguments.input, arguments.date or datetime.date.today(), wait)
     except OSError as error:
         raise CannotOpen("cannot read %s: %s" % (error.filename or "-", error.strerror)) from None
     tls_key_log = None
@@ -589,6 +596,7 @@ def open_files(arguments):
                 tls_key_log = key_log.read()
         except OSError as error:
             raise CannotOpen("cannot read %s: %s" % (arguments.tls_keylog, error.strerror)) from None
+    guard_output(arguments.output, arguments.input or [])
     try:
         output = open_output(arguments.output)
     except OSError as error:
@@ -596,13 +604,39 @@ def open_files(arguments):
     return trace, tls_key_log, output
 
 
+def guard_output(path, inputs):
+    """Raise CannotOpen where writing ``path`` would destroy a file that
+    is no capture: one of the ``inputs``, or any other but an empty one
+    (the output comes first: ``py-strace2pcap trace.txt -r x.pcap`` wrote
+    an empty pcap over the trace)."""
+    if path == "-":
+        return
+    try:
+        status = os.stat(path)
+    except OSError:
+        return  # a new file (or one open() will tell about)
+    if not stat.S_ISREG(status.st_mode) or status.st_size == 0:
+        return  # /dev/null, a pipe, an empty file
+    for name in inputs:
+        if name != "-" and os.path.exists(name) and os.path.samefile(name, path):
+            raise CannotOpen("%s is both the trace and the output" % path)
+    with open(path, "rb") as existing:
+        if not existing.read(4).startswith(CAPTURE_MAGICS):
+            raise CannotOpen("%s exists and is no pcap: not overwriting it (the output "
+                             "comes first: py-strace2pcap OUTPUT -r TRACE)" % path)
+
+
 def convert(arguments, stop_signals):
     """Run one conversion, ended early by ``stop_signals``; return the exit status."""
     try:
-        trace, tls_key_log, output = open_files(arguments)
+        trace, tls_key_log, output = open_files(arguments, stop_signals.wait_for_input)
     except CannotOpen as error:
         print("py-strace2pcap: %s" % error, file=sys.stderr)
         return EXIT_USAGE
+    except Stop as stop:
+        print("py-strace2pcap: %s before the trace began: nothing written"
+              % signal.Signals(stop.signum).name, file=sys.stderr)
+        return 128 + stop.signum
     if arguments.format == "pcapng":
         writer = PcapngOutput(output, "py-strace2pcap " + __version__, tls_key_log)
     else:

@@ -134,11 +134,12 @@ def read_blocks(source, on_idle=None):
 
 def cut_line(head, end):
     """A line longer than MAX_LINE, of which ``head`` (its first MAX_LINE
-    characters) and ``end`` (up to TAIL_KEPT of its last) are kept.  A call whose -xx string the head ends in and
-    the end closes reads as strace prints a string -s cut: the head's
-    whole escapes, ``"...``, and what follows the string (the return
-    value): its packet declares the call's length and holds the bytes
-    kept.  Else the head alone, which then fails to parse (counted)."""
+    characters) and ``end`` (up to TAIL_KEPT of its last) are kept.  A
+    call whose -xx string the head ends in and the end closes reads as
+    strace prints a string -s cut: the head's whole escapes, ``"...``,
+    and what follows the string (the return value): its packet declares
+    the call's length and holds the bytes kept.  Else the head alone,
+    which then fails to parse (counted)."""
     to_end = TO_STRING_END.match(end)
     last = head.rfind(b"\\", len(head) - 4)  # the last escape's start: whole if 4 remain
     if last == len(head) - 4:
@@ -176,6 +177,9 @@ def _blocks_of(lines):
 ARCHIVES = ((b"\x1f\x8b", "gzip", gzip.open), (b"\xfd7zXZ\x00", "xz", lzma.open),
             (b"BZh", "bzip2", bz2.open))
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+# pcap (both byte orders, micro- and nanosecond) and pcapng: an output given as the trace.
+CAPTURE_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
+                  b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 MAGIC_SIZE = 6
 PID_SUFFIX = re.compile(r"\.(\d+)(?:\.(?:gz|xz|bz2))?$")
 HAS_PID_COLUMN = re.compile(r"\s*(?:\d+(?:<[^>]*>)?\s|\[pid\s)")
@@ -256,17 +260,20 @@ def open_file(path):
     return fd
 
 
-def decompressed(fd, path):
+def decompressed(fd, path, wait=None):
     """What to read the trace ``fd`` (named ``path``) from: the fd itself,
     a ``Sniffed`` pipe, or a ``Decompressing`` when it starts with the
-    gzip, xz or bzip2 magic bytes (a pipe's are read to know).  Raises
-    OSError for a zstd archive (Python reads none before 3.14)."""
+    gzip, xz or bzip2 magic bytes (a pipe's are read to know, after
+    ``wait(fd)``, which may raise to give up waiting).  Raises OSError for
+    a zstd archive (Python reads none before 3.14) and for a pcap."""
     if stat.S_ISREG(os.fstat(fd).st_mode):
         head = os.pread(fd, MAGIC_SIZE, 0)
         source = fd
     else:
         head = b""
         while len(head) < MAGIC_SIZE:  # a live strace's first write is a line or more
+            if wait is not None:
+                wait(fd)
             chunk = os.read(fd, CHUNK_SIZE)
             if not chunk:
                 break
@@ -280,15 +287,20 @@ def decompressed(fd, path):
     if head.startswith(ZSTD_MAGIC):
         raise OSError(errno.EINVAL, "a zstd archive: decompress it first (zstd -dc %s | "
                       "py-strace2pcap ...)" % ("FILE" if path in (None, "-") else path), path)
+    if head.startswith(CAPTURE_MAGICS):
+        raise OSError(errno.EINVAL, "a capture, not a strace trace (the output comes first: "
+                      "py-strace2pcap OUTPUT -r TRACE)", path)
     return source
 
 
-def open_trace(paths, date):
+def open_trace(paths, date, wait=None):
     """A ``Trace`` of the files ``paths`` (a list; empty or None: standard
-    input).  ``date`` places clock times when several files are merged."""
+    input).  ``date`` places clock times when several files are merged;
+    ``wait(fd)`` is called before a blocking read of a pipe's first bytes
+    (see ``decompressed``)."""
     paths = paths or [None]
     fds = [open_file(path) for path in paths]
-    sources = [decompressed(fd, path) for fd, path in zip(fds, paths)]
+    sources = [decompressed(fd, path, wait) for fd, path in zip(fds, paths)]
     if len(paths) == 1:
         pid = _pid_suffix(paths[0])
         if pid is None:

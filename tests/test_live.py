@@ -395,6 +395,53 @@ def test_unusable_paths_give_one_line_and_exit_2(tmp_path, arguments, message):
     assert result.stdout == b""
 
 
+@pytest.mark.parametrize("arguments, message", [
+    (["{trace_copy}", "-r", "{pcap}"], "cannot read {pcap}: a capture, not a strace trace"),
+    (["{trace_copy}", "-r", "{trace_copy}"], "{trace_copy} is both the trace and the output"),
+    (["{trace_copy}", "-r", "{trace}"], "{trace_copy} exists and is no pcap: not overwriting it"),
+])
+def test_a_trace_is_never_written_over(tmp_path, arguments, message):
+    """The output comes first: arguments swapped, or the trace named twice,
+    wrote an empty pcap over the trace, with exit 0 (a helper's first
+    runs).  An existing file that is no capture is left alone, exit 2; a
+    capture given as the trace is told as one.  An existing pcap is
+    written over, as before."""
+    trace = support.REPO / "example" / "curl-http.strace"
+    trace_copy = tmp_path / "mine.strace"
+    trace_copy.write_bytes(trace.read_bytes())
+    pcap = tmp_path / "old.pcap"
+    support.convert(trace, pcap, "-q")
+    names = dict(trace=trace, trace_copy=trace_copy, pcap=pcap)
+    result = subprocess.run([sys.executable, str(support.CONVERTER)]
+                            + [argument.format(**names) for argument in arguments],
+                            capture_output=True, timeout=60)
+    errors = result.stderr.decode()
+    assert result.returncode == 2
+    assert errors.count("\n") == 1 and message.format(**names) in errors, errors
+    assert trace_copy.read_bytes() == trace.read_bytes()
+    assert support.convert(trace, pcap, "-q").returncode == 0
+
+
+def test_a_signal_while_waiting_for_the_first_line_stops_at_once(tmp_path):
+    """Reading a pipe or a terminal that has sent nothing yet (the
+    converter waits for its first bytes to tell a compressed trace), Ctrl-C
+    and kill did nothing (a helper's terminal, until Ctrl-D twice); now the
+    first one stops it, writing nothing."""
+    pcap = tmp_path / "out.pcap"
+    converter = subprocess.Popen([sys.executable, str(support.CONVERTER), str(pcap)],
+                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(1.0)
+        converter.send_signal(signal.SIGINT)
+        _out, errors = converter.communicate(timeout=10)
+    finally:
+        converter.kill()
+    assert converter.returncode == 128 + signal.SIGINT
+    assert errors.decode() == ("py-strace2pcap: SIGINT before the trace began: nothing "
+                               "written\n")
+    assert not pcap.exists()
+
+
 def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     """A close()'s FIN is held FIN_HOLD_SECONDS (another process may still
     use the socket); in a live trace that then goes quiet it must still come
