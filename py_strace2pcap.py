@@ -54,15 +54,18 @@ def parse_arguments(argv):
         description=__doc__.split("\n\n", 1)[1].replace(
             "py_strace2pcap.py", os.path.basename(sys.argv[0]) or "py-strace2pcap"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="exit status: 0 done; 1 --strict found socket lines it could not parse\n"
-               "or a compressed trace cut short;\n"
-               "2 bad arguments, an unreadable input or an unwritable output; 3 the\n"
+        epilog="exit status: 0 done; 1 --strict found socket lines it could not parse,\n"
+               "a compressed trace cut short, or no strace trace at all;\n"
+               "2 bad arguments, an unreadable input, an unwritable output or an\n"
+               "existing file that is no pcap as the output (not written over); 3 the\n"
                "parsing process failed (a bug: its traceback is shown); 128+N stopped\n"
                "by signal N (the pcap then holds every packet so far). Reading a pipe,\n"
                "the first SIGINT or SIGTERM only says so and converts on to the end of\n"
                "the input (strace got it too, and writes the traced program's way out).")
     parser.add_argument("output", nargs="?",
-                        help="the pcap to write; - writes it to standard output")
+                        help="the pcap to write (first: py-strace2pcap OUTPUT -r TRACE); - "
+                             "writes it to standard output; an existing file that is no "
+                             "pcap is not written over")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
                         help="pcap (the default) or pcapng: the process, command, fd and "
                              "syscall as a comment on every packet (default for an "
@@ -97,7 +100,8 @@ def parse_arguments(argv):
                              "simply no socket data are only counted")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 if any socket line could not be parsed, "
-                             "or a compressed trace ends early")
+                             "a compressed trace ends early, or the input is no strace "
+                             "trace (empty, strace -c's table, other text)")
     parser.add_argument("--version", action="version", version="py-strace2pcap " + __version__)
     arguments = parser.parse_args(argv)
     if arguments.output is None and arguments.input and len(arguments.input) > 1:
@@ -489,6 +493,14 @@ def counted(lines):
 
 def no_events_hint(parser):
     """The report line saying why a trace gave no socket event."""
+    return not_a_trace(parser) or (
+        "  no socket syscall in the trace: record with -f, while the program uses "
+        "sockets, and keep them in any -e trace=")
+
+
+def not_a_trace(parser):
+    """The report line saying why the input ``parser`` read is no strace
+    trace (empty, strace -c's table, mostly other text); None if it is one."""
     if not parser.line_number:
         return "  the trace is empty"
     unreadable = sum(count for reason, count in parser.skipped.items()
@@ -498,8 +510,7 @@ def no_events_hint(parser):
                 "(-C gives both)")
     if 2 * unreadable > parser.line_number:
         return "  most lines are not strace output: give the file strace -o wrote (see --help)"
-    return ("  no socket syscall in the trace: record with -f, while the program uses "
-            "sockets, and keep them in any -e trace=")
+    return None
 
 
 def made_up_times(parser):
@@ -716,7 +727,7 @@ def convert(arguments, stop_signals):
         if arguments.verbose:
             report += ["  line %d (%s): %s" % example for example in parser.examples]
         tell(report)
-    if arguments.strict and (socket_lines_lost(parser) or damage):
+    if arguments.strict and (socket_lines_lost(parser) or damage or not_a_trace(parser)):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
 

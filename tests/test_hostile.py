@@ -122,6 +122,23 @@ def test_last_line_cut_in_a_hex_escape(tmp_path):
     assert status == 0
 
 
+@pytest.mark.parametrize("text", [b"", bytes(range(256)) * 20,
+                                  b"% time     seconds  usecs/call     calls    errors syscall\n"
+                                  b"------ ----------- ----------- --------- --------- ------\n"
+                                  b" 35.00    0.000070          70         1           connect\n"],
+                         ids=["empty", "binary", "strace -c"])
+def test_strict_fails_on_an_input_that_is_no_trace(tmp_path, text):
+    """An empty file, random bytes, strace -c's table: the summary says
+    what it is, and --strict exits 1 (helper N: 0, an empty pcap, for
+    all of them)."""
+    trace = tmp_path / "input"
+    trace.write_bytes(text)
+    status, stderr, _, _ = run_converter(trace, tmp_path / "strict.pcap", "--strict")
+    assert status == 1, stderr
+    assert ("the trace is empty" in stderr or "not a trace" in stderr
+            or "most lines are not strace output" in stderr), stderr
+
+
 def test_fifty_megabyte_line(tmp_path):
     """A 12.5 MB sendto printed with -xx is a 50 MB line: its bytes arrive whole."""
     size = 12_500_000
