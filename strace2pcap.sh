@@ -82,6 +82,11 @@ command -v "$python" >/dev/null 2>&1 || die "$python not found: install Python 3
     || die "$python is too old: py-strace2pcap needs Python 3.9 or newer (set PYTHON)"
 converter=$here/py_strace2pcap.py
 [ -f "$converter" ] || die "py_strace2pcap.py not found next to this script ($here)"
+for option in "${converter_options[@]}"; do
+    case "$option" in
+        -r*|--input*) die "CONVERTER OPTIONS must not set the input ($option): strace's output is it" ;;
+    esac
+done
 # The converter options, tried on an empty trace before anything runs: a
 # mistyped one would end the sink at strace's first line.
 "$python" "$converter" /dev/null -q "${converter_options[@]}" -r /dev/null >/dev/null \
@@ -96,6 +101,10 @@ for word in shlex.split(sys.argv[1]):
 [ "${#strace_args[@]}" -gt 0 ] || die "STRACE ARGS is empty or has an unclosed quote: $strace_words"
 if [ -n "$output" ]; then
     ( : >>"$output" ) 2>/dev/null || die "cannot write $output"
+    # So is the output: one the converter cannot write (a full disk) or
+    # will not write over (a trace) ended the sink at the first line too.
+    "$python" "$converter" "$output" -q "${converter_options[@]}" -r /dev/null >/dev/null \
+        || die "cannot write $output (see above)"
 fi
 
 # Exactly the syscalls the converter reads (from its parser, so the two never

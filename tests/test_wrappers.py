@@ -262,5 +262,17 @@ def test_usage_and_up_front_checks(tmp_path, wrapper):
     result = run([str(wrapper), "out.pcap", "-s 99 -o log touch ran"], cwd=tmp_path)
     assert result.returncode == 2 and b"must not set strace's output (-o)" in result.stderr
     assert not (tmp_path / "ran").exists() and not (tmp_path / "log").exists()
+    # An output the converter cannot write (a full disk) or will not write
+    # over (a trace), and -r, which would make it read another trace:
+    # before, the command ran, exit 0 (helper N: 52 "Broken pipe" lines).
+    (tmp_path / "trace.txt").write_text("7 1795659000.000001 close(3) = 0\n")
+    for output, options, message in (
+            ("/dev/full", [], b"No space left on device"),
+            ("trace.txt", [], b"exists and is no pcap"),
+            ("out.pcap", ["-r", "trace.txt"], b"must not set the input (-r)")):
+        result = run([str(wrapper), output, "touch ran", *options], cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert not (tmp_path / "ran").exists()
+    assert (tmp_path / "trace.txt").read_text().startswith("7 ")
     result = run([str(wrapper), "out.pcap", "sh -c 'touch ran' -o x"], cwd=tmp_path)
     assert result.returncode == 0 and (tmp_path / "ran").exists()
