@@ -64,8 +64,8 @@ def parse_arguments(argv):
                "the input (strace got it too, and writes the traced program's way out).")
     parser.add_argument("output", nargs="?",
                         help="the pcap to write (first: py-strace2pcap OUTPUT -r TRACE); - "
-                             "writes it to standard output; an existing file that is no "
-                             "pcap is not written over")
+                             "writes it to standard output (not a terminal); an existing "
+                             "file that is no pcap is not written over")
     parser.add_argument("--format", choices=("pcap", "pcapng"),
                         help="pcap (the default) or pcapng: the process, command, fd and "
                              "syscall as a comment on every packet (default for an "
@@ -243,7 +243,7 @@ class PacketStage:
         # pid -> start time of its send on a socket left unfinished: its
         # packet is still to come, the time order holds the later ones.
         self.pending_sends = {}
-        self.ignored_events = 0
+        self.ignored_events = [0, 0]  # unix, TCP/UDP: not captured
         # The syscalls of the TCP events: -e trace=network shows no
         # read/write/close, and the summary asks.
         self.tcp_calls = set()
@@ -279,7 +279,7 @@ class PacketStage:
             else:
                 packetizer = self.unix
             if packetizer is None:
-                self.ignored_events += 1
+                self.ignored_events[protocol in INET_PROTOCOLS] += 1
                 if self.pending_sends:
                     # Its thread's unfinished send is done (a unix one not
                     # captured: its mark held every later packet back).
@@ -369,9 +369,13 @@ class PacketStage:
                 report.append("  %d unix stream events had no -yy annotation: a socket's peer "
                               "is unknown, so each traced end is a flow of its own (record "
                               "with -yy to join them)" % parser.unix_streams_unannotated)
-        if self.ignored_events:
-            report.append("  %d socket events of a kind not captured (see --capture-net, "
-                          "--capture-unix-socket)" % self.ignored_events)
+        unix_ignored, inet_ignored = self.ignored_events
+        if unix_ignored:
+            report.append("  %d unix socket events not converted (add --capture-unix-socket)"
+                          % unix_ignored)
+        if inet_ignored:
+            report.append("  %d TCP/UDP socket events not converted (--no-capture-net)"
+                          % inet_ignored)
         for reason, count in parser.skipped.most_common():
             if count:
                 report.append("  skipped %d: %s" % (count, reason))
@@ -382,7 +386,8 @@ class PacketStage:
                           "converted (only TCP, UDP and unix sockets are)")
         elif not socket_events and not parser.failed_connects:
             report.append(no_events_hint(parser))
-        elif not self.order.written and parser.skipped["failed call"] and not self.ignored_events:
+        elif (not self.order.written and parser.skipped["failed call"]
+              and not any(self.ignored_events)):
             report.append("  no packets: the socket calls in the trace failed (recorded "
                           "with -Z, --failed-only?)")
         # A program that sends and exits without a close() (redis-cli), or
@@ -619,8 +624,12 @@ def guard_output(path, inputs):
     """Raise CannotOpen where writing ``path`` would destroy a file that
     is no capture: one of the ``inputs``, or any other but an empty one
     (the output comes first: ``py-strace2pcap trace.txt -r x.pcap`` wrote
-    an empty pcap over the trace)."""
+    an empty pcap over the trace); or where ``-`` is a terminal, which
+    binary bytes would garble."""
     if path == "-":
+        if sys.stdout.isatty():
+            raise CannotOpen("standard output is a terminal: send the pcap to a file or a "
+                             "program (> out.pcap, | tshark -r -)")
         return
     try:
         status = os.stat(path)
@@ -725,11 +734,19 @@ def convert(arguments, stop_signals):
             report.append("  the files' -r times count from each file's own start: they were "
                           "merged as if all began together, a guess; record with -ttt")
         if arguments.verbose:
-            report += ["  line %d (%s): %s" % example for example in parser.examples]
+            report += ["  line %d (%s): %s" % (number, reason, printable(line))
+                       for number, reason, line in parser.examples]
         tell(report)
     if arguments.strict and (socket_lines_lost(parser) or damage or not_a_trace(parser)):
         return EXIT_STRICT
     return 128 + stopped_by if stopped_by else 0
+
+
+def printable(text):
+    """``text`` with its control and non-ASCII characters as \\xHH: a
+    skipped line's raw bytes (an escape sequence) must not reach the
+    terminal as they are."""
+    return "".join(char if " " <= char <= "~" else "\\x%02x" % ord(char) for char in text)
 
 
 def tell_draining(signum):

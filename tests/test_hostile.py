@@ -83,11 +83,14 @@ def test_a_trace_without_socket_events_says_why(tmp_path, text, hint):
 
 def test_no_packets_from_events_not_captured_says_so(tmp_path):
     """--no-capture-net on a TCP trace: its events are counted as not
-    captured, and no hint blames the trace's failed calls (it did)."""
+    converted, each kind with what converts it (helper N: "of a kind not
+    captured" said neither), and no hint blames the trace's failed calls
+    (it did)."""
     result = support.convert(support.REPO / "example" / "curl-http.strace",
                              tmp_path / "out.pcap", "--no-capture-net")
     report = result.stderr.decode()
-    assert "11 socket events of a kind not captured" in report
+    assert "  5 TCP/UDP socket events not converted (--no-capture-net)" in report
+    assert "  6 unix socket events not converted (add --capture-unix-socket)" in report
     assert "no packets" not in report
 
 

@@ -442,6 +442,39 @@ def test_a_signal_while_waiting_for_the_first_line_stops_at_once(tmp_path):
     assert not pcap.exists()
 
 
+def test_a_pcap_is_not_written_to_a_terminal(tmp_path):
+    """- with standard output a terminal: one line, exit 2, no binary bytes
+    on the screen (helper N: the pcap went to the terminal)."""
+    main, terminal = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, str(support.CONVERTER), "-", "-r",
+                                 str(support.REPO / "example" / "curl-http.strace")],
+                                stdout=terminal, stderr=subprocess.PIPE, timeout=60)
+        os.set_blocking(main, False)
+        try:
+            shown = os.read(main, 4096)
+        except BlockingIOError:
+            shown = b""
+    finally:
+        os.close(main)
+        os.close(terminal)
+    assert result.returncode == 2
+    assert result.stderr.decode() == ("py-strace2pcap: standard output is a terminal: send the "
+                                      "pcap to a file or a program (> out.pcap, | tshark -r -)\n")
+    assert shown == b""
+
+
+def test_verbose_lines_show_no_raw_control_characters(tmp_path):
+    """-v quotes the lines it skipped: their control bytes (an escape
+    sequence in a file that is no trace) as \\xHH, not to the terminal."""
+    trace = tmp_path / "odd.strace"
+    trace.write_bytes(b"7 1795659000.000001 write(3<TCP:[1]> \x1b[2J oops\n")
+    result = subprocess.run([sys.executable, str(support.CONVERTER), str(tmp_path / "o.pcap"),
+                             "-v", "-r", str(trace)], capture_output=True, timeout=60)
+    assert b"\x1b" not in result.stderr
+    assert b"\\x1b[2J oops" in result.stderr, result.stderr
+
+
 def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     """A close()'s FIN is held FIN_HOLD_SECONDS (another process may still
     use the socket); in a live trace that then goes quiet it must still come
