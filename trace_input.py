@@ -104,7 +104,8 @@ def read_blocks(source, on_idle=None):
             pending_size += len(chunk)
             continue
         if pending:
-            first_end = chunk.find(b"\n")
+            # (The first line end looked for only where the last is past MAX_LINE.)
+            first_end = chunk.find(b"\n") if pending_size + cut > MAX_LINE else cut
             if pending_size + first_end > MAX_LINE:
                 head = b"".join(pending)
                 head += chunk[:MAX_LINE - len(head)] if len(head) < MAX_LINE else b""
