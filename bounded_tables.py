@@ -30,27 +30,28 @@ class DatagramSightings:
 
     def __init__(self, limit):
         self.limit = limit
-        self.sightings = {}      # key -> [(outbound, ends), ...] not yet met
+        self.sightings = {}      # key -> [(outbound, ends, time), ...] not yet met
         # The keys, oldest first: a dict and a deque cost half an OrderedDict
         # (0.43 -> 0.21 us a new key).
         self.keys = deque()
 
-    def seen_from_other_end(self, key, outbound, ends=None):
-        """True if the other end's syscall already wrote this datagram (and
-        consume that sighting); otherwise record this one."""
+    def seen_from_other_end(self, key, outbound, ends=None, time=True):
+        """The ``time`` the other end's syscall wrote this datagram at, if
+        it did (that sighting consumed); otherwise None, and this one is
+        recorded with its own ``time``."""
         pending = self.sightings.get(key)
         if pending is None:
-            self.sightings[key] = [(outbound, ends)]
+            self.sightings[key] = [(outbound, ends, time)]
             self.keys.append(key)
             if len(self.keys) > self.limit:
                 del self.sightings[self.keys.popleft()]
-            return False
-        for index, (seen_outbound, seen_ends) in enumerate(pending):
+            return None
+        for index, (seen_outbound, seen_ends, seen_time) in enumerate(pending):
             if seen_outbound != outbound and (seen_ends == ends or _meet(seen_ends, ends)):
                 del pending[index]
-                return True
-        pending.append((outbound, ends))
-        return False
+                return seen_time
+        pending.append((outbound, ends, time))
+        return None
 
 
 def _meet(ends, other_ends):

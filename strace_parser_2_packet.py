@@ -156,6 +156,9 @@ class InetPacketizer:
         self.udp_sent_to = {}
         self.udp_routes = {}
         self.recent_datagrams = DatagramSightings(RECENT_DATAGRAMS_KEPT)
+        # (pid, fd, start time) of a sendmmsg whose message its receiver
+        # wrote first, and when: its later messages go no earlier.
+        self.batch_after = None
         self.held_datagrams = {}
         # (conversation, side) -> [(time, length, links, event)] of the
         # sendfile and splice writes to a loopback peer not traced so far.
@@ -778,17 +781,26 @@ class InetPacketizer:
                 # it), written when its port shows: now if the read shows it.
                 self.duplicates_dropped += 1
                 return self._release_held(held, source) if known_remote else []
+        time = event["time"] if outbound else receive_time(event)
         # A held datagram its reader read (``read_by_peer``) is written as it is.
-        if not event.get("read_by_peer") and self._seen_from_other_end(
+        if not event.get("read_by_peer"):
+            written_at = self._seen_from_other_end(
                 source, destination, printed, outbound,
                 known_local if outbound else known_remote,
-                not outbound and local[0] in UNSPECIFIED_ADDRESSES):
-            self.duplicates_dropped += 1
-            return []
+                not outbound and local[0] in UNSPECIFIED_ADDRESSES, time)
+            if written_at:
+                if outbound and written_at > time:
+                    # The receiver's copy of this message of a sendmmsg went
+                    # at its read's end: the call's next messages follow it.
+                    self.batch_after = (event["pid"], event["fd"], time, written_at)
+                self.duplicates_dropped += 1
+                return []
+        if outbound and self.batch_after is not None and self.batch_after[:3] == (
+                event["pid"], event["fd"], time):
+            time = max(time, self.batch_after[3])
         self.placeholder_events += (not known_local) + (not known_remote)
         links = self.links.for_event(event, template.ethertype)
         frame = template.udp_frame(links[outbound], printed, length)
-        time = event["time"] if outbound else receive_time(event)
         return [(time, frame, len(frame) + length - len(printed), event, outbound)]
 
     def _held_read(self, destination, printed):
@@ -810,10 +822,11 @@ class InetPacketizer:
         return None
 
     def _seen_from_other_end(self, source, destination, printed, outbound, known_source,
-                             any_destination):
-        """True if the other end's syscall already wrote the datagram
+                             any_destination, time):
+        """The time the other end's syscall already wrote the datagram
         ``source`` -> ``destination`` whose first bytes are ``printed``
-        (see ``DatagramSightings``).  The key is the destination port and
+        (see ``DatagramSightings``) at, or None; else its own ``time`` is
+        noted.  The key is the destination port and
         the hash of the first DATAGRAM_KEY_BYTES.  A recv() without an
         address knows no source, and a socket bound to the unspecified
         address (``any_destination``) not the one sent to: one bound to
@@ -823,7 +836,7 @@ class InetPacketizer:
         ends = (source if known_source else None,
                 None if any_destination or address in UNSPECIFIED_ADDRESSES else address)
         key = (destination[1], hash(printed[:DATAGRAM_KEY_BYTES]))
-        return self.recent_datagrams.seen_from_other_end(key, outbound, ends)
+        return self.recent_datagrams.seen_from_other_end(key, outbound, ends, time)
 
     def _udp_route(self, local, remote, outbound):
         """``(source, destination, template)`` of a datagram between the

@@ -19,7 +19,7 @@ from scapy.utils import checksum
 
 import support
 from strace_parser_2_packet import InetPacketizer
-from tcp_flow import initial_sequence
+from tcp_flow import initial_sequence, receive_time
 from tcp_utils import SYSCALL_CODES, decimal_mac, link_header, syscall_mac
 
 CLIENT4, SERVER4 = ("127.0.0.1", 40001), ("127.0.0.1", 18000)
@@ -311,6 +311,22 @@ def test_a_datagram_to_another_loopback_address_read_on_a_wildcard_socket_is_wri
     ])
     assert [packet[1] for packet in packets] == [
         bytes(link(5, 6, 0, "sendto", True) / scapy_udp(CLIENT4, server5, b"to five"))]
+
+
+def test_a_sendmmsg_whose_receiver_wrote_its_first_message_keeps_its_order():
+    """Both ends traced: the receiver's recvmmsg of a batch's first message
+    returned (its line printed) before the sendmmsg did.  Its copy went at
+    the read's end; the batch's other messages carry the send's start,
+    earlier: they came before it, out of the sender's order (helper M:
+    001 ... 007 000 in every batch).  They follow it now."""
+    sent = [b"msg %d" % number for number in range(3)]
+    read = event("recvmmsg", "in", sent[0], local=SERVER4, remote=CLIENT4, pid=6, fd=7,
+                 time=T0 + 0.001, protocol="UDP")
+    read["duration"] = 0.001
+    packets = run([read] + [event("sendmmsg", "out", payload, local=CLIENT4, remote=SERVER4,
+                                  pid=5, fd=6, time=T0, protocol="UDP") for payload in sent])
+    assert [packet[1][-5:] for packet in packets] == sent
+    assert [packet[0] for packet in packets] == [receive_time(read)] * 3
 
 
 def test_a_datagram_read_without_an_address_comes_from_the_one_peer_its_socket_sent_to():
