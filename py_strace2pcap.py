@@ -35,6 +35,8 @@ __version__ = "1.0.0"
 EXIT_USAGE = 2
 EXIT_STRICT = 1
 EXIT_FAILED = 3
+# How much goes to standard error (-q, -v).
+QUIET, SUMMARY, VERBOSE = 0, 1, 2
 PROGRESS_INTERVAL = 0.5
 # While a live input is quiet, the converter wakes this often to let out the
 # close() FINs whose hold ran out (see PacketStage.idle).
@@ -92,9 +94,13 @@ def parse_arguments(argv):
                              "and SETTINGS so Wireshark decodes them as HTTP/2")
     parser.add_argument("--seed-grpc", action="store_true",
                         help="with --seed-http2: inject a HEADERS frame so gRPC is decoded")
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress and no summary on standard error")
-    parser.add_argument("-v", "--verbose", action="store_true",
+    # The last of -q and -v given wins, as in rsync and git.
+    parser.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=QUIET,
+                        default=SUMMARY,
+                        help="no progress and no summary on standard error (the last of -q "
+                             "and -v given counts)")
+    parser.add_argument("-v", "--verbose", dest="verbosity", action="store_const",
+                        const=VERBOSE,
                         help="show the first lines skipped for an unusual reason (unparseable, "
                              "cut, never resumed), with their line numbers; lines that are "
                              "simply no socket data are only counted")
@@ -359,10 +365,10 @@ class PacketStage:
         """The end-of-run report, as lines of text; ``parser``: the
         ``StraceParser`` that read the trace."""
         socket_events = self.events - self.process_exits - self.pending_marks
-        report = ["py-strace2pcap: %d lines, %d socket events, %d packets, "
-                  "%d TCP connections in %.1f s"
-                  % (parser.line_number, socket_events, self.order.written,
-                     self.inet.connections, elapsed)]
+        report = ["py-strace2pcap: %s, %s, %s, %s in %.1f s"
+                  % (plural(parser.line_number, "line"), plural(socket_events, "socket event"),
+                     plural(self.order.written, "packet"),
+                     plural(self.inet.connections, "TCP connection"), elapsed)]
         if self.unix is not None:
             report += self.unix.summary()
             if parser.unix_streams_unannotated:
@@ -490,6 +496,11 @@ class PacketStage:
         return report
 
 
+def plural(count, noun):
+    """``count`` and ``noun``, an "s" added unless ``count`` is 1: "1 packet", "2 packets"."""
+    return "%d %s%s" % (count, noun, "" if count == 1 else "s")
+
+
 def counted(lines):
     """The report lines of ``lines``, ``(count, text)`` pairs: ``text % count``
     for each count not 0."""
@@ -597,7 +608,7 @@ def open_files(arguments, wait):
     and the output file ``arguments`` name; raises CannotOpen, and
     ``Stop`` from ``wait(fd)``, called before the trace's first bytes are
     waited for (a terminal, a quiet pipe)."""
-    if arguments.input in (None, ["-"]) and sys.stdin.isatty() and not arguments.quiet:
+    if arguments.input in (None, ["-"]) and sys.stdin.isatty() and arguments.verbosity != QUIET:
         # Else it would wait without a word, for strace's lines on a pipe.
         tell(["py-strace2pcap: reading a trace from the terminal: paste strace's lines, "
               "then Ctrl-D (-r FILE reads a file; --help)"])
@@ -669,7 +680,7 @@ def convert(arguments, stop_signals):
     stop_signals.drain = live and not os.isatty(trace.fd)
     stop_signals.notice = tell_draining
     runner = start_parsing(stage, trace, stop_signals, inherited_fds=[output.fileno()])
-    progress = Progress(trace.fd, not arguments.quiet)
+    progress = Progress(trace.fd, arguments.verbosity != QUIET)
     started = time.monotonic()
 
     def on_idle(held=()):
@@ -720,7 +731,7 @@ def convert(arguments, stop_signals):
     finally:
         runner.close()
     progress.done()
-    if not arguments.quiet:
+    if arguments.verbosity != QUIET:
         report = packets.summary(parser, time.monotonic() - started)
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
@@ -733,7 +744,7 @@ def convert(arguments, stop_signals):
         if trace.merged_relative:
             report.append("  the files' -r times count from each file's own start: they were "
                           "merged as if all began together, a guess; record with -ttt")
-        if arguments.verbose:
+        if arguments.verbosity == VERBOSE:
             report += ["  line %d (%s): %s" % (number, reason, printable(line))
                        for number, reason, line in parser.examples]
         tell(report)

@@ -41,8 +41,9 @@ STRACE ARGS is one string, split like a shell command line (quotes group
 words; nothing is expanded): a command, or -p PID to attach to a process, with
 any extra strace options in front.  CONVERTER OPTIONS go to py_strace2pcap.py
 (see py_strace2pcap.py --help), e.g. --capture-unix-socket, -q.
-Exit status: the traced command's; 2 when strace or Python 3.9+ is missing
-or the arguments are wrong.  Set PYTHON to choose the Python interpreter.
+Exit status: the traced command's; the converter's when it failed (its
+message says so); 2 when strace or Python 3.9+ is missing or the arguments
+are wrong.  Set PYTHON to choose the Python interpreter.
 EOF
 }
 
@@ -89,7 +90,7 @@ for option in "${converter_options[@]}"; do
 done
 # The converter options, tried on an empty trace before anything runs: a
 # mistyped one would end the sink at strace's first line.
-"$python" "$converter" /dev/null -q "${converter_options[@]}" -r /dev/null >/dev/null \
+"$python" "$converter" /dev/null "${converter_options[@]}" -q -r /dev/null >/dev/null \
     || die "the converter options are wrong (see above, and py_strace2pcap.py --help)"
 
 # strace args as words, split by shlex: quotes honoured, no expansion, no code run.
@@ -103,7 +104,7 @@ if [ -n "$output" ]; then
     ( : >>"$output" ) 2>/dev/null || die "cannot write $output"
     # So is the output: one the converter cannot write (a full disk) or
     # will not write over (a trace) ended the sink at the first line too.
-    "$python" "$converter" "$output" -q "${converter_options[@]}" -r /dev/null >/dev/null \
+    "$python" "$converter" "$output" "${converter_options[@]}" -q -r /dev/null >/dev/null \
         || die "cannot write $output (see above)"
 fi
 
@@ -121,15 +122,20 @@ print(",".join("?" + name for name in names))
 
 # The sink ignores SIGINT: on Ctrl-C strace detaches (or the command dies) and
 # closes the pipe, and the converter still converts every line to the end.
-sink="trap '' INT; exec $(sh_quote "$python") $(sh_quote "$converter")"
+# It leaves the converter's exit status in a file: strace reports only the
+# command's, and a converter that failed mid-run (a full disk) left a pcap cut short.
+status_file=$(mktemp "${TMPDIR:-/tmp}/strace2pcap.XXXXXX") || die "cannot make a temporary file"
+trap 'rm -f "$status_file"' EXIT
+converter_command="$(sh_quote "$python") $(sh_quote "$converter")"
 if [ "$pipe_mode" = 1 ]; then
-    sink+=" -"
+    converter_command+=" -"
 else
-    sink+=" $(sh_quote "$output")"
+    converter_command+=" $(sh_quote "$output")"
 fi
 for option in "${converter_options[@]}"; do
-    sink+=" $(sh_quote "$option")"
+    converter_command+=" $(sh_quote "$option")"
 done
+sink="trap '' INT; { $converter_command; echo \$? >$(sh_quote "$status_file"); }"
 
 strace_options=(-f -s655350 -ttt -T -yy -xx -e "trace=$syscalls")
 # strace's own options, before the command's name (the words after it are
@@ -168,3 +174,13 @@ if [ "$pipe_mode" = 1 ]; then
 else
     strace "${strace_options[@]}" -o "! $sink" "${strace_args[@]}"
 fi
+status=$?
+converter_status=$(cat "$status_file")
+# 141: the pcap stream's reader went away (| head): quiet, as Unix tools are.
+if [ -n "$converter_status" ] && [ "$converter_status" != 0 ] && [ "$converter_status" != 141 ]; then
+    echo "$program: the converter failed (exit status $converter_status; the command's:" \
+         "$status): the pcap may be cut short" >&2
+    exit "$converter_status"
+fi
+[ "$converter_status" != 141 ] || exit 141
+exit "$status"

@@ -721,3 +721,6 @@ def test_an_accept_on_a_listener_opened_before_the_trace_makes_a_connection(tmp_
         ("127.0.0.1", 35878, "127.0.0.1", 22671): b"hello world",
         ("127.0.0.1", 22671, "127.0.0.1", 35878): b"HELLO WORLD"}
     assert "1 TCP connections were open before their first line" in summary
+    # The headline's nouns agree with their counts.
+    assert summary.startswith("py-strace2pcap: 5 lines, 3 socket events, 4 packets, "
+                              "1 TCP connection in "), summary

@@ -475,6 +475,21 @@ def test_verbose_lines_show_no_raw_control_characters(tmp_path):
     assert b"\\x1b[2J oops" in result.stderr, result.stderr
 
 
+@pytest.mark.parametrize("flags, shown", [(["-q", "-v"], "verbose"), (["-v", "-q"], "nothing")])
+def test_the_last_of_quiet_and_verbose_counts(tmp_path, flags, shown):
+    """-q and -v together: the last given counts, as in rsync and git (the
+    wrapper checks options with -q before the user's; -q -v was silently
+    quiet)."""
+    trace = tmp_path / "odd.strace"
+    trace.write_bytes(b"7 1795659000.000001 write(3<TCP:[1]> oops\n")
+    result = support.convert(trace, tmp_path / "o.pcap", *flags)
+    if shown == "verbose":
+        assert result.stderr.startswith(b"py-strace2pcap: 1 line, 0 socket events"), result.stderr
+        assert b"write(3<TCP:[1]> oops" in result.stderr, result.stderr
+    else:
+        assert result.stderr == b""
+
+
 def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     """A close()'s FIN is held FIN_HOLD_SECONDS (another process may still
     use the socket); in a live trace that then goes quiet it must still come
@@ -654,5 +669,5 @@ def test_a_terminal_as_input_is_told_and_ctrl_d_ends_it(tmp_path):
     finally:
         os.close(terminal)
     assert os.waitstatus_to_exitcode(status) == 0, summary
-    assert b"1 socket events, 1 packets" in summary, summary
+    assert b"1 socket event, 1 packet," in summary, summary
     assert [frame[-2:] for _, frame in support.pcap_records(pcap.read_bytes())] == [b"hi"]

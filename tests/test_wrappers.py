@@ -127,6 +127,34 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
     assert arguments[-len(command):] == command
 
 
+def test_converter_failing_mid_run_sets_the_exit_status(tmp_path):
+    """A pcap that outgrows the file size limit (as a full disk would stop
+    it) after the up-front checks wrote its header: the converter stops
+    with its I/O error, and the wrapper says so and exits with its status,
+    not the command's 0 (which left a pcap cut short looking whole)."""
+    support.require("strace")
+    with EchoServer(19130) as server:
+        command = " ".join(client(server.port, 40, 0, 300))
+        result = run(["bash", "-c", 'ulimit -f 1; "$0" out.pcap "$1"', str(WRAPPER), command],
+                     cwd=tmp_path)
+    assert result.returncode == 2, result.stderr.decode(errors="replace")
+    assert (tmp_path / "out.pcap").stat().st_size == 1024
+    told = result.stderr.decode()  # (strace's "Broken pipe" between)
+    assert told.startswith("py-strace2pcap: stopped by an I/O error: File too large\n"), told
+    assert told.endswith("strace2pcap.sh: the converter failed (exit status 2; the command's: "
+                         "0): the pcap may be cut short\n"), told
+
+
+def test_verbose_converter_prints_one_summary(tmp_path):
+    """-v for the converter: the summary of the run, once; the wrapper's
+    up-front checks of the options and the output stay quiet (they ran
+    "-q -v", which was quiet only by chance before -v could follow -q)."""
+    support.require("strace")
+    result = run([str(WRAPPER), "out.pcap", "sh -c 'exit 0'", "-v"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    assert result.stderr.count(b"py-strace2pcap: ") == 1, result.stderr
+
+
 @pytest.mark.parametrize("command, status", [
     ("sh -c 'exit 7'", 7),
     ("sh -c 'kill -TERM $$'", 128 + signal.SIGTERM),
