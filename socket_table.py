@@ -94,6 +94,11 @@ class SocketTable:
             info = self._adopt(pid, fd, self._inodes[inode])
         return info
 
+    def path_of(self, inode):
+        """The path the unix socket of ``inode`` (shown by -y) was bound to, or None."""
+        info = self._inodes.get(inode)
+        return info.path if info is not None else None
+
     def opened(self, pid, fd, protocol, inode=None):
         """socket() returned ``fd`` (whose inode -y shows); a new socket of
         ``protocol``."""

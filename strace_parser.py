@@ -316,6 +316,10 @@ JOIN_GAP = 0.005
 JOIN_WAIT = 0.005
 JOINABLE_READS = {"read", "recv", "recvfrom", "readv", "recvmsg"}
 STREAM_PROTOCOLS = {"TCP", "TCPv6", "UNIX-STREAM"}
+# Unix datagram sockets (SOCK_SEQPACKET's too: strace names them "UNIX").
+# Their peer's path is the one it bound, whatever path connect() took: a
+# symlink (/dev/log) to it made each end's copy a datagram of its own.
+UNIX_DATAGRAMS = {"UNIX", "UNIX-DGRAM"}
 # The count argument after a read's buffer.
 READ_COUNT = re.compile(r",\s*(?:\w+=)?(\d+)")
 # recvmsg's buffer sizes.
@@ -1027,6 +1031,8 @@ class StraceParser:
                     peer_path = parse_unix_path(line, name_at, name_end)
                 else:
                     remote = self._sockaddr(line[name_at:name_end])
+            if peer_path is None and peer_inode is not None and protocol in UNIX_DATAGRAMS:
+                peer_path = self.sockets.path_of(peer_inode)
             result, duration = returned.groups()
             pid, fd, result = int(pid), int(fd), int(result)
         except (ValueError, IndexError):
@@ -1525,6 +1531,9 @@ class StraceParser:
             if self._small_read(event):
                 count = READ_COUNT.match(args, after)
                 self._mark_filled(event, int(count.group(1)) if count is not None else 0)
+        if (event["peer_path"] is None and event["peer_inode"] is not None
+                and event["protocol"] in UNIX_DATAGRAMS):
+            event["peer_path"] = self.sockets.path_of(event["peer_inode"])
         result = event["result"]
         if cut and len(payload) < result:
             # Cut by -s: the hex dump lines that may follow hold its bytes.

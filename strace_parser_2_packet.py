@@ -28,7 +28,7 @@ packet.
 from collections import OrderedDict
 from itertools import islice
 
-from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
+from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put, datagram_body
 from socket_table import placeholder_endpoints
 from tcp_flow import (FIN_HOLD_SECONDS, PEER_RESET, HeldBackBudget, HeldFins, LastUsers,
                       TcpConversation, count_splice_of_sent, receive_time)
@@ -785,7 +785,7 @@ class InetPacketizer:
         # A held datagram its reader read (``read_by_peer``) is written as it is.
         if not event.get("read_by_peer"):
             written_at = self._seen_from_other_end(
-                source, destination, printed, outbound,
+                source, destination, printed, length, outbound,
                 known_local if outbound else known_remote,
                 not outbound and local[0] in UNSPECIFIED_ADDRESSES, time)
             if written_at:
@@ -821,12 +821,12 @@ class InetPacketizer:
                     return key
         return None
 
-    def _seen_from_other_end(self, source, destination, printed, outbound, known_source,
-                             any_destination, time):
+    def _seen_from_other_end(self, source, destination, printed, length, outbound,
+                             known_source, any_destination, time):
         """The time the other end's syscall already wrote the datagram
-        ``source`` -> ``destination`` whose first bytes are ``printed``
-        (see ``DatagramSightings``) at, or None; else its own ``time`` is
-        noted.  The key is the destination port and
+        ``source`` -> ``destination`` of ``length`` bytes whose first are
+        ``printed`` (see ``DatagramSightings``) at, or None; else its own
+        ``time`` is noted.  The key is the destination port and
         the hash of the first DATAGRAM_KEY_BYTES.  A recv() without an
         address knows no source, and a socket bound to the unspecified
         address (``any_destination``) not the one sent to: one bound to
@@ -836,7 +836,8 @@ class InetPacketizer:
         ends = (source if known_source else None,
                 None if any_destination or address in UNSPECIFIED_ADDRESSES else address)
         key = (destination[1], hash(printed[:DATAGRAM_KEY_BYTES]))
-        return self.recent_datagrams.seen_from_other_end(key, outbound, ends, time)
+        return self.recent_datagrams.seen_from_other_end(key, outbound, ends, time,
+                                                         datagram_body(printed, length))
 
     def _udp_route(self, local, remote, outbound):
         """``(source, destination, template)`` of a datagram between the

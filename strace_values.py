@@ -20,7 +20,8 @@ CLOCK_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
 # -r prints the seconds since the previous line; -ttt since the epoch.  Any
 # epoch time is past 1973, any sensible -r gap is shorter.
 RELATIVE_LIMIT = 1e8
-SOCKET_INODE = re.compile(r"socket:\[(\d+)\]")
+# -y's socket:[inode], or -yy's of a unix socket (UNIX:[inode], UNIX:[inode,"path"]).
+SOCKET_INODE = re.compile(r"(?:socket:\[(\d+)\]|UNIX(?:-STREAM|-DGRAM)?:\[(\d+)[],-])")
 SOCKET_INODE_PREFIXES = ("socket:[", "".join("\\x%02x" % byte for byte in b"socket:["))
 
 INET4_ENDPOINT = r"(?P<{0}_ip>[0-9.]+):(?P<{0}_port>\d+)"
@@ -193,12 +194,13 @@ def fd_annotation(text, argument):
 
 def socket_inode(text, argument):
     """The inode of -y's ``socket:[inode]`` annotation (hex escaped under
-    -xx) of the fd ``argument`` (a FD_ARGUMENT match in ``text``), or None."""
+    -xx), or of -yy's of a unix socket, of the fd ``argument`` (a
+    FD_ARGUMENT match in ``text``); None if it shows none."""
     annotation = fd_annotation(text, argument)
     if annotation.startswith("\\x"):
         annotation = decode_string(annotation).decode("latin-1")
     inode = SOCKET_INODE.match(annotation)
-    return int(inode.group(1)) if inode else None
+    return int(inode.group(1) or inode.group(2)) if inode else None
 
 
 def is_socket_annotation(args, argument):

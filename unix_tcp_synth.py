@@ -33,7 +33,7 @@ socket -> 10.0.0.X), written once when both ends are traced.
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
-from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put
+from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put, datagram_body
 from grpc_seed import GrpcSeeder
 from http2_tools import HEADER_SIZE, FrameAligner, plausible_frame, seed_frames, starts_as_http2
 from tcp_flow import (PEER_RESET, HeldBackBudget, HeldFins, LastUsers, TcpConversation,
@@ -648,23 +648,29 @@ class UnixPacketizer:
             # empty datagram only its receiver shows is lost with it.
             return []
         own = self._datagram_address(inode, None)
+        peer_inode = event["peer_inode"]
         if event["peer_path"] is not None:
             other = self.addressing.server(event["peer_path"])
+        elif peer_inode is not None and peer_inode in self.socket_paths:
+            # The path its receiver bound, not the one connect() named: a
+            # symlink (/dev/log) to it made the two ends' copies two flows.
+            other = self.addressing.server(self.socket_paths[peer_inode])
         elif self.datagram_peers.get(inode) is not None:
             other = self.addressing.server(self.datagram_peers[inode])
-        elif event["peer_inode"] is not None:
-            other = self._datagram_address(event["peer_inode"], None)
+        elif peer_inode is not None:
+            other = self._datagram_address(peer_inode, None)
         else:
             other = self._datagram_address(None, "(unnamed sender)")
         outbound = event["direction"] == "out"
         source, destination = (own, other) if outbound else (other, own)
         payload, length = event["payload"], min(event["length"], MAX_DATAGRAM)
         payload = payload[:length]
-        self.datagram_bytes_cut += event["length"] - length
         key = (destination, hash(payload[:DATAGRAM_KEY_BYTES]))
-        if self.recent_datagrams.seen_from_other_end(key, outbound):
+        if self.recent_datagrams.seen_from_other_end(key, outbound,
+                                                     body=datagram_body(payload, length)):
             self.datagram_duplicates += 1
             return []
+        self.datagram_bytes_cut += event["length"] - length
         template = self.udp_templates.get((source, destination))
         if template is None:
             template = HeaderTemplate(source, destination, PROTO_UDP)

@@ -298,6 +298,21 @@ def test_a_datagram_read_in_part_or_without_its_address_is_written_once():
     assert packets[4][1][26 + 4:30 + 4] == bytes([198, 51, 100, 1])  # the placeholder sender
 
 
+def test_a_datagram_read_without_an_address_is_told_from_one_of_the_same_first_bytes():
+    """recv() without the sender's address reads Z, from an untraced
+    program, then X, sent by a traced one: the same first 8 bytes, the
+    rest not.  Z is written (from the placeholder) and X once, as tcpdump
+    shows them (a helper's: X twice, Z lost)."""
+    x, z = b"<13>Nov 2 traced X", b"<13>Nov 2 the untraced Z"
+    packets = run([
+        event("sendto", "out", x, local=CLIENT4, remote=SERVER4, pid=5, fd=6),
+        event("recv", "in", z, local=SERVER4, remote=None, pid=6, fd=7, protocol="UDP"),
+        event("recv", "in", x, local=SERVER4, remote=None, pid=6, fd=7, protocol="UDP"),
+    ])
+    assert [packet[1][-len(payload):] for packet, payload in zip(packets, [x, z])] == [x, z]
+    assert len(packets) == 2
+
+
 def test_a_datagram_to_another_loopback_address_read_on_a_wildcard_socket_is_written_once():
     """Both ends traced: a client sends to 127.0.0.5, a server bound to
     0.0.0.0 reads it (its socket shows no address sent to): the sender's

@@ -16,7 +16,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Raw
 
-from bounded_tables import DatagramSightings
+from bounded_tables import DatagramSightings, datagram_body
 from pcap_output import PCAP_FILE_HEADER, PcapngOutput, PcapOutput
 from tcp_utils import PROTO_TCP, PROTO_UDP, HeaderTemplate
 
@@ -147,3 +147,17 @@ def test_datagram_sightings_forget_the_oldest_first():
     assert sightings.seen_from_other_end("d", outbound=False)
     assert not sightings.seen_from_other_end("b", outbound=False)
     assert len(sightings.sightings) == len(sightings.keys) == 3
+
+
+def test_datagram_sightings_of_one_end_alone_stay_bounded():
+    """A server traced alone reads 100 datagrams of one key, none of them
+    written by a traced sender: at most 4 ``limit`` of them are kept (no
+    bound before: each sighting went through all those before it, 20 000
+    statsd datagrams took 17 s), and the newest still meets its sender."""
+    sightings = DatagramSightings(limit=3)
+    for number in range(100):
+        body = datagram_body(b"metric.%03d:1|c" % number, 14)
+        assert sightings.seen_from_other_end("k", False, time=number, body=body) is None
+        assert sightings.held <= 12
+    assert sightings.seen_from_other_end("k", True, body=datagram_body(b"metric.099:1|c", 14)) == 99
+    assert sightings.seen_from_other_end("k", True, body=datagram_body(b"metric.000:1|c", 14)) is None

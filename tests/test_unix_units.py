@@ -7,7 +7,7 @@ import time
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import TCP
+from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 import support
@@ -595,6 +595,73 @@ def test_a_datagram_longer_than_udp_holds_is_marked_cut():
     unix = UnixPacketizer()
     [(_time, frame, wire_length, _event, _outbound)] = unix.packets(event)
     assert (len(frame) - 46, wire_length - 46) == (65507, 70000)  # Ethernet, 802.1Q, IPv4, UDP
+    assert "  unix: 4493 datagram bytes beyond 65507 per datagram left out" in unix.summary()
+
+
+def test_datagrams_of_the_same_first_bytes_from_a_traced_and_an_untraced_sender():
+    """A syslog socket reads Z, from an untraced logger, then X, from the
+    traced one: their first bytes are the same ("<13>Nov 27 20:03:52 ").
+    Each is written once (a helper's: Z's read was taken for X's copy, Z
+    lost and X written twice)."""
+    def xx(data):
+        return "".join("\\x%02x" % byte for byte in data)
+    x = b"<13>Nov 27 20:03:52 traced: X from the traced logger"
+    z = b"<13>Nov 27 20:03:52 untraced: Z from an untraced program"
+    lines = [
+        '23279 1795809832.825031 sendto(3<UNIX:[5502322->5502304]>, "%s", %d, 0, NULL, 0) = %d '
+        '<0.000020>' % (xx(x), len(x), len(x)),
+        '23092 1795809832.847561 recvfrom(3<UNIX:[5502304]>, "%s", 8192, 0, NULL, NULL) = %d '
+        '<0.000014>' % (xx(z), len(z)),
+        '23092 1795809832.847868 recvfrom(3<UNIX:[5502304]>, "%s", 8192, 0, NULL, NULL) = %d '
+        '<0.000011>' % (xx(x), len(x))]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    payloads = [frame[46:] for line in lines for event in parser.parse(line)
+                for _time, frame, *_rest in unix.packets(event)]
+    assert payloads == [x, z]
+    assert "  unix: 1 datagrams seen by both ends written once" in unix.summary()
+
+
+def test_a_datagram_sent_through_a_symlink_goes_to_the_path_its_receiver_bound():
+    """A logger connects to /dev/log, a symlink to the socket its syslog
+    daemon bound; its sends show the receiver's inode.  Each datagram is
+    written once, to the bound path (a helper's: every message twice, to
+    two servers)."""
+    def xx(data):
+        return "".join("\\x%02x" % byte for byte in data)
+    message = b"<13>Nov 27 20:03:25 viasymlink: message one"
+    lines = [
+        '21866 1795809805.770524 socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0) = 3<UNIX:[5499937]> '
+        '<0.000020>',
+        '21866 1795809805.770647 bind(3<UNIX:[5499937]>, {sa_family=AF_UNIX, sun_path="%s"}, 29) '
+        '= 0 <0.000020>' % xx(b"/run/log.sock"),
+        '21975 1795809805.783209 connect(3<UNIX:[5499947]>, {sa_family=AF_UNIX, sun_path="%s"}, '
+        '110) = 0 <0.000020>' % xx(b"/dev/log"),
+        '21975 1795809805.783557 sendto(3<UNIX:[5499947->5499937]>, "%s", %d, 0, NULL, 0) = %d '
+        '<0.000020>' % (xx(message), len(message), len(message)),
+        '21866 1795809805.783629 recvfrom(3<UNIX:[5499937,"%s"]>, "%s", 8192, 0, NULL, NULL) = %d '
+        '<0.000020>' % (xx(b"/run/log.sock"), xx(message), len(message))]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    frames = [frame for line in lines for event in parser.parse(line)
+              for _time, frame, *_rest in unix.packets(event)]
+    assert [frame[46:] for frame in frames] == [message]
+    assert Ether(frames[0])[IP].dst == unix.addressing.server("/run/log.sock")[0]
+    assert "  unix: 1 datagrams seen by both ends written once" in unix.summary()
+
+
+def test_bytes_cut_from_a_datagram_both_ends_show_are_counted_once():
+    """Both ends of a 70 000-byte datagram traced: one packet, and the
+    bytes beyond what UDP holds counted once (a helper's: twice)."""
+    lines = ['7 1795659692.000100 sendto(5<UNIX:[601->600]>, "%s", 70000, 0, NULL, 0) = 70000 '
+             '<0.000010>' % ("\\x6d" * 70000),
+             '8 1795659692.000200 recvfrom(4<UNIX:[600->601]>, "%s", 80000, 0, NULL, NULL) = '
+             '70000 <0.000010>' % ("\\x6d" * 70000)]
+    parser = StraceParser()
+    unix = UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)]
+    assert len(packets) == 1
     assert "  unix: 4493 datagram bytes beyond 65507 per datagram left out" in unix.summary()
 
 
