@@ -96,7 +96,8 @@ class InProcess:
         events held back until its end; ``on_idle(held)`` at each pause of
         the input, with those held until then (see ``_run_child``)."""
         def idle():
-            on_idle(self.stage.held_events())
+            if not self.stage.waits_for(self.fd):
+                on_idle(self.stage.held_events())
         for block in self.trace.blocks(idle):
             yield self.stage.events(block), self.stage.flags
         yield from self.rest()
@@ -235,7 +236,10 @@ def _run_child(stage, trace, stop_signals, events_fd):
     def on_idle():
         # A live trace: its events so far, before waiting for more; also
         # those held for lines that would have come with them (a call -s cut
-        # waiting for its hex dump, a run of small reads: a pause ends both).
+        # waiting for its hex dump, a run of small reads: a pause ends both,
+        # the run's once no line came within JOIN_GAP).
+        if stage.waits_for(trace.fd):
+            return
         batch.add(stage.held_events(), stage.flags, 0)
         batch.send()
         stop_signals.wait_for_input(trace.fd)

@@ -24,12 +24,12 @@ from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
 from stop_signals import Stop, StopSignals
-from strace_parser import (EXITED, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
+from strace_parser import (EXITED, JOIN_GAP, PACKED_PROTOCOL, PROCESS, SEND_PENDING,
                            SUMMARY_TABLE, UNCONVERTED, StraceParser, unpack_event)
 from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import MAX_LATE, TimeOrder
 from trace_input import (CAPTURE_MAGICS, LONGEST_KEPT_STRING, MAX_LINE, is_live,
-                         open_trace)
+                         open_trace, ready_within)
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -203,6 +203,15 @@ class ParseStage:
         dump: see ``StraceParser.held_events``)."""
         return self.parser.held_events()
 
+    def waits_for(self, fd):
+        """At a pause of the live input ``fd``: True if lines came within
+        JOIN_GAP while the parser holds a run of small reads they may go on
+        (strace writes a line per syscall: a reader's pipe runs dry between
+        the recv(1)s of one banner, which came out a byte or three a
+        segment, and Wireshark's SSH dissector read none of a helper's 35
+        key exchange messages)."""
+        return self.parser.holds_reads() and ready_within(fd, JOIN_GAP)
+
     def _learn_flags(self, line, event):
         if type(event) is tuple:
             event = unpack_event(event)
@@ -254,6 +263,9 @@ class PacketStage:
         # read/write/close, and the summary asks.
         self.tcp_calls = set()
         self.latest_time = 0.0
+        # Wall-clock time less trace time when the latest event arrived: how
+        # late a live trace comes (strace's latency, or a replay's age).
+        self.arrival_lag = 0.0
         self.order = TimeOrder(output.write, self._fins_held_before)
         self.holding = (self.inet.holding() + (self.unix.holding() if self.unix else ())
                         + (self.pending_sends,))
@@ -314,6 +326,7 @@ class PacketStage:
             elif packets:
                 order.write_all(packets)
         self.latest_time = event["time"]
+        self.arrival_lag = time.time() - self.latest_time
 
     def idle(self, now):
         """The input paused at wall-clock time ``now``.  In a live trace (its
@@ -321,9 +334,14 @@ class PacketStage:
         and the unprinted writes whose wait ran out go out now, not at the
         next line, and the packets made so far that nothing held precedes
         (all of them once that is MAX_LATE old, as by trace time); a
-        replayed old trace keeps them for its next lines."""
+        replayed old trace keeps them for its next lines.  Their wait is
+        counted from when the latest event arrived: a trace recorded
+        seconds before it is piped in (cat trace | ...) had every FIN let
+        out at once, before the bytes after it (a helper's sshd: 4 to 6
+        of 7 connections)."""
         if now - self.latest_time > LIVE_TRACE_SKEW:
             return
+        now -= self.arrival_lag  # the trace time it is now, as the trace goes
         released = self.inet.unseen_due(now)
         for packetizer in (self.inet, self.unix):
             if packetizer is not None and packetizer.held_fins:

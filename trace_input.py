@@ -48,12 +48,18 @@ TO_STRING_END = re.compile(rb'[0-9a-fx\\]*"')
 ESCAPES = re.compile(rb"(?:\\x[0-9a-f]{2})+")
 
 
-def _ready(fd):
-    """True if reading ``fd`` would not block (always True for regular files)."""
+def _ready(fd, within=0):
+    """True if reading ``fd`` would not block, now or ``within`` seconds
+    (always True for regular files)."""
     try:
-        return bool(select.select([fd], [], [], 0)[0])
+        return bool(select.select([fd], [], [], within)[0])
     except (OSError, ValueError):
         return True
+
+
+def ready_within(fd, seconds):
+    """True if ``fd`` (a file descriptor) has bytes to read within ``seconds``."""
+    return _ready(fd, seconds)
 
 
 def is_live(fd):

@@ -523,6 +523,41 @@ def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
         converter.wait(timeout=30)
 
 
+def test_a_trace_piped_in_seconds_after_it_was_recorded_holds_its_fins(tmp_path):
+    """A trace recorded 20 s ago piped in (cat trace | ...): a close()'s
+    FIN is held while the input pauses, as trace time goes, not let out at
+    once because its time is 20 s before the clock: the send of another
+    process on the socket, the next line, shows the socket still open (a
+    helper's sshd: a FIN before the server's banner, every byte after it
+    shifted)."""
+    pcap = tmp_path / "replayed.pcap"
+    converter = stream_converter(pcap, "-q")
+    then = time.time() - 20
+    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+    lines = [
+        '100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
+        'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>' % (then, hex_escaped(b"127.0.0.1").decode()),
+        '100   %.6f sendto(%s, "%s", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>'
+        % (then + 0.001, connection, hex_escaped(b"hi").decode()),
+        "100   %.6f close(%s) = 0 <0.000010>" % (then + 0.002, connection),
+        '101   %.6f sendto(%s, "%s", 4, MSG_NOSIGNAL, NULL, 0) = 4 <0.000069>'
+        % (then + 0.003, connection, hex_escaped(b"more").decode()),
+    ]
+    converter.stdin.write(("\n".join(lines[:3]) + "\n").encode())
+    converter.stdin.flush()
+    time.sleep(1.5)  # the converter idles, the FIN held
+    converter.stdin.write((lines[3] + "\n").encode())
+    converter.stdin.close()
+    assert converter.wait(timeout=30) == 0
+    frames = [frame for _, frame in support.pcap_records(pcap.read_bytes())]
+    # Ethernet + 802.1Q + IPv4 = 38 bytes; TCP flags at offset 13, data after 20.
+    client = [(frame[38 + 13] & 0x01, frame[38 + 20:]) for frame in frames
+              if frame[38:40] == (40000).to_bytes(2, "big") and frame[38 + 13] & 0x09]
+    # Process 101 still holds the socket at the end: no FIN (it came
+    # between, before its send).
+    assert client == [(0, b"hi"), (0, b"more")]
+
+
 def test_a_recent_trace_file_waits_for_trace_time_not_the_clock(tmp_path):
     """A trace file converted just after it was recorded gives the pcap it
     gives a day later: the wall clock lets held FINs out only for live input
@@ -576,6 +611,33 @@ def test_a_send_cut_by_s_goes_out_while_a_live_trace_is_quiet(tmp_path, one_cpu)
     finally:
         converter.stdin.close()
         converter.wait(timeout=30)
+
+
+@pytest.mark.parametrize("one_cpu", [False, True], ids=["parsing-child", "one-process"])
+def test_a_banner_read_a_byte_at_a_time_live_is_one_segment(tmp_path, one_cpu):
+    """strace as the converter's pipe: a reader's recv(1)s of one banner
+    come a line at a time, the pipe dry between them.  A pause shorter
+    than JOIN_GAP does not end the run: one segment, as from a file (a
+    helper's live sshd: 1 to 3 bytes a segment, no key exchange message
+    decoded)."""
+    pcap = tmp_path / "live.pcap"
+    converter = stream_converter(pcap, "-q", one_cpu=one_cpu)
+    then = time.time()
+    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+    banner = b"SSH-2.0-OpenSSH_9.2\r\n"
+    lines = ['100   %.6f recvfrom(%s, "%s", 1, 0, NULL, NULL) = 1 <0.000010>'
+             % (then + 0.0001 * index, connection, hex_escaped(bytes([byte])).decode())
+             for index, byte in enumerate(banner)]
+    time.sleep(1.0)  # the converter reading: its pipe runs dry after each 4 lines
+    for start in range(0, len(lines), 4):
+        converter.stdin.write(("\n".join(lines[start:start + 4]) + "\n").encode())
+        converter.stdin.flush()
+        time.sleep(0.002)
+    converter.stdin.close()
+    assert converter.wait(timeout=30) == 0
+    data = [frame[38 + 20:] for _, frame in support.pcap_records(pcap.read_bytes())
+            if frame[38 + 20:]]
+    assert data == [banner]
 
 
 @pytest.mark.parametrize("pcap_format", ["pcap", "pcapng"])
