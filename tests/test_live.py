@@ -490,6 +490,20 @@ def test_the_last_of_quiet_and_verbose_counts(tmp_path, flags, shown):
         assert result.stderr == b""
 
 
+CONNECTION = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
+
+
+def connect_send_close(start):
+    """Trace lines from ``start`` on: process 100 connects CONNECTION, sends
+    "hi" and closes it."""
+    return [
+        '100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
+        'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>' % (start, hex_escaped(b"127.0.0.1").decode()),
+        '100   %.6f sendto(%s, "%s", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>'
+        % (start + 0.001, CONNECTION, hex_escaped(b"hi").decode()),
+        "100   %.6f close(%s) = 0 <0.000010>" % (start + 0.002, CONNECTION)]
+
+
 def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     """A close()'s FIN is held FIN_HOLD_SECONDS (another process may still
     use the socket); in a live trace that then goes quiet it must still come
@@ -498,14 +512,7 @@ def test_close_fin_goes_out_while_a_live_trace_is_quiet(tmp_path):
     pcap = tmp_path / "live.pcap"
     converter = stream_converter(pcap, "-q")
     now = time.time()
-    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
-    lines = [
-        '100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
-        'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>' % (now, hex_escaped(b"127.0.0.1").decode()),
-        '100   %.6f sendto(%s, "%s", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>'
-        % (now + 0.001, connection, hex_escaped(b"hi").decode()),
-        "100   %.6f close(%s) = 0 <0.000010>" % (now + 0.002, connection),
-    ]
+    lines = connect_send_close(now)
     converter.stdin.write(("\n".join(lines) + "\n").encode())
     converter.stdin.flush()
     try:
@@ -533,16 +540,9 @@ def test_a_trace_piped_in_seconds_after_it_was_recorded_holds_its_fins(tmp_path)
     pcap = tmp_path / "replayed.pcap"
     converter = stream_converter(pcap, "-q")
     then = time.time() - 20
-    connection = "5<TCP:[127.0.0.1:40000->127.0.0.1:18080]>"
-    lines = [
-        '100   %.6f connect(5<TCP:[4664]>, {sa_family=AF_INET, sin_port=htons(18080), '
-        'sin_addr=inet_addr("%s")}, 16) = 0 <0.000100>' % (then, hex_escaped(b"127.0.0.1").decode()),
-        '100   %.6f sendto(%s, "%s", 2, MSG_NOSIGNAL, NULL, 0) = 2 <0.000069>'
-        % (then + 0.001, connection, hex_escaped(b"hi").decode()),
-        "100   %.6f close(%s) = 0 <0.000010>" % (then + 0.002, connection),
+    lines = connect_send_close(then) + [
         '101   %.6f sendto(%s, "%s", 4, MSG_NOSIGNAL, NULL, 0) = 4 <0.000069>'
-        % (then + 0.003, connection, hex_escaped(b"more").decode()),
-    ]
+        % (then + 0.003, CONNECTION, hex_escaped(b"more").decode())]
     converter.stdin.write(("\n".join(lines[:3]) + "\n").encode())
     converter.stdin.flush()
     time.sleep(1.5)  # the converter idles, the FIN held

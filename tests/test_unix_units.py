@@ -442,6 +442,53 @@ def test_a_frame_begun_before_the_trace_is_a_gap_before_the_seeded_frames():
     assert "(and 1500 of a frame begun before the trace left out)" in flow.describe()
 
 
+@pytest.mark.parametrize("response", [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b'{"status":"start","id":"4f2a","Type":"container","Action":"start"}\n' * 20])
+def test_seed_http2_leaves_a_flow_that_shows_no_frame_as_it_came(response):
+    """--seed-http2, docker events attached to mid-stream: the daemon's
+    HTTP/1.1 on docker.sock shows no HTTP/2 frame, so its bytes go out as
+    they came, at their times, whole (a helper's: 5 of 1 794 bytes kept,
+    the rest taken for a frame begun before the trace, stamped at epoch 0)."""
+    lines = ['7 1795659692.%06d write(3<UNIX-STREAM:[101->100,"/d.sock"]>, %s, %d) = %d '
+             '<0.000010>' % (100 * number, support.xx_string(piece), len(piece), len(piece))
+             for number, piece in enumerate([response[:40], response[40:]], 1)]
+    unix = UnixPacketizer(seed_http2=True)
+    parser = StraceParser()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)]
+    packets += unix.flush()
+    served = [(time, data[58:]) for time, data, *_ in packets
+              if Ether(data)[TCP].sport == SERVER_PORT and is_data(data)]
+    assert b"".join(data for _time, data in served) == response
+    times = [time for time, _data in served]
+    assert times == sorted(times) and set(times) == {1795659692.0001, 1795659692.0002}
+    assert unix.http2_flows == 0
+
+
+def test_bytes_a_closed_end_read_are_not_lost_with_their_flow():
+    """--seed-http2, a ttrpc client seen mid-stream (containerd's shim):
+    its 10-byte replies, read one by one, were held for a frame boundary,
+    and lost when the flow ended at its close (32 of 50 bytes, the summary
+    silent).  The close lets them out first."""
+    lines = []
+    for number in range(5):
+        request = (300).to_bytes(4, "big") + bytes([0, 0, 0, 5 + 2 * number, 1, 0]) + b"r" * 300
+        reply = bytes([0, 0, 0, 0, 0, 0, 0, 5 + 2 * number, 2, 0])
+        lines += ['7 1795659692.%06d write(30<UNIX-STREAM:[100->101]>, %s, %d) = %d <0.000010>'
+                  % (1000 * number + 100, support.xx_string(request), len(request), len(request)),
+                  '7 1795659692.%06d read(30<UNIX-STREAM:[100->101]>, %s, 4096) = 10 <0.000010>'
+                  % (1000 * number + 200, support.xx_string(reply))]
+    lines.append("7 1795659692.009000 close(30<UNIX-STREAM:[100->101]>) = 0 <0.000010>")
+    unix = UnixPacketizer(seed_http2=True)
+    parser = StraceParser()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)]
+    packets += unix.flush()
+    [flow] = unix.listed_flows
+    assert "server->client 50 bytes in syscalls, 50 in pcap" in flow.describe(), flow.describe()
+
+
 @pytest.mark.parametrize("reader_traced", [False, True])
 def test_frame_headers_printed_after_a_cut_piece_stay_frames(reader_traced):
     """node's writev of HTTP/2 frames, each header a piece of its own, with
@@ -705,6 +752,34 @@ def test_the_summary_says_its_decode_as_takes_every_unix_flow():
              % support.xx_string(b"\x00\x01\x02\x03")]
     assert ("  unix: 1 flows begin as http does: tshark -d tcp.port==50051,http (it decodes "
             "all 2 unix flows so: 1 do not begin as http does)" in unix_summary(lines))
+
+
+def test_http2_beside_http1_is_decoded_as_http(tmp_path):
+    """A gRPC flow and an HTTP/1.1 one on unix sockets (dockerd's): the
+    summary gives one Decode As for both, HTTP, whose dissector hands the
+    flow that begins with the preface to HTTP/2 (-d ...,http2 left the
+    HTTP/1.1 undecoded)."""
+    settings, ping = frame(SETTINGS, 0, 0), frame(0x6, 0, 0, b"12345678")  # PING
+    request = b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n"
+    lines = ['7 1795659692.000001 connect(3<UNIX-STREAM:[600]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x67"}, 110) = 0 <0.000010>',
+             '7 1795659692.000002 write(3<UNIX-STREAM:[600->601]>, %s, %d) = %d <0.000010>'
+             % (support.xx_string(PREFACE + settings + ping), len(PREFACE + settings + ping),
+                len(PREFACE + settings + ping)),
+             '7 1795659692.000003 connect(4<UNIX-STREAM:[700]>, {sa_family=AF_UNIX, '
+             'sun_path="\\x2f\\x64"}, 110) = 0 <0.000010>',
+             '7 1795659692.000004 write(4<UNIX-STREAM:[700->701]>, %s, %d) = %d <0.000010>'
+             % (support.xx_string(request), len(request), len(request))]
+    assert unix_summary(lines)[1] == ("  unix: Wireshark decodes HTTP/2 and HTTP/1.x with: "
+                                      "tshark -d tcp.port==50051,http (Decode As... HTTP)")
+    support.require("tshark")
+    trace, pcap = tmp_path / "mixed.strace", tmp_path / "mixed.pcap"
+    trace.write_text("\n".join(lines) + "\n")
+    support.convert(trace, pcap, "--capture-unix-socket")
+    decoded = support.tshark("-r", str(pcap), "-d", "tcp.port==50051,http", "-T", "fields",
+                             "-e", "http2.type", "-e", "http.request.uri")
+    assert sorted(line.strip() for line in decoded.splitlines() if line.strip()) == [
+        "/_ping", "4,6"]
 
 
 def unix_summary(lines):
