@@ -661,6 +661,9 @@ class HeldFins(OrderedDict):
         or, where ``may_wait`` and its traced reader has still to read bytes
         strace did not print, held to go after them, as a close()'s."""
         conversation.writes_shut.add(side)
+        held = self.get((conversation, 1 - side))
+        if held is not None and held[1][4].get("peer_end"):
+            return []  # its socket met the peer's RST: it sends no FIN
         if may_wait and conversation.awaits_reader(side):
             return self.hold(owner, conversation, side, links, event)
         return self.send(owner, side, event["time"], links, side, event)
@@ -742,13 +745,15 @@ class HeldFins(OrderedDict):
     def peer_end_before(self, conversation, side, event):
         """Packets of the untraced peer's end held for ``side``'s reads (see
         ``peer_reset``) that ``event``, a call of ``side`` other than its
-        close, lets out before its own: any but a read of bytes and a call
-        failing as the one that met that end (a shutdown after a reset
-        made a FIN the reset socket never sends)."""
+        close, lets out before its own: any but a read of bytes, a call
+        failing as the one that met that end and a shutdown (which sends
+        nothing then, see ``shut_down``: Node's servers shut down after
+        EPIPE and then read the client's last bytes, which came after its
+        FIN and RST, a sequence number late)."""
         held = self.get((conversation, 1 - side))
         if (held is None or not held[1][4].get("peer_end")
                 or event["direction"] == "in" and event["length"]
-                or event["error"] in PEER_RESET):
+                or event["error"] in PEER_RESET or event["syscall"] == "shutdown"):
             return []
         del self[(conversation, 1 - side)]
         return self._send(held[0], conversation, held[1])

@@ -782,6 +782,35 @@ def test_http2_beside_http1_is_decoded_as_http(tmp_path):
         "/_ping", "4,6"]
 
 
+def test_bytes_read_after_a_shutdown_that_followed_epipe_come_before_the_peers_end():
+    """The server traced alone (Node's grpc-js and http2): its write fails
+    with EPIPE (the client closed), it shuts down, then reads the client's
+    last bytes and its end.  The client's bytes, then its FIN and RST, in
+    that order, no FIN from the reset server (a helper's: FIN and RST at
+    the EPIPE, the bytes after them a sequence number late)."""
+    end = '4<UNIX-STREAM:[5642561,"\\x2f\\x73"]>'
+    lines = [
+        '25888 1795810552.689370 accept4(3<UNIX-STREAM:[5642560,"\\x2f\\x73"]>, '
+        '{sa_family=AF_UNIX}, [110 => 2], SOCK_CLOEXEC) = %s <0.08>' % end,
+        '25888 1795810553.280022 sendto(%s, "\\x72\\x65", 2, 0, NULL, 0) = -1 EPIPE '
+        '(Broken pipe) <0.000050>' % end,
+        '25888 1795810553.281221 shutdown(%s, SHUT_WR) = 0 <0.000054>' % end,
+        '25888 1795810553.281364 recvfrom(%s, %s, 100, 0, NULL, NULL) = 17 <0.000020>'
+        % (end, support.xx_string(b"hello-from-client")),
+        '25888 1795810553.281555 recvfrom(%s, "", 100, 0, NULL, NULL) = 0 <0.000051>' % end,
+        '25888 1795810553.282689 close(%s) = 0 <0.000082>' % end]
+    parser, unix = StraceParser(), UnixPacketizer()
+    packets = [packet for line in lines for event in parser.parse(line)
+               for packet in unix.packets(event)] + unix.flush()
+    shown = [(Ether(data)[TCP].sport, Ether(data)[TCP].seq, str(Ether(data)[TCP].flags),
+              bytes(Ether(data)[TCP].payload)) for _time, data, *_rest in packets]
+    client = [entry for entry in shown if entry[0] == FIRST_CLIENT_PORT]
+    first = client[-3][1]
+    assert [(seq - first, flags, data) for _port, seq, flags, data in client[-3:]] == [
+        (0, "PA", b"hello-from-client"), (17, "FA", b""), (18, "RA", b"")]
+    assert not [entry for entry in shown if entry[0] == SERVER_PORT and "F" in entry[2]]
+
+
 def unix_summary(lines):
     """The unix packetizer's summary lines after strace ``lines``."""
     parser, unix = StraceParser(), UnixPacketizer()
