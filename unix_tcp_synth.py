@@ -123,7 +123,7 @@ class UnixFlow:
             stream = self.conversation.directions[sender]
             in_pcap = (stream.emitted - self.injected[sender] - self.cut[sender]
                        - self.unframed[sender])
-            parts.append("%s %d bytes in syscalls, %d in pcap, %d unprinted" % (
+            parts.append("%s %d bytes in syscalls, %d in pcap, %d not shown by strace" % (
                 name, max(stream.written, stream.read), in_pcap, self.cut[sender]))
             if self.unframed[sender]:
                 parts[-1] += (" (and %d of a frame begun before the trace left out)"

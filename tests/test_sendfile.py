@@ -576,6 +576,6 @@ def test_a_unix_socket_whose_first_bytes_come_from_sendfile_takes_them_from_the_
     pcap = tmp_path / "out.pcap"
     result = support.convert(trace, pcap, "--capture-unix-socket")
     assert list(support.tcp_streams(pcap).values()) == [b"FILE"]
-    assert ("server->client 7 bytes in syscalls, 4 in pcap, 3 unprinted"
+    assert ("server->client 7 bytes in syscalls, 4 in pcap, 3 not shown by strace"
             in result.stderr.decode())
     assert "the packets lack 3 bytes" in result.stderr.decode()

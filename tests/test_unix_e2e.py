@@ -131,9 +131,9 @@ def test_grpc_seeded_mid_stream(tmp_path):
     assert support.tcp_analysis_warnings(pcap) == ""
     # The summary's bytes in the pcap and the seeded ones are the stream's.
     [(to_server, seeded_to_server, to_client, seeded_to_client)] = re.findall(
-        r"seeded grpc: client->server \d+ bytes in syscalls, (\d+) in pcap, 0 unprinted "
+        r"seeded grpc: client->server \d+ bytes in syscalls, (\d+) in pcap, 0 not shown by strace "
         r"\(and (\d+) seeded\), server->client \d+ bytes in syscalls, (\d+) in pcap, "
-        r"0 unprinted \(and (\d+) seeded\)", report)
+        r"0 not shown by strace \(and (\d+) seeded\)", report)
     streams = support.tcp_streams(pcap)
     [client_stream] = [data for key, data in streams.items() if key[3] == 50051]
     [server_stream] = [data for key, data in streams.items() if key[1] == 50051]
@@ -164,8 +164,8 @@ def test_stream_pair_and_datagrams_exact(tmp_path):
     assert datagrams == expected
     # Per-direction accounting: bytes in syscalls = bytes in the pcap.
     total = len(sent)
-    assert ("client->server %d bytes in syscalls, %d in pcap, 0 unprinted, "
-            "server->client %d bytes in syscalls, %d in pcap, 0 unprinted"
+    assert ("client->server %d bytes in syscalls, %d in pcap, 0 not shown by strace, "
+            "server->client %d bytes in syscalls, %d in pcap, 0 not shown by strace"
             % (total, total, total, total)) in report
     assert str(tmp_path / "pair.sock") in report
     if shutil.which("tshark"):

@@ -343,8 +343,8 @@ def test_the_summary_asks_for_a_larger_s_when_an_http2_flow_has_a_gap(tmp_path):
     assert "  1 payloads cut by strace's -s; -s %d would have kept them whole" % len(cut) \
         in summary
     assert any(line.endswith("http2: client->server %d bytes in syscalls, %d in pcap, "
-                             "%d unprinted, server->client 0 bytes in syscalls, 0 in pcap, "
-                             "0 unprinted" % (len(PREFACE) + 9 + len(cut), len(PREFACE) + 4009,
+                             "%d not shown by strace, server->client 0 bytes in syscalls, 0 in pcap, "
+                             "0 not shown by strace" % (len(PREFACE) + 9 + len(cut), len(PREFACE) + 4009,
                                               len(cut) - 4000))
                for line in summary), summary
 
