@@ -27,6 +27,11 @@ FLAG_END_HEADERS = 0x4
 MAX_HELD = 1 << 18
 # Keep segments within one IP packet (tcp_utils.MAX_SEGMENT) where frames allow.
 SEGMENT_TARGET = 65495
+# And at most this many frames a segment: Wireshark gives up on a packet of
+# more ("failed assertion saved_layers_len < prefs.gui_max_tree_depth": a
+# helper's dockerd read 247 small gRPC DATA frames at once, 8 packets
+# Malformed and their messages lost).
+SEGMENT_FRAMES = 32
 # Largest frame accepted when looking for a boundary in bytes of unknown
 # framing: the default SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 6.5.2).
 RESYNC_MAX_LENGTH = 1 << 14
@@ -172,6 +177,7 @@ class FrameAligner:
             position = len(PREFACE)
         chunks = []
         chunk_start = 0
+        frames = 0  # in the chunk from chunk_start
         size = len(buffer)
         while size - position >= HEADER_SIZE:
             if buffer[position + 5] & 0x80:  # reserved bit set: not a frame header
@@ -191,10 +197,12 @@ class FrameAligner:
                     self._hold(buffer, size)
                     return chunks
                 break
-            if end - chunk_start > SEGMENT_TARGET and position > chunk_start:
+            if position > chunk_start and (end - chunk_start > SEGMENT_TARGET
+                                           or frames == SEGMENT_FRAMES):
                 self._emit(chunks, buffer, chunk_start, position)
-                chunk_start = position
+                chunk_start, frames = position, 0
             position = end
+            frames += 1
         self._emit(chunks, buffer, chunk_start, position)
         self._hold(buffer, position)
         return chunks

@@ -811,6 +811,17 @@ def test_bytes_read_after_a_shutdown_that_followed_epipe_come_before_the_peers_e
     assert not [entry for entry in shown if entry[0] == SERVER_PORT and "F" in entry[2]]
 
 
+def test_a_read_of_many_small_frames_goes_out_in_segments_of_32_frames():
+    """dockerd read 247 small gRPC DATA frames at once: one segment of them
+    made Wireshark give up on it (Malformed, gui_max_tree_depth).  Segments
+    of at most 32 whole frames, all the bytes in order."""
+    frames = b"".join(frame(DATA, 0, 1, b"\x00\x00\x00\x00\x2d" + b"m" * 45)
+                      for _ in range(100))
+    chunks = FrameAligner().feed(frames)
+    assert b"".join(chunk for chunk, _whole in chunks) == frames
+    assert [len(list(iter_frames(chunk))) for chunk, _whole in chunks] == [32, 32, 32, 4]
+
+
 def unix_summary(lines):
     """The unix packetizer's summary lines after strace ``lines``."""
     parser, unix = StraceParser(), UnixPacketizer()
