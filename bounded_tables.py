@@ -12,6 +12,8 @@ DATAGRAM_KEY_BYTES = 8
 # The first bytes of a datagram kept to tell it from others of the same key
 # when one end shows fewer of its bytes (see ``datagram_body``).
 DATAGRAM_HEAD_BYTES = 64
+# The other end's sightings of a key a sighting looks through, the newest.
+SIGHTINGS_SCANNED = 256
 
 
 def bounded_put(mapping, key, value, limit):
@@ -61,7 +63,13 @@ class DatagramSightings:
             if len(self.keys) > self.limit:
                 self._forget_oldest_key()
         others = pending[not outbound]
-        for index, (seen_ends, seen_time, seen_body) in enumerate(others):
+        # The newest SIGHTINGS_SCANNED, oldest first: a server reading many
+        # untraced senders' datagrams beside a traced one's had each of the
+        # traced one's go through all theirs (44 000 statsd lines, 1 in 10
+        # traced: 24 s).
+        first = max(0, len(others) - SIGHTINGS_SCANNED)
+        for index in range(first, len(others)):
+            seen_ends, seen_time, seen_body = others[index]
             if (seen_ends == ends or _meet(seen_ends, ends)) and _same_body(seen_body, body):
                 del others[index]
                 self.held -= 1

@@ -16,7 +16,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.packet import Raw
 
-from bounded_tables import DatagramSightings, datagram_body
+from bounded_tables import SIGHTINGS_SCANNED, DatagramSightings, datagram_body
 from pcap_output import PCAP_FILE_HEADER, PcapngOutput, PcapOutput
 from tcp_utils import PROTO_TCP, PROTO_UDP, HeaderTemplate
 
@@ -161,3 +161,19 @@ def test_datagram_sightings_of_one_end_alone_stay_bounded():
         assert sightings.held <= 12
     assert sightings.seen_from_other_end("k", True, body=datagram_body(b"metric.099:1|c", 14)) == 99
     assert sightings.seen_from_other_end("k", True, body=datagram_body(b"metric.000:1|c", 14)) is None
+
+
+def test_a_sighting_looks_through_the_newest_of_the_other_end_only():
+    """A server traced alone reads untraced senders' datagrams of one key,
+    a traced sender's among them: each of the traced sender's looks
+    through the newest SIGHTINGS_SCANNED of the reads only (it went through
+    them all: 44 000 statsd lines, 1 in 10 traced, took 24 s)."""
+    sightings = DatagramSightings(limit=4096)
+    count = SIGHTINGS_SCANNED + 100
+    for number in range(count):
+        body = datagram_body(b"servers.%04d:1|c" % number, 16)
+        assert sightings.seen_from_other_end("k", False, time=number, body=body) is None
+    newest = datagram_body(b"servers.%04d:1|c" % (count - 1), 16)
+    too_old = datagram_body(b"servers.%04d:1|c" % 0, 16)
+    assert sightings.seen_from_other_end("k", True, body=newest) == count - 1
+    assert sightings.seen_from_other_end("k", True, body=too_old) is None
