@@ -48,18 +48,13 @@ TO_STRING_END = re.compile(rb'[0-9a-fx\\]*"')
 ESCAPES = re.compile(rb"(?:\\x[0-9a-f]{2})+")
 
 
-def _ready(fd, within=0):
-    """True if reading ``fd`` would not block, now or ``within`` seconds
-    (always True for regular files)."""
+def ready_within(fd, seconds=0):
+    """True if reading ``fd`` (a file descriptor) would not block, now or
+    within ``seconds`` (always True for regular files)."""
     try:
-        return bool(select.select([fd], [], [], within)[0])
+        return bool(select.select([fd], [], [], seconds)[0])
     except (OSError, ValueError):
         return True
-
-
-def ready_within(fd, seconds):
-    """True if ``fd`` (a file descriptor) has bytes to read within ``seconds``."""
-    return _ready(fd, seconds)
 
 
 def is_live(fd):
@@ -82,7 +77,7 @@ def read_chunks(source, on_idle):
         source = source.fd
     while True:
         if isinstance(source, int):
-            if on_idle is not None and not _ready(source):
+            if on_idle is not None and not ready_within(source):
                 on_idle()
             chunk = os.read(source, CHUNK_SIZE)
         else:

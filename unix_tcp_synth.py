@@ -107,6 +107,7 @@ class UnixFlow:
     # (chunk, time, links, traced_side, event), until it is told whether
     # the flow is HTTP/2 (see UnixPacketizer._aligned).
     prelude: list = field(default_factory=lambda: [[], []])
+    prelude_bytes: list = field(default_factory=lambda: [0, 0])
 
     def side_of(self, inode):
         """CLIENT or SERVER: the side the socket ``inode`` is."""
@@ -578,7 +579,8 @@ class UnixPacketizer:
                     # at all (docker.sock's HTTP/1.1 events, containerd's
                     # ttrpc); held until a frame tells.
                     flow.prelude[sender].append((chunk, time, links, traced_side, event))
-                    if sum(len(held[0]) for held in flow.prelude[sender]) > UNFRAMED_KEPT:
+                    flow.prelude_bytes[sender] += len(chunk)
+                    if flow.prelude_bytes[sender] > UNFRAMED_KEPT:
                         packets += self._not_http2(flow)
                         rest = b"".join(later for later, _whole in chunks[index + 1:])
                         return packets + conversation.segments(
@@ -589,9 +591,8 @@ class UnixPacketizer:
                     # dissector starts, its bytes read as a frame header
                     # (a length of 4.7 MB: 2 of 3202 packets decoded).  Left
                     # out, their sequence numbers before the first segment.
-                    left_out = (len(chunk) if not whole_frames else 0) + sum(
-                        len(held[0]) for held in flow.prelude[sender])
-                    flow.prelude[sender] = []
+                    left_out = (len(chunk) if not whole_frames else 0) + flow.prelude_bytes[sender]
+                    flow.prelude[sender], flow.prelude_bytes[sender] = [], 0
                     flow.unframed[sender] += left_out
                     conversation.skip(sender, left_out)
                     if not whole_frames:
@@ -626,7 +627,7 @@ class UnixPacketizer:
             for chunk, time, links, traced_side, event in flow.prelude[sender]:
                 packets += flow.conversation.segments(sender, [(chunk, len(chunk))], time,
                                                       links, traced_side, event)
-            flow.prelude[sender] = []
+            flow.prelude[sender], flow.prelude_bytes[sender] = [], 0
             packets += self._drain(flow, sender, flow.conversation.last_time, flow.last_event)
         flow.aligners = None
         return packets
