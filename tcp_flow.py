@@ -661,8 +661,7 @@ class HeldFins(OrderedDict):
         or, where ``may_wait`` and its traced reader has still to read bytes
         strace did not print, held to go after them, as a close()'s."""
         conversation.writes_shut.add(side)
-        held = self.get((conversation, 1 - side))
-        if held is not None and held[1][4].get("peer_end"):
+        if self._held_peer_end(conversation, side) is not None:
             return []  # its socket met the peer's RST: it sends no FIN
         if may_wait and conversation.awaits_reader(side):
             return self.hold(owner, conversation, side, links, event)
@@ -724,9 +723,9 @@ class HeldFins(OrderedDict):
         reads (see ``_send``): its kernel still returns the bytes the peer
         sent before them (php-fpm read nginx's last 8 bytes after its write
         failed with EPIPE: they came after the FIN, a sequence number late)."""
-        held = self.get((conversation, 1 - side))
-        if held is not None and held[1][4].get("peer_end"):
+        if self._held_peer_end(conversation, side) is not None:
             return []  # its end waits already
+        held = self.get((conversation, 1 - side))
         if held is not None:  # (this side's went at its read)
             # The peer's close (or exit) held was its socket's: its FIN,
             # then this RST; or its RST, at its time, if it closed with
@@ -750,13 +749,18 @@ class HeldFins(OrderedDict):
         nothing then, see ``shut_down``: Node's servers shut down after
         EPIPE and then read the client's last bytes, which came after its
         FIN and RST, a sequence number late)."""
-        held = self.get((conversation, 1 - side))
-        if (held is None or not held[1][4].get("peer_end")
-                or event["direction"] == "in" and event["length"]
+        held = self._held_peer_end(conversation, side)
+        if (held is None or event["direction"] == "in" and event["length"]
                 or event["error"] in PEER_RESET or event["syscall"] == "shutdown"):
             return []
         del self[(conversation, 1 - side)]
         return self._send(held[0], conversation, held[1])
+
+    def _held_peer_end(self, conversation, side):
+        """What is held of the end of ``side``'s untraced peer (see
+        ``peer_reset``), or None."""
+        held = self.get((conversation, 1 - side))
+        return held if held is not None and held[1][4].get("peer_end") else None
 
     def _send(self, owner, conversation, fin):
         """Packets of ``fin``, a held FIN (see ``hold``), or an untraced
