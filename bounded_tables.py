@@ -1,7 +1,7 @@
 """Tables the INET and UNIX packetizers both keep, bounded so that a long
-trace cannot grow them: ``bounded_put`` for any ``OrderedDict``, and
+trace cannot grow them: ``bounded_put`` for any ``OrderedDict``,
 ``DatagramSightings``, which writes a datagram once when the syscalls of
-both its ends show it."""
+both its ends show it, and ``ForkTimes``, when forked processes forked."""
 
 from collections import OrderedDict, deque
 
@@ -14,6 +14,8 @@ DATAGRAM_KEY_BYTES = 8
 DATAGRAM_HEAD_BYTES = 64
 # The other end's sightings of a key a sighting looks through, the newest.
 SIGHTINGS_SCANNED = 256
+# Forked processes whose fork time is kept (see ForkTimes).
+FORKS_KEPT = 1 << 16
 
 
 def bounded_put(mapping, key, value, limit):
@@ -109,3 +111,29 @@ def _meet(ends, other_ends):
     """True if two ``ends`` tuples agree wherever both are known."""
     return all(end is None or other is None or end == other
                for end, other in zip(ends, other_ends))
+
+
+class ForkTimes(OrderedDict):
+    """When each forked process seen (a thread id the parser found a fork or
+    clone without CLONE_FILES return, see ``fork_finder``), and each thread
+    of one, was forked, for telling its closes of the sockets it inherited
+    (see ``tcp_flow.HeldFins``): {thread id: fork time}, the latest
+    FORKS_KEPT until their exit.  ``recorded`` counts the process events
+    told."""
+
+    def __init__(self):
+        super().__init__()
+        self.recorded = 0
+
+    def created(self, event):
+        """Learn from the process event of a clone or fork that returned a
+        thread id: a forked process, or a thread sharing the fds of one."""
+        self.recorded += 1
+        if not event["shares_fds"]:
+            bounded_put(self, event["child"], event["time"], FORKS_KEPT)
+        elif event["pid"] in self:
+            bounded_put(self, event["child"], self[event["pid"]], FORKS_KEPT)
+
+    def ended(self, tid):
+        """Thread ``tid`` exited: its id may be another's later."""
+        self.pop(tid, None)

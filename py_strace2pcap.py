@@ -20,6 +20,7 @@ import stat
 import sys
 import time
 
+from bounded_tables import ForkTimes
 from parse_runner import ChildFailed, start_parsing
 from pcap_output import PcapngOutput, PcapOutput, strace_flags
 from process_names import ProcessNames
@@ -185,7 +186,10 @@ class ParseStage:
                     event = unpack_event(event)
                 if type(event) is dict:
                     if event["protocol"] == PROCESS:
-                        self.processes.observe(event)
+                        if self.processes is not None:
+                            self.processes.observe(event)
+                        if event["child"]:
+                            events.append(event)  # a fork's closes may be of copies
                         continue
                     if self.processes is not None:
                         self.processes.annotate(event)
@@ -225,8 +229,9 @@ class ProcessExits:
     """Where a process's exit line goes: to every packetizer, whose
     connections that process used last get a FIN (see ``exited``)."""
 
-    def __init__(self, packetizers):
+    def __init__(self, packetizers, forks):
         self.packetizers = packetizers
+        self.forks = forks
 
     def packets(self, event):
         """The packets of exit event ``event`` (those of FINs held before it
@@ -234,6 +239,7 @@ class ProcessExits:
         packets = []
         for packetizer in self.packetizers:
             packets += packetizer.exited(event)
+        self.forks.ended(event["pid"])
         return packets
 
 
@@ -244,13 +250,16 @@ class PacketStage:
         self.output = output
         self.described = False
         self.capture_net = arguments.capture_net
-        self.inet = InetPacketizer()
+        # When each thread known to be a forked process was forked: both
+        # packetizers' closes ask (see tcp_flow.HeldFins).
+        self.forks = ForkTimes()
+        self.inet = InetPacketizer(self.forks)
         self.unix = None
         if arguments.capture_unix_socket:
             from unix_tcp_synth import UnixPacketizer
             self.unix = UnixPacketizer(seed_http2=arguments.seed_http2,
                                        seed_grpc=arguments.seed_grpc,
-                                       budget=self.inet.held_back)
+                                       budget=self.inet.held_back, forks=self.forks)
         self.events = 0
         # Exit lines and sends left unfinished among the events (not socket events).
         self.process_exits = 0
@@ -269,7 +278,7 @@ class PacketStage:
         self.order = TimeOrder(output.write, self._fins_held_before)
         self.holding = (self.inet.holding() + (self.unix.holding() if self.unix else ())
                         + (self.pending_sends,))
-        self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []))
+        self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []), self.forks)
 
     def take(self, events, flags):
         """Write the packets ``events`` (dicts, or packed: see
@@ -293,6 +302,9 @@ class PacketStage:
             elif protocol == SEND_PENDING:
                 self.pending_marks += 1
                 self.pending_sends[event["pid"]] = event["time"]
+                continue
+            elif protocol == PROCESS:
+                self.forks.created(event)
                 continue
             else:
                 packetizer = self.unix
@@ -382,7 +394,10 @@ class PacketStage:
     def summary(self, parser, elapsed):
         """The end-of-run report, as lines of text; ``parser``: the
         ``StraceParser`` that read the trace."""
-        socket_events = self.events - self.process_exits - self.pending_marks
+        socket_events = (self.events - self.process_exits - self.pending_marks
+                         - self.forks.recorded)
+        copies_closed = sum(packetizer.held_fins.copies_closed
+                            for packetizer in (self.inet, self.unix) if packetizer is not None)
         report = ["py-strace2pcap: %s, %s, %s, %s in %.1f s"
                   % (plural(parser.line_number, "line"), plural(socket_events, "socket event"),
                      plural(self.order.written, "packet"),
@@ -466,6 +481,8 @@ class PacketStage:
                                   "connect() or accept(): strace -p, -e trace= without "
                                   "them, or -z hiding an EINPROGRESS): no handshake"),
             (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
+            (copies_closed, "  %d closes (or exits) of sockets a forked process inherited, "
+                            "its parent keeping them: no FIN"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "

@@ -98,10 +98,19 @@ comm           str | None      execve: the basename of argv[0] (of the path
 child          int | None      clone/fork: the new thread's or process's id
 thread         bool            clone with CLONE_THREAD: the child is a thread
                                of the caller's process
+shares_fds     bool            clone with CLONE_FILES: the child shares the
+                               caller's fds (a thread); else it has copies
 in_flight      bool            True for the ``<unfinished ...>`` half of a
                                clone/fork (time, result and child None): its
                                child may print lines before the clone returns
 =============  ==============  ==================================================
+
+Without ``process_events``, a thread met in a socket call for the first
+time gets the process event of the clone or fork that made it, just
+before that call's events, where the text before that call shows it (see
+``fork_finder``; lines given by ``lines_to_parse`` only): forked
+processes' closes of the sockets they inherited end copies, not the
+sockets.
 
 Exit lines (``+++ exited with 0 +++``, ``+++ killed by SIGKILL +++``) give an
 event whose ``protocol`` is ``EXITED`` (``"exited"``), with pid, comm, time,
@@ -124,6 +133,7 @@ import re
 from collections import Counter
 from datetime import date as Date
 
+from fork_finder import ForkFinder
 from socket_table import SocketTable, placeholder_endpoints, socket_protocol
 from strace_values import (SOCKET_INODE_PREFIXES, Clock, annotation_fields, decode_string,
                            iovec_payload, is_socket_annotation, parse_sockaddr,
@@ -353,6 +363,12 @@ SIEVE_KINDS_KEPT = 4096
 # A process syscall, after the time column (the sieve runs on timed traces
 # only); the leading space makes it searched in C like a literal.
 PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
+# Threads remembered as met in a socket call (see StraceParser._with_fork_event)
+# before the memory is cleared.
+THREADS_MET_KEPT = 1 << 16
+# Creators of a thread met looked for, at most: its creator's creator if
+# that was a thread too, and so on.
+CREATORS_FOLLOWED = 4
 # Distinct annotations remembered before the memory is cleared.
 ANNOTATION_CACHE_SIZE = 4096
 UNFINISHED = " <unfinished ...>"
@@ -468,6 +484,13 @@ class StraceParser:
         self._context = ""  # the end of the text before the block (CONTEXT_KEPT)
         self._sieve_kinds = {}  # call name -> what the sieve does with its lines
         self._ended_alone = set()  # pids (as text) whose exit line ends a thread alone
+        # Without process events, the creation of each thread that makes a
+        # socket call is looked for in the recent text (see fork_finder).
+        self._forks = None if process_events else ForkFinder()
+        self._threads_met = set()
+        # Where the line lines_to_parse yielded last starts in its block (a
+        # sieved block's: _line_start), and its block in the trace's text.
+        self._line_at = self._block_offset = 0
 
     # -- bookkeeping -------------------------------------------------------
 
@@ -524,6 +547,8 @@ class StraceParser:
         being split out (what makes a trace of mostly short file I/O lines
         fast; a block of long lines is split all the same, see
         SIEVE_LONGEST_MEAN_LINE).  ``line_number`` follows the lines yielded."""
+        if self._forks is not None:
+            self._block_offset = self._forks.remember(block)
         if not self.rejects_unannotated or not self._sieve_pays:
             # Lines cut out with str.find, which scans like memchr; split()
             # compares every character (bench udp: 3.6% of the instructions).
@@ -532,10 +557,12 @@ class StraceParser:
             start = 0
             end = block.find("\n")
             while end >= 0:
+                self._line_at = start
                 yield block[start:end]
                 lines += 1
                 start = end + 1
                 end = block.find("\n", start)
+            self._line_at = start
             yield block[start:]
             self._dump_goes_on = self._cut is not None
             self._sieve_pays = len(block) < SIEVE_LONGEST_MEAN_LINE * (lines + 1)
@@ -709,8 +736,50 @@ class StraceParser:
                 self._lines += 1
                 self.skip(DATA_DUMP, line)
                 return []
-            return self._release_cut() + self._parse_packed(line)
-        return self._parse_packed(line)
+            return (self._with_fork_event(self._release_cut())
+                    + self._with_fork_event(self._parse_packed(line)))
+        events = self._parse_packed(line)
+        if events and self._forks is not None:
+            first = events[0]
+            if (first[0] if type(first) is tuple else first["pid"]) not in self._threads_met:
+                return self._with_fork_event(events)
+        return events
+
+    def _with_fork_event(self, events):
+        """``events``, one line's, after the process event of the fork that
+        made their thread if it is met for the first time and the recent
+        text shows that fork (see ``fork_finder``)."""
+        if not events or self._forks is None:
+            return events
+        first = events[0]
+        if type(first) is tuple:
+            tid, protocol = first[0], first[PACKED_PROTOCOL]
+        else:
+            tid, protocol = first["pid"], first["protocol"]
+        if tid in self._threads_met or protocol == EXITED:
+            return events
+        if len(self._threads_met) >= THREADS_MET_KEPT:
+            self._threads_met.clear()  # they may be looked for again
+        self._threads_met.add(tid)
+        if not tid or self.clock.relative:
+            return events  # (-r times tell no fork's time on their own)
+        line_at = self._line_at if self._line_start is None else self._line_start
+        created = []
+        # A thread's creator may be a thread of a forked process met no more.
+        for _depth in range(CREATORS_FOLLOWED):
+            found = self._forks.creation_of(tid, self._block_offset + line_at)
+            if found is None:
+                break
+            parent, time, name, flags, child = found
+            created.insert(0, {"protocol": PROCESS, "pid": parent, "syscall": name,
+                               "result": child, "time": time, "comm": None, "child": child,
+                               "in_flight": False, "thread": "CLONE_THREAD" in flags,
+                               "shares_fds": "CLONE_FILES" in flags})
+            if "CLONE_FILES" not in flags or parent in self._threads_met:
+                break
+            self._threads_met.add(parent)
+            tid = parent
+        return created + events
 
     def _dump_line(self, line):
         """Take ``line`` if it is a line of the hex dump (``-e read=``,
@@ -863,6 +932,7 @@ class StraceParser:
             pid = exited.group("pid") or exited.group("bracket_pid") or "0"
             alone = pid in self._ended_alone
             self._ended_alone.discard(pid)
+            self._threads_met.discard(int(pid))  # its id may be another's later
             return [{"protocol": EXITED, "pid": int(pid), "syscall": "exit",
                      "time": self._time_of_this_line(exited.group("time")),
                      "comm": process_name(exited.group("comm") or exited.group("bracket_comm")),
@@ -903,7 +973,7 @@ class StraceParser:
             self.process_lines += 1
             return [{"protocol": PROCESS, "pid": pid, "syscall": name, "result": None,
                      "time": None, "comm": None, "child": None, "in_flight": True,
-                     "thread": "CLONE_THREAD" in line}]
+                     "thread": "CLONE_THREAD" in line, "shares_fds": "CLONE_FILES" in line}]
         return []
 
     def _first_half(self, pid, name, head, line):
@@ -1685,7 +1755,7 @@ class StraceParser:
         args = line[line.find(name + "(") + len(name) + 1:equals]
         event = {"protocol": PROCESS, "pid": pid, "syscall": name, "result": result,
                  "time": start_time, "comm": None, "child": None, "in_flight": False,
-                 "thread": False}
+                 "thread": False, "shares_fds": False}
         try:
             if name.startswith("exec"):
                 event["comm"] = program_name(args)
@@ -1694,6 +1764,7 @@ class StraceParser:
         if name.startswith(("clone", "fork", "vfork")) and result > 0:
             event["child"] = result
             event["thread"] = "CLONE_THREAD" in args
+            event["shares_fds"] = "CLONE_FILES" in args
         self.process_lines += 1
         return [event]
 

@@ -128,13 +128,15 @@ def ipv4_unmapped(endpoint):
 class InetPacketizer:
     """Turns INET socket events into packets; see the module docstring."""
 
-    def __init__(self):
+    def __init__(self, forks=None):
+        """``forks``: the ``ForkTimes`` of the trace's forked processes
+        (shared with the unix packetizer), None: none known."""
         self.links = LinkHeaders()
         self.conversations = OrderedDict()
         self.closed_conversations = OrderedDict()
         self.closed_isns = OrderedDict()  # 4-tuple -> ISNs of its next connection
         self.pending_connects = OrderedDict()
-        self.held_fins = HeldFins(self._fin)
+        self.held_fins = HeldFins(self._fin, forks)
         self.tcp_peers = OrderedDict()
         self.tcp_routes = {}
         self.connections = 0

@@ -217,6 +217,12 @@ class TcpConversation:
         # (pid, fd, session) of each side's last syscall: the process whose
         # exit closes that side's socket (see LastUsers, HeldFins.at_exit).
         self.users = [None, None]
+        # Each side's user before its last, its first syscall's time and
+        # its latest close's (or exit's), for telling a forked process's
+        # close of its copy (see HeldFins.closes_copy).
+        self.users_before = [None, None]
+        self.first_used = [None, None]
+        self.closed_at = [None, None]
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its
@@ -614,13 +620,21 @@ class HeldFins(OrderedDict):
     the packetizer pops ``(conversation, side)``, this table's key, on each
     of its syscalls while the table is not empty (no method call per event).
 
+    A close (or exit) by a forked process of a socket used before its fork
+    and closed by none since sends nothing (see ``closes_copy``): the
+    parent keeps its copy, however long it waits to use it (sshd's monitor
+    wrote 2.2 s after its session child closed its copy).
+
     ``send(owner, sender, time, links, traced_side, event)`` is the
     packetizer's FIN, returning its packets; ``owner`` is what the packetizer
-    keeps per connection (the conversation itself, or a flow holding it)."""
+    keeps per connection (the conversation itself, or a flow holding it).
+    ``forks``: the ``ForkTimes`` of the trace's forked processes, if known."""
 
-    def __init__(self, send):
+    def __init__(self, send, forks=None):
         super().__init__()
         self.send = send
+        self.forks = {} if forks is None else forks
+        self.copies_closed = 0
 
     def hold(self, owner, conversation, side, links, event):
         """Hold the FIN of ``side``'s close() ``event`` (once its FIN is out,
@@ -631,6 +645,12 @@ class HeldFins(OrderedDict):
         forked after socketpair() (socat's EXEC, nginx's master) and its
         child close the end each leaves to the other, and the two ends then
         talk."""
+        if self.forks and self.closes_copy(conversation, side, event):
+            self.copies_closed += 1
+            # Not its user any more: its exit closes nothing there.
+            conversation.users[side] = conversation.users_before[side]
+            return []
+        conversation.closed_at[side] = event["time"]
         key = (conversation, side)
         self.pop(key, None)
         if (conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side)
@@ -654,6 +674,20 @@ class HeldFins(OrderedDict):
             return []
         other = self.pop(other_key)
         return self._send(other[0], conversation, other[1]) + self.send(owner, *fin)
+
+    def closes_copy(self, conversation, side, event):
+        """True if ``event``, a close or exit of ``side``, is by a forked
+        process (see ``forks``) of a socket that side used before the fork,
+        whose copies none closed since (no close, no exit of a process that
+        used it): its parent keeps one, unless it went unseen (closed on
+        exec, or held by a process that never used it and exited)."""
+        if event["syscall"] == "shutdown":
+            return False  # it acts on the socket, whatever copies it has
+        forked_at = self.forks.get(event["pid"])
+        first_used, closed_at = conversation.first_used[side], conversation.closed_at[side]
+        return (forked_at is not None and first_used is not None and first_used < forked_at
+                and (closed_at is None or closed_at < forked_at)
+                and not conversation.directions[side].fin_sent and not conversation.aborted)
 
     def shut_down(self, owner, conversation, side, links, event, may_wait=True):
         """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once
@@ -700,6 +734,11 @@ class HeldFins(OrderedDict):
                     event["process"] = exited["process"]
                 released += self.hold(owner, conversation, side, links_of(conversation, event),
                                       event)
+        if self.forks:
+            # Its copies ended with it, where it was the last user or not:
+            # a close by a process forked before may be the socket's last.
+            for conversation, _owner in used:
+                conversation.closed_at = [exited["time"], exited["time"]]
         return released
 
     def peer_closed(self, owner, conversation, side, links, event):
@@ -838,6 +877,9 @@ class LastUsers:
         pid, fd, session = event["pid"], event["fd"], event["session"]
         user = conversation.users[side]
         if user is None or user[0] != pid or user[1] != fd or user[2] != session:
+            if user is None:
+                conversation.first_used[side] = event["time"]
+            conversation.users_before[side] = user
             conversation.users[side] = (pid, fd, session)
             used = self.by_thread.setdefault(pid, OrderedDict())
             bounded_put(used, conversation, owner, USERS_KEPT)

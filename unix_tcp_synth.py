@@ -177,9 +177,10 @@ def lacking(packets):
 class UnixPacketizer:
     """Turns UNIX socket events into packets; see the module docstring."""
 
-    def __init__(self, seed_http2=False, seed_grpc=False, budget=None):
+    def __init__(self, seed_http2=False, seed_grpc=False, budget=None, forks=None):
         """``budget``: the ``HeldBackBudget`` writes held back for their
-        readers share (the INET packetizer's); None: one of its own."""
+        readers share (the INET packetizer's); None: one of its own.
+        ``forks``: the trace's ``ForkTimes`` (the INET packetizer's)."""
         self.seed_http2 = seed_http2
         self.held_back = HeldBackBudget() if budget is None else budget
         self.seed_grpc = seed_grpc
@@ -188,7 +189,7 @@ class UnixPacketizer:
         self.flows = {}                       # inode -> UnixFlow
         self.closed_flows = OrderedDict()     # inode -> UnixFlow, both FINs out
         self.pending_connects = OrderedDict()  # inode -> connect event
-        self.held_fins = HeldFins(self._fin)
+        self.held_fins = HeldFins(self._fin, forks)
         self.last_users = LastUsers()
         self.flow_count = 0
         self.flows_seen_open = 0  # first seen mid-stream: no handshake

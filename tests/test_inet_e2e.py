@@ -172,6 +172,28 @@ def test_forking_server(tools, tmp_path):
     assert sorted(fins) == ["0", "0", "1", "1"]
 
 
+def test_forked_child_closing_its_copy_sends_no_fin(tools, tmp_path):
+    """The server forks a child that closes its copy of the connection; the
+    parent writes again 2.5 s later, past the FIN hold: no FIN at the
+    child's close (one came, and the parent's bytes after it), one at the
+    parent's."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18045
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(traced(peers("copy-closing-server", "127.0.0.1", port), trace)):
+            result = subprocess.run(peers("reading-client", "127.0.0.1", port),
+                                    capture_output=True, timeout=60)
+    assert result.stdout == b"hello\nworld\n"
+    pcap, summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    assert "1 closes (or exits) of sockets a forked process inherited" in summary
+    fins = support.tshark("-r", str(pcap), "-Y", "tcp.flags.fin == 1 && tcp.srcport == %d"
+                          % port, "-T", "fields", "-e", "tcp.seq").split()
+    data = support.tshark("-r", str(pcap), "-Y", "tcp.len > 0 && tcp.srcport == %d" % port,
+                          "-T", "fields", "-e", "tcp.seq", "-e", "tcp.len").split()
+    assert data == ["1", "6", "7", "6"] and fins == ["13"]
+
+
 def test_non_blocking_connect_handshake_at_connect_time(tools, tmp_path):
     trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18017

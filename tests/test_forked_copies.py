@@ -1,0 +1,174 @@
+"""A forked process's close of a socket it inherited ends only its copy
+(fork_finder finds the fork, tcp_flow.HeldFins.closes_copy tells the close).
+
+The traces are sshd's shape: a server (pid 100) accepts a connection,
+forks a child (101) that closes its copy, and writes again 3 s later, past
+the FIN hold."""
+
+import pytest
+
+import support
+from fork_finder import WINDOW, ForkFinder
+from strace_parser import StraceParser
+
+ACCEPT = ('100 1795659600.000000 accept4(3<TCP:[127.0.0.1:2222]>, {sa_family=AF_INET, '
+          'sin_port=htons(40000), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = '
+          '4<TCP:[127.0.0.1:2222->127.0.0.1:40000]> <0.000010>')
+SOCKET = "4<TCP:[127.0.0.1:2222->127.0.0.1:40000]>"
+FORK = ("100 1795659600.200000 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|"
+        "CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000a10) = 101 <0.000100>")
+THREAD = ("100 1795659600.200000 clone(child_stack=0x7f0000001000, flags=CLONE_VM|CLONE_FS|"
+          "CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS|"
+          "CLONE_PARENT_SETTID|CLONE_CHILD_CLEARTID, parent_tid=[101], tls=0x7f0000002000, "
+          "child_tidptr=0x7f0000003000) = 101 <0.000100>")
+
+
+def call(pid, time, text):
+    return "%d 1795659%.6f %s <0.000010>" % (pid, 600 + time, text)
+
+
+def write(pid, time, payload):
+    return call(pid, time, 'write(%s, %s, %d) = %d' % (SOCKET, support.xx_string(payload),
+                                                    len(payload), len(payload)))
+
+
+def close(pid, time):
+    return call(pid, time, "close(%s) = 0" % SOCKET)
+
+
+def server_segments(tmp_path, lines, *flags):
+    """[(seconds after the accept, flags, payload)] of the server's packets
+    after its SYN-ACK, and the summary."""
+    trace = tmp_path / "trace.txt"
+    trace.write_text("\n".join(lines) + "\n")
+    pcap = tmp_path / "out.pcap"
+    summary = support.convert(trace, pcap, *flags).stderr.decode()
+    rows = [(round(float(packet.time) - 1795659600, 6), str(packet["TCP"].flags),
+             bytes(packet["TCP"].payload))
+            for packet in support.read_packets(pcap)
+            if packet["TCP"].sport == 2222 and "S" not in str(packet["TCP"].flags)]
+    return [row for row in rows if row[1] != "A"], summary
+
+
+@pytest.mark.parametrize("flags", [[], ["--format", "pcapng"]], ids=["pcap", "pcapng"])
+def test_a_forked_childs_close_of_its_copy_sends_no_fin(tmp_path, flags):
+    """(pcapng reads every clone line for the process names, pcap looks
+    for the fork when the child's close comes.)"""
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, close(101, 0.3),
+        write(100, 3.0, b"world"), close(100, 3.1)], *flags)
+    assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
+    assert "1 closes (or exits) of sockets a forked process inherited" in summary
+
+
+def test_a_forked_childs_exit_with_its_copy_open_sends_no_fin(tmp_path):
+    """The child wrote on its copy, then exited: the kernel closed its copy only."""
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, FORK, write(101, 0.3, b"hello"), "101 1795659600.400000 +++ exited with 0 +++",
+        write(100, 3.0, b"world"), close(100, 3.1)])
+    assert rows == [(0.3, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
+
+
+def test_a_threads_close_is_the_sockets(tmp_path):
+    """A thread (CLONE_FILES) shares the fds: its close is the socket's, its
+    FIN goes at its time."""
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), THREAD, close(101, 0.3),
+        write(100, 3.0, b"x"), close(100, 3.1)])
+    assert rows[:2] == [(0.1, "PA", b"hello"), (0.3, "FA", b"")]
+    assert "forked process" not in summary
+
+
+def test_the_childs_close_after_the_parents_is_the_last(tmp_path):
+    """The parent closed its copy after the fork: the child's close ends
+    the socket."""
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, FORK, close(100, 0.25), write(101, 0.3, b"hello"), close(101, 0.4)])
+    assert rows == [(0.3, "PA", b"hello"), (0.4, "FA", b"")]
+
+
+def test_a_socket_the_parent_got_after_the_fork_is_not_a_copy(tmp_path):
+    """Accepted after the fork, the parent's socket was not inherited: the
+    child's close of that fd number is of its own (another) socket."""
+    rows, _summary = server_segments(tmp_path, [
+        FORK, ACCEPT.replace("1795659600.000000", "1795659600.250000"),
+        write(100, 0.3, b"hello"), close(101, 0.4), write(100, 3.0, b"x")])
+    assert rows[:2] == [(0.3, "PA", b"hello"), (0.4, "FA", b"")]
+
+
+@pytest.mark.parametrize("lines, found", [
+    ([FORK], (100, 1795659600.2, "clone", 101)),
+    (["[pid   100] 1795659600.200000 fork() = 101 <0.000100>"],
+     (100, 1795659600.2, "fork", 101)),
+    # The resumed half returns the child; the first half shows the flags.
+    (["100 1795659600.200000 clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, "
+      "stack=0x7f0000000000, stack_size=0x9000}, 88 <unfinished ...>",
+      "101 1795659600.200100 execve(\"/bin/true\", [\"true\"], 0x7ffd0 /* 1 var */) = 0",
+      "100 1795659600.300000 <... clone3 resumed>) = 101 <0.100000>"],
+     (100, 1795659600.2, "clone3", 101)),
+    # A read of 101 bytes returns 101 too.
+    (['100 1795659600.200000 read(5</etc/passwd>, "", 101) = 101 <0.000010>'], None),
+    (["100 1795659600.200000 clone(child_stack=NULL, flags=SIGCHLD) = 1010 <0.000010>"], None),
+])
+def test_fork_finder_finds_the_call_that_returned_a_thread(lines, found):
+    finder = ForkFinder()
+    finder.remember("\n".join(lines))
+    creation = finder.creation_of(101, finder.end)
+    if found is None:
+        assert creation is None
+    else:
+        parent, time, call_name, flags, child = creation
+        assert (parent, time, call_name, child) == found
+        assert ("CLONE_VFORK" in flags) == (call_name == "clone3")
+
+
+def test_fork_finder_looks_only_before_the_call_within_its_window():
+    finder = ForkFinder()
+    finder.remember(FORK)
+    assert finder.creation_of(101, 0) is None  # the call's line came first
+    assert finder.creation_of(101, len(FORK)) is not None
+    finder.remember("x" * (WINDOW - 40))  # the result is 21 characters before the line's end
+    assert finder.creation_of(101, finder.end) is not None
+    finder.remember("x" * 40)
+    assert finder.creation_of(101, finder.end) is None
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 100])
+def test_the_fork_is_found_however_the_input_is_cut(block_size):
+    """Only the text before the call is looked at (not a clone's resumed
+    half after it, in its block or not): a file and a pipe give the same
+    events."""
+    lines = [ACCEPT,
+             "100 1795659600.200000 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>",
+             close(101, 0.25), "100 1795659600.300000 <... clone resumed>) = 101 <0.100000>",
+             write(101, 0.35, b"x"), FORK.replace("101", "102").replace(".2000", ".4000"),
+             close(102, 0.45)]
+    parser = StraceParser()
+    forks = []
+    for first in range(0, len(lines), block_size):
+        for line in parser.lines_to_parse("\n".join(lines[first:first + block_size])):
+            forks += [(event["pid"], event["child"], event["time"])
+                      for event in parser.parse(line) if event["protocol"] == "process"]
+    # 101's first socket call came before its clone returned: not found.
+    assert forks == [(100, 102, 1795659600.4)]
+
+
+def test_the_childs_close_after_the_parents_exit_is_the_last(tmp_path):
+    """The parent used the socket, forked, and exited while the child used
+    it last: its exit ended its copy, the child's close is the socket's."""
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.25, b"world"),
+        "100 1795659600.300000 +++ exited with 0 +++", close(101, 0.4)])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (0.4, "FA", b"")]
+
+
+def test_a_thread_of_a_forked_process_closes_a_copy_too(tmp_path):
+    """101 is forked (no socket call of its own); its thread 102 shares its
+    fds: 102's close ends 101's copy."""
+    thread = THREAD.replace("= 101", "= 102").replace("[101]", "[102]").replace(
+        "100 1795659600.200000", "101 1795659600.250000")
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, thread, close(102, 0.3),
+        write(100, 3.0, b"world"), close(100, 3.1)])
+    assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
+    assert "1 closes (or exits) of sockets a forked process inherited" in summary
