@@ -1082,6 +1082,7 @@ class StraceParser:
                 elif name == "sendmsg" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
                 pieces = []
+                end = after  # no string: not cut by -s (the general way tells)
                 base = line.find('iov_base="', after, equals)
                 while base >= 0:
                     end = line.find('"', base + 10)

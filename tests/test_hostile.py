@@ -683,3 +683,20 @@ def test_a_shutdown_failing_with_enotconn_met_the_peers_rst(tmp_path):
             if packet[TCP].flags.F or packet[TCP].flags.R]
     assert ends == [(51556, "RA"), (49666, "FA"), (27050, "FA")]
     assert "skipped 1: failed call" in result.stderr.decode()
+
+
+@pytest.mark.parametrize("annotation", ["UNIX:[555->556]", "UDP:[127.0.0.1:1->127.0.0.1:2]",
+                                        "UNIX-STREAM:[555->556]",
+                                        "TCP:[127.0.0.1:1->127.0.0.1:2]"])
+def test_an_iovec_strace_could_not_read_declares_its_length(annotation):
+    # strace prints a pointer for a buffer it cannot read; on a datagram
+    # socket such a line raised UnboundLocalError.
+    line = ("7 1795659692.100000 sendmsg(3<%s>, {msg_name=NULL, msg_namelen=0, msg_iov=[{"
+            "iov_base=0x7f0000001000, iov_len=28}], msg_iovlen=1, msg_controllen=0, "
+            "msg_flags=0}, MSG_NOSIGNAL) = 28 <0.000014>" % annotation)
+    parser = StraceParser()
+    # The first line sets the clock; the second is read the short way.
+    events = parser.parse(line) + parser.parse(line)
+    events += parser.parse("7 1795659692.200000 close(3<%s>) = 0 <0.000010>" % annotation)
+    assert [(event["syscall"], event["length"], event["payload"])
+            for event in events if event["syscall"] == "sendmsg"] == [("sendmsg", 28, b"")] * 2
