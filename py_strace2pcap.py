@@ -120,8 +120,9 @@ def parse_arguments(argv):
     if arguments.seed_http2 and not arguments.capture_unix_socket:
         parser.exit(EXIT_USAGE, "py-strace2pcap: --seed-http2 seeds unix flows: add "
                                 "--capture-unix-socket (a TCP connection's HTTP/2 is decoded "
-                                "with tshark -d tcp.port==PORT,http2, its gRPC with HTTP/2 "
-                                "fake headers too: see README, Seeding)\n")
+                                "with tshark -d tcp.port==PORT,http2 where its first bytes in "
+                                "the trace begin a frame, its gRPC with HTTP/2 fake headers "
+                                "too: see README, Seeding)\n")
     if arguments.format is None:
         arguments.format = "pcapng" if arguments.output.lower().endswith(".pcapng") else "pcap"
     if arguments.tls_keylog and arguments.format != "pcapng":

@@ -242,5 +242,6 @@ def test_seeding_without_unix_capture_says_what_to_add(tmp_path):
     assert result.returncode == 2
     assert result.stderr.decode().splitlines() == [
         "py-strace2pcap: --seed-http2 seeds unix flows: add --capture-unix-socket (a TCP "
-        "connection's HTTP/2 is decoded with tshark -d tcp.port==PORT,http2, its gRPC with "
-        "HTTP/2 fake headers too: see README, Seeding)"]
+        "connection's HTTP/2 is decoded with tshark -d tcp.port==PORT,http2 where its first "
+        "bytes in the trace begin a frame, its gRPC with HTTP/2 fake headers too: see README, "
+        "Seeding)"]
