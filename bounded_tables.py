@@ -14,8 +14,9 @@ DATAGRAM_KEY_BYTES = 8
 DATAGRAM_HEAD_BYTES = 64
 # The other end's sightings of a key a sighting looks through, the newest.
 SIGHTINGS_SCANNED = 256
-# Forked processes whose fork time is kept (see ForkTimes).
+# Forked processes whose fork time is kept, and children of one thread (see ForkTimes).
 FORKS_KEPT = 1 << 16
+CHILDREN_KEPT = 64
 
 
 def bounded_put(mapping, key, value, limit):
@@ -116,24 +117,57 @@ def _meet(ends, other_ends):
 class ForkTimes(OrderedDict):
     """When each forked process seen (a thread id the parser found a fork or
     clone without CLONE_FILES return, see ``fork_finder``), and each thread
-    of one, was forked, for telling its closes of the sockets it inherited
-    (see ``tcp_flow.HeldFins``): {thread id: fork time}, the latest
-    FORKS_KEPT until their exit.  ``recorded`` counts the process events
-    told."""
+    of one, was forked and by which thread, for telling the closes of the
+    sockets they share (see ``tcp_flow.HeldFins``): {thread id: (fork time,
+    forking thread id)}, the latest FORKS_KEPT until their exit; and
+    ``children``, {forking thread id: [forked process, ...]}, those that
+    had not exec'd when seen (exec closes close-on-exec fds: it may hold
+    none of its parent's sockets), the latest CHILDREN_KEPT of each.
+    ``recorded`` counts the process events told."""
 
     def __init__(self):
         super().__init__()
+        self.children = {}
         self.recorded = 0
 
     def created(self, event):
-        """Learn from the process event of a clone or fork that returned a
-        thread id: a forked process, or a thread sharing the fds of one."""
+        """Learn from a process event: a clone or fork that returned a
+        forked process or a thread sharing the fds of one, or an execve."""
         self.recorded += 1
-        if not event["shares_fds"]:
-            bounded_put(self, event["child"], event["time"], FORKS_KEPT)
-        elif event["pid"] in self:
-            bounded_put(self, event["child"], self[event["pid"]], FORKS_KEPT)
+        child, parent = event["child"], event["pid"]
+        if child is None:
+            self._execed(parent)
+        elif not event["shares_fds"]:
+            bounded_put(self, child, (event["time"], parent), FORKS_KEPT)
+            if not event.get("execed"):
+                children = self.children.setdefault(parent, [])
+                children.append(child)
+                del children[:-CHILDREN_KEPT]
+        elif parent in self:
+            bounded_put(self, child, self[parent], FORKS_KEPT)
+
+    def keeping_child(self, parent, since, closed):
+        """The newest child of thread ``parent`` forked after ``since``,
+        seen not to have exec'd and whose fork is not in ``closed``, or None."""
+        for child in reversed(self.children.get(parent, ())):
+            fork = self.get(child)
+            if fork is not None and fork[0] > since and fork not in closed:
+                return child
+        return None
 
     def ended(self, tid):
         """Thread ``tid`` exited: its id may be another's later."""
-        self.pop(tid, None)
+        fork = self.pop(tid, None)
+        self.children.pop(tid, None)
+        if fork is not None:
+            self._execed(tid, fork[1])
+
+    def _execed(self, tid, parent=None):
+        """Thread ``tid`` exec'd (or ended): no child of ``parent`` (its
+        forking thread, if known) to keep its sockets."""
+        if parent is None:
+            fork = self.get(tid)
+            parent = fork[1] if fork is not None else None
+        siblings = self.children.get(parent)
+        if siblings is not None and tid in siblings:
+            siblings.remove(tid)

@@ -33,6 +33,7 @@ CREATION_HEAD = r"""
     (?: (?P<name>clone3?|v?fork)\( | <\.\.\.\s(?P<resumed>clone3?|v?fork)\sresumed>)
 """
 UNFINISHED = " <unfinished ...>"
+_LINE_PID = re.compile(r"\[pid\s+(\d+)|(\d+)\s")
 
 
 class ForkFinder:
@@ -58,12 +59,13 @@ class ForkFinder:
         return offset
 
     def creation_of(self, tid, before):
-        """``(parent, time, call, flags, tid)`` of the clone, clone3, fork or
-        vfork call that returned ``tid``, the newest in the WINDOW characters
-        before offset ``before`` (its first socket call's line): the calling
-        thread's id, the call's start time (epoch seconds), its name, and
-        the text of its arguments (where its flags show, "" for fork and
-        vfork); None if not found."""
+        """``(parent, time, call, flags, execed)`` of the clone, clone3, fork
+        or vfork call that returned ``tid``, the newest in the WINDOW
+        characters before offset ``before`` (its first socket call's line):
+        the calling thread's id, the call's start time (epoch seconds), its
+        name, the text of its arguments (where its flags show, "" for fork
+        and vfork), and whether ``tid`` called execve since (its
+        close-on-exec fds closed); None if not found."""
         returned = ") = %d" % tid
         for offset, block, at in self._occurrences(returned, before - WINDOW, before):
             end = at + len(returned)
@@ -71,8 +73,20 @@ class ForkFinder:
                 start = block.rfind("\n", 0, at) + 1
                 found = self._creation_line(block, start, at, offset + start)
                 if found is not None:
-                    return found + (tid,)
+                    # (From the first half's reach: a vfork's child execs
+                    # before the call returns.)
+                    return found + (self._execed(tid, offset + start - FIRST_HALF_REACH,
+                                                 before),)
         return None
+
+    def _execed(self, tid, low, high):
+        """True if thread ``tid`` called execve or execveat between offsets
+        ``low`` and ``high``."""
+        for _offset, block, at in self._occurrences("execve", low, high):
+            line = _LINE_PID.match(block, block.rfind("\n", 0, at) + 1)
+            if line is not None and int(line.group(1) or line.group(2)) == tid:
+                return True
+        return False
 
     def _occurrences(self, needle, low, high):
         """``(block's offset, block, index)`` of each occurrence of

@@ -189,8 +189,8 @@ class ParseStage:
                     if event["protocol"] == PROCESS:
                         if self.processes is not None:
                             self.processes.observe(event)
-                        if event["child"]:
-                            events.append(event)  # a fork's closes may be of copies
+                        if event["child"] or event["syscall"].startswith("exec"):
+                            events.append(event)  # closes may be of copies (ForkTimes)
                         continue
                     if self.processes is not None:
                         self.processes.annotate(event)
@@ -306,6 +306,12 @@ class PacketStage:
                 continue
             elif protocol == PROCESS:
                 self.forks.created(event)
+                if (event["child"] and not event["shares_fds"] and not event.get("execed")
+                        and any(self.holding)):
+                    for packetizer in (self.inet, self.unix):
+                        if packetizer is not None and packetizer.held_fins:
+                            packetizer.held_fins.forked(event["child"], event["pid"],
+                                                        event["time"])
                 continue
             else:
                 packetizer = self.unix
@@ -482,8 +488,8 @@ class PacketStage:
                                   "connect() or accept(): strace -p, -e trace= without "
                                   "them, or -z hiding an EINPROGRESS): no handshake"),
             (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
-            (copies_closed, "  %d closes (or exits) of sockets a forked process inherited, "
-                            "its parent keeping them: no FIN"),
+            (copies_closed, "  %d closes (or exits) of one copy of a socket a forked "
+                            "process shares with its parent, the other keeping it: no FIN"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "

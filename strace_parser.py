@@ -770,11 +770,11 @@ class StraceParser:
             found = self._forks.creation_of(tid, self._block_offset + line_at)
             if found is None:
                 break
-            parent, time, name, flags, child = found
+            parent, time, name, flags, execed = found
             created.insert(0, {"protocol": PROCESS, "pid": parent, "syscall": name,
-                               "result": child, "time": time, "comm": None, "child": child,
+                               "result": tid, "time": time, "comm": None, "child": tid,
                                "in_flight": False, "thread": "CLONE_THREAD" in flags,
-                               "shares_fds": "CLONE_FILES" in flags})
+                               "shares_fds": "CLONE_FILES" in flags, "execed": execed})
             if "CLONE_FILES" not in flags or parent in self._threads_met:
                 break
             self._threads_met.add(parent)

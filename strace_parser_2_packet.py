@@ -136,7 +136,8 @@ class InetPacketizer:
         self.closed_conversations = OrderedDict()
         self.closed_isns = OrderedDict()  # 4-tuple -> ISNs of its next connection
         self.pending_connects = OrderedDict()
-        self.held_fins = HeldFins(self._fin, forks)
+        self.last_users = LastUsers()
+        self.held_fins = HeldFins(self._fin, forks, self.last_users)
         self.tcp_peers = OrderedDict()
         self.tcp_routes = {}
         self.connections = 0
@@ -167,7 +168,6 @@ class InetPacketizer:
         self.unseen_waits = {}
         self.unseen_since = INFINITY  # the oldest time in unseen_waits (not in order)
         self.held_back = HeldBackBudget()
-        self.last_users = LastUsers()
         self.placeholder_events = 0
         self.duplicates_dropped = 0
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import islice
 
-from bounded_tables import bounded_put
+from bounded_tables import ForkTimes, bounded_put
 from tcp_utils import ACK, FIN, MAX_SEGMENT, PROTO_TCP, PSH, RST, SYN, URG, HeaderTemplate
 
 
@@ -217,12 +217,13 @@ class TcpConversation:
         # (pid, fd, session) of each side's last syscall: the process whose
         # exit closes that side's socket (see LastUsers, HeldFins.at_exit).
         self.users = [None, None]
-        # Each side's user before its last, its first syscall's time and
-        # its latest close's (or exit's), for telling a forked process's
-        # close of its copy (see HeldFins.closes_copy).
-        self.users_before = [None, None]
+        # Each side's first syscall's time and its latest close's (or
+        # exit's), for telling a close of one copy of a socket that forked
+        # processes share (see HeldFins.copy_keeper).
         self.first_used = [None, None]
         self.closed_at = [None, None]
+        # The forks (see ForkTimes) of the processes that closed their copy.
+        self.copies_closed_by = ((), ())
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its
@@ -620,20 +621,23 @@ class HeldFins(OrderedDict):
     the packetizer pops ``(conversation, side)``, this table's key, on each
     of its syscalls while the table is not empty (no method call per event).
 
-    A close (or exit) by a forked process of a socket used before its fork
-    and closed by none since sends nothing (see ``closes_copy``): the
-    parent keeps its copy, however long it waits to use it (sshd's monitor
-    wrote 2.2 s after its session child closed its copy).
+    A close (or exit) of one copy of a socket that a forked process shares
+    with its parent sends nothing (see ``copy_keeper``): the other keeps
+    its copy, however long it waits to use it (sshd's monitor wrote 2.2 s
+    after its session child closed its copy; a forking Perl server's child
+    answered 3 s after its parent closed its copy).
 
     ``send(owner, sender, time, links, traced_side, event)`` is the
     packetizer's FIN, returning its packets; ``owner`` is what the packetizer
     keeps per connection (the conversation itself, or a flow holding it).
-    ``forks``: the ``ForkTimes`` of the trace's forked processes, if known."""
+    ``forks``: the ``ForkTimes`` of the trace's forked processes, if known;
+    ``users``: the packetizer's ``LastUsers``."""
 
-    def __init__(self, send, forks=None):
+    def __init__(self, send, forks=None, users=None):
         super().__init__()
         self.send = send
-        self.forks = {} if forks is None else forks
+        self.forks = ForkTimes() if forks is None else forks
+        self.users = users
         self.copies_closed = 0
 
     def hold(self, owner, conversation, side, links, event):
@@ -645,12 +649,20 @@ class HeldFins(OrderedDict):
         forked after socketpair() (socat's EXEC, nginx's master) and its
         child close the end each leaves to the other, and the two ends then
         talk."""
-        if self.forks and self.closes_copy(conversation, side, event):
+        keeper, parent_keeps = (self.copy_keeper(conversation, side, event) if self.forks
+                                else (None, False))
+        if not parent_keeps:
+            # (A child's close of its copy, the parent keeping one, leaves
+            # the rule as it was for the child's other fds and siblings.)
+            conversation.closed_at[side] = event["time"]
+        if keeper is not None:
             self.copies_closed += 1
-            # Not its user any more: its exit closes nothing there.
-            conversation.users[side] = conversation.users_before[side]
+            closers = list(conversation.copies_closed_by)
+            closers[side] = closers[side] + (self.forks.get(event["pid"]),)
+            conversation.copies_closed_by = tuple(closers)
+            # The keeper's exit closes it (as its last user).
+            self.users.saw(owner, conversation, side, dict(event, pid=keeper))
             return []
-        conversation.closed_at[side] = event["time"]
         key = (conversation, side)
         self.pop(key, None)
         if (conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side)
@@ -675,19 +687,43 @@ class HeldFins(OrderedDict):
         other = self.pop(other_key)
         return self._send(other[0], conversation, other[1]) + self.send(owner, *fin)
 
-    def closes_copy(self, conversation, side, event):
-        """True if ``event``, a close or exit of ``side``, is by a forked
-        process (see ``forks``) of a socket that side used before the fork,
-        whose copies none closed since (no close, no exit of a process that
-        used it): its parent keeps one, unless it went unseen (closed on
-        exec, or held by a process that never used it and exited)."""
-        if event["syscall"] == "shutdown":
-            return False  # it acts on the socket, whatever copies it has
-        forked_at = self.forks.get(event["pid"])
+    def copy_keeper(self, conversation, side, event):
+        """``(thread, parent)``: the thread that keeps a copy of ``side``'s
+        socket if ``event``, its close or exit, ends another copy, else
+        None, and whether it is the parent.  The parent of a forked
+        process, if that side was used before the fork; or a forked child
+        of the closing thread that had not exec'd when seen, forked after
+        that side's first use.  Either only where no close or exit of a
+        process that used it came since the fork.  A copy that goes unseen
+        (closed on exec later, or held by a process that never used it and
+        exited) is taken as kept."""
         first_used, closed_at = conversation.first_used[side], conversation.closed_at[side]
-        return (forked_at is not None and first_used is not None and first_used < forked_at
-                and (closed_at is None or closed_at < forked_at)
-                and not conversation.directions[side].fin_sent and not conversation.aborted)
+        if (event["syscall"] == "shutdown"  # it acts on the socket, whatever its copies
+                or first_used is None or conversation.directions[side].fin_sent
+                or conversation.aborted):
+            return None, False
+        fork = self.forks.get(event["pid"])
+        if fork is not None and first_used < fork[0] and (closed_at is None
+                                                          or closed_at < fork[0]):
+            return fork[1], True
+        return self.forks.keeping_child(event["pid"], max(first_used, closed_at or 0),
+                                        conversation.copies_closed_by[side]), False
+
+    def forked(self, child, parent, time):
+        """Thread ``parent`` forked ``child`` at ``time`` (one seen not to
+        have exec'd): the closes by ``parent`` held since of sockets used
+        before then closed copies (the child was seen too late to tell, see
+        ``copy_keeper``): the child keeps them, its exit closes them."""
+        for key, (owner, fin) in list(self.items()):
+            conversation, side = key
+            event = fin[4]
+            first_used = conversation.first_used[side]
+            if (event["pid"] == parent and event["syscall"] != "shutdown"
+                    and not event.get("peer_end") and fin[1] > time
+                    and first_used is not None and first_used < time):
+                del self[key]
+                self.copies_closed += 1
+                self.users.saw(owner, conversation, side, dict(event, pid=child))
 
     def shut_down(self, owner, conversation, side, links, event, may_wait=True):
         """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once
@@ -879,7 +915,6 @@ class LastUsers:
         if user is None or user[0] != pid or user[1] != fd or user[2] != session:
             if user is None:
                 conversation.first_used[side] = event["time"]
-            conversation.users_before[side] = user
             conversation.users[side] = (pid, fd, session)
             used = self.by_thread.setdefault(pid, OrderedDict())
             bounded_put(used, conversation, owner, USERS_KEPT)

@@ -189,8 +189,8 @@ class UnixPacketizer:
         self.flows = {}                       # inode -> UnixFlow
         self.closed_flows = OrderedDict()     # inode -> UnixFlow, both FINs out
         self.pending_connects = OrderedDict()  # inode -> connect event
-        self.held_fins = HeldFins(self._fin, forks)
         self.last_users = LastUsers()
+        self.held_fins = HeldFins(self._fin, forks, self.last_users)
         self.flow_count = 0
         self.flows_seen_open = 0  # first seen mid-stream: no handshake
         self.http2_flows = 0

@@ -58,7 +58,7 @@ def test_a_forked_childs_close_of_its_copy_sends_no_fin(tmp_path, flags):
         ACCEPT, write(100, 0.1, b"hello"), FORK, close(101, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)], *flags)
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of sockets a forked process inherited" in summary
+    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
 
 
 def test_a_forked_childs_exit_with_its_copy_open_sends_no_fin(tmp_path):
@@ -97,15 +97,15 @@ def test_a_socket_the_parent_got_after_the_fork_is_not_a_copy(tmp_path):
 
 
 @pytest.mark.parametrize("lines, found", [
-    ([FORK], (100, 1795659600.2, "clone", 101)),
+    ([FORK], (100, 1795659600.2, "clone", False)),
     (["[pid   100] 1795659600.200000 fork() = 101 <0.000100>"],
-     (100, 1795659600.2, "fork", 101)),
+     (100, 1795659600.2, "fork", False)),
     # The resumed half returns the child; the first half shows the flags.
     (["100 1795659600.200000 clone3({flags=CLONE_VM|CLONE_VFORK, exit_signal=SIGCHLD, "
       "stack=0x7f0000000000, stack_size=0x9000}, 88 <unfinished ...>",
       "101 1795659600.200100 execve(\"/bin/true\", [\"true\"], 0x7ffd0 /* 1 var */) = 0",
       "100 1795659600.300000 <... clone3 resumed>) = 101 <0.100000>"],
-     (100, 1795659600.2, "clone3", 101)),
+     (100, 1795659600.2, "clone3", True)),  # and 101 exec'd since
     # A read of 101 bytes returns 101 too.
     (['100 1795659600.200000 read(5</etc/passwd>, "", 101) = 101 <0.000010>'], None),
     (["100 1795659600.200000 clone(child_stack=NULL, flags=SIGCHLD) = 1010 <0.000010>"], None),
@@ -117,8 +117,8 @@ def test_fork_finder_finds_the_call_that_returned_a_thread(lines, found):
     if found is None:
         assert creation is None
     else:
-        parent, time, call_name, flags, child = creation
-        assert (parent, time, call_name, child) == found
+        parent, time, call_name, flags, execed = creation
+        assert (parent, time, call_name, execed) == found
         assert ("CLONE_VFORK" in flags) == (call_name == "clone3")
 
 
@@ -171,4 +171,60 @@ def test_a_thread_of_a_forked_process_closes_a_copy_too(tmp_path):
         ACCEPT, write(100, 0.1, b"hello"), FORK, thread, close(102, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)])
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of sockets a forked process inherited" in summary
+    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
+
+
+def test_after_its_childs_copies_the_parents_exit_ends_the_socket(tmp_path):
+    """inetd's shape: 101 (forked, its parent closed) hands the socket to
+    a child it vforks, which uses it by two fds and closes both: 101 holds
+    the socket still, and its exit sends the FIN (once lost: the side's
+    last user was the child)."""
+    dup = SOCKET.replace("4<", "5<")
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, FORK, close(100, 0.25), write(101, 0.3, b"hello"),
+        "101 1795659600.400000 vfork() = 102 <0.000100>", write(102, 0.5, b"x"),
+        call(102, 0.55, 'write(%s, %s, 1) = 1' % (dup, support.xx_string(b"y"))),
+        close(102, 0.6), call(102, 0.65, "close(%s) = 0" % dup),
+        "102 1795659600.700000 +++ exited with 0 +++",
+        "101 1795659600.800000 +++ exited with 0 +++"])
+    assert rows == [(0.3, "PA", b"hello"), (0.5, "PA", b"x"), (0.55, "PA", b"y"),
+                    (0.8, "FA", b"")]
+    # 100's close, then 102's two.
+    assert "3 closes (or exits) of one copy of a socket a forked process shares" in summary
+
+
+@pytest.mark.parametrize("child_first", [True, False], ids=["child-seen-first", "child-seen-later"])
+def test_a_parents_close_after_the_fork_leaves_the_childs_copy(tmp_path, child_first):
+    """The forking server's shape: the parent closes its copy (the request
+    unread), the child answers 3 s later.  Whether the child's first socket
+    call (the listener's close) comes before the parent's close or after."""
+    listener = call(101, 0.21, "close(3<TCP:[127.0.0.1:2222]>) = 0")
+    lines = [ACCEPT, FORK, listener, close(100, 0.22)]
+    if not child_first:
+        lines[2:4] = lines[3:1:-1]
+    rows, summary = server_segments(tmp_path, lines + [
+        write(101, 3.0, b"answer"), close(101, 3.1)])
+    assert rows == [(3.0, "PA", b"answer"), (3.1, "FA", b"")]
+    assert "1 closes (or exits) of one copy" in summary
+
+
+def test_a_child_that_execd_first_may_hold_no_copy(tmp_path):
+    """A child that exec'd before its first socket call (a spawned program:
+    close-on-exec fds closed) is not taken to keep the parent's sockets."""
+    execve = '101 1795659600.205000 execve("/bin/true", ["true"], 0x7ffd0 /* 1 var */) = 0'
+    own = call(101, 0.21, "close(3<TCP:[127.0.0.1:9]>) = 0")
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, execve, own, close(100, 0.3),
+        "101 1795659603.000000 +++ exited with 0 +++"])
+    assert rows == [(0.1, "PA", b"hello"), (0.3, "FA", b"")]
+    assert "one copy" not in summary
+
+
+def test_the_parents_exit_leaves_the_childs_copy(tmp_path):
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.25, b"x"),
+        "100 1795659600.300000 +++ exited with 0 +++", write(101, 3.0, b"world"),
+        close(101, 3.1)])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (3.0, "PA", b"world"),
+                    (3.1, "FA", b"")]
+

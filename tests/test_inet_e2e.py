@@ -186,12 +186,30 @@ def test_forked_child_closing_its_copy_sends_no_fin(tools, tmp_path):
     assert result.stdout == b"hello\nworld\n"
     pcap, summary = convert(tmp_path, trace)
     assert_like_tcpdump(pcap, capture)
-    assert "1 closes (or exits) of sockets a forked process inherited" in summary
+    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
     fins = support.tshark("-r", str(pcap), "-Y", "tcp.flags.fin == 1 && tcp.srcport == %d"
                           % port, "-T", "fields", "-e", "tcp.seq").split()
     data = support.tshark("-r", str(pcap), "-Y", "tcp.len > 0 && tcp.srcport == %d" % port,
                           "-T", "fields", "-e", "tcp.seq", "-e", "tcp.len").split()
     assert data == ["1", "6", "7", "6"] and fins == ["13"]
+
+
+def test_a_parents_close_after_the_fork_leaves_the_childs_copy(tools, tmp_path):
+    """The parent closes its copy right after the fork, the request unread;
+    the child answers 2.5 s later: no RST or FIN at the parent's close (a
+    RST came, and the answer after it)."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    port = 18046
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(traced(peers("late-child-server", "127.0.0.1", port), trace)):
+            result = subprocess.run(peers("requesting-client", "127.0.0.1", port),
+                                    capture_output=True, timeout=60)
+    assert result.stdout == b"answer to request\n"
+    pcap, summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    assert "1 closes (or exits) of one copy" in summary
+    resets = support.tshark("-r", str(pcap), "-Y", "tcp.flags.reset == 1")
+    assert resets == ""
 
 
 def test_non_blocking_connect_handshake_at_connect_time(tools, tmp_path):

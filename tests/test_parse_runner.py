@@ -349,6 +349,9 @@ def test_common_data_lines_cross_packed_unless_pcapng_names_their_process(output
     unix_write = ('\n100   1795659371.004000 write(7<UNIX-STREAM:[501->502]>, "\\x68\\x69", 2)'
                   ' = 2 <0.000010>')
     events = stage.events(execve + write_lines(3).rstrip("\n") + unix_write)
+    if not packed:  # pcapng's execve goes on to the packetizers (bounded_tables.ForkTimes)
+        process = events.pop(0)
+        assert (process["syscall"], process["pid"]) == ("execve", 100)
     assert [type(event) is tuple for event in events] == [False] + [packed] * 3 + [False]
     assert events[-1]["payload"] == b"hi" and events[-1]["peer_inode"] == 502
     events.pop()
