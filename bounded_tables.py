@@ -155,6 +155,16 @@ class ForkTimes(OrderedDict):
                 return child
         return None
 
+    def may_share_fds(self, first, second):
+        """False if threads ``first`` and ``second`` are known to be of two
+        processes: forked apart, or one forked by the other."""
+        first_fork, second_fork = self.get(first), self.get(second)
+        if first_fork is not None and second_fork is not None:
+            return first_fork == second_fork
+        if first_fork is not None:
+            return first_fork[1] != second
+        return second_fork is None or second_fork[1] != first
+
     def ended(self, tid):
         """Thread ``tid`` exited: its id may be another's later."""
         fork = self.pop(tid, None)

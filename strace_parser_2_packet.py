@@ -28,7 +28,8 @@ packet.
 from collections import OrderedDict
 from itertools import islice
 
-from bounded_tables import DATAGRAM_KEY_BYTES, DatagramSightings, bounded_put, datagram_body
+from bounded_tables import (DATAGRAM_KEY_BYTES, DatagramSightings, ForkTimes, bounded_put,
+                            datagram_body)
 from socket_table import placeholder_endpoints
 from tcp_flow import (FIN_HOLD_SECONDS, PEER_RESET, HeldBackBudget, HeldFins, LastUsers,
                       TcpConversation, count_splice_of_sent, receive_time)
@@ -136,8 +137,9 @@ class InetPacketizer:
         self.closed_conversations = OrderedDict()
         self.closed_isns = OrderedDict()  # 4-tuple -> ISNs of its next connection
         self.pending_connects = OrderedDict()
+        self.forks = ForkTimes() if forks is None else forks
         self.last_users = LastUsers()
-        self.held_fins = HeldFins(self._fin, forks, self.last_users)
+        self.held_fins = HeldFins(self._fin, self.forks, self.last_users)
         self.tcp_peers = OrderedDict()
         self.tcp_routes = {}
         self.connections = 0
@@ -612,7 +614,8 @@ class InetPacketizer:
         for the ``side_first_seen`` syscall of its end, the oldest of
         another thread's (Go connects on one thread and writes on another;
         later, another process's connect on the same fd number is its own:
-        nginx workers connecting upstream at once).  For the ``first_seen``
+        nginx workers connecting upstream at once), unless the two are
+        processes known to be others.  For the ``first_seen``
         syscall of a connection, else that pid's connect on another fd to
         ``remote``: the connection's fd is a dup (bash's /dev/tcp
         redirections, git's connect then dup).  None if there is none."""
@@ -628,7 +631,12 @@ class InetPacketizer:
                 return None
             connects = self.pending_connects[pending_key]
         index = next((index for index, connect in enumerate(connects)
-                      if connect["pid"] == pid), 0 if side_first_seen else None)
+                      if connect["pid"] == pid), None)
+        if index is None and side_first_seen:
+            # Not a process known to be another (see ForkTimes): its fd N
+            # is another socket (xargs -P's socat runs).
+            index = next((index for index, connect in enumerate(connects)
+                          if self.forks.may_share_fds(connect["pid"], pid)), None)
         if index is None:
             return None
         connect = connects.pop(index)

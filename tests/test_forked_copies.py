@@ -228,3 +228,40 @@ def test_the_parents_exit_leaves_the_childs_copy(tmp_path):
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (3.0, "PA", b"world"),
                     (3.1, "FA", b"")]
 
+
+def test_a_connect_is_not_taken_by_another_forked_process_on_the_same_fd(tmp_path):
+    """xargs -P's socat runs: 102 connects on its fd 7 (no ports shown yet);
+    101, forked apart, then reads on its own fd 7, a connection the server
+    had ended.  102's connect was taken for a new connection on 101's
+    ports: 3 SYNs and the server's "ok" twice."""
+    client, server = "TCP:[127.0.0.1:%d->127.0.0.1:2222]", "TCP:[127.0.0.1:2222->127.0.0.1:%d]"
+    connect = ('%d 1795659600.%06d connect(7<TCP:[%d]>, {sa_family=AF_INET, '
+               'sin_port=htons(2222), sin_addr=inet_addr("127.0.0.1")}, 16) = 0 <0.000100>')
+    accept = ('200 1795659600.%06d accept4(3<TCP:[127.0.0.1:2222]>, {sa_family=AF_INET, '
+              'sin_port=htons(%d), sin_addr=inet_addr("127.0.0.1")}, [16], SOCK_CLOEXEC) = '
+              '4<%s> <0.000010>')
+    lines = [FORK.replace("= 101", "= 102").replace(".2000", ".2500"), FORK,
+             connect % (101, 300000, 1001), accept % (310000, 40000, server % 40000)]
+    for pid, time, text in [
+            (101, 0.32, 'sendto(7<%s>, %s, 1, 0, NULL, 0) = 1'),
+            (101, 0.33, "shutdown(7<%s>, SHUT_WR) = 0"),
+            (200, 0.34, 'recvfrom(4<%s>, %s, 100, 0, NULL, NULL) = 1'),
+            (200, 0.35, 'sendto(4<%s>, %s, 2, 0, NULL, 0) = 2'),
+            (200, 0.36, 'recvfrom(4<%s>, "", 100, 0, NULL, NULL) = 0'),
+            (200, 0.37, "shutdown(4<%s>, SHUT_WR) = 0"), (200, 0.38, "close(4<%s>) = 0")]:
+        annotation = (client if pid == 101 else server) % 40000
+        payload = support.xx_string(b"ok" if time == 0.35 else b"A")
+        lines.append(call(pid, time, text % ((annotation, payload)[:text.count("%s")])))
+    lines += [connect % (102, 500000, 1002), accept % (510000, 40002, server % 40002),
+              call(101, 0.52, 'recvfrom(7<%s>, %s, 100, 0, NULL, NULL) = 2'
+                   % (client % 40000, support.xx_string(b"ok"))),
+              call(101, 0.54, "close(7<%s>) = 0" % (client % 40000)),
+              call(102, 0.6, 'sendto(7<%s>, %s, 1, 0, NULL, 0) = 1'
+                   % (client % 40002, support.xx_string(b"B")))]
+    trace, pcap = tmp_path / "trace.txt", tmp_path / "out.pcap"
+    trace.write_text("\n".join(lines) + "\n")
+    support.convert(trace, pcap)
+    segments = [(segment.sport, str(segment.flags), bytes(segment.payload))
+                for _index, segment, _key, _declared in support.tcp_segments(pcap)]
+    assert sorted(sport for sport, flags, _payload in segments if flags == "S") == [40000, 40002]
+    assert [payload for _sport, _flags, payload in segments if payload] == [b"A", b"ok", b"B"]
