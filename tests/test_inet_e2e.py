@@ -172,20 +172,28 @@ def test_forking_server(tools, tmp_path):
     assert sorted(fins) == ["0", "0", "1", "1"]
 
 
+def forking_exchange(tmp_path, server_program, port, *request):
+    """Our pcap and summary of a traced forking server and a client that
+    reads until its FIN (sending ``request`` first, if given), checked
+    against tcpdump; and what the client read."""
+    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
+    with tcpdump(capture, "tcp port %d" % port):
+        with server(traced(peers(server_program, "127.0.0.1", port), trace)):
+            result = subprocess.run(peers("reading-client", "127.0.0.1", port, *request),
+                                    capture_output=True, timeout=60)
+    pcap, summary = convert(tmp_path, trace)
+    assert_like_tcpdump(pcap, capture)
+    return pcap, summary, result.stdout
+
+
 def test_forked_child_closing_its_copy_sends_no_fin(tools, tmp_path):
     """The server forks a child that closes its copy of the connection; the
     parent writes again 2.5 s later, past the FIN hold: no FIN at the
     child's close (one came, and the parent's bytes after it), one at the
     parent's."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
     port = 18045
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(traced(peers("copy-closing-server", "127.0.0.1", port), trace)):
-            result = subprocess.run(peers("reading-client", "127.0.0.1", port),
-                                    capture_output=True, timeout=60)
-    assert result.stdout == b"hello\nworld\n"
-    pcap, summary = convert(tmp_path, trace)
-    assert_like_tcpdump(pcap, capture)
+    pcap, summary, read = forking_exchange(tmp_path, "copy-closing-server", port)
+    assert read == b"hello\nworld\n"
     assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
     fins = support.tshark("-r", str(pcap), "-Y", "tcp.flags.fin == 1 && tcp.srcport == %d"
                           % port, "-T", "fields", "-e", "tcp.seq").split()
@@ -198,18 +206,10 @@ def test_a_parents_close_after_the_fork_leaves_the_childs_copy(tools, tmp_path):
     """The parent closes its copy right after the fork, the request unread;
     the child answers 2.5 s later: no RST or FIN at the parent's close (a
     RST came, and the answer after it)."""
-    trace, capture = tmp_path / "trace.txt", tmp_path / "tcpdump.pcap"
-    port = 18046
-    with tcpdump(capture, "tcp port %d" % port):
-        with server(traced(peers("late-child-server", "127.0.0.1", port), trace)):
-            result = subprocess.run(peers("requesting-client", "127.0.0.1", port),
-                                    capture_output=True, timeout=60)
-    assert result.stdout == b"answer to request\n"
-    pcap, summary = convert(tmp_path, trace)
-    assert_like_tcpdump(pcap, capture)
+    pcap, summary, read = forking_exchange(tmp_path, "late-child-server", 18046, "request")
+    assert read == b"answer to request\n"
     assert "1 closes (or exits) of one copy" in summary
-    resets = support.tshark("-r", str(pcap), "-Y", "tcp.flags.reset == 1")
-    assert resets == ""
+    assert support.tshark("-r", str(pcap), "-Y", "tcp.flags.reset == 1") == ""
 
 
 def test_non_blocking_connect_handshake_at_connect_time(tools, tmp_path):
