@@ -338,7 +338,8 @@ class InetPacketizer:
             # fd may share the socket, whose syscall then cancels it.
             event["unread"] = conversation.resets_at_close(side)
             return packets + self.held_fins.hold(conversation, conversation, side, links, event)
-        if self.held_fins and not (event["error"] or "").startswith("ERESTART"):
+        if ((self.held_fins or self.held_fins.kept)
+                and not (event["error"] or "").startswith("ERESTART")):
             # This side still uses the connection: a close held for it closed
             # a copy.  Not a call a signal ended with nothing moved (the
             # blocked read the JDK's close wakes so).

@@ -625,7 +625,8 @@ class HeldFins(OrderedDict):
     with its parent sends nothing (see ``copy_keeper``): the other keeps
     its copy, however long it waits to use it (sshd's monitor wrote 2.2 s
     after its session child closed its copy; a forking Perl server's child
-    answered 3 s after its parent closed its copy).
+    answered 3 s after its parent closed its copy).  Its FIN is kept for
+    the end of input, in case the keeper's end does not show.
 
     ``send(owner, sender, time, links, traced_side, event)`` is the
     packetizer's FIN, returning its packets; ``owner`` is what the packetizer
@@ -639,6 +640,17 @@ class HeldFins(OrderedDict):
         self.forks = ForkTimes() if forks is None else forks
         self.users = users
         self.copies_closed = 0
+        # The closes of copies whose keeper's end the trace may not show
+        # (strace -qq leaves exit lines out; the trace may end first), as
+        # this table's: released at the end of input only, forgotten at any
+        # syscall of their side (the packetizers pop while either table
+        # holds something; see hold).
+        self.kept = {}
+
+    def pop(self, key, *default):
+        """OrderedDict.pop, forgetting ``key``'s close of a copy too."""
+        self.kept.pop(key, None)
+        return super().pop(key, *default)
 
     def hold(self, owner, conversation, side, links, event):
         """Hold the FIN of ``side``'s close() ``event`` (once its FIN is out,
@@ -648,22 +660,27 @@ class HeldFins(OrderedDict):
         done and neither FIN waits.  Not before any byte: a process that
         forked after socketpair() (socat's EXEC, nginx's master) and its
         child close the end each leaves to the other, and the two ends then
-        talk."""
+        talk.  A close of a copy another process keeps (see
+        ``copy_keeper``) is kept for the end of input instead."""
         keeper, parent_keeps = (self.copy_keeper(conversation, side, event) if self.forks
                                 else (None, False))
         if not parent_keeps:
             # (A child's close of its copy, the parent keeping one, leaves
             # the rule as it was for the child's other fds and siblings.)
             conversation.closed_at[side] = event["time"]
+        key = (conversation, side)
         if keeper is not None:
             self.copies_closed += 1
             closers = list(conversation.copies_closed_by)
             closers[side] = closers[side] + (self.forks.get(event["pid"]),)
             conversation.copies_closed_by = tuple(closers)
-            # The keeper's exit closes it (as its last user).
+            # The keeper's exit closes it (as its last user), else the end
+            # of input lets this close's FIN out.
             self.users.saw(owner, conversation, side, dict(event, pid=keeper))
+            self.pop(key, None)
+            self._note_place(conversation, side, event)
+            self.kept[key] = (owner, (side, event["time"], links, side, event))
             return []
-        key = (conversation, side)
         self.pop(key, None)
         if (conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side)
                 and not conversation.closing_resets(side, event["syscall"] == "exit")):
@@ -675,17 +692,21 @@ class HeldFins(OrderedDict):
                 or conversation.directions[1 - side].fin_sent
                 or not (conversation.directions[0].emitted
                         or conversation.directions[1].emitted)):
-            if conversation.started:
-                # Where both ends stood, and when their last packet went: the
-                # FIN keeps its place if packets of the peer's later syscalls
-                # pass it (see TcpConversation._fin).
-                event["seqs_at_close"] = (conversation.directions[side].next_seq(),
-                                          conversation.directions[1 - side].next_seq(),
-                                          conversation.last_time)
+            self._note_place(conversation, side, event)
             self[key] = (owner, fin)
             return []
         other = self.pop(other_key)
         return self._send(other[0], conversation, other[1]) + self.send(owner, *fin)
+
+    @staticmethod
+    def _note_place(conversation, side, event):
+        """Where both ends stood at ``side``'s close ``event``, and when
+        their last packet went: its FIN keeps its place if packets of the
+        peer's later syscalls pass it (see TcpConversation._fin)."""
+        if conversation.started:
+            event["seqs_at_close"] = (conversation.directions[side].next_seq(),
+                                      conversation.directions[1 - side].next_seq(),
+                                      conversation.last_time)
 
     def copy_keeper(self, conversation, side, event):
         """``(thread, parent)``: the thread that keeps a copy of ``side``'s
@@ -722,6 +743,7 @@ class HeldFins(OrderedDict):
                     and not event.get("peer_end") and fin[1] > time
                     and first_used is not None and first_used < time):
                 del self[key]
+                self.kept[key] = (owner, fin)
                 self.copies_closed += 1
                 self.users.saw(owner, conversation, side, dict(event, pid=child))
 
@@ -865,7 +887,11 @@ class HeldFins(OrderedDict):
         of a server that closed) is held on, as if closed ``now``: it goes
         after the reads that carry them."""
         if now == float("inf"):
-            return self.release_closed_before(now)
+            packets = self.release_closed_before(now)
+            for (conversation, _side), (owner, fin) in list(self.kept.items()):
+                packets += self._send(owner, conversation, fin)
+            self.kept.clear()
+            return packets
         return self.release_closed_before(now - FIN_HOLD_SECONDS, now)
 
     def release_closed_before(self, time, held_on=None):

@@ -357,7 +357,7 @@ class UnixPacketizer:
             count_splice_of_sent(self.splices_of_sent, conversation, side, event)
         if name == "close":
             return packets + self.held_fins.hold(flow, conversation, side, links, event)
-        if self.held_fins:
+        if self.held_fins or self.held_fins.kept:
             # This side still uses the socket: a close held for it closed a copy.
             self.held_fins.pop((conversation, side), None)
             packets += self.held_fins.peer_end_before(conversation, side, event)

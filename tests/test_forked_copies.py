@@ -265,3 +265,19 @@ def test_a_connect_is_not_taken_by_another_forked_process_on_the_same_fd(tmp_pat
                 for _index, segment, _key, _declared in support.tcp_segments(pcap)]
     assert sorted(sport for sport, flags, _payload in segments if flags == "S") == [40000, 40002]
     assert [payload for _sport, _flags, payload in segments if payload] == [b"A", b"ok", b"B"]
+
+
+def test_a_copys_close_goes_out_at_the_end_if_its_keeper_is_not_seen_again(tmp_path):
+    """strace -qq leaves exit lines out: the child that keeps the socket
+    (its exit not shown) does nothing more, and the parent's close is the
+    last the trace shows: its FIN, at the end of input (it was lost).  A
+    connect in progress meanwhile (its handshake waits for its port) once
+    made the converter fail on the close kept."""
+    other = "9<TCP:[127.0.0.1:40005->127.0.0.1:2223]>"
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.25, b"x"), close(100, 0.3),
+        call(100, 0.4, 'connect(9<TCP:[77]>, {sa_family=AF_INET, sin_port=htons(2223), '
+                       'sin_addr=inet_addr("127.0.0.1")}, 16) = -1 EINPROGRESS (Operation '
+                       'now in progress)'),
+        call(100, 0.5, "write(%s, %s, 1) = 1" % (other, support.xx_string(b"y")))])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (0.3, "FA", b"")]
