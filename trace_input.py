@@ -23,6 +23,7 @@ import heapq
 import lzma
 import os
 import re
+import resource
 import select
 import stat
 import sys
@@ -184,6 +185,9 @@ CAPTURE_MAGICS = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                   b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a")
 MAGIC_SIZE = 6
 PID_SUFFIX = re.compile(r"\.(\d+)(?:\.(?:gz|xz|bz2))?$")
+# Open files beyond a merge's inputs: the pcap, the parsing child's pipe,
+# the interpreter's own.
+OPEN_FILES_SPARE = 64
 HAS_PID_COLUMN = re.compile(r"\s*(?:\d+(?:<[^>]*>)?\s|\[pid\s)")
 # The time column of a line (after an optional pid column), for the merge.
 LINE_TIME = re.compile(r"""
@@ -301,6 +305,8 @@ def open_trace(paths, date, wait=None):
     ``wait(fd)`` is called before a blocking read of a pipe's first bytes
     (see ``decompressed``)."""
     paths = paths or [None]
+    if len(paths) > 1:
+        _allow_open_files(len(paths))
     fds = [open_file(path) for path in paths]
     sources = [decompressed(fd, path, wait) for fd, path in zip(fds, paths)]
     if len(paths) == 1:
@@ -319,6 +325,19 @@ def open_trace(paths, date, wait=None):
     # all began together, a guess the summary owns up to.
     return Trace(fds[0], merged, sources, any(
         source is fd and _relative_times(fd, date) for fd, source in zip(fds, sources)))
+
+
+def _allow_open_files(count):
+    """Raise this process's soft limit on open files, up to its hard limit,
+    so that ``count`` files merged are open at once with room to spare: a
+    thread pool's ``strace -ff`` makes a file per thread (a helper's 6 046
+    files against the common soft limit of 1 024: "Too many open files")."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = count + OPEN_FILES_SPARE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        if wanted > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _relative_times(fd, date):

@@ -4,11 +4,15 @@ and lines longer than a read (cut at MAX_LINE) included."""
 
 import datetime
 import io
+import resource
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import support
 import trace_input
 from strace_parser import StraceParser
 
@@ -90,3 +94,25 @@ def test_merged_files_come_in_blocks_the_size_of_a_read(tmp_path):
     assert max(len(block) for block in blocks) < trace_input.CHUNK_SIZE + line_size
     lines = [line for block in blocks for line in block.split("\n")]
     assert [line.split()[0] for line in lines] == ["1", "2"] * 40
+
+
+def test_more_ff_files_than_the_soft_limit_on_open_files(tmp_path):
+    """strace -ff of a thread pool: a file per thread, more than the soft
+    limit lets a process open (it was "Too many open files", no pcap)."""
+    files = 200
+    for pid in range(1000, 1000 + files):
+        (tmp_path / ("trace.%d" % pid)).write_text(
+            '1795659000.%06d sendto(3<UDP:[127.0.0.1:%d->127.0.0.1:53]>, "\\x41", 1, 0, '
+            'NULL, 0) = 1 <0.000010>\n' % (pid, pid))
+
+    def low_limit():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+
+    result = subprocess.run(
+        [sys.executable, str(support.CONVERTER), str(tmp_path / "out.pcap"), "-r",
+         *sorted(str(path) for path in tmp_path.glob("trace.*"))],
+        capture_output=True, timeout=120, preexec_fn=low_limit)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr.decode().startswith("py-strace2pcap: %d lines, %d socket events, %d "
+                                             "packets" % (files, files, files))
