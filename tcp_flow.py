@@ -223,7 +223,7 @@ class TcpConversation:
         self.first_used = [None, None]
         self.closed_at = [None, None]
         # The forks (see ForkTimes) of the processes that closed their copy.
-        self.copies_closed_by = ((), ())
+        self.copies_closed_by = [(), ()]
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its
@@ -669,19 +669,16 @@ class HeldFins(OrderedDict):
             # the rule as it was for the child's other fds and siblings.)
             conversation.closed_at[side] = event["time"]
         key = (conversation, side)
+        self.pop(key, None)
         if keeper is not None:
             self.copies_closed += 1
-            closers = list(conversation.copies_closed_by)
-            closers[side] = closers[side] + (self.forks.get(event["pid"]),)
-            conversation.copies_closed_by = tuple(closers)
+            conversation.copies_closed_by[side] += (self.forks.get(event["pid"]),)
             # The keeper's exit closes it (as its last user), else the end
             # of input lets this close's FIN out.
             self.users.saw(owner, conversation, side, dict(event, pid=keeper))
-            self.pop(key, None)
             self._note_place(conversation, side, event)
             self.kept[key] = (owner, (side, event["time"], links, side, event))
             return []
-        self.pop(key, None)
         if (conversation.directions[side].fin_sent and not conversation.shows_reads(1 - side)
                 and not conversation.closing_resets(side, event["syscall"] == "exit")):
             return []
