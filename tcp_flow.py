@@ -526,7 +526,7 @@ class TcpConversation:
         bytes.  Nothing if already sent, or after a RST."""
         if self.aborted:
             return []
-        if event["syscall"] not in ("close", "exit"):
+        if event["syscall"] not in ("close", "exit") or event.get("keeper_unseen"):
             return self._fin(sender, time, links, traced_side, event)
         if self.directions[sender].fin_sent and self.directions[1 - sender].fin_sent:
             return []  # both FINs went: the socket is closed (TIME_WAIT), nothing is sent
@@ -894,7 +894,7 @@ class HeldFins(OrderedDict):
         if now == float("inf"):
             packets = self.release_closed_before(now)
             for (conversation, _side), (owner, fin) in list(self.kept.items()):
-                packets += self._send(owner, conversation, fin)
+                packets += self._send(owner, conversation, _keeper_unseen(conversation, fin))
             self.kept.clear()
             return packets
         return self.release_closed_before(now - FIN_HOLD_SECONDS, now)
@@ -923,6 +923,19 @@ class HeldFins(OrderedDict):
             if held is not None:
                 packets += self._send(held[0], conversation, held[1])
         return packets
+
+
+def _keeper_unseen(conversation, fin):
+    """``fin``, a kept copy's close (see ``HeldFins.kept``), as let out at
+    the end of input: its keeper's end, which the trace does not show, as
+    a FIN after all its connection carried, never a RST (nothing tells
+    that the keeper left bytes unread: a cut trace of nginx sent its
+    master's last channel message to a worker and had the worker's end
+    reset at once)."""
+    sender, time, links, traced_side, event = fin
+    event = dict(event, keeper_unseen=True)
+    event.pop("seqs_at_close", None)
+    return sender, max(time, conversation.last_time), links, traced_side, event
 
 
 class LastUsers:

@@ -281,3 +281,16 @@ def test_a_copys_close_goes_out_at_the_end_if_its_keeper_is_not_seen_again(tmp_p
                        'now in progress)'),
         call(100, 0.5, "write(%s, %s, 1) = 1" % (other, support.xx_string(b"y")))])
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (0.3, "FA", b"")]
+
+
+def test_a_copys_close_let_out_at_the_end_is_a_fin_after_what_the_peer_sent(tmp_path):
+    """The peer (traced too) writes after the parent's close of its copy,
+    the child keeping it; the trace ends there (cut, or strace -qq): the
+    kept close goes out as a FIN after those bytes, not a RST answering
+    them (a cut nginx trace had its worker's channel end reset so)."""
+    client = "5<TCP:[127.0.0.1:40000->127.0.0.1:2222]>"
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.25, b"x"), close(100, 0.3),
+        call(200, 0.5, "write(%s, %s, 4) = 4" % (client, support.xx_string(b"late")))])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (0.5, "FA", b"")]
+
