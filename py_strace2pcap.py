@@ -488,8 +488,9 @@ class PacketStage:
                                   "connect() or accept(): strace -p, -e trace= without "
                                   "them, or -z hiding an EINPROGRESS): no handshake"),
             (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
-            (copies_closed, "  %d closes (or exits) of one copy of a socket a forked "
-                            "process shares with its parent, the other keeping it: no FIN"),
+            (copies_closed, "  %d closes (or exits) of one copy of a socket another "
+                            "process keeps (forked from or by the closer, or passed the "
+                            "socket with SCM_RIGHTS): no FIN"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "

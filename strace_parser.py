@@ -157,6 +157,9 @@ DATA_SYSCALLS = {
 UNSEEN_PAYLOAD_SYSCALLS = {"sendfile", "sendfile64", "splice"}
 IOVEC_SYSCALLS = {"readv", "writev", "sendmsg", "recvmsg"}
 MESSAGES_SYSCALLS = {"sendmmsg", "recvmmsg"}
+# The calls that pass fds to another process (SCM_RIGHTS): an event per TCP
+# socket passed, its "passed" OUT where sent, IN where received.
+PASSING_SYSCALLS = {"sendmsg": OUT, "recvmsg": IN}
 STATE_SYSCALLS = {"close", "shutdown", "connect", "accept", "accept4", "socketpair",
                   "setsockopt", "getsockopt"}
 # A non-blocking connect's outcome, as getsockopt(SO_ERROR) tells it: the
@@ -1081,6 +1084,8 @@ class StraceParser:
                         return None
                 elif name == "sendmsg" and "MSG_OOB" in line:
                     return None  # urgent (or its bytes say so): the general way tells
+                if line.find("SCM_RIGHTS", line.rfind('"', 0, equals), equals) >= 0:
+                    return None  # fds passed: the general way tells
                 pieces = []
                 end = after  # no string: not cut by -s (the general way tells)
                 base = line.find('iov_base="', after, equals)
@@ -1439,6 +1444,8 @@ class StraceParser:
                 events = [event]
             elif name in DATA_SYSCALLS:
                 events = self._data_events(event, args, position)
+                if name in PASSING_SYSCALLS and "SCM_RIGHTS" in args:
+                    events += self._passed_sockets(event, args)
             else:
                 events = self._state_event(event, args)
         except (ValueError, IndexError) as error:
@@ -1647,6 +1654,21 @@ class StraceParser:
         self.discarded_reads += 1
         self.discarded_bytes += event["result"]
         return [event]
+
+    def _passed_sockets(self, event, args):
+        """Events of the TCP sockets that ``event``, a sendmsg or recvmsg
+        with ``args``, passed with SCM_RIGHTS: no bytes, ``passed`` OUT or IN.
+        The sender's later close of one ends its copy only (a worker
+        handed the socket answers later, see tcp_flow.HeldFins)."""
+        events = []
+        control = args.find("SCM_RIGHTS")
+        for annotation in FD_ANNOTATION.finditer(args, control, args.find("]}", control)):
+            if annotation.group("protocol") in ("TCP", "TCPv6"):
+                passed = dict(event, direction=None, result=0, payload=b"", length=0,
+                              passed=PASSING_SYSCALLS[event["syscall"]])
+                self._describe_socket(passed, annotation)
+                events.append(passed)
+        return events
 
     def _message_events(self, event, args, position):
         """One event per message of sendmmsg/recvmmsg (each with its msg_len)."""

@@ -401,6 +401,8 @@ class InetPacketizer:
                                                     event)
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
+        elif "passed" in event:
+            self.held_fins.passed(conversation, side, event)
         elif event["error"] in PEER_RESET:
             # The call met the peer's RST by its end.
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:

@@ -224,6 +224,9 @@ class TcpConversation:
         self.closed_at = [None, None]
         # The forks (see ForkTimes) of the processes that closed their copy.
         self.copies_closed_by = [(), ()]
+        # (pid, fd, time, receiving pid or None) of each side's socket's
+        # last pass to another process with SCM_RIGHTS (see HeldFins.passed).
+        self.passed = [None, None]
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its
@@ -662,8 +665,7 @@ class HeldFins(OrderedDict):
         child close the end each leaves to the other, and the two ends then
         talk.  A close of a copy another process keeps (see
         ``copy_keeper``) is kept for the end of input instead."""
-        keeper, parent_keeps = (self.copy_keeper(conversation, side, event) if self.forks
-                                else (None, False))
+        keeper, parent_keeps = self.copy_keeper(conversation, side, event)
         if not parent_keeps:
             # (A child's close of its copy, the parent keeping one, leaves
             # the rule as it was for the child's other fds and siblings.)
@@ -712,13 +714,23 @@ class HeldFins(OrderedDict):
         process, if that side was used before the fork; or a forked child
         of the closing thread that had not exec'd when seen, forked after
         that side's first use.  Either only where no close or exit of a
-        process that used it came since the fork.  A copy that goes unseen
+        process that used it came since the fork.  Or the receiver of the
+        socket, for the close of the fd its sender passed (see ``passed``),
+        once the receiver got it, if no close came since.  A copy that goes unseen
         (closed on exec later, or held by a process that never used it and
         exited) is taken as kept."""
         first_used, closed_at = conversation.first_used[side], conversation.closed_at[side]
         if (event["syscall"] == "shutdown"  # it acts on the socket, whatever its copies
                 or first_used is None or conversation.directions[side].fin_sent
                 or conversation.aborted):
+            return None, False
+        passed = conversation.passed[side]
+        if passed is not None and passed[:2] == (event["pid"], event["fd"]):
+            conversation.passed[side] = None  # the sender's copy ends here
+            sent_at, receiver = passed[2:]
+            if receiver is not None and (closed_at is None or closed_at < sent_at):
+                return receiver, False
+        if not self.forks:
             return None, False
         fork = self.forks.get(event["pid"])
         if fork is not None and first_used < fork[0] and (closed_at is None
@@ -751,6 +763,21 @@ class HeldFins(OrderedDict):
                 self.kept[key] = (owner, fin)
                 self.copies_closed += 1
                 self.users.saw(owner, conversation, side, dict(event, pid=child))
+
+    @staticmethod
+    def passed(conversation, side, event):
+        """``event`` passed ``side``'s socket with SCM_RIGHTS (see
+        StraceParser._passed_sockets): sent, the sender's close of that fd
+        once its receiver got it closes a copy, the receiver keeping it (a
+        Python server's worker answered 3 s after its parent's close);
+        received, the receiver is that (a recvmsg begun first may end
+        first: the sender's then finds it)."""
+        sender, fd, sent_at, receiver = conversation.passed[side] or (None,) * 4
+        if event["passed"] == "out":
+            conversation.passed[side] = (event["pid"], event["fd"], event["time"],
+                                         receiver if sender is None else None)
+        else:
+            conversation.passed[side] = (sender, fd, sent_at, event["pid"])
 
     def shut_down(self, owner, conversation, side, links, event, may_wait=True):
         """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once

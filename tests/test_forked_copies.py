@@ -1,5 +1,6 @@
 """A forked process's close of a socket it inherited ends only its copy
-(fork_finder finds the fork, tcp_flow.HeldFins.closes_copy tells the close).
+(fork_finder finds the fork, tcp_flow.HeldFins.copy_keeper tells the close);
+so does a close of a socket passed to another process with SCM_RIGHTS.
 
 The traces are sshd's shape: a server (pid 100) accepts a connection,
 forks a child (101) that closes its copy, and writes again 3 s later, past
@@ -58,7 +59,7 @@ def test_a_forked_childs_close_of_its_copy_sends_no_fin(tmp_path, flags):
         ACCEPT, write(100, 0.1, b"hello"), FORK, close(101, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)], *flags)
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
+    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
 
 
 def test_a_forked_childs_exit_with_its_copy_open_sends_no_fin(tmp_path):
@@ -171,7 +172,7 @@ def test_a_thread_of_a_forked_process_closes_a_copy_too(tmp_path):
         ACCEPT, write(100, 0.1, b"hello"), FORK, thread, close(102, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)])
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
+    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
 
 
 def test_after_its_childs_copies_the_parents_exit_ends_the_socket(tmp_path):
@@ -190,7 +191,7 @@ def test_after_its_childs_copies_the_parents_exit_ends_the_socket(tmp_path):
     assert rows == [(0.3, "PA", b"hello"), (0.5, "PA", b"x"), (0.55, "PA", b"y"),
                     (0.8, "FA", b"")]
     # 100's close, then 102's two.
-    assert "3 closes (or exits) of one copy of a socket a forked process shares" in summary
+    assert "3 closes (or exits) of one copy of a socket another process keeps" in summary
 
 
 @pytest.mark.parametrize("child_first", [True, False], ids=["child-seen-first", "child-seen-later"])
@@ -294,3 +295,61 @@ def test_a_copys_close_let_out_at_the_end_is_a_fin_after_what_the_peer_sent(tmp_
         call(200, 0.5, "write(%s, %s, 4) = 4" % (client, support.xx_string(b"late")))])
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"x"), (0.5, "FA", b"")]
 
+
+def passing(pid, time, name, fd, unix, flags="0"):
+    """A ``name`` (sendmsg or recvmsg) line of ``pid`` on the unix socket
+    ``unix`` passing the connection, as ``fd``, with SCM_RIGHTS."""
+    return call(pid, time, "%s(%s, {msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="
+                     '"\\x01", iov_len=1}], msg_iovlen=1, msg_control=[{cmsg_len=20, '
+                     "cmsg_level=SOL_SOCKET, cmsg_type=SCM_RIGHTS, cmsg_data=[%d<TCP:"
+                     "[127.0.0.1:2222->127.0.0.1:40000]>]}], msg_controllen=24, msg_flags=0}"
+                     ", %s) = 1" % (name, unix, fd, flags))
+
+
+SENT = passing(100, 0.2, "sendmsg", 4, "6<UNIX-STREAM:[1001->1002]>")
+RECEIVED = passing(300, 0.21, "recvmsg", 9, "7<UNIX-STREAM:[1002->1001]>", "MSG_CMSG_CLOEXEC")
+WORKER_SOCKET = "9<TCP:[127.0.0.1:2222->127.0.0.1:40000]>"
+
+
+@pytest.mark.parametrize("passed", [[SENT, RECEIVED], [RECEIVED, SENT]],
+                         ids=["sent-first", "received-first"])
+def test_a_close_after_passing_the_socket_to_a_worker_sends_no_fin(tmp_path, passed):
+    """The server hands the connection to a worker process with
+    SCM_RIGHTS (the worker's recvmsg may end first in the trace) and
+    closes its copy; the worker writes 2.8 s later and closes: one FIN,
+    at the worker's close (the server's came 2 s after its own, the
+    worker's bytes after it)."""
+    worker_write = call(300, 3.0, "write(%s, %s, 5) = 5" % (WORKER_SOCKET,
+                                                           support.xx_string(b"world")))
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), *passed, close(100, 0.3), worker_write,
+        call(300, 3.1, "close(%s) = 0" % WORKER_SOCKET)])
+    assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
+    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+
+
+def test_a_passed_socket_is_an_event_of_each_end():
+    """The sendmsg and the recvmsg that pass a TCP socket give an event
+    for it beside their own (the general reader's, the common one steps
+    aside): ``passed``, the fd in that process, the connection's ends."""
+    parser = StraceParser()
+    events = [event for line in (SENT, RECEIVED) for event in parser.parse(line)]
+    passed = [(event["pid"], event["fd"], event["passed"], event["local"], event["remote"])
+              for event in events if "passed" in event]
+    ends = (("127.0.0.1", 2222), ("127.0.0.1", 40000))
+    assert passed == [(100, 4, "out", *ends), (300, 9, "in", *ends)]
+    assert [event["payload"] for event in events if "passed" not in event] == [b"\x01"] * 2
+
+
+def test_the_senders_close_after_the_workers_is_the_sockets(tmp_path):
+    """The worker answers and closes first, its process lives on; the
+    server's close of the fd it passed comes after: the socket's last
+    close, its FIN (it waited for the worker's exit, as if the worker
+    still held a copy)."""
+    worker_write = call(300, 0.25, "write(%s, %s, 5) = 5" % (WORKER_SOCKET,
+                                                            support.xx_string(b"world")))
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), SENT, RECEIVED, worker_write,
+        call(300, 0.26, "close(%s) = 0" % WORKER_SOCKET), close(100, 0.3),
+        "300 1795659605.000000 +++ exited with 0 +++"])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (0.3, "FA", b"")]

@@ -194,7 +194,7 @@ def test_forked_child_closing_its_copy_sends_no_fin(tools, tmp_path):
     port = 18045
     pcap, summary, read = forking_exchange(tmp_path, "copy-closing-server", port)
     assert read == b"hello\nworld\n"
-    assert "1 closes (or exits) of one copy of a socket a forked process shares" in summary
+    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
     fins = support.tshark("-r", str(pcap), "-Y", "tcp.flags.fin == 1 && tcp.srcport == %d"
                           % port, "-T", "fields", "-e", "tcp.seq").split()
     data = support.tshark("-r", str(pcap), "-Y", "tcp.len > 0 && tcp.srcport == %d" % port,
@@ -210,6 +210,18 @@ def test_a_parents_close_after_the_fork_leaves_the_childs_copy(tools, tmp_path):
     assert read == b"answer to request\n"
     assert "1 closes (or exits) of one copy" in summary
     assert support.tshark("-r", str(pcap), "-Y", "tcp.flags.reset == 1") == ""
+
+
+def test_a_socket_handed_to_a_worker_is_closed_by_the_worker(tools, tmp_path):
+    """The server passes the connection to a worker with SCM_RIGHTS and
+    closes its copy, the request unread; the worker answers 2.5 s later:
+    no RST at the server's close (one came, and the answer after it), the
+    FIN at the worker's.  (The server's close may end before the worker's
+    recvmsg, which then cancels its held FIN, as any syscall of that end.)"""
+    pcap, _summary, read = forking_exchange(tmp_path, "handing-server", 18047, "request")
+    assert read == b"answer to request\n"
+    assert support.tshark("-r", str(pcap), "-Y", "tcp.flags.reset == 1") == ""
+    assert data_after_fin(pcap) == []
 
 
 def test_non_blocking_connect_handshake_at_connect_time(tools, tmp_path):
