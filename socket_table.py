@@ -47,6 +47,9 @@ class SocketInfo:
     # The socket's inode under -y, else a number of its own below 0: what
     # tells it from the others (the unix packetizer keys its flows on it).
     ident: int = None
+    # (local, remote) made up for it where the trace shows neither (see
+    # placeholder_endpoints), once made: the same from each fd and thread.
+    placeholder: tuple = None
 
 
 def socket_protocol(args):

@@ -1508,19 +1508,18 @@ class StraceParser:
                      path=info.path, peer_path=None)
         if info.protocol == "UNIX-STREAM":
             self.unix_streams_unannotated += 1
-        ipv6 = info.protocol.endswith("v6")
         if (info.connected and info.protocol.startswith("TCP")
                 and name not in ("connect", "getsockopt")  # (getsockopt: see _tcp)
                 and (info.local is None or info.remote is None)):
             # The packetizer needs both ends of a connection; make up the one
             # the trace never showed (getsockname would have).
-            local, remote = placeholder_endpoints(pid, fd, event["session"], ipv6)
+            local, remote = _placeholder(info, pid, fd, event["session"])
             event["local"] = info.local or local
             event["remote"] = info.remote or remote
             self.placeholder_addresses += 1
         elif info.local is None and info.protocol.startswith("UDP") and name != "connect":
             # A datagram's own port shows on no line without -yy.
-            event["local"] = placeholder_endpoints(pid, fd, event["session"], ipv6)[0]
+            event["local"] = _placeholder(info, pid, fd, event["session"])[0]
             self.placeholder_addresses += 1
         return argument.end()
 
@@ -1790,6 +1789,17 @@ class StraceParser:
             event["shares_fds"] = "CLONE_FILES" in args
         self.process_lines += 1
         return [event]
+
+
+def _placeholder(info, pid, fd, session):
+    """The made-up (local, remote) of the socket ``info`` (see
+    placeholder_endpoints), made from the first fd and thread that needed
+    them: a dup'd fd or another thread on the same socket gets the same
+    (git's sideband thread read its pack under -y on a flow of its own)."""
+    if info.placeholder is None:
+        info.placeholder = placeholder_endpoints(pid, fd, session,
+                                                 info.protocol.endswith("v6"))
+    return info.placeholder
 
 
 def _longest_piece(args, position, result):

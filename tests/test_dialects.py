@@ -375,6 +375,31 @@ def test_a_port_getsockname_shows_after_connect_makes_no_placeholder():
                                                            ("127.0.0.1", 28181))
 
 
+def test_without_yy_a_sockets_fds_and_threads_share_its_placeholder():
+    """git under -y writes on a dup of its socket, and a thread reads the
+    pack: one made-up client end for them all (each fd and thread got
+    its own: 14 connections for git clone's 4 seen from both ends)."""
+    socket = "3<socket:[500]>"
+    lines = [
+        "7 1795755390.100000 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = %s <0.000010>" % socket,
+        "7 1795755390.200000 connect(%s, {sa_family=AF_INET, sin_port=htons(9418), sin_addr="
+        'inet_addr("127.0.0.1")}, 16) = 0 <0.000100>' % socket,
+        "7 1795755390.300000 fcntl(%s, F_DUPFD_CLOEXEC, 0) = 4<socket:[500]> <0.000010>" % socket,
+        '7 1795755390.400000 write(4<socket:[500]>, "\x61", 1) = 1 <0.000010>',
+        "7 1795755390.500000 clone3({flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|"
+        "CLONE_THREAD|CLONE_SYSVSEM, exit_signal=0, stack=0x7f00, stack_size=0x7f00}, 88) = 8"
+        " <0.000030>",
+        '8 1795755390.600000 read(%s, "\x62", 65536) = 1 <0.000010>' % socket,
+        '7 1795755390.700000 read(%s, "\x63", 65536) = 1 <0.000010>' % socket]
+    parser = StraceParser()
+    events = [event for line in lines for event in parser.parse(line)]
+    data = [(event["pid"], event["fd"], event["local"], event["remote"]) for event in events
+            if event["direction"] is not None]
+    assert [(pid, fd) for pid, fd, _local, _remote in data] == [(7, 4), (8, 3), (7, 3)]
+    assert len({(local, remote) for _pid, _fd, local, remote in data}) == 1
+    assert data[0][2][0].startswith("192.0.2.") and data[0][3] == ("127.0.0.1", 9418)
+
+
 def test_strace_messages_in_a_trace_from_its_stderr_are_named():
     """``strace ... 2>&1 | py-strace2pcap``: strace's messages come in
     between the lines, and may cut one in two (a sweep: 62 'unparseable')."""
