@@ -537,6 +537,16 @@ def test_a_server_whose_netlink_lines_outnumber_its_tcp_ones_is_asked_about(tmp_
     assert "recorded with -e trace=network?" in result.stderr.decode()
 
 
+def test_a_forking_server_traced_with_trace_network_is_asked_about(tmp_path):
+    """gitd-trace-network.strace (a helper's git daemon and 4 clones and
+    fetches under -f -e trace=network): 4 connections of 0 bytes, and a
+    SIGCHLD line for each of the 38 processes that exited, which are not
+    the other syscalls of a whole trace either (no question came)."""
+    result = support.convert(support.FIXTURES / "inet" / "gitd-trace-network.strace",
+                             tmp_path / "out.pcap")
+    assert "recorded with -e trace=network?" in result.stderr.decode()
+
+
 def test_connects_whose_port_never_shows_are_counted_and_asked_about(tmp_path):
     """A helper's Perl client under -e trace=network: three connect() = 0,
     nothing else on their sockets (its I/O is read/write), then its exit.
