@@ -486,6 +486,11 @@ class PacketStage:
             report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
                           % (sum(parser.failed_connects.values()), ", ".join(
                               "%s %d" % item for item in parser.failed_connects.most_common())))
+        if self.inet.unread_at_reset[0]:
+            report.append("  %d TCP connections reset by a close that left %d bytes of the peer "
+                          "unread: all are in the pcap as sent, though the kernels dropped "
+                          "those still queued at the RST (how many, the trace does not show)"
+                          % tuple(self.inet.unread_at_reset))
         report += counted([
             (self.inet.seen_open, "  %d TCP connections were open before their first line (no "
                                   "connect() or accept(): strace -p, -e trace= without "

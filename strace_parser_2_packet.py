@@ -154,6 +154,8 @@ class InetPacketizer:
         # [calls, bytes] of splice() out of a socket whose sender is traced
         # (see tcp_flow.count_splice_of_sent).
         self.splices_of_sent = [0, 0]
+        # [connections, bytes] a close reset leaving bytes of the peer unread.
+        self.unread_at_reset = [0, 0]
         self.udp_peers = {}
         # (pid, fd) -> the one peer an unconnected UDP socket sent to, None
         # once it sent to two: the peer of its reads that show none (a DNS
@@ -679,6 +681,10 @@ class InetPacketizer:
     def _fin(self, conversation, sender, time, links, traced_side, event):
         """FIN from ``sender`` (and the ACK); retire the conversation when both are out."""
         packets = conversation.close(sender, time, links, traced_side, event)
+        if conversation.unread_at_reset:
+            self.unread_at_reset[0] += 1
+            self.unread_at_reset[1] += conversation.unread_at_reset
+            conversation.unread_at_reset = 0
         if all(direction.fin_sent for direction in conversation.directions):
             if self.conversations.get(conversation.endpoints) is conversation:
                 self._retire(conversation)

@@ -214,6 +214,10 @@ class TcpConversation:
         self.aborted = False
         # Sides whose close() resets the connection (SO_LINGER 0).
         self.abortive = set()
+        # The bytes its peer wrote that a side's close left unread, resetting
+        # it: in the pcap as sent, though the kernels drop those they still
+        # hold (the packetizer counts them, then sets this to 0).
+        self.unread_at_reset = 0
         # (pid, fd, session) of each side's last syscall: the process whose
         # exit closes that side's socket (see LastUsers, HeldFins.at_exit).
         self.users = [None, None]
@@ -539,6 +543,8 @@ class TcpConversation:
             if unread is False:
                 packets = self._fin(sender, time, links, traced_side, event)
             self.abortive.add(sender)
+            peer = self.directions[1 - sender]
+            self.unread_at_reset = max(0, peer.written - peer.read)
             # The peer's bytes no read took: sent by then, or after a close
             # held since (and met by its RST at once).
             packets += self.fill_unseen(1 - sender,

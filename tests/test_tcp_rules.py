@@ -943,3 +943,19 @@ def test_a_shutdown_after_a_read_met_the_peers_reset_sends_no_fin():
         (8, 'read(%(c)s, 0x7f0000, 100) = -1 ECONNRESET (Connection reset by peer)'),
         (8, "shutdown(%(c)s, SHUT_RDWR) = 0"), (8, "close(%(c)s) = 0")])
     assert ends(packets) == [(18000, "RA")]
+
+
+def test_a_close_leaving_bytes_unread_counts_them(tmp_path):
+    """The client writes 10 bytes, the server reads 4 and closes: its RST;
+    the summary counts the connection and the 6 bytes left unread (in the
+    pcap as sent, where the kernels dropped those still queued)."""
+    calls = OPENING + [(8, moved("write", "c", b"0123456789")),
+                       (7, moved("read", "s", b"0123")), (7, "close(%(s)s) = 0")]
+    packets, packetizer = converted(calls)
+    assert ends(packets)[-1] == (18000, "RA")
+    assert packetizer.unread_at_reset == [1, 6]
+    trace = tmp_path / "trace.txt"
+    trace.write_text("".join("%d  %.6f %s <0.000010>\n" % (pid, T0 + number / 1000, call % ENDS)
+                             for number, (pid, call) in enumerate(calls)))
+    summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
+    assert "1 TCP connections reset by a close that left 6 bytes of the peer unread" in summary
