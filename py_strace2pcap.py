@@ -499,6 +499,8 @@ class PacketStage:
             (copies_closed, "  %d closes (or exits) of one copy of a socket another "
                             "process keeps (forked from or by the closer, or passed the "
                             "socket with SCM_RIGHTS): no FIN"),
+            (self.inet.dup_closes, "  %d closes of a TCP socket's fd whose thread keeps a dup "
+                                   "of it (dup, dup2, fcntl F_DUPFD): no FIN"),
             (parser.reads_joined, "  %d small reads joined to the read before them: a header "
                                   "read a few bytes at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "

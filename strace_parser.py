@@ -198,12 +198,15 @@ SETUP_SYSCALLS = {"socket", "bind", "getsockname", "clone", "clone3", "fork", "v
                   "dup", "dup2", "dup3", "fcntl", "fcntl64"}
 # dup2 and dup3 close their target fd first, if open (see _closed_by_dup),
 # whose argument follows the source's: an annotation ends at its "]>" (or
-# a file's ">"), which a path's hex escapes cannot hold.
+# a file's ">", after a device's own "<char 1:3>" under -yy), which a
+# path's hex escapes cannot hold.
 REPLACING_DUPS = {"dup2", "dup3"}
-DUP_ARGUMENT = r"(?P<%s>\d+)(?:<[^>]*:\[.*?\]>|<[^>]*>)?"
+DUP_ARGUMENT = r"(?P<%s>\d+)(?:<[^>]*:\[.*?\]>|<[^<>]*(?:<[^<>]*>)?>)?"
 DUP_FDS = re.compile(r"(?P<source>%s),\s*(?P<target>%s)\s*[,)]"
                      % (DUP_ARGUMENT % "source_fd", DUP_ARGUMENT % "target_fd"))
 DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
+# A dup's new fd on a TCP socket, after " = ": an event (see _state_event).
+TCP_DUP_RESULT = re.compile(r" = \d+<TCP(?:v6)?:\[")
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Sockets of kinds not converted whose data syscalls are counted by kind
 # (ping's ICMP goes through RAW or PING sockets), not as "not a socket".
@@ -887,6 +890,8 @@ class StraceParser:
                 reason = self._note_setup(pid, name, line)
             except ValueError as error:
                 reason = "unparseable: %s" % error
+            if name in DUP_SYSCALLS and TCP_DUP_RESULT.search(line, line.rfind(" = ")):
+                closed += self._complete(pid, start_time, name, line, head)
             if closed:
                 return closed
             if not (self.process_events and name in PROCESS_SYSCALLS):
@@ -1760,6 +1765,13 @@ class StraceParser:
                 return self.skip("socket setup", args)
             self._connecting.discard(event["fd"])
             event["error"] = failure.group(1) if failure else None
+        elif name in DUP_SYSCALLS:
+            # Another fd of the same process on the socket: its close then
+            # ends a copy (bash's /dev/tcp restores stdout with a dup2 over
+            # the socket's dup, and talks on).
+            if not tcp:
+                return self.skip("socket setup", args)
+            event["dup_fd"] = event["result"]
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
             second = dict(event)

@@ -154,6 +154,8 @@ class InetPacketizer:
         # [calls, bytes] of splice() out of a socket whose sender is traced
         # (see tcp_flow.count_splice_of_sent).
         self.splices_of_sent = [0, 0]
+        # Closes of a fd whose thread keeps a dup of it on the socket.
+        self.dup_closes = 0
         # [connections, bytes] a close reset leaving bytes of the peer unread.
         self.unread_at_reset = [0, 0]
         self.udp_peers = {}
@@ -336,6 +338,10 @@ class InetPacketizer:
                                          self.unseen_waits.pop((conversation, side)))
             self._unseen_since_recomputed()
         if name == "close":
+            if conversation.dup_fds[side] and conversation.closes_dup(side, event["pid"],
+                                                                      event["fd"]):
+                self.dup_closes += 1
+                return packets
             # Its FIN, or RST (see TcpConversation.close), waits: another
             # fd may share the socket, whose syscall then cancels it.
             event["unread"] = conversation.resets_at_close(side)
@@ -405,6 +411,8 @@ class InetPacketizer:
             conversation.abortive.add(side)
         elif "passed" in event:
             self.held_fins.passed(conversation, side, event)
+        elif "dup_fd" in event:
+            conversation.duplicated(side, event["pid"], event["fd"], event["dup_fd"])
         elif event["error"] in PEER_RESET:
             # The call met the peer's RST by its end.
             if event["error"] == "ENOTCONN" and side in conversation.writes_shut:

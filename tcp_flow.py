@@ -228,9 +228,30 @@ class TcpConversation:
         self.closed_at = [None, None]
         # The forks (see ForkTimes) of the processes that closed their copy.
         self.copies_closed_by = [(), ()]
+        # Per side, {pid: its fds on the socket} of the threads that dup'd it
+        # (see ``duplicated``), or None.
+        self.dup_fds = [None, None]
         # (pid, fd, time, receiving pid or None) of each side's socket's
         # last pass to another process with SCM_RIGHTS (see HeldFins.passed).
         self.passed = [None, None]
+
+    def duplicated(self, side, pid, fd, new_fd):
+        """Thread ``pid`` made ``new_fd`` a dup of its ``fd`` on ``side``'s socket."""
+        if self.dup_fds[side] is None:
+            self.dup_fds[side] = {}
+        self.dup_fds[side].setdefault(pid, set()).update((fd, new_fd))
+
+    def closes_dup(self, side, pid, fd):
+        """True if thread ``pid``'s close of ``fd`` leaves it another fd on
+        ``side``'s socket that it dup'd (see ``duplicated``): the socket
+        stays open, nothing is sent."""
+        fds = self.dup_fds[side] and self.dup_fds[side].get(pid)
+        if not fds or fd not in fds:
+            return False
+        fds.discard(fd)
+        if not fds:
+            del self.dup_fds[side][pid]
+        return bool(fds)
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its

@@ -492,12 +492,13 @@ DUP_TARGET = "5<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>"
     ("dup2(%s, %s) = 5<UNIX-STREAM:[1588861->1588862]>" % (DUP_SOURCE, DUP_TARGET), True),
     ("dup3(%s, %s, O_CLOEXEC) = 5" % (DUP_SOURCE, DUP_TARGET), True),
     ("dup2(3<\\x2f\\x64\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c>, %s) = 5" % DUP_TARGET, True),
+    # -yy adds a device's numbers (sshd puts /dev/null over its socket's fds).
+    ("dup2(3<\\x2f\\x64\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c<char 1:3>>, %s) = 5<\\x2f\\x64"
+     "\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c<char 1:3>>" % DUP_TARGET, True),
     # Onto a file, onto itself, failed, or the lowest free fd: nothing closed.
     ("dup2(%s, 1<\\x2f\\x64\\x65\\x76\\x2f\\x6e\\x75\\x6c\\x6c>) = 1" % DUP_TARGET, False),
     ("dup2(%s, %s) = 5" % (DUP_TARGET, DUP_TARGET), False),
     ("dup2(%s, %s) = -1 EBADF (Bad file descriptor)" % (DUP_SOURCE, DUP_TARGET), False),
-    ("dup(%s) = 9<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>" % DUP_TARGET,
-     False),
 ])
 def test_dup2_over_a_socket_closes_it(call, closes):
     """dup2/dup3 close what their target fd held: a socket there ends as
@@ -515,6 +516,20 @@ def test_dup2_over_a_socket_closes_it(call, closes):
     [after] = parse(r'598   1795771144.3 write(5<UNIX-STREAM:[1588861->1588862]>, "\x61", 1) = 1',
                     parser=parser)
     assert after["session"] == 1
+
+
+@pytest.mark.parametrize("call", [
+    "dup(%s) = 9<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>" % DUP_TARGET,
+    "fcntl(%s, F_DUPFD_CLOEXEC, 9) = 9<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>"
+    % DUP_TARGET,
+    "dup2(%s, 9) = 9<TCPv6:[[::ffff:127.0.0.1]:43824->[::ffff:127.0.0.1]:21050]>" % DUP_TARGET])
+def test_a_dup_of_a_tcp_socket_is_an_event_naming_both_fds(call):
+    """A dup of a TCP socket closes nothing; its event names the socket,
+    its fd and the new one (whose close then ends a copy, see
+    TcpConversation.closes_dup)."""
+    [event] = parse("598   1795771144.281729 %s <0.000013>" % call)
+    assert fields(event, "syscall", "fd", "dup_fd", "protocol", "local", "direction") == (
+        call[:call.index("(")], 5, 9, "TCPv6", ("::ffff:127.0.0.1", 43824), None)
 
 
 def test_dup2_over_a_socket_without_yy_closes_it_from_the_socket_table():

@@ -959,3 +959,23 @@ def test_a_close_leaving_bytes_unread_counts_them(tmp_path):
                              for number, (pid, call) in enumerate(calls)))
     summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
     assert "1 TCP connections reset by a close that left 6 bytes of the peer unread" in summary
+
+
+def test_a_close_of_a_dup_the_thread_holds_another_fd_of_sends_nothing():
+    """bash's /dev/tcp: the socket dup'd onto stdout for a request, stdout
+    restored with a dup2 over it (a close of that fd), the reply read on
+    the first fd: no FIN at the dup2 (there was one, and with the server's
+    close both went out, the client's as a RST for the reply unread)."""
+    client_stdout = "1<TCP:[127.0.0.1:54200->127.0.0.1:18000]>"
+    packets, packetizer = converted(OPENING + [
+        (8, "dup2(%(c)s, 1) = " + client_stdout),
+        (8, 'write(%s, "\\x47\\x45\\x54", 3) = 3' % client_stdout),
+        (8, "dup2(11</tmp/out>, %s) = 1</tmp/out>" % client_stdout),
+        (7, moved("read", "s", b"GET")), (7, moved("write", "s", b"reply")),
+        (7, "close(%(s)s) = 0"),
+        (8, moved("read", "c", b"reply")), (8, moved("read", "c", b"")),
+        (8, "close(%(c)s) = 0")])
+    assert ends(packets) == [(18000, "FA"), (54200, "FA")]
+    assert [time for port, flags, _length, time, _pid in summary(packets)
+            if "F" in flags and port == 54200] == [T0 + 0.010]
+    assert packetizer.dup_closes == 1
