@@ -219,8 +219,10 @@ UNCONVERTED = "socket: not converted"
 PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
 # What a -yy trace must hold for the converter (strace2pcap.sh traces these):
 # the socket calls, a dup2() or dup3() onto a socket (it closes it: the
-# JDK's close), and for process names the calls that start processes.
-TRACED_SYSCALLS = SOCKET_SYSCALLS | REPLACING_DUPS | PROCESS_SYSCALLS
+# JDK's close), dup() (a socket's copy in the same process), a thread's
+# exit() (it ended alone, its sockets stay open: see _exit_lines), and
+# for process names the calls that start processes.
+TRACED_SYSCALLS = SOCKET_SYSCALLS | REPLACING_DUPS | {"dup", "exit"} | PROCESS_SYSCALLS
 CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 # The protocol of the event of a process's exit line (see ``StraceParser._exit_lines``).
@@ -1925,7 +1927,9 @@ def _ended_by_exit_call(block, start, at, context):
         return False  # no pid column (one process), or [pid N]: not told
     mark = "\n%s " % head[0]
     previous = block.rfind(mark, 0, start)
-    if previous < 0:
+    if previous < 0 and start > 0 and block.startswith(mark[1:]):
+        previous = -1  # the block's first line (a live trace's block began with the exit call)
+    elif previous < 0:
         block = context
         previous = context.rfind(mark)
         if previous < 0:

@@ -473,6 +473,22 @@ def test_a_thread_ending_alone_is_told_from_its_process_ending():
     assert parser.line_number == len(lines)
 
 
+def test_a_thread_ending_alone_is_told_when_its_exit_call_begins_a_block():
+    """A live trace comes in blocks of what strace wrote so far: the exit()
+    call may be a block's first line, its exit line further on (the
+    thread's ending was taken for its process's: a FIN through the
+    wrappers, 2.6 s before the reply the main thread read)."""
+    parser = StraceParser()
+    blocks = ['6698  1795829556.364487 sendto(3<TCP:[127.0.0.1:55888->127.0.0.1:23901]>, '
+              '"\\x47", 1, 0, NULL, 0) = 1 <0.000080>',
+              "6698  1795829556.366955 exit(0)         = ?\n"
+              "6698  1795829556.367039 +++ exited with 0 +++"]
+    events = [event for block in blocks for line in parser.lines_to_parse(block)
+              for event in parser.parse(line)]
+    assert [(event["pid"], event["alone"]) for event in events if "alone" in event] == [
+        (6698, True)]
+
+
 def test_shutdown_how_as_strace_x_raw_prints_it():
     """strace -X raw prints shutdown's how as a number (0x1): it was taken
     for SHUT_RDWR whatever it was (a helper's sweep: SHUT_WR's peer FIN
