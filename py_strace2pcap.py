@@ -49,13 +49,22 @@ LIVE_TRACE_SKEW = 60.0
 FILE_LIKE_CALLS = {"read", "write", "readv", "writev", "close", "splice"}
 
 
+def command_name(argv0=None):
+    """How the help's examples name this command (``argv0``: as it was
+    run, sys.argv[0] by default): py-strace2pcap once installed (pip makes
+    no py_strace2pcap.py); in a checkout the script's path as typed, ./
+    in front if it was run from its directory (strace's sink runs it by
+    that name, which PATH does not hold)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if not argv0.endswith(".py"):
+        return os.path.basename(argv0) or "py-strace2pcap"
+    return argv0 if os.sep in argv0 else os.path.join(os.curdir, argv0)
+
+
 def parse_arguments(argv):
     """The command line as an ``argparse.Namespace``."""
-    # The usage lines name the command as it was run: py-strace2pcap once
-    # installed (pip makes no py_strace2pcap.py), ./py_strace2pcap.py in a checkout.
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n", 1)[1].replace(
-            "py_strace2pcap.py", os.path.basename(sys.argv[0]) or "py-strace2pcap"),
+        description=__doc__.split("\n\n", 1)[1].replace("py_strace2pcap.py", command_name()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 done; 1 --strict found socket lines it could not parse,\n"
                "a compressed trace cut short, or no strace trace at all;\n"
