@@ -510,8 +510,9 @@ class PacketStage:
                             "socket with SCM_RIGHTS): no FIN"),
             (self.inet.dup_closes, "  %d closes of a TCP socket's fd whose thread keeps a dup "
                                    "of it (dup, dup2, fcntl F_DUPFD): no FIN"),
-            (parser.reads_joined, "  %d small reads joined to the read before them: a header "
-                                  "read a few bytes at a time came as one segment (see README)"),
+            (parser.reads_joined[0] + (parser.reads_joined[1] if self.unix else 0),
+             "  %d small reads joined to the read before them: a header read a few bytes "
+             "at a time came as one segment (see README)"),
             (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
                                                 "read them (MSG_TRUNC): their packets declare "
                                                 "the whole length"),

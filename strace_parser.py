@@ -453,7 +453,8 @@ class StraceParser:
         # small reads still open on, and those runs, {(pid, fd, session):
         # (index in events, run)}.
         self._open_runs = None
-        self.reads_joined = 0
+        # Small reads joined (see join_reads): on TCP sockets, on unix ones.
+        self.reads_joined = [0, 0]
         # Lines read (see line_number): counted, or in a sieved block, the
         # lines since _line_start, whose number is counted when asked.
         self._lines = 0
@@ -1201,7 +1202,7 @@ class StraceParser:
                     run["length"] += read["length"]
                     run["result"] += read["result"]
                     run["ended"] = read["time"] + (read["duration"] or 0.0)
-                    self.reads_joined += 1
+                    self.reads_joined[read["protocol"] == "UNIX-STREAM"] += 1
                     if not read.get("filled"):
                         del runs[key]
                     continue

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import support
 from strace_parser import RESUMED_NOT_SOCKET, StraceParser, unpack_event
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -320,7 +321,8 @@ def joined_reads(*lines):
     parser = StraceParser()
     events = [event for line in lines for event in parser.parse_packed(line)]
     return ([event if type(event) is dict else unpack_event(event)
-             for event in parser.join_reads(events) + parser.held_events()], parser.reads_joined)
+             for event in parser.join_reads(events) + parser.held_events()],
+            sum(parser.reads_joined))
 
 
 def read_line(time, data, count, duration=0.00001, fd=SSH_SOCKET, name="read"):
@@ -358,6 +360,22 @@ def test_another_threads_send_left_unfinished_ends_no_run_of_reads():
     assert [(event["protocol"], event.get("payload")) for event in events] == [
         ("send pending", None), ("TCP", b"\x01\x05\x00\x01\x80\x00\x00\x00body")]
     assert joined == 1
+
+
+def test_small_reads_joined_on_unix_sockets_are_counted_where_they_are_converted(tmp_path):
+    """php-cgi reads FastCGI's 8-byte headers on a unix socket: its reads
+    are joined as a TCP socket's, but the summary counts them only with
+    --capture-unix-socket (helper W: 104 joined reads in a Postfix trace,
+    all on unix sockets, none in its pcap)."""
+    unix = "5<UNIX-STREAM:[1001->1002]>"
+    lines = [read_line(1.0, b"\x01", 1, fd=unix), read_line(1.0001, b"\x06rest", 4096, fd=unix)]
+    assert joined_reads(*lines)[1] == 1
+    trace = tmp_path / "trace.txt"
+    trace.write_text("\n".join(lines) + "\n")
+    counted = "1 small reads joined to the read before them"
+    assert counted not in support.convert(trace, tmp_path / "a.pcap").stderr.decode()
+    assert counted in support.convert(trace, tmp_path / "b.pcap",
+                                      "--capture-unix-socket").stderr.decode()
 
 
 def test_a_read_slowed_by_a_loaded_machine_is_joined_too():
