@@ -48,8 +48,18 @@ class SocketInfo:
     # tells it from the others (the unix packetizer keys its flows on it).
     ident: int = None
     # (local, remote) made up for it where the trace shows neither (see
-    # placeholder_endpoints), once made: the same from each fd and thread.
+    # made_up_endpoints), once made.
     placeholder: tuple = None
+
+    def made_up_endpoints(self, pid, fd, session):
+        """This socket's made-up (local, remote) (see placeholder_endpoints),
+        made from the first thread and fd that needed them: a dup'd fd or
+        another thread on the same socket gets the same (git's sideband
+        thread read its pack under -y on a flow of its own)."""
+        if self.placeholder is None:
+            self.placeholder = placeholder_endpoints(pid, fd, session,
+                                                     self.protocol.endswith("v6"))
+        return self.placeholder
 
 
 def socket_protocol(args):

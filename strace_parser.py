@@ -134,7 +134,7 @@ from collections import Counter
 from datetime import date as Date
 
 from fork_finder import ForkFinder
-from socket_table import SocketTable, placeholder_endpoints, socket_protocol
+from socket_table import SocketTable, socket_protocol
 from strace_values import (SOCKET_INODE_PREFIXES, Clock, annotation_fields, decode_string,
                            iovec_payload, is_socket_annotation, parse_sockaddr,
                            parse_unix_path, process_name, program_name, read_string,
@@ -1521,13 +1521,13 @@ class StraceParser:
                 and (info.local is None or info.remote is None)):
             # The packetizer needs both ends of a connection; make up the one
             # the trace never showed (getsockname would have).
-            local, remote = _placeholder(info, pid, fd, event["session"])
+            local, remote = info.made_up_endpoints(pid, fd, event["session"])
             event["local"] = info.local or local
             event["remote"] = info.remote or remote
             self.placeholder_addresses += 1
         elif info.local is None and info.protocol.startswith("UDP") and name != "connect":
             # A datagram's own port shows on no line without -yy.
-            event["local"] = _placeholder(info, pid, fd, event["session"])[0]
+            event["local"] = info.made_up_endpoints(pid, fd, event["session"])[0]
             self.placeholder_addresses += 1
         return argument.end()
 
@@ -1769,11 +1769,9 @@ class StraceParser:
             self._connecting.discard(event["fd"])
             event["error"] = failure.group(1) if failure else None
         elif name in DUP_SYSCALLS:
-            # Another fd of the same process on the socket: its close then
-            # ends a copy (bash's /dev/tcp restores stdout with a dup2 over
-            # the socket's dup, and talks on).
-            if not tcp:
-                return self.skip("socket setup", args)
+            # Another fd of the same process on the TCP socket (see
+            # TCP_DUP_RESULT): its close then ends a copy (bash's /dev/tcp
+            # restores stdout with a dup2 over the socket's dup, and talks on).
             event["dup_fd"] = event["result"]
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
@@ -1804,17 +1802,6 @@ class StraceParser:
             event["shares_fds"] = "CLONE_FILES" in args
         self.process_lines += 1
         return [event]
-
-
-def _placeholder(info, pid, fd, session):
-    """The made-up (local, remote) of the socket ``info`` (see
-    placeholder_endpoints), made from the first fd and thread that needed
-    them: a dup'd fd or another thread on the same socket gets the same
-    (git's sideband thread read its pack under -y on a flow of its own)."""
-    if info.placeholder is None:
-        info.placeholder = placeholder_endpoints(pid, fd, session,
-                                                 info.protocol.endswith("v6"))
-    return info.placeholder
 
 
 def _longest_piece(args, position, result):

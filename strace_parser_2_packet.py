@@ -410,7 +410,7 @@ class InetPacketizer:
         elif name == "setsockopt":  # SO_LINGER 0: its close will reset
             conversation.abortive.add(side)
         elif "passed" in event:
-            self.held_fins.passed(conversation, side, event)
+            conversation.passed(side, event)
         elif "dup_fd" in event:
             conversation.duplicated(side, event["pid"], event["fd"], event["dup_fd"])
         elif event["error"] in PEER_RESET:

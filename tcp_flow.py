@@ -232,8 +232,8 @@ class TcpConversation:
         # (see ``duplicated``), or None.
         self.dup_fds = [None, None]
         # (pid, fd, time, receiving pid or None) of each side's socket's
-        # last pass to another process with SCM_RIGHTS (see HeldFins.passed).
-        self.passed = [None, None]
+        # last pass to another process with SCM_RIGHTS (see ``passed``).
+        self.passes = [None, None]
 
     def duplicated(self, side, pid, fd, new_fd):
         """Thread ``pid`` made ``new_fd`` a dup of its ``fd`` on ``side``'s socket."""
@@ -252,6 +252,20 @@ class TcpConversation:
         if not fds:
             del self.dup_fds[side][pid]
         return bool(fds)
+
+    def passed(self, side, event):
+        """``event`` passed ``side``'s socket with SCM_RIGHTS (see
+        StraceParser._passed_sockets): sent, the sender's close of that fd
+        once its receiver got it closes a copy, the receiver keeping it (a
+        Python server's worker answered 3 s after its parent's close; see
+        HeldFins.copy_keeper); received, the receiver is that (a recvmsg
+        begun first may end first: the sender's then finds it)."""
+        sender, fd, sent_at, receiver = self.passes[side] or (None,) * 4
+        if event["passed"] == "out":
+            self.passes[side] = (event["pid"], event["fd"], event["time"],
+                                 receiver if sender is None else None)
+        else:
+            self.passes[side] = (sender, fd, sent_at, event["pid"])
 
     def following_isns(self):
         """The ISNs of a connection that reuses this one's 4-tuple: past its
@@ -742,7 +756,8 @@ class HeldFins(OrderedDict):
         of the closing thread that had not exec'd when seen, forked after
         that side's first use.  Either only where no close or exit of a
         process that used it came since the fork.  Or the receiver of the
-        socket, for the close of the fd its sender passed (see ``passed``),
+        socket, for the close of the fd its sender passed (see
+        ``TcpConversation.passed``),
         once the receiver got it, if no close came since.  A copy that goes unseen
         (closed on exec later, or held by a process that never used it and
         exited) is taken as kept."""
@@ -751,9 +766,9 @@ class HeldFins(OrderedDict):
                 or first_used is None or conversation.directions[side].fin_sent
                 or conversation.aborted):
             return None, False
-        passed = conversation.passed[side]
+        passed = conversation.passes[side]
         if passed is not None and passed[:2] == (event["pid"], event["fd"]):
-            conversation.passed[side] = None  # the sender's copy ends here
+            conversation.passes[side] = None  # the sender's copy ends here
             sent_at, receiver = passed[2:]
             if receiver is not None and (closed_at is None or closed_at < sent_at):
                 return receiver, False
@@ -790,21 +805,6 @@ class HeldFins(OrderedDict):
                 self.kept[key] = (owner, fin)
                 self.copies_closed += 1
                 self.users.saw(owner, conversation, side, dict(event, pid=child))
-
-    @staticmethod
-    def passed(conversation, side, event):
-        """``event`` passed ``side``'s socket with SCM_RIGHTS (see
-        StraceParser._passed_sockets): sent, the sender's close of that fd
-        once its receiver got it closes a copy, the receiver keeping it (a
-        Python server's worker answered 3 s after its parent's close);
-        received, the receiver is that (a recvmsg begun first may end
-        first: the sender's then finds it)."""
-        sender, fd, sent_at, receiver = conversation.passed[side] or (None,) * 4
-        if event["passed"] == "out":
-            conversation.passed[side] = (event["pid"], event["fd"], event["time"],
-                                         receiver if sender is None else None)
-        else:
-            conversation.passed[side] = (sender, fd, sent_at, event["pid"])
 
     def shut_down(self, owner, conversation, side, links, event, may_wait=True):
         """Packets of ``side``'s shutdown(SHUT_WR) ``event``: its FIN at once
