@@ -546,8 +546,9 @@ class PacketStage:
             report.append("  %d events with unknown addresses got placeholder endpoints "
                           "(192.0.2.x / 198.51.100.1)%s"
                           % (self.inet.placeholder_events + parser.placeholder_addresses,
-                             "; record with -yy for the real ones"
-                             if parser.placeholder_addresses else ""))
+                             "; record with -yy for the real ones (what both ends of a "
+                             "connection show, stream or datagram, appears twice, as each "
+                             "end saw it)" if parser.placeholder_addresses else ""))
         report += made_up_times(parser)
         if self.order.out_of_order:
             report.append("  %d packets stamped earlier than a packet before them (sent data "
