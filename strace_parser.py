@@ -216,7 +216,8 @@ UNCONVERTED_SOCKET_KINDS = {"RAW", "RAWv6", "PING", "PINGv6", "UDPLITE", "UDPLIT
 UNCONVERTED = "socket: not converted"
 # Syscalls that name a process (execve) or make one inherit its parent's
 # name (clone & co.); parsed only with ``StraceParser(process_events=True)``.
-PROCESS_SYSCALLS = {"execve", "execveat", "clone", "clone3", "fork", "vfork"}
+EXEC_SYSCALLS = {"execve", "execveat"}
+PROCESS_SYSCALLS = EXEC_SYSCALLS | {"clone", "clone3", "fork", "vfork"}
 # What a -yy trace must hold for the converter (strace2pcap.sh traces these):
 # the socket calls, a dup2() or dup3() onto a socket (it closes it: the
 # JDK's close), dup() (a socket's copy in the same process), a thread's
@@ -374,6 +375,14 @@ PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 # Threads remembered as met in a socket call (see StraceParser._with_fork_event)
 # before the memory is cleared.
 THREADS_MET_KEPT = 1 << 16
+# Characters of the text after a forked process's first socket call within
+# which its execve is looked for: a program forks to run another at once
+# (Postfix's master, 3 ms; a search of every block for it would cost the
+# parse of a trace of file I/O 40% more).
+EXEC_REACH = 1 << 23
+# The characters of a line before its call's name, at most (pid, time,
+# and -n, -i, [pid N] and -Y's comm columns).
+LINE_HEAD_REACH = 160
 # Creators of a thread met looked for, at most: its creator's creator if
 # that was a thread too, and so on.
 CREATORS_FOLLOWED = 4
@@ -497,6 +506,9 @@ class StraceParser:
         # socket call is looked for in the recent text (see fork_finder).
         self._forks = None if process_events else ForkFinder()
         self._threads_met = set()
+        # Forked processes met before they called execve, and where in the
+        # text: their exec is told (see _exec_of_child), up to EXEC_REACH on.
+        self._before_exec = {}
         # Where the line lines_to_parse yielded last starts in its block (a
         # sieved block's: _line_start), and its block in the trace's text.
         self._line_at = self._block_offset = 0
@@ -586,13 +598,23 @@ class StraceParser:
         # A call that -s cut waits for its hex dump (-e read=, -e write=)
         # lines: they follow it, maybe in the next block.
         leading_dump = self._dump_goes_on and block.startswith(DUMP_LINE_STARTS)
-        for start in [0] + starts if leading_dump else starts:
+        if leading_dump:
+            starts.insert(0, 0)
+        execs_found = bool(self._before_exec)  # (the sieve looked for them)
+        index = 0
+        while index < len(starts):
+            start = starts[index]
+            index += 1
             if start <= end:
                 continue  # a hex dump line yielded already
             end = block.find("\n", start)
             self._line_start, self._lines = start, 0  # parse() counts this line
             yield block[start:end] if end >= 0 else block[start:]
             kept += 1
+            if not execs_found and self._before_exec and end >= 0:
+                # A forked process met in this block: its exec may follow.
+                execs_found = True
+                starts[index:] = sorted(set(starts[index:]).union(_exec_lines(block, end)))
             while self._cut is not None and end >= 0 and block.startswith(DUMP_LINE_STARTS,
                                                                            end + 1):
                 start = end + 1
@@ -608,6 +630,16 @@ class StraceParser:
         self.skipped["not a socket syscall"] += lines - kept
         self.line_number = first_number + lines
         self._keep_context(block)
+
+    def _awaits_exec(self):
+        """True if a forked process met in the last EXEC_REACH characters
+        of the text may call execve (forgetting those met before)."""
+        if self._before_exec:
+            oldest = self._block_offset - EXEC_REACH
+            if min(self._before_exec.values()) < oldest:
+                self._before_exec = {tid: met for tid, met in self._before_exec.items()
+                                     if met >= oldest}
+        return bool(self._before_exec)
 
     def _keep_context(self, block):
         """Keep the last CONTEXT_KEPT characters of the trace read so far."""
@@ -698,6 +730,8 @@ class StraceParser:
                                                                line_end)
             starts.add(start)
         starts.update(self._exit_lines(block))
+        if self._awaits_exec():
+            starts.update(_exec_lines(block, 0))
         if self.process_events:
             for call in PROCESS_CALL.finditer(block):
                 start = block.rfind("\n", 0, call.start()) + 1
@@ -772,14 +806,17 @@ class StraceParser:
         self._threads_met.add(tid)
         if not tid or self.clock.relative:
             return events  # (-r times tell no fork's time on their own)
-        line_at = self._line_at if self._line_start is None else self._line_start
         created = []
         # A thread's creator may be a thread of a forked process met no more.
         for _depth in range(CREATORS_FOLLOWED):
-            found = self._forks.creation_of(tid, self._block_offset + line_at)
+            found = self._forks.creation_of(tid, self._line_offset())
             if found is None:
                 break
             parent, time, name, flags, execed = found
+            if not execed and "CLONE_FILES" not in flags:
+                if len(self._before_exec) >= THREADS_MET_KEPT:
+                    self._before_exec.clear()
+                self._before_exec[tid] = self._line_offset()
             created.insert(0, {"protocol": PROCESS, "pid": parent, "syscall": name,
                                "result": tid, "time": time, "comm": None, "child": tid,
                                "in_flight": False, "thread": "CLONE_THREAD" in flags,
@@ -789,6 +826,11 @@ class StraceParser:
             self._threads_met.add(parent)
             tid = parent
         return created + events
+
+    def _line_offset(self):
+        """Where the line parsed starts in the trace's text (see ForkFinder)."""
+        return self._block_offset + (self._line_at if self._line_start is None
+                                     else self._line_start)
 
     def _dump_line(self, line):
         """Take ``line`` if it is a line of the hex dump (``-e read=``,
@@ -828,6 +870,10 @@ class StraceParser:
 
     def _parse_packed(self, line):
         self._lines += 1
+        if self._before_exec and line.find("execve", 0, LINE_HEAD_REACH) >= 0:
+            events = self._exec_of_child(line)
+            if events is not None:
+                return events
         # The resumed halves of futex & co. go too, before LINE_HEAD (small:
         # 2.7% of the instructions).
         if self.rejects_unannotated and ":[" not in line:
@@ -907,6 +953,29 @@ class StraceParser:
         events = self._complete(pid, start_time, name, line, head)
         return events if resumed_at is None else _resumed_at(events, resumed_at)
 
+    def _exec_of_child(self, line):
+        """The process event of ``line`` if it is a successful execve or
+        execveat (whole, or its resumed half) of a forked process met before
+        it (see ``_with_fork_event``): its sockets' copies opened
+        close-on-exec are closed, it keeps no copy of them for its parent;
+        [] for its first half or a failed one; None for any other line."""
+        head = LINE_HEAD.match(line)
+        if head is None or (head.group("name") or head.group("resumed")) not in EXEC_SYSCALLS:
+            return None
+        pid = int(head.group("pid") or head.group("bracket_pid") or 0)
+        met = self._before_exec.get(pid)
+        if met is None or self._line_offset() - met > EXEC_REACH:
+            return None
+        equals = line.rfind(" = ")
+        returned = RETURN_VALUE.match(line, equals + 3) if equals > 0 else None
+        time = self._seconds(self._start_time(head))
+        if returned is None or returned.group("ret") != "0" or time is None:
+            return self.skip("not a socket syscall", line)  # unfinished, failed
+        del self._before_exec[pid]
+        return [{"protocol": PROCESS, "pid": pid, "syscall": head.group("name")
+                 or head.group("resumed"), "result": 0, "time": time, "comm": None,
+                 "child": None, "in_flight": False, "thread": False, "shares_fds": False}]
+
     def _other_call(self, line):
         """The name of the call of ``line`` if it is plainly one no event
         comes from: the name after its time column, before its first "("
@@ -944,6 +1013,7 @@ class StraceParser:
             alone = pid in self._ended_alone
             self._ended_alone.discard(pid)
             self._threads_met.discard(int(pid))  # its id may be another's later
+            self._before_exec.pop(int(pid), None)
             return [{"protocol": EXITED, "pid": int(pid), "syscall": "exit",
                      "time": self._time_of_this_line(exited.group("time")),
                      "comm": process_name(exited.group("comm") or exited.group("bracket_comm")),
@@ -1894,6 +1964,17 @@ def _socket_annotation(block, at, end):
             return opening
         at = block.find(":[", at + 1, end)
     return -1
+
+
+def _exec_lines(block, after):
+    """The starts of the lines of ``block`` after offset ``after`` that
+    hold "execve" (an execve or execveat call, or its resumed half)."""
+    starts = set()
+    at = block.find("execve", after)
+    while at >= 0:
+        starts.add(block.rfind("\n", 0, at) + 1)
+        at = block.find("execve", at + 6)
+    return starts
 
 
 def _newlines(text, start, end):

@@ -221,6 +221,48 @@ def test_a_child_that_execd_first_may_hold_no_copy(tmp_path):
     assert "one copy" not in summary
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "unfinished"])
+@pytest.mark.parametrize("flags", [[], ["--format", "pcapng"]], ids=["pcap", "pcapng"])
+@pytest.mark.parametrize("noise_at", [None, 2, 4], ids=["one-block", "noise-before-fork",
+                                                       "noise-before-exec"])
+def test_a_child_that_execs_after_its_first_socket_call_keeps_no_copy(tmp_path, split, flags,
+                                                                      noise_at):
+    """Postfix's master forks, the child closes the listener it does not
+    need, execs (its close-on-exec copy of the connection closed), and
+    lives on: the parent's close is the connection's, its FIN at once.
+    The exec was missed once the child was met: its RST came at its exit,
+    3 s late, from the wrong process.  Past the first block the parse
+    sieves the lines: the exec is found in the block the child was met in,
+    and in a later one."""
+    listener = call(101, 0.21, "close(3<TCP:[127.0.0.1:2222]>) = 0")
+    execve = call(101, 0.22, 'execve("/usr/lib/postfix/sbin/smtpd", ["smtpd"], '
+                             '0x7ffd0 /* 1 var */) = 0')
+    lines = [ACCEPT, write(100, 0.1, b"hello"), FORK, listener, execve]
+    if split:
+        lines[-1:] = [execve.split(") = 0")[0] + " <unfinished ...>",
+                      call(100, 0.221, "getpid() = 100"),
+                      call(101, 0.23, "<... execve resumed>) = 0")]
+    if noise_at is not None:
+        time = float(lines[noise_at - 1].split()[1]) - 1795659600
+        lines[noise_at:noise_at] = [call(102, time, "getpid() = 102")] * 2000  # 110 KB
+    rows, summary = server_segments(tmp_path, lines + [
+        close(100, 0.3), "101 1795659603.000000 +++ exited with 0 +++"], *flags)
+    assert rows == [(0.1, "PA", b"hello"), (0.3, "FA", b"")]
+    assert "one copy" not in summary
+
+
+def test_a_failed_exec_leaves_the_childs_copy(tmp_path):
+    """execvp() tries each directory of PATH: an ENOENT execs nothing."""
+    failed = call(101, 0.22, 'execve("/usr/local/bin/x", ["x"], 0x7ffd0 /* 1 var */) = -1 '
+                             'ENOENT (No such file or directory)')
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.21, b"x"), failed,
+        close(100, 0.3), write(101, 3.0, b"world"), close(101, 3.1)])
+    assert rows == [(0.1, "PA", b"hello"), (0.21, "PA", b"x"), (3.0, "PA", b"world"),
+                    (3.1, "FA", b"")]
+    assert "1 closes (or exits) of one copy" in summary
+
+
 def test_the_parents_exit_leaves_the_childs_copy(tmp_path):
     rows, _summary = server_segments(tmp_path, [
         ACCEPT, write(100, 0.1, b"hello"), FORK, write(101, 0.25, b"x"),
