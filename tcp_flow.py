@@ -753,25 +753,30 @@ class HeldFins(OrderedDict):
         socket if ``event``, its close or exit, ends another copy, else
         None, and whether it is the parent.  The parent of a forked
         process, if that side was used before the fork; or a forked child
-        of the closing thread that had not exec'd when seen, forked after
-        that side's first use.  Either only where no close or exit of a
-        process that used it came since the fork.  Or the receiver of the
-        socket, for the close of the fd its sender passed (see
-        ``TcpConversation.passed``),
-        once the receiver got it, if no close came since.  A copy that goes unseen
-        (closed on exec later, or held by a process that never used it and
-        exited) is taken as kept."""
+        of the closing thread that has not exec'd (as far as the trace
+        shows), forked after that side's first use.  Either only where no
+        close or exit of a process that used it came since the fork.  Or,
+        for a socket passed with SCM_RIGHTS (see ``TcpConversation.passed``)
+        once its receiver got it, if no close came since: the receiver, for
+        the sender's close of the fd it passed; the sender, for the
+        receiver's close.  A copy that goes unseen (held by a process that
+        never used it and exited) is taken as kept."""
         first_used, closed_at = conversation.first_used[side], conversation.closed_at[side]
         if (event["syscall"] == "shutdown"  # it acts on the socket, whatever its copies
                 or first_used is None or conversation.directions[side].fin_sent
                 or conversation.aborted):
             return None, False
         passed = conversation.passes[side]
-        if passed is not None and passed[:2] == (event["pid"], event["fd"]):
-            conversation.passes[side] = None  # the sender's copy ends here
-            sent_at, receiver = passed[2:]
-            if receiver is not None and (closed_at is None or closed_at < sent_at):
-                return receiver, False
+        if passed is not None:
+            sender, fd, sent_at, receiver = passed
+            kept = closed_at is None or closed_at < sent_at
+            if (sender, fd) == (event["pid"], event["fd"]):
+                conversation.passes[side] = None  # the sender's copy ends here
+                if receiver is not None and kept:
+                    return receiver, False
+            elif receiver == event["pid"] != sender and kept:
+                conversation.passes[side] = (sender, fd, sent_at, None)  # the receiver's ends
+                return sender, False
         if not self.forks:
             return None, False
         fork = self.forks.get(event["pid"])

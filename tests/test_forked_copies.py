@@ -395,3 +395,17 @@ def test_the_senders_close_after_the_workers_is_the_sockets(tmp_path):
         call(300, 0.26, "close(%s) = 0" % WORKER_SOCKET), close(100, 0.3),
         "300 1795659605.000000 +++ exited with 0 +++"])
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (0.3, "FA", b"")]
+
+
+def test_the_workers_close_leaves_the_senders_copy(tmp_path):
+    """The worker answers and closes first; the server closes the fd it
+    passed 4 s later, past the FIN hold: the worker's close ended its
+    copy only (helper W's Python server, with its close 1.5 s later: the
+    summary did not count it), the server's is the FIN."""
+    worker_write = call(300, 0.25, "write(%s, %s, 5) = 5" % (WORKER_SOCKET,
+                                                            support.xx_string(b"world")))
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), SENT, RECEIVED, worker_write,
+        call(300, 0.26, "close(%s) = 0" % WORKER_SOCKET), close(100, 4.3)])
+    assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (4.3, "FA", b"")]
+    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
