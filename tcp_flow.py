@@ -769,7 +769,7 @@ class HeldFins(OrderedDict):
         passed = conversation.passes[side]
         if passed is not None:
             sender, fd, sent_at, receiver = passed
-            kept = closed_at is None or closed_at < sent_at
+            kept = sent_at is not None and (closed_at is None or closed_at < sent_at)
             if (sender, fd) == (event["pid"], event["fd"]):
                 conversation.passes[side] = None  # the sender's copy ends here
                 if receiver is not None and kept:

@@ -409,3 +409,17 @@ def test_the_workers_close_leaves_the_senders_copy(tmp_path):
         call(300, 0.26, "close(%s) = 0" % WORKER_SOCKET), close(100, 4.3)])
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (4.3, "FA", b"")]
     assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+
+
+def test_a_worker_that_gets_the_socket_after_the_senders_close_closes_it(tmp_path):
+    """The server's close ends before the worker's recvmsg does (the
+    order the e2e test's race may print): the worker's pass has no sender
+    (a TypeError at its close, the copies' rule comparing with the unknown
+    send's time), and the worker's close is the socket's."""
+    received = passing(300, 0.31, "recvmsg", 9, "7<UNIX-STREAM:[1002->1001]>")
+    worker_write = call(300, 3.0, "write(%s, %s, 5) = 5" % (WORKER_SOCKET,
+                                                           support.xx_string(b"world")))
+    rows, _summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), SENT, close(100, 0.3), received, worker_write,
+        call(300, 3.1, "close(%s) = 0" % WORKER_SOCKET)])
+    assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
