@@ -31,6 +31,7 @@ from strace_parser_2_packet import INET_PROTOCOLS, MADE_UP_PORTS, InetPacketizer
 from time_order import MAX_LATE, TimeOrder
 from trace_input import (CAPTURE_MAGICS, LONGEST_KEPT_STRING, MAX_LINE, is_live,
                          open_trace, ready_within)
+from wording import worded
 
 __version__ = "1.0.0"
 EXIT_USAGE = 2
@@ -421,16 +422,17 @@ class PacketStage:
         if self.unix is not None:
             report += self.unix.summary()
             if parser.unix_streams_unannotated:
-                report.append("  %d unix stream events had no -yy annotation: a socket's peer "
-                              "is unknown, so each traced end is a flow of its own (record "
-                              "with -yy to join them)" % parser.unix_streams_unannotated)
+                report.append(worded("  %d unix stream event[s] had no -yy annotation: a "
+                                     "socket's peer is unknown, so each traced end is a flow "
+                                     "of its own (record with -yy to join them)",
+                                     parser.unix_streams_unannotated))
         unix_ignored, inet_ignored = self.ignored_events
         if unix_ignored:
-            report.append("  %d unix socket events not converted (add --capture-unix-socket)"
-                          % unix_ignored)
+            report.append(worded("  %d unix socket event[s] not converted (add "
+                                 "--capture-unix-socket)", unix_ignored))
         if inet_ignored:
-            report.append("  %d TCP/UDP socket events not converted (--no-capture-net)"
-                          % inet_ignored)
+            report.append(worded("  %d TCP/UDP socket event[s] not converted (--no-capture-net)",
+                                 inet_ignored))
         for reason, count in parser.skipped.most_common():
             if count:
                 report.append("  skipped %d: %s" % (count, reason))
@@ -468,95 +470,107 @@ class PacketStage:
                 unseen = [total - again for total, again in zip(unseen,
                                                                  packetizer.splices_of_sent)]
         if unseen[0]:
-            report.append("  %d sendfile() or splice() calls moved %d bytes strace does not "
-                          "show: their packets declare the length and hold no bytes (a "
-                          "traced reader's reads fill them in); HTTP responses with such "
-                          "bodies show with tshark -o http.desegment_body:FALSE" % tuple(unseen))
+            report.append(worded("  %d sendfile() or splice() call[s] moved %d byte[s] strace "
+                                 "does not show: their packets declare the length and hold no "
+                                 "bytes (a traced reader's reads fill them in); HTTP responses "
+                                 "with such bodies show with tshark -o "
+                                 "http.desegment_body:FALSE", *unseen))
         if parser.discarded_reads:
-            report.append("  %d TCP reads with MSG_TRUNC dropped %d bytes unread (strace shows "
-                          "older bytes of their buffer): their packets declare the length and "
-                          "hold no bytes" % (parser.discarded_reads, parser.discarded_bytes))
+            report.append(worded("  %d TCP read[s] with MSG_TRUNC dropped %d byte[s] unread "
+                                 "(strace shows older bytes of their buffer): their packets "
+                                 "declare the length and hold no bytes",
+                                 parser.discarded_reads, parser.discarded_bytes))
         report += counted([
-            (self.inet.refused_connects, "  %d connect() calls refused: a SYN each and the "
-                                         "peer's RST"),
-            (self.inet.unanswered_connects, "  %d connect() calls timed out: a SYN each, "
+            (self.inet.refused_connects, "  %d connect() call[s] refused: a SYN[| each] and "
+                                         "the peer's RST"),
+            (self.inet.unanswered_connects, "  %d connect() call[s] timed out: a SYN[| each], "
                                             "unanswered (not the kernel's retries)"),
-            (self.inet.unresolved_connects, "  %d connect() calls in progress were closed "
-                                            "with no sign of an answer (the program gave up): "
-                                            "their SYN alone"),
-            (self.inet.unshown_connects, "  %d connect() calls made connections no later "
-                                         "syscall showed the port of (no read, write or "
-                                         "close: -e trace=network?): not in the pcap"),
+            (self.inet.unresolved_connects, "  %d connect() call[s] in progress [was|were] "
+                                            "closed with no sign of an answer (the program "
+                                            "gave up): [its|their] SYN alone"),
+            (self.inet.unshown_connects, "  %d connect() call[s] made [a connection|"
+                                         "connections] no later syscall showed the port of "
+                                         "(no read, write or close: -e trace=network?): not "
+                                         "in the pcap"),
         ])
         if self.inet.made_up_ports:
             report.append("  %d of those SYNs from a made-up port, %d and up: strace does not "
                           "show it" % (self.inet.made_up_ports, MADE_UP_PORTS[0]))
         if parser.failed_connects:
-            report.append("  %d connect() calls failed (%s): the pcap shows no packets for them"
-                          % (sum(parser.failed_connects.values()), ", ".join(
-                              "%s %d" % item for item in parser.failed_connects.most_common())))
+            report.append(worded("  %d connect() call[s] failed (%s): the pcap shows no "
+                                 "packets for [it|them]", sum(parser.failed_connects.values()),
+                                 ", ".join("%s %d" % item
+                                           for item in parser.failed_connects.most_common())))
         if self.inet.unread_at_reset[0]:
-            report.append("  %d TCP connections reset by a close that left %d bytes of the peer "
-                          "unread: all are in the pcap as sent, though the kernels dropped "
-                          "those still queued at the RST (how many, the trace does not show)"
-                          % tuple(self.inet.unread_at_reset))
+            report.append(worded("  %d TCP connection[s] reset by a close that left %d byte[s] "
+                                 "of the peer unread: all are in the pcap as sent, though the "
+                                 "kernels dropped those still queued at the RST (how many, "
+                                 "the trace does not show)", *self.inet.unread_at_reset))
         report += counted([
-            (self.inet.seen_open, "  %d TCP connections were open before their first line (no "
-                                  "connect() or accept(): strace -p, -e trace= without "
-                                  "them, or -z hiding an EINPROGRESS): no handshake"),
-            (parser.process_lines, "  %d execve, clone and fork lines read for the process names"),
-            (copies_closed, "  %d closes (or exits) of one copy of a socket another "
+            (self.inet.seen_open, "  %d TCP connection[s] [was|were] open before [its|their] "
+                                  "first line (no connect() or accept(): strace -p, -e "
+                                  "trace= without them, or -z hiding an EINPROGRESS): no "
+                                  "handshake"),
+            (parser.process_lines, "  %d execve, clone and fork line[s] read for the process "
+                                   "names"),
+            (copies_closed, "  %d close[s] (or exit[s]) of one copy of a socket another "
                             "process keeps (forked from or by the closer, or passed the "
                             "socket with SCM_RIGHTS): no FIN"),
-            (self.inet.dup_closes, "  %d closes of a TCP socket's fd whose thread keeps a dup "
-                                   "of it (dup, dup2, fcntl F_DUPFD): no FIN"),
+            (self.inet.dup_closes, "  %d close[s] of a TCP socket's fd whose thread keeps a "
+                                   "dup of it (dup, dup2, fcntl F_DUPFD): no FIN"),
             (parser.reads_joined[0] + (parser.reads_joined[1] if self.unix else 0),
-             "  %d small reads joined to the read before them: a header read a few bytes "
-             "at a time came as one segment (see README)"),
-            (parser.datagrams_longer_than_read, "  %d datagrams were longer than the buffer that "
-                                                "read them (MSG_TRUNC): their packets declare "
-                                                "the whole length"),
-            (parser.unprinted_messages, "  %d messages of sendmmsg/recvmmsg calls strace did "
+             "  %d small read[s] joined to the read before [it|them]: a header read a few "
+             "bytes at a time came as one segment (see README)"),
+            (parser.datagrams_longer_than_read, "  %d datagram[s] [was|were] longer than the "
+                                                "buffer that read [it|them] (MSG_TRUNC): [its "
+                                                "packet declares|their packets declare] the "
+                                                "whole length"),
+            (parser.unprinted_messages, "  %d message[s] of sendmmsg/recvmmsg calls strace did "
                                         "not print (-s limits how many entries of an array it "
                                         "prints too): not in the pcap, unless the other end's "
-                                        "calls printed them"),
-            (parser.datagrams_read_in_part, "  %d datagrams were read in part (msg_flags "
-                                            "MSG_TRUNC: longer than the buffer): where their "
-                                            "sender is not traced, their packets hold only the "
-                                            "bytes read"),
-            (parser.payloads_from_dumps, "  %d payloads cut by strace's -s were taken whole "
-                                         "from their hex dumps (-e read=, -e write=)"),
+                                        "calls printed [it|them]"),
+            (parser.datagrams_read_in_part, "  %d datagram[s] [was|were] read in part "
+                                            "(msg_flags MSG_TRUNC: longer than the buffer): "
+                                            "where [its|their] sender is not traced, [its "
+                                            "packet holds|their packets hold] only the bytes "
+                                            "read"),
+            (parser.payloads_from_dumps, "  %d payload[s] cut by strace's -s [was|were] taken "
+                                         "whole from [its hex dump|their hex dumps] (-e read=, "
+                                         "-e write=)"),
         ])
         # A unix HTTP/2 flow's unprinted bytes are a gap, not declared lengths.
         lacking = self.output.missing_bytes or (self.unix is not None and self.unix.unprinted)
         if parser.truncated_payloads and lacking:
-            report.append("  %d payloads cut by strace's -s; -s %d would have kept them whole"
-                          % (parser.truncated_payloads, parser.longest_cut_payload))
+            report.append(worded("  %d payload[s] cut by strace's -s ([it|they] would have "
+                                 "been whole with -s %d)", parser.truncated_payloads,
+                                 parser.longest_cut_payload))
             if parser.longest_cut_payload > LONGEST_KEPT_STRING:
                 report.append("  (but a call's line is cut to its first %d MiB here: the "
                               "packets of a call over %d bytes hold that many)"
                               % (MAX_LINE >> 20, LONGEST_KEPT_STRING))
         elif parser.truncated_payloads:
-            report.append("  %d payloads cut by strace's -s: their traced readers' reads hold "
-                          "all their bytes" % parser.truncated_payloads)
+            report.append(worded("  %d payload[s] cut by strace's -s: [its traced reader's "
+                                 "reads hold all its|their traced readers' reads hold all "
+                                 "their] bytes", parser.truncated_payloads))
         if self.output.missing_bytes:
-            report.append("  the packets lack %d bytes of the lengths they declare (Wireshark: "
-                          "\"Packet size limited during capture\")" % self.output.missing_bytes)
+            report.append(worded("  the packets lack %d byte[s] of the lengths they declare "
+                                 "(Wireshark: \"Packet size limited during capture\")",
+                                 self.output.missing_bytes))
         if self.inet.placeholder_events or parser.placeholder_addresses:
-            report.append("  %d events with unknown addresses got placeholder endpoints "
-                          "(192.0.2.x / 198.51.100.1)%s"
-                          % (self.inet.placeholder_events + parser.placeholder_addresses,
-                             "; record with -yy for the real ones (what both ends of a "
-                             "connection show, stream or datagram, appears twice, as each "
-                             "end saw it)" if parser.placeholder_addresses else ""))
+            report.append(worded("  %d event[s] with unknown addresses got placeholder "
+                                 "endpoints (192.0.2.x / 198.51.100.1)%s",
+                                 self.inet.placeholder_events + parser.placeholder_addresses,
+                                 "; record with -yy for the real ones (what both ends of a "
+                                 "connection show, stream or datagram, appears twice, as "
+                                 "each end saw it)" if parser.placeholder_addresses else ""))
         report += made_up_times(parser)
         if self.order.out_of_order:
-            report.append("  %d packets stamped earlier than a packet before them (sent data "
-                          "has its syscall's start time, received data its end; see README)"
-                          % self.order.out_of_order)
+            report.append(worded("  %d packet[s] stamped earlier than a packet before [it|them] "
+                                 "(sent data has its syscall's start time, received data its "
+                                 "end; see README)", self.order.out_of_order))
         if self.inet.duplicates_dropped:
-            report.append("  %d UDP datagrams seen by both ends written once"
-                          % self.inet.duplicates_dropped)
+            report.append(worded("  %d UDP datagram[s] seen by both ends written once",
+                                 self.inet.duplicates_dropped))
         return report
 
 
@@ -568,7 +582,7 @@ def plural(count, noun):
 def counted(lines):
     """The report lines of ``lines``, ``(count, text)`` pairs: ``text % count``
     for each count not 0."""
-    return [text % count for count, text in lines if count]
+    return [worded(text, count) for count, text in lines if count]
 
 
 def no_events_hint(parser):

@@ -40,6 +40,7 @@ from tcp_flow import (PEER_RESET, HeldBackBudget, HeldFins, LastUsers, TcpConver
                       count_splice_of_sent, receive_time)
 from tcp_utils import (ETHERTYPE_IPV4, MAX_DATAGRAM, PROTO_UDP, SYNTHETIC_CODE,
                        HeaderTemplate, LinkHeaders)
+from wording import worded
 
 SERVER_PORT = 50051
 # Client ports no Wireshark dissector claims (tshark 4.0 registers none for
@@ -124,8 +125,9 @@ class UnixFlow:
             stream = self.conversation.directions[sender]
             in_pcap = (stream.emitted - self.injected[sender] - self.cut[sender]
                        - self.unframed[sender])
-            parts.append("%s %d bytes in syscalls, %d in pcap, %d not shown by strace" % (
-                name, max(stream.written, stream.read), in_pcap, self.cut[sender]))
+            parts.append(worded("%s %d byte[s] in syscalls, %d in pcap, %d not shown by strace",
+                                name, max(stream.written, stream.read), in_pcap,
+                                self.cut[sender]))
             if self.unframed[sender]:
                 parts[-1] += (" (and %d of a frame begun before the trace left out)"
                               % self.unframed[sender])
@@ -268,8 +270,8 @@ class UnixPacketizer:
 
     def summary(self):
         """Report lines: flows, HTTP/2, datagrams, per-flow byte accounting."""
-        lines = ["  unix: %d stream connections (%d HTTP/2), %d datagrams"
-                 % (self.flow_count, self.http2_flows, self.datagrams)]
+        lines = [worded("  unix: %d stream connection[s] (%d HTTP/2), %d datagram[s]",
+                        self.flow_count, self.http2_flows, self.datagrams)]
         dissectors = self.dissectors.copy()
         if self.http2_flows and dissectors.pop("http", 0):
             # Wireshark's HTTP dissector hands a flow that begins with the
@@ -283,31 +285,32 @@ class UnixPacketizer:
             lines.append("  unix: Wireshark decodes HTTP/2 with: tshark -d tcp.port==%d,http2 "
                          "(Decode As... HTTP2)" % SERVER_PORT)
         for dissector, flows in dissectors.most_common():
-            lines.append("  unix: %d flows begin as %s does: tshark -d tcp.port==%d,%s"
-                         % (flows, dissector, SERVER_PORT, dissector))
+            lines.append(worded("  unix: %d flow[s] [begins|begin] as %s does: tshark -d "
+                                "tcp.port==%d,%s", flows, dissector, SERVER_PORT, dissector))
             if flows < self.flows_with_bytes:
                 # (Apache's binary cgid flows beside gunicorn's HTTP ones:
                 # malformed as HTTP.)
-                lines[-1] += (" (it decodes all %d unix flows so: %d do not begin as %s does)"
-                              % (self.flows_with_bytes, self.flows_with_bytes - flows,
-                                 dissector))
+                lines[-1] += worded(" (it decodes all %d unix flow[s] so: %d [does|do] not "
+                                    "begin as %s does)", self.flows_with_bytes,
+                                    self.flows_with_bytes - flows, dissector)
         if self.flows_seen_open:
-            lines.append("  unix: %d stream connections were open before their first line "
-                         "(no connect() or accept(): strace -p, or -e trace= without them): "
-                         "no handshake" % self.flows_seen_open)
+            lines.append(worded("  unix: %d stream connection[s] [was|were] open before "
+                                "[its|their] first line (no connect() or accept(): strace "
+                                "-p, or -e trace= without them): no handshake",
+                                self.flows_seen_open))
         if self.datagram_duplicates:
-            lines.append("  unix: %d datagrams seen by both ends written once"
-                         % self.datagram_duplicates)
+            lines.append(worded("  unix: %d datagram[s] seen by both ends written once",
+                                self.datagram_duplicates))
         if self.datagram_bytes_cut:
-            lines.append("  unix: %d datagram bytes beyond %d per datagram left out"
-                         % (self.datagram_bytes_cut, MAX_DATAGRAM))
+            lines.append(worded("  unix: %d datagram byte[s] beyond %d per datagram left out",
+                                self.datagram_bytes_cut, MAX_DATAGRAM))
         if self.flow_count > self.flows_with_bytes:
-            lines.append("  unix: %d stream connections carried no bytes (not listed)"
-                         % (self.flow_count - self.flows_with_bytes))
+            lines.append(worded("  unix: %d stream connection[s] carried no bytes (not listed)",
+                                self.flow_count - self.flows_with_bytes))
         lines += [flow.describe() for flow in self.listed_flows]
         if self.flows_with_bytes > len(self.listed_flows):
-            lines.append("  ... and %d more unix connections"
-                         % (self.flows_with_bytes - len(self.listed_flows)))
+            lines.append(worded("  ... and %d more unix connection[s]",
+                                self.flows_with_bytes - len(self.listed_flows)))
         return lines
 
     # -- stream sockets ----------------------------------------------------

@@ -300,7 +300,7 @@ def test_mmsg_messages_strace_did_not_print_are_counted(tmp_path):
     trace = tmp_path / "mmsg.strace"
     trace.write_text("\n".join(lines) + "\n")
     summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
-    assert "  1 messages of sendmmsg/recvmmsg calls strace did not print" in summary
+    assert "  1 message of sendmmsg/recvmmsg calls strace did not print" in summary
 
 
 def test_a_common_call_left_unfinished_is_read_the_short_way():

@@ -433,7 +433,7 @@ def test_without_yy_a_unix_stream_socket_is_one_flow(tmp_path):
     trace.write_text("\n".join(lines) + "\n")
     result = support.convert(trace, tmp_path / "y.pcap", "--capture-unix-socket")
     summary = result.stderr.decode()
-    assert "unix: 1 stream connections" in summary, summary
+    assert "unix: 1 stream connection (" in summary, summary
     assert "7 unix stream events had no -yy annotation" in summary, summary  # with the connect
     streams = support.tcp_streams(tmp_path / "y.pcap")
     assert sorted(streams.values()) == [b"+OK" * 3, b"SET" * 3]
@@ -747,7 +747,7 @@ def test_an_accept_on_a_listener_opened_before_the_trace_makes_a_connection(tmp_
     assert support.tcp_streams(pcap) == {
         ("127.0.0.1", 35878, "127.0.0.1", 22671): b"hello world",
         ("127.0.0.1", 22671, "127.0.0.1", 35878): b"HELLO WORLD"}
-    assert "1 TCP connections were open before their first line" in summary
+    assert "1 TCP connection was open before its first line" in summary
     # The headline's nouns agree with their counts.
     assert summary.startswith("py-strace2pcap: 5 lines, 3 socket events, 4 packets, "
                               "1 TCP connection in "), summary

@@ -59,7 +59,7 @@ def test_a_forked_childs_close_of_its_copy_sends_no_fin(tmp_path, flags):
         ACCEPT, write(100, 0.1, b"hello"), FORK, close(101, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)], *flags)
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+    assert "1 close (or exit) of one copy of a socket another process keeps" in summary
 
 
 def test_a_forked_childs_exit_with_its_copy_open_sends_no_fin(tmp_path):
@@ -172,7 +172,7 @@ def test_a_thread_of_a_forked_process_closes_a_copy_too(tmp_path):
         ACCEPT, write(100, 0.1, b"hello"), FORK, thread, close(102, 0.3),
         write(100, 3.0, b"world"), close(100, 3.1)])
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+    assert "1 close (or exit) of one copy of a socket another process keeps" in summary
 
 
 def test_after_its_childs_copies_the_parents_exit_ends_the_socket(tmp_path):
@@ -206,7 +206,7 @@ def test_a_parents_close_after_the_fork_leaves_the_childs_copy(tmp_path, child_f
     rows, summary = server_segments(tmp_path, lines + [
         write(101, 3.0, b"answer"), close(101, 3.1)])
     assert rows == [(3.0, "PA", b"answer"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy" in summary
+    assert "1 close (or exit) of one copy" in summary
 
 
 def test_a_child_that_execd_first_may_hold_no_copy(tmp_path):
@@ -260,7 +260,7 @@ def test_a_failed_exec_leaves_the_childs_copy(tmp_path):
         close(100, 0.3), write(101, 3.0, b"world"), close(101, 3.1)])
     assert rows == [(0.1, "PA", b"hello"), (0.21, "PA", b"x"), (3.0, "PA", b"world"),
                     (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy" in summary
+    assert "1 close (or exit) of one copy" in summary
 
 
 def test_the_parents_exit_leaves_the_childs_copy(tmp_path):
@@ -367,7 +367,7 @@ def test_a_close_after_passing_the_socket_to_a_worker_sends_no_fin(tmp_path, pas
         ACCEPT, write(100, 0.1, b"hello"), *passed, close(100, 0.3), worker_write,
         call(300, 3.1, "close(%s) = 0" % WORKER_SOCKET)])
     assert rows == [(0.1, "PA", b"hello"), (3.0, "PA", b"world"), (3.1, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+    assert "1 close (or exit) of one copy of a socket another process keeps" in summary
 
 
 def test_a_passed_socket_is_an_event_of_each_end():
@@ -408,7 +408,7 @@ def test_the_workers_close_leaves_the_senders_copy(tmp_path):
         ACCEPT, write(100, 0.1, b"hello"), SENT, RECEIVED, worker_write,
         call(300, 0.26, "close(%s) = 0" % WORKER_SOCKET), close(100, 4.3)])
     assert rows == [(0.1, "PA", b"hello"), (0.25, "PA", b"world"), (4.3, "FA", b"")]
-    assert "1 closes (or exits) of one copy of a socket another process keeps" in summary
+    assert "1 close (or exit) of one copy of a socket another process keeps" in summary
 
 
 def test_a_worker_that_gets_the_socket_after_the_senders_close_closes_it(tmp_path):

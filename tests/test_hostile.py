@@ -281,7 +281,7 @@ def test_datagrams_longer_than_their_read_are_not_said_cut_by_s(tmp_path):
     lines = support.convert(trace, pcap).stderr.decode().splitlines()
     assert "  2 datagrams were longer than the buffer that read them (MSG_TRUNC): their " \
            "packets declare the whole length" in lines
-    assert "  1 payloads cut by strace's -s; -s 1000 would have kept them whole" in lines
+    assert "  1 payload cut by strace's -s (it would have been whole with -s 1000)" in lines
     assert ("  the packets lack 2993 bytes of the lengths they declare (Wireshark: \"Packet "
             "size limited during capture\")") in lines  # 997 + 998 + 998
     assert [len(frame) for _time, frame in support.pcap_records(pcap.read_bytes())] == [
@@ -307,9 +307,9 @@ def test_a_write_cut_by_s_that_its_reader_shows_whole_lacks_nothing(tmp_path):
     ]) + "\n")
     pcap = tmp_path / "out.pcap"
     lines = support.convert(trace, pcap).stderr.decode().splitlines()
-    assert ("  1 payloads cut by strace's -s: their traced readers' reads hold all their bytes"
+    assert ("  1 payload cut by strace's -s: its traced reader's reads hold all its bytes"
             in lines)
-    assert not [line for line in lines if "lack" in line or "would have kept" in line]
+    assert not [line for line in lines if "lack" in line or "would have been whole" in line]
     assert support.tcp_streams(pcap) == {("127.0.0.1", 40000, "127.0.0.1", 8080): b"ABCDEF"}
 
 
@@ -347,9 +347,9 @@ def test_a_connect_in_progress_closed_unanswered_gives_its_syn_alone(tmp_path):
         (1795659000.00025, 40002, "A"), (1795659000.0004, 40002, "FA"),
         (1795659000.0004, 80, "A"),
         (1795659000.0005, 40003, "S")]
-    assert "  1 connect() calls in progress were closed with no sign of an answer (the " \
-           "program gave up): their SYN alone" in lines
-    assert "  1 connect() calls timed out: a SYN each, unanswered (not the kernel's retries)" \
+    assert "  1 connect() call in progress was closed with no sign of an answer (the " \
+           "program gave up): its SYN alone" in lines
+    assert "  1 connect() call timed out: a SYN, unanswered (not the kernel's retries)" \
         in lines
     assert not any("made-up port" in line for line in lines)
     parser = StraceParser()
@@ -404,12 +404,12 @@ def test_failed_connects_are_named_in_the_summary(tmp_path):
     pcap = tmp_path / "out.pcap"
     result = support.convert(trace, pcap)
     lines = result.stderr.decode().splitlines()
-    assert "  1 connect() calls refused: a SYN each and the peer's RST" in lines
+    assert "  1 connect() call refused: a SYN and the peer's RST" in lines
     assert "  2 connect() calls timed out: a SYN each, unanswered (not the kernel's retries)" \
         in lines
     assert "  3 of those SYNs from a made-up port, 61000 and up: strace does not show it" \
         in lines
-    assert "  1 connect() calls failed (ENETUNREACH 1): the pcap shows no packets for them" \
+    assert "  1 connect() call failed (ENETUNREACH 1): the pcap shows no packets for it" \
         in lines
     assert [(round(float(packet.time), 6), packet[TCP].sport, str(packet[TCP].flags))
             for packet in support.read_packets(pcap)] == [

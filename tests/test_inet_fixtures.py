@@ -141,8 +141,8 @@ def test_refusals_told_late_or_not_at_all_keep_the_first_connects_time(tmp_path)
     assert rows == expected
     summary = result.stderr.decode().splitlines()
     assert "  5 connect() calls refused: a SYN each and the peer's RST" in summary
-    assert "  1 connect() calls in progress were closed with no sign of an answer (the " \
-           "program gave up): their SYN alone" in summary
+    assert "  1 connect() call in progress was closed with no sign of an answer (the " \
+           "program gave up): its SYN alone" in summary
     assert "  5 of those SYNs from a made-up port, 61000 and up: strace does not show it" \
         in summary
 

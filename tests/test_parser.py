@@ -372,7 +372,7 @@ def test_small_reads_joined_on_unix_sockets_are_counted_where_they_are_converted
     assert joined_reads(*lines)[1] == 1
     trace = tmp_path / "trace.txt"
     trace.write_text("\n".join(lines) + "\n")
-    counted = "1 small reads joined to the read before them"
+    counted = "1 small read joined to the read before it"
     assert counted not in support.convert(trace, tmp_path / "a.pcap").stderr.decode()
     assert counted in support.convert(trace, tmp_path / "b.pcap",
                                       "--capture-unix-socket").stderr.decode()

@@ -54,7 +54,7 @@ def test_sendfile_bytes_are_declared_not_invented(tmp_path):
 
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap).stderr.decode()
-    assert "sendfile() or splice() calls moved 256000 bytes" in summary
+    assert "1 sendfile() or splice() call moved 256000 bytes" in summary
     sent = [packet for packet in support.read_packets(pcap)
             if packet.haslayer("TCP") and packet["TCP"].sport == port and packet.wirelen > len(packet)]
     assert sum(packet.wirelen - len(packet) for packet in sent) == 256000
@@ -141,7 +141,7 @@ def test_bytes_cut_from_a_write_come_from_the_traced_reader(tmp_path, family):
 
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap, "--capture-unix-socket").stderr.decode()
-    assert "payloads cut by strace's -s" in summary
+    assert "1 payload cut by strace's -s: its traced reader's reads hold all its bytes" in summary
     assert all(packet.wirelen == len(packet) for packet in support.read_packets(pcap))
     assert sorted(support.tcp_streams(pcap).values(), key=len) == [b"GET",
                                                                    received.read_bytes()]
@@ -300,7 +300,7 @@ def test_splice_to_a_socket_without_xx_keeps_its_place(tmp_path):
         '11062 1795739966.224635 write(%s, "TRAILER", 7) = 7 <0.000029>' % socket]) + "\n")
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap).stderr.decode()
-    assert "1 sendfile() or splice() calls moved 25 bytes" in summary
+    assert "1 sendfile() or splice() call moved 25 bytes" in summary
     assert data_segments(pcap) == [(0, 5, b"HDR0:"), (5, 25, b""), (30, 7, b"TRAILER")]
 
 
@@ -336,7 +336,7 @@ def test_bytes_spliced_at_both_ends_count_once(tmp_path, pair):
         "<0.000050>" % server]) + "\n")
     pcap = tmp_path / "out.pcap"
     summary = support.convert(trace, pcap, "--capture-unix-socket").stderr.decode()
-    assert "  1 sendfile() or splice() calls moved 1000 bytes strace does not show" in summary
+    assert "  1 sendfile() or splice() call moved 1000 bytes strace does not show" in summary
     assert [(offset, size) for offset, size, _data in data_segments(pcap)] == [(0, 4), (4, 1000)]
 
 

@@ -958,7 +958,7 @@ def test_a_close_leaving_bytes_unread_counts_them(tmp_path):
     trace.write_text("".join("%d  %.6f %s <0.000010>\n" % (pid, T0 + number / 1000, call % ENDS)
                              for number, (pid, call) in enumerate(calls)))
     summary = support.convert(trace, tmp_path / "out.pcap").stderr.decode()
-    assert "1 TCP connections reset by a close that left 6 bytes of the peer unread" in summary
+    assert "1 TCP connection reset by a close that left 6 bytes of the peer unread" in summary
 
 
 def test_a_close_of_a_dup_the_thread_holds_another_fd_of_sends_nothing():

@@ -186,7 +186,7 @@ def test_the_summary_counts_connections_first_seen_open(tmp_path):
     trace = tmp_path / "open.strace"
     trace.write_text(trace_line(7, T0, sendto(5, "127.0.0.1:40000->127.0.0.1:6379", b"x")) + "\n")
     result = support.convert(trace, tmp_path / "open.pcap")
-    assert (b"1 TCP connections were open before their first line (no connect() or accept(): "
+    assert (b"1 TCP connection was open before its first line (no connect() or accept(): "
             b"strace -p, -e trace= without them, or -z hiding an EINPROGRESS): no handshake"
             in result.stderr)
     trace.write_text("\n".join([
@@ -267,7 +267,7 @@ def test_the_summary_counts_packets_stamped_before_one_written_earlier(tmp_path)
     trace = tmp_path / "threads.strace"
     trace.write_text("\n".join(lines) + "\n")
     result = support.convert(trace, tmp_path / "threads.pcap")
-    assert b"1 packets stamped earlier than a packet before them" in result.stderr
+    assert b"1 packet stamped earlier than a packet before it" in result.stderr
 
 
 def test_a_close_followed_by_megabytes_keeps_its_fin_in_place(tmp_path):

@@ -340,7 +340,7 @@ def test_the_summary_asks_for_a_larger_s_when_an_http2_flow_has_a_gap(tmp_path):
     trace.write_text("\n".join(lines) + "\n")
     summary = support.convert(trace, tmp_path / "out.pcap",
                               "--capture-unix-socket").stderr.decode().splitlines()
-    assert "  1 payloads cut by strace's -s; -s %d would have kept them whole" % len(cut) \
+    assert "  1 payload cut by strace's -s (it would have been whole with -s %d)" % len(cut) \
         in summary
     assert any(line.endswith("http2: client->server %d bytes in syscalls, %d in pcap, "
                              "%d not shown by strace, server->client 0 bytes in syscalls, 0 in pcap, "
@@ -603,7 +603,7 @@ def test_both_ends_first_seen_mid_stream_line_up_by_their_bytes():
         sent[segment.sport] = sent.get(segment.sport, b"") + bytes(segment.payload)
     assert sent == {FIRST_CLIENT_PORT: b"*1 PING $4 xyz*2 GET a-longer-key",
                     SERVER_PORT: b"+PONG\r\n"}
-    assert ("  unix: 1 stream connections were open before their first line (no connect() "
+    assert ("  unix: 1 stream connection was open before its first line (no connect() "
             "or accept(): strace -p, or -e trace= without them): no handshake") in unix.summary()
 
 
@@ -666,7 +666,7 @@ def test_datagrams_of_the_same_first_bytes_from_a_traced_and_an_untraced_sender(
     payloads = [frame[46:] for line in lines for event in parser.parse(line)
                 for _time, frame, *_rest in unix.packets(event)]
     assert payloads == [x, z]
-    assert "  unix: 1 datagrams seen by both ends written once" in unix.summary()
+    assert "  unix: 1 datagram seen by both ends written once" in unix.summary()
 
 
 def test_a_datagram_sent_through_a_symlink_goes_to_the_path_its_receiver_bound():
@@ -694,7 +694,7 @@ def test_a_datagram_sent_through_a_symlink_goes_to_the_path_its_receiver_bound()
               for _time, frame, *_rest in unix.packets(event)]
     assert [frame[46:] for frame in frames] == [message]
     assert Ether(frames[0])[IP].dst == unix.addressing.server("/run/log.sock")[0]
-    assert "  unix: 1 datagrams seen by both ends written once" in unix.summary()
+    assert "  unix: 1 datagram seen by both ends written once" in unix.summary()
 
 
 def test_bytes_cut_from_a_datagram_both_ends_show_are_counted_once():
@@ -734,7 +734,7 @@ def test_the_summary_says_how_to_decode_the_flows():
              'sun_path="\\x2f\\x73"}, 110) = 0 <0.000010>',
              '7 1795659692.000002 write(3<UNIX-STREAM:[600->601]>, %s, 14) = 14 <0.000010>'
              % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
-    assert ("  unix: 1 flows begin as resp does: tshark -d tcp.port==50051,resp"
+    assert ("  unix: 1 flow begins as resp does: tshark -d tcp.port==50051,resp"
             in unix_summary(lines))
 
 
@@ -750,8 +750,8 @@ def test_the_summary_says_its_decode_as_takes_every_unix_flow():
              'sun_path="\\x2f\\x74"}, 110) = 0 <0.000010>',
              '7 1795659692.000004 write(4<UNIX-STREAM:[700->701]>, %s, 4) = 4 <0.000010>'
              % support.xx_string(b"\x00\x01\x02\x03")]
-    assert ("  unix: 1 flows begin as http does: tshark -d tcp.port==50051,http (it decodes "
-            "all 2 unix flows so: 1 do not begin as http does)" in unix_summary(lines))
+    assert ("  unix: 1 flow begins as http does: tshark -d tcp.port==50051,http (it decodes "
+            "all 2 unix flows so: 1 does not begin as http does)" in unix_summary(lines))
 
 
 def test_http2_beside_http1_is_decoded_as_http(tmp_path):
@@ -845,7 +845,7 @@ def test_the_summary_lists_the_flows_that_carried_bytes():
              % support.xx_string(b"*1\r\n$4\r\nPING\r\n")]
     summary = unix_summary(lines)
     assert summary[0] == "  unix: 2 stream connections (0 HTTP/2), 0 datagrams"
-    assert "  unix: 1 stream connections carried no bytes (not listed)" in summary
+    assert "  unix: 1 stream connection carried no bytes (not listed)" in summary
     flow_lines = [line for line in summary if line.startswith("  unix 10.")]
     assert len(flow_lines) == 1 and "'/s'" in flow_lines[0]
     assert "client->server 14 bytes in syscalls, 14 in pcap" in flow_lines[0]
