@@ -1265,6 +1265,12 @@ class StraceParser:
                     runs = {key: (at + 1, run) for key, (at, run) in runs.items()}
                     continue
                 key = (read["pid"], read.get("fd"), read.get("session"))
+                if "peek" in read:
+                    # It reads nothing: it ends no run.  One of a run's
+                    # socket goes (the run's event takes reads after it).
+                    if key not in runs:
+                        joined.append(event)
+                    continue
                 opened = runs.get(key)
                 if opened is not None and self._continues(opened[1], read):
                     run = opened[1]
@@ -1649,7 +1655,7 @@ class StraceParser:
         if name in IOVEC_SYSCALLS:
             if (name == "recvmsg" and "MSG_PEEK" in args[args.rfind("}"):]
                     and not _peeked_end(event, sum(map(int, ASKED_IOV.findall(args, position))))):
-                return self.skip("peeked data (MSG_PEEK)", args)
+                return self._peeked(event, iovec_payload(args, position), args)
             if (name == "recvmsg" and "MSG_TRUNC" in args[args.rfind("}"):]
                     and event["protocol"].startswith("TCP")):
                 return self._discarded(event)
@@ -1676,8 +1682,7 @@ class StraceParser:
             payload, cut, after = read_string(args, args.index('"', position))
             if (name in ("recv", "recvfrom") and "MSG_PEEK" in args[after:]
                     and not _peeked_end(event, _asked(args, after))):
-                # The bytes stay queued and the next read returns them again.
-                return self.skip("peeked data (MSG_PEEK)", args)
+                return self._peeked(event, payload, args)
             if (name in ("recv", "recvfrom") and "MSG_TRUNC" in args[after:]
                     and event["protocol"].startswith("TCP") and event["result"]):
                 return self._discarded(event)  # (0: the peer's FIN, as any read's)
@@ -1722,6 +1727,20 @@ class StraceParser:
         if event["result"] == asked:
             event["filled"] = True
             self._filled_reads += 1
+
+    def _peeked(self, event, payload, args):
+        """The event of a read with MSG_PEEK of a TCP socket: its printed
+        ``payload`` had come from the peer, though the read leaves it queued
+        and the next read returns it again (``peek``: the packetizer sends
+        what a close leaves unread, wget peeks at a 404's headers and body,
+        reads the headers and closes).  Another socket's is skipped: a
+        datagram peeked at is read whole later."""
+        if not event["protocol"].startswith("TCP") or not payload:
+            return self.skip("peeked data (MSG_PEEK)", args)
+        event["payload"] = payload[:event["result"]]
+        event["length"] = len(event["payload"])  # what it shows, not what -s cut
+        event["peek"] = True
+        return [event]
 
     def _discarded(self, event):
         """The event of a TCP read with MSG_TRUNC in its flags: TCP drops

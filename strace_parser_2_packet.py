@@ -389,7 +389,9 @@ class InetPacketizer:
                     self._unseen_since_recomputed()
                 packets += conversation.reset(1 - side, event["time"], links, side, event)
         elif event["direction"] == "in":
-            if event["length"]:
+            if "peek" in event:
+                conversation.peeked(1 - side, event["payload"], receive_time(event))
+            elif event["length"]:
                 if not event["payload"]:  # (a splice's, if any)
                     count_splice_of_sent(self.splices_of_sent, conversation, side, event)
                 packets += conversation.transfer(1 - side, event["payload"], event["length"],

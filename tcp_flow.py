@@ -98,6 +98,11 @@ class StreamDirection:
     # behind unprinted ones (see ``TcpConversation.transfer``).
     deferred: list = field(default_factory=list)
     unseen_at: float = 0.0  # when the last bytes strace did not print were written
+    # The bytes of the receiver's longest peek (MSG_PEEK) past its read
+    # cursor, where in the stream they begin, and when (see TcpConversation.peeked).
+    peeked: bytes = b""
+    peeked_at: int = 0
+    peeked_time: float = 0.0
 
     def next_seq(self):
         """The sequence number of the next byte (SYN and FIN count one each)."""
@@ -393,6 +398,33 @@ class TcpConversation:
         segments = self.segments(sender, pieces, time, links, traced_side, event)
         return packets + segments if packets else segments
 
+    def peeked(self, sender, payload, time):
+        """A read with MSG_PEEK at ``time`` of ``payload``, bytes from
+        ``sender`` at the receiver's read cursor: they came, though they
+        stay queued and the next read returns them again (its packets carry
+        them, as without the peek).  The longest peek past the cursor is
+        kept for a close that leaves its bytes unread (see
+        ``peeked_unread``); none where the stream was seen mid-stream."""
+        stream = self.directions[sender]
+        if (not stream.unaligned and stream.read + len(payload)
+                > max(stream.claimed, stream.peeked_at + len(stream.peeked))):
+            stream.peeked, stream.peeked_at, stream.peeked_time = payload, stream.read, time
+
+    def peeked_unread(self, sender, links, traced_side, event):
+        """Data segments of the bytes from ``sender`` its receiver peeked at
+        (see ``peeked``) and no syscall claimed, at the peek's time: its
+        close leaves them unread (wget peeks at a 404's headers and body,
+        reads the headers and closes)."""
+        stream = self.directions[sender]
+        end = stream.peeked_at + len(stream.peeked)
+        unread = stream.peeked[max(stream.claimed - stream.peeked_at, 0):]
+        stream.peeked = b""
+        if end <= stream.claimed:
+            return []
+        stream.claimed = end
+        return self.segments(sender, [(unread, len(unread))], stream.peeked_time, links,
+                             traced_side, event)
+
     def awaits_reader(self, sender):
         """True when ``sender`` moved bytes strace did not print that its
         traced reader has still to read (see ``transfer``)."""
@@ -400,14 +432,18 @@ class TcpConversation:
         return stream.written > stream.claimed and self.reads_to_come(1 - sender)
 
     def leaves_unread(self, side, exiting=False):
-        """True when ``side`` has not read all its traced peer wrote: its
-        close() then resets the connection, as the kernel's does (a server
-        answering a request it does not read, or none).  At its process's
+        """True when ``side`` has not read all its traced peer wrote, or
+        bytes it peeked at (MSG_PEEK): its close() then resets the
+        connection, as the kernel's does (a server answering a request it
+        does not read, or none; wget closing after a 404's headers).  At its process's
         exit (``exiting``) only if it read some: a trace whose filter hides
         read() shows no close() either, but the exit."""
         peer = self.directions[1 - side]
-        return (peer.read < peer.written and 1 - side in self.traced_sides
-                and side not in self.read_to_end and (peer.read > 0 or not exiting))
+        # (An untraced peer's bytes it peeked at came too.)
+        came = (peer.written if 1 - side in self.traced_sides
+                else max(peer.claimed, peer.peeked_at + len(peer.peeked)))
+        return (peer.read < came and side not in self.read_to_end
+                and (peer.read > 0 or not exiting))
 
     def shows_reads(self, side):
         """True if the trace has, or will have, ``side``'s syscalls."""
@@ -585,6 +621,8 @@ class TcpConversation:
             packets += self.fill_unseen(1 - sender,
                                         max(time, self.directions[1 - sender].unseen_at),
                                         links, traced_side, event)
+            if peer.peeked:
+                packets += self.peeked_unread(1 - sender, links, traced_side, event)
         if sender not in self.abortive:
             return self._fin(sender, time, links, traced_side, event)
         if sender in self.writes_shut:

@@ -29,7 +29,7 @@ EDGE_LINES = [
     # -s cut, and a short write
     '10  1795659371.000002 write(%s, "\\x61\\x62"..., 9) = 4 <0.000002>' % ANNOTATION,
     '10  1795659371.000003 write(%s, "\\x61\\x62\\x63", 3) = 2 <0.000002>' % ANNOTATION,
-    # peeked bytes are read again: skipped
+    # a peek: its bytes, as an event of their own (the general way)
     '10  1795659371.000004 recvfrom(%s, "\\x61", 1, MSG_PEEK, NULL, NULL) = 1 <0.000002>'
     % ANNOTATION,
     # failed, interrupted and unfinished calls; no -T
@@ -111,8 +111,9 @@ def test_benchmark_workloads_give_the_same_events(workload):
 def test_edge_lines_give_the_same_events():
     events, hits = assert_same_events(EDGE_LINES)
     payloads = [event["payload"] for event in events]
-    assert payloads == [b'a"b', b"ab", b"ab", b"a", b"b", b"cd", b"\x01\x02", b"\x03\x04",
-                        b"abc", b"\x01", b"!", b"!"]
+    assert payloads == [b'a"b', b"ab", b"ab", b"a", b"a", b"b", b"cd", b"\x01\x02",
+                        b"\x03\x04", b"\x05", b"abc", b"\x01", b"!", b"!"]
+    assert [event.get("peek") for event in events].count(True) == 2
     assert events[-6]["remote"] == ("127.0.0.1", 53)
     assert events[-3]["peer_path"] == "/t/x"
     assert [event.get("urgent") for event in events[-3:]] == [None, True, True]

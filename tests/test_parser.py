@@ -582,24 +582,35 @@ def test_dup2_over_a_socket_without_yy_closes_it_from_the_socket_table():
 PEEKING = "12215 1795771320.251111 recvfrom(3<%s:[127.0.0.1:33212->127.0.0.1:21025]>, "
 
 
-@pytest.mark.parametrize("protocol, rest, is_end", [
-    ("TCP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', True),  # recorded (Rust's peek)
-    ("TCP", '"", 0, MSG_PEEK, NULL, NULL) = 0 <0.000010>', False),  # asked for nothing
-    ("UDP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', False),  # an empty datagram
-    ("TCP", '"\\x00", 8, MSG_PEEK, NULL, NULL) = 1 <0.000011>', False),  # bytes, read again
+@pytest.mark.parametrize("protocol, rest, seen", [
+    ("TCP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', "end"),  # recorded (Rust's peek)
+    ("TCP", '"", 0, MSG_PEEK, NULL, NULL) = 0 <0.000010>', "skipped"),  # asked for nothing
+    ("UDP", '"", 8, MSG_PEEK, NULL, NULL) = 0 <0.000010>', "skipped"),  # an empty datagram
+    ("UDP", '"\\x00", 8, MSG_PEEK, NULL, NULL) = 1 <0.000011>', "skipped"),  # read again
+    ("TCP", '"\\x00", 8, MSG_PEEK, NULL, NULL) = 1 <0.000011>', "peek"),  # bytes that came
     ("TCP", '{msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="", iov_len=8}], msg_iovlen=1, '
-            'msg_controllen=0, msg_flags=0}, MSG_PEEK) = 0', True),
+            'msg_controllen=0, msg_flags=0}, MSG_PEEK) = 0', "end"),
+    ("TCP", '{msg_name=NULL, msg_namelen=0, msg_iov=[{iov_base="\\x00\\x01", iov_len=8}], '
+            'msg_iovlen=1, msg_controllen=0, msg_flags=0}, MSG_PEEK) = 2', "peek"),
 ])
-def test_a_peek_of_nothing_from_a_stream_is_its_end(protocol, rest, is_end):
+def test_a_peek_is_its_bytes_or_the_end_of_a_stream(protocol, rest, seen):
     """A MSG_PEEK read that returns 0 bytes of a stream it asked bytes of
     saw the peer's FIN: an event as a read of 0 (a program may stop there
-    and never read the 0).  Other peeks leave their bytes to the next read."""
+    and never read the 0).  One that returns TCP bytes is a ``peek``
+    event of them (the next read returns them again, see
+    tcp_flow.TcpConversation.peeked); a datagram peeked at is read whole
+    later: skipped."""
     name = "recvmsg" if "msg_iov" in rest else "recvfrom"
     parser = StraceParser()
     events = parse((PEEKING % protocol).replace("recvfrom", name) + rest, parser=parser)
-    if is_end:
+    if seen == "end":
         [event] = events
         assert fields(event, "syscall", "result", "payload", "direction") == (name, 0, b"", "in")
+        assert "peek" not in event
+    elif seen == "peek":
+        [event] = events
+        assert fields(event, "syscall", "payload", "length", "direction", "peek") == (
+            name, bytes(range(event["result"])), event["result"], "in", True)
     else:
         assert events == [] and parser.skipped["peeked data (MSG_PEEK)"] == 1
 
@@ -663,3 +674,23 @@ def test_interleaved_runs_of_small_reads_do_not_depend_on_where_blocks_are_cut()
                      (29520, "close", b"")]
     for cut in range(1, len(lines)):
         assert events(lines[:cut], lines[cut:]) == whole, cut
+
+
+def test_a_peek_amid_a_run_of_small_reads_ends_it_not():
+    """A proxy (a helper's) peeks at what came, then reads a header line
+    of it, line by line: a peek between the reads of a run leaves the
+    run whole, and goes (the run's event takes the reads after it, the
+    peek's place in the stream would be lost); the first peek, before
+    any run, is an event."""
+    fd = "4<TCP:[127.0.0.1:22450->127.0.0.1:39954]>"
+    head = '18007 1795787916.9200%02d recvfrom(%s, %s, %d, %s, NULL, NULL) = %d <0.000008>'
+    lines = [head % (10, fd, support.xx_string(b"ab\r\ncd\r\n\r\n"), 512, "MSG_PEEK", 10),
+             head % (12, fd, support.xx_string(b"ab\r\n"), 4, "0", 4),
+             head % (14, fd, support.xx_string(b"cd\r\n\r\n"), 512, "MSG_PEEK", 6),
+             head % (16, fd, support.xx_string(b"cd\r\n"), 4, "0", 4),
+             head % (18, fd, support.xx_string(b"\r\n"), 512, "MSG_PEEK", 2),
+             head % (20, fd, support.xx_string(b"\r\n"), 512, "0", 2)]
+    events, joined = joined_reads(*lines)
+    assert [(event["payload"], event.get("peek")) for event in events] == [
+        (b"ab\r\ncd\r\n\r\n", True), (b"ab\r\ncd\r\n\r\n", None)]
+    assert joined == 2
