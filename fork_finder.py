@@ -79,6 +79,26 @@ class ForkFinder:
                                                  before),)
         return None
 
+    def creation_at(self, tid, line_offset, met):
+        """``creation_of``'s answer for the line at offset ``line_offset``
+        (of the newest block) if it is the clone, clone3, fork or vfork, or
+        its resumed half, that returned ``tid``, a thread first met at
+        offset ``met``: a vfork's child runs (and execs) before the call
+        returns, and strace prints that return after the child's lines
+        (Python's subprocess, posix_spawn, Go's os/exec).  None if it is
+        not."""
+        offset, block = self.blocks[-1]
+        start = line_offset - offset
+        end = block.find("\n", start) % (len(block) + 1)
+        returned = ") = %d" % tid
+        at = block.rfind(returned, start, end)
+        if at < 0 or block[at + len(returned):at + len(returned) + 1].isdigit():
+            return None
+        found = self._creation_line(block, start, at, line_offset)
+        if found is None:
+            return None
+        return found + (self._execed(tid, met - FIRST_HALF_REACH, line_offset),)
+
     def _execed(self, tid, low, high):
         """True if thread ``tid`` called execve or execveat between offsets
         ``low`` and ``high``."""

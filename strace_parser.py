@@ -375,6 +375,10 @@ PROCESS_CALL = re.compile(r" (?:execve|execveat|clone|clone3|fork|vfork)\(")
 # Threads remembered as met in a socket call (see StraceParser._with_fork_event)
 # before the memory is cleared.
 THREADS_MET_KEPT = 1 << 16
+# Characters of the text after a thread's first socket call within which
+# the creation that returned it is looked for, when the text before did not
+# show it (a vfork's child: see StraceParser._late_creation).
+CREATION_REACH = 1 << 20
 # Characters of the text after a forked process's first socket call within
 # which its execve is looked for: a program forks to run another at once
 # (Postfix's master, 3 ms; a search of every block for it would cost the
@@ -509,6 +513,10 @@ class StraceParser:
         # Forked processes met before they called execve, and where in the
         # text: their exec is told (see _exec_of_child), up to EXEC_REACH on.
         self._before_exec = {}
+        # Threads met whose creation the text before did not show, and
+        # where: it may come after (see _late_creation), up to CREATION_REACH on.
+        self._creation_awaited = {}
+        self._awaited_count = 0  # of entries made in those two tables
         # Where the line lines_to_parse yielded last starts in its block (a
         # sieved block's: _line_start), and its block in the trace's text.
         self._line_at = self._block_offset = 0
@@ -574,6 +582,8 @@ class StraceParser:
             # Lines cut out with str.find, which scans like memchr; split()
             # compares every character (bench udp: 3.6% of the instructions).
             self._exit_lines(block)  # tells parse() the threads that ended alone
+            if self._before_exec or self._creation_awaited:
+                self._awaited_needles()  # (forgets those met too long ago)
             lines = 0
             start = 0
             end = block.find("\n")
@@ -600,7 +610,7 @@ class StraceParser:
         leading_dump = self._dump_goes_on and block.startswith(DUMP_LINE_STARTS)
         if leading_dump:
             starts.insert(0, 0)
-        execs_found = bool(self._before_exec)  # (the sieve looked for them)
+        awaited = self._awaited_count  # (the sieve looked for the lines awaited)
         index = 0
         while index < len(starts):
             start = starts[index]
@@ -611,10 +621,13 @@ class StraceParser:
             self._line_start, self._lines = start, 0  # parse() counts this line
             yield block[start:end] if end >= 0 else block[start:]
             kept += 1
-            if not execs_found and self._before_exec and end >= 0:
-                # A forked process met in this block: its exec may follow.
-                execs_found = True
-                starts[index:] = sorted(set(starts[index:]).union(_exec_lines(block, end)))
+            if awaited != self._awaited_count and end >= 0:
+                # A thread met in this block: its exec or creation may follow.
+                awaited = self._awaited_count
+                later = set(starts[index:])
+                for needle in self._awaited_needles():
+                    later.update(_lines_with(block, needle, end))
+                starts[index:] = sorted(later)
             while self._cut is not None and end >= 0 and block.startswith(DUMP_LINE_STARTS,
                                                                            end + 1):
                 start = end + 1
@@ -631,15 +644,21 @@ class StraceParser:
         self.line_number = first_number + lines
         self._keep_context(block)
 
-    def _awaits_exec(self):
-        """True if a forked process met in the last EXEC_REACH characters
-        of the text may call execve (forgetting those met before)."""
+    def _awaited_needles(self):
+        """What the lines awaited hold: "execve" while a forked process met
+        in the last EXEC_REACH characters of the text may call it, ") = TID"
+        for each thread met in the last CREATION_REACH whose creation is
+        awaited (those met before are forgotten)."""
+        needles = []
         if self._before_exec:
-            oldest = self._block_offset - EXEC_REACH
-            if min(self._before_exec.values()) < oldest:
-                self._before_exec = {tid: met for tid, met in self._before_exec.items()
-                                     if met >= oldest}
-        return bool(self._before_exec)
+            self._before_exec = _met_since(self._before_exec, self._block_offset - EXEC_REACH)
+            if self._before_exec:
+                needles.append("execve")
+        if self._creation_awaited:
+            self._creation_awaited = _met_since(self._creation_awaited,
+                                                self._block_offset - CREATION_REACH)
+            needles += [") = %d" % tid for tid in self._creation_awaited]
+        return needles
 
     def _keep_context(self, block):
         """Keep the last CONTEXT_KEPT characters of the trace read so far."""
@@ -730,8 +749,8 @@ class StraceParser:
                                                                line_end)
             starts.add(start)
         starts.update(self._exit_lines(block))
-        if self._awaits_exec():
-            starts.update(_exec_lines(block, 0))
+        for needle in self._awaited_needles():
+            starts.update(_lines_with(block, needle, 0))
         if self.process_events:
             for call in PROCESS_CALL.finditer(block):
                 start = block.rfind("\n", 0, call.start()) + 1
@@ -808,24 +827,53 @@ class StraceParser:
             return events  # (-r times tell no fork's time on their own)
         created = []
         # A thread's creator may be a thread of a forked process met no more.
-        for _depth in range(CREATORS_FOLLOWED):
+        for depth in range(CREATORS_FOLLOWED):
             found = self._forks.creation_of(tid, self._line_offset())
             if found is None:
+                if depth == 0:
+                    self._await(self._creation_awaited, tid)
                 break
             parent, time, name, flags, execed = found
-            if not execed and "CLONE_FILES" not in flags:
-                if len(self._before_exec) >= THREADS_MET_KEPT:
-                    self._before_exec.clear()
-                self._before_exec[tid] = self._line_offset()
-            created.insert(0, {"protocol": PROCESS, "pid": parent, "syscall": name,
-                               "result": tid, "time": time, "comm": None, "child": tid,
-                               "in_flight": False, "thread": "CLONE_THREAD" in flags,
-                               "shares_fds": "CLONE_FILES" in flags, "execed": execed})
+            created.insert(0, self._creation_event(tid, found))
             if "CLONE_FILES" not in flags or parent in self._threads_met:
                 break
             self._threads_met.add(parent)
             tid = parent
         return created + events
+
+    def _creation_event(self, tid, found):
+        """The process event of the creation of thread ``tid`` (``found``:
+        what ``ForkFinder.creation_of`` tells of it); a forked process not
+        exec'd yet is remembered, its exec awaited."""
+        parent, time, name, flags, execed = found
+        if not execed and "CLONE_FILES" not in flags:
+            self._await(self._before_exec, tid)
+        return {"protocol": PROCESS, "pid": parent, "syscall": name, "result": tid,
+                "time": time, "comm": None, "child": tid, "in_flight": False,
+                "thread": "CLONE_THREAD" in flags, "shares_fds": "CLONE_FILES" in flags,
+                "execed": execed}
+
+    def _await(self, table, tid):
+        """Remember in ``table`` that thread ``tid`` was met at this line."""
+        if len(table) >= THREADS_MET_KEPT:
+            table.clear()
+        table[tid] = self._line_offset()
+        self._awaited_count += 1
+
+    def _late_creation(self, line):
+        """The process event of ``line`` if it is the creation (see
+        ``ForkFinder.creation_at``) of a thread met before it that the text
+        before did not show, within CREATION_REACH; None if not."""
+        equals = line.rfind(") = ")
+        tid = line[equals + 4:line.find(" ", equals + 4) % (len(line) + 1)]
+        met = self._creation_awaited.get(int(tid)) if tid.isdigit() else None
+        if met is None or self._line_offset() - met > CREATION_REACH:
+            return None
+        found = self._forks.creation_at(int(tid), self._line_offset(), met)
+        if found is None:
+            return None
+        del self._creation_awaited[int(tid)]
+        return [self._creation_event(int(tid), found)]
 
     def _line_offset(self):
         """Where the line parsed starts in the trace's text (see ForkFinder)."""
@@ -872,6 +920,11 @@ class StraceParser:
         self._lines += 1
         if self._before_exec and line.find("execve", 0, LINE_HEAD_REACH) >= 0:
             events = self._exec_of_child(line)
+            if events is not None:
+                return events
+        if self._creation_awaited and (line.find("fork", 0, LINE_HEAD_REACH) >= 0
+                                       or line.find("clone", 0, LINE_HEAD_REACH) >= 0):
+            events = self._late_creation(line)
             if events is not None:
                 return events
         # The resumed halves of futex & co. go too, before LINE_HEAD (small:
@@ -1014,6 +1067,7 @@ class StraceParser:
             self._ended_alone.discard(pid)
             self._threads_met.discard(int(pid))  # its id may be another's later
             self._before_exec.pop(int(pid), None)
+            self._creation_awaited.pop(int(pid), None)
             return [{"protocol": EXITED, "pid": int(pid), "syscall": "exit",
                      "time": self._time_of_this_line(exited.group("time")),
                      "comm": process_name(exited.group("comm") or exited.group("bracket_comm")),
@@ -1985,15 +2039,22 @@ def _socket_annotation(block, at, end):
     return -1
 
 
-def _exec_lines(block, after):
+def _lines_with(block, needle, after):
     """The starts of the lines of ``block`` after offset ``after`` that
-    hold "execve" (an execve or execveat call, or its resumed half)."""
+    hold ``needle``."""
     starts = set()
-    at = block.find("execve", after)
+    at = block.find(needle, after)
     while at >= 0:
         starts.add(block.rfind("\n", 0, at) + 1)
-        at = block.find("execve", at + 6)
+        at = block.find(needle, at + len(needle))
     return starts
+
+
+def _met_since(table, oldest):
+    """``table`` ({thread: offset met}) without those met before ``oldest``."""
+    if min(table.values()) >= oldest:
+        return table
+    return {tid: met for tid, met in table.items() if met >= oldest}
 
 
 def _newlines(text, start, end):
