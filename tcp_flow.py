@@ -792,7 +792,9 @@ class HeldFins(OrderedDict):
         None, and whether it is the parent.  The parent of a forked
         process, if that side was used before the fork; or a forked child
         of the closing thread that has not exec'd (as far as the trace
-        shows), forked after that side's first use.  Either only where no
+        shows), forked after that side's first use; or a process known to
+        be another that dup'd the socket and still holds the dup (dup2 onto
+        a spawned program's stdin or stdout keeps it across the exec).  Either only where no
         close or exit of a process that used it came since the fork.  Or,
         for a socket passed with SCM_RIGHTS (see ``TcpConversation.passed``)
         once its receiver got it, if no close came since: the receiver, for
@@ -817,6 +819,13 @@ class HeldFins(OrderedDict):
                 return sender, False
         if not self.forks:
             return None, False
+        holders = conversation.dup_fds[side]
+        if holders:
+            for holder in holders:
+                if not self.forks.may_share_fds(holder, event["pid"]):
+                    # A process that dup'd the socket (a spawned program's
+                    # stdin or stdout: dup2 keeps it open across an exec).
+                    return holder, False
         fork = self.forks.get(event["pid"])
         if fork is not None and first_used < fork[0] and (closed_at is None
                                                           or closed_at < fork[0]):
@@ -899,6 +908,10 @@ class HeldFins(OrderedDict):
             # a close by a process forked before may be the socket's last.
             for conversation, _owner in used:
                 conversation.closed_at = [exited["time"], exited["time"]]
+        for conversation, _owner in used:
+            for holders in conversation.dup_fds:
+                if holders:
+                    holders.pop(exited["pid"], None)  # its dups are closed
         return released
 
     def peer_closed(self, owner, conversation, side, links, event):

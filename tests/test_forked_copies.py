@@ -459,3 +459,21 @@ def test_a_vfork_childs_exit_leaves_the_parents_copy(tmp_path, noise):
         close(100, 3.3)])
     assert rows == [(0.25, "PA", b"x\n"), (3.3, "FA", b"")]
     assert "1 close (or exit) of one copy" in summary
+
+
+@pytest.mark.parametrize("creation", [[VFORK], [FORK]], ids=["vfork", "fork"])
+def test_a_spawned_programs_stdout_keeps_the_socket_open(tmp_path, creation):
+    """The child dup2s the socket onto its stdout (no close-on-exec) and
+    execs; the parent closes its copy; the program answers 3 s later and
+    exits (helper Y's Popen(stdout=sock), Go's os/exec, posix_spawn): the
+    FIN at its exit.  It came at the parent's close (the exec'd child was
+    taken to hold none of its sockets), the answer after it, a sequence
+    number late."""
+    lines = [ACCEPT, *creation, *SPAWNED]
+    if creation == [VFORK]:
+        lines.append(VFORK_RETURNS)
+    rows, summary = server_segments(tmp_path, lines + [
+        close(100, 0.3), stdout_write(3.0, b"x\n"),
+        "101 1795659603.100000 +++ exited with 0 +++"])
+    assert rows == [(3.0, "PA", b"x\n"), (3.1, "FA", b"")]
+    assert "1 close (or exit) of one copy" in summary
