@@ -207,6 +207,9 @@ DUP_FDS = re.compile(r"(?P<source>%s),\s*(?P<target>%s)\s*[,)]"
 DUP_SYSCALLS = {"dup", "dup2", "dup3", "fcntl", "fcntl64"}
 # A dup's new fd on a TCP socket, after " = ": an event (see _state_event).
 TCP_DUP_RESULT = re.compile(r" = \d+<TCP(?:v6)?:\[")
+# fcntl clearing a TCP socket's close-on-exec (Python's Popen(pass_fds=)
+# in its child): the fd stays open across an exec, as a dup2's.
+CLOEXEC_CLEARED = re.compile(r"\(\d+<TCP(?:v6)?:\[.*\]>, F_SETFD, 0\) = 0\b")
 SOCKET_PROTOCOLS = {"TCP", "TCPv6", "UDP", "UDPv6", "UNIX-STREAM", "UNIX-DGRAM", "UNIX"}
 # Sockets of kinds not converted whose data syscalls are counted by kind
 # (ping's ICMP goes through RAW or PING sockets), not as "not a socket".
@@ -992,7 +995,9 @@ class StraceParser:
                 reason = self._note_setup(pid, name, line)
             except ValueError as error:
                 reason = "unparseable: %s" % error
-            if name in DUP_SYSCALLS and TCP_DUP_RESULT.search(line, line.rfind(" = ")):
+            if name in DUP_SYSCALLS and (TCP_DUP_RESULT.search(line, line.rfind(" = "))
+                                         or name.startswith("fcntl")
+                                         and CLOEXEC_CLEARED.search(line)):
                 closed += self._complete(pid, start_time, name, line, head)
             if closed:
                 return closed
@@ -1914,8 +1919,9 @@ class StraceParser:
         elif name in DUP_SYSCALLS:
             # Another fd of the same process on the TCP socket (see
             # TCP_DUP_RESULT): its close then ends a copy (bash's /dev/tcp
-            # restores stdout with a dup2 over the socket's dup, and talks on).
-            event["dup_fd"] = event["result"]
+            # restores stdout with a dup2 over the socket's dup, and talks
+            # on).  Or the fd itself, kept open across an exec (CLOEXEC_CLEARED).
+            event["dup_fd"] = event["fd"] if "F_SETFD" in args else event["result"]
         elif name == "socketpair":
             # One event per end: ``[3<UNIX-STREAM:[A->B]>, 4<UNIX-STREAM:[B->A]>]``.
             second = dict(event)

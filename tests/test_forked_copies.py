@@ -477,3 +477,16 @@ def test_a_spawned_programs_stdout_keeps_the_socket_open(tmp_path, creation):
         "101 1795659603.100000 +++ exited with 0 +++"])
     assert rows == [(3.0, "PA", b"x\n"), (3.1, "FA", b"")]
     assert "1 close (or exit) of one copy" in summary
+
+
+def test_a_spawned_program_passed_the_socket_keeps_it_open(tmp_path):
+    """Popen(pass_fds=[4]): the vfork's child clears the socket's
+    close-on-exec with fcntl and execs; the program writes on fd 4 3 s
+    after the parent closed its copy, and exits: the FIN at its exit (it
+    came at the parent's close, the bytes after it a sequence number late)."""
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, VFORK, call(101, 0.21, "fcntl(%s, F_SETFD, 0) = 0" % SOCKET), SPAWNED[1],
+        VFORK_RETURNS, close(100, 0.3), write(101, 3.0, b"x\n"),
+        "101 1795659603.100000 +++ exited with 0 +++"])
+    assert rows == [(3.0, "PA", b"x\n"), (3.1, "FA", b"")]
+    assert "1 close (or exit) of one copy" in summary
