@@ -34,6 +34,7 @@ CREATION_HEAD = r"""
 """
 UNFINISHED = " <unfinished ...>"
 _LINE_PID = re.compile(r"\[pid\s+(\d+)|(\d+)\s")
+_EXEC_RETURNED = re.compile(r"\) = 0(?: <[\d.]+>)?$")
 
 
 class ForkFinder:
@@ -58,25 +59,30 @@ class ForkFinder:
             self.kept -= len(self.blocks.popleft()[1]) + 1
         return offset
 
-    def creation_of(self, tid, before):
+    def creation_of(self, tid, before, parents=None, reach=WINDOW):
         """``(parent, time, call, flags, execed)`` of the clone, clone3, fork
         or vfork call that returned ``tid``, the newest in the WINDOW
         characters before offset ``before`` (its first socket call's line):
         the calling thread's id, the call's start time (epoch seconds), its
         name, the text of its arguments (where its flags show, "" for fork
         and vfork), and whether ``tid`` called execve since (its
-        close-on-exec fds closed); None if not found."""
+        close-on-exec fds closed); None if not found, or if its parent is
+        not one of ``parents`` (when given).  ``reach``: the characters
+        looked at, at most WINDOW."""
         returned = ") = %d" % tid
-        for offset, block, at in self._occurrences(returned, before - WINDOW, before):
+        for offset, block, at in self._occurrences(returned, before - reach, before):
             end = at + len(returned)
             if not block[end:end + 1].isdigit():
                 start = block.rfind("\n", 0, at) + 1
                 found = self._creation_line(block, start, at, offset + start)
+                if found is not None and parents is not None and found[0] not in parents:
+                    return None
                 if found is not None:
-                    # (From the first half's reach: a vfork's child execs
-                    # before the call returns.)
-                    return found + (self._execed(tid, offset + start - FIRST_HALF_REACH,
-                                                 before),)
+                    # (A resumed half's from its first half's reach: a
+                    # vfork's child execs before the call returns.)
+                    low = offset + start - (FIRST_HALF_REACH if "resumed>" in block[start:at]
+                                            else 0)
+                    return found + (self._execed(tid, low, before),)
         return None
 
     def creation_at(self, tid, line_offset, met):
@@ -101,11 +107,20 @@ class ForkFinder:
 
     def _execed(self, tid, low, high):
         """True if thread ``tid`` called execve or execveat between offsets
-        ``low`` and ``high``."""
-        for _offset, block, at in self._occurrences("execve", low, high):
-            line = _LINE_PID.match(block, block.rfind("\n", 0, at) + 1)
-            if line is not None and int(line.group(1) or line.group(2)) == tid:
-                return True
+        ``low`` and ``high``, and it returned 0 (execvp's tries of the
+        directories of PATH fail with ENOENT; a first half's resumed half
+        tells).  Looked for from ``low`` on: a forked child execs soon (the
+        newest first, a trace of a build spent 0.31 s of 1.9 here)."""
+        for offset, block in self.blocks:
+            start, end = max(0, low - offset), min(len(block), high - offset)
+            at = block.find("execve", start, end) if start < end else -1
+            while at >= 0:
+                line = _LINE_PID.match(block, block.rfind("\n", 0, at) + 1)
+                if line is not None and int(line.group(1) or line.group(2)) == tid:
+                    line_end = block.find("\n", at) % (len(block) + 1)
+                    if _EXEC_RETURNED.search(block, at, line_end):
+                        return True
+                at = block.find("execve", at + 6, end)
         return False
 
     def _occurrences(self, needle, low, high):

@@ -490,3 +490,22 @@ def test_a_spawned_program_passed_the_socket_keeps_it_open(tmp_path):
         "101 1795659603.100000 +++ exited with 0 +++"])
     assert rows == [(3.0, "PA", b"x\n"), (3.1, "FA", b"")]
     assert "1 close (or exit) of one copy" in summary
+
+
+@pytest.mark.parametrize("child_lines, fin_at", [
+    ([], 1.3),
+    (['101 1795659600.210000 execve("/nonexistent", ["x"], 0x7ffd0 /* 1 var */) = -1 '
+      'ENOENT (No such file or directory) <0.000010>'], 1.3),
+    (['101 1795659600.210000 execve("/bin/sleep", ["sleep", "1"], 0x7ffd0 /* 1 var */) = 0 '
+      '<0.000300>'], 0.3)], ids=["silent", "exec-failed", "execd"])
+def test_a_silent_forked_child_keeps_the_socket_until_its_exit(tmp_path, child_lines, fin_at):
+    """A server forks a helper that never touches the connection (a leaked
+    fd), closes its copy, and the helper exits 1 s later: the kernel's FIN
+    comes at the helper's exit (helper Y's os.fork() + sleep; it came at
+    the parent's close, the child met at no socket call).  A child that
+    exec'd (close-on-exec) held none: the parent's close is the FIN."""
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, write(100, 0.1, b"hello"), FORK, *child_lines, close(100, 0.3),
+        "101 1795659601.300000 +++ exited with 0 +++"])
+    assert rows == [(0.1, "PA", b"hello"), (fin_at, "FA", b"")]
+    assert ("1 close (or exit) of one copy" in summary) == (fin_at > 1)
