@@ -34,6 +34,9 @@ from trace_input import (CAPTURE_MAGICS, LONGEST_KEPT_STRING, MAX_LINE, is_live,
 from wording import worded
 
 __version__ = "1.0.0"
+# Calls of sockets not converted that the summary counts as such, beside
+# those that moved bytes: what would have shown a connection.
+CONNECTING_CALLS = {"connect", "accept", "accept4"}
 EXIT_USAGE = 2
 EXIT_STRICT = 1
 EXIT_FAILED = 3
@@ -326,7 +329,11 @@ class PacketStage:
             else:
                 packetizer = self.unix
             if packetizer is None:
-                self.ignored_events[protocol in INET_PROTOCOLS] += 1
+                # (Not the close of a socket that never connected: glibc's
+                # tries of nscd's socket, in every apt-get trace; nor curl's
+                # socketpair that wakes it, which never carries a byte.)
+                if event["length"] or event["syscall"] in CONNECTING_CALLS:
+                    self.ignored_events[protocol in INET_PROTOCOLS] += 1
                 if self.pending_sends:
                     # Its thread's unfinished send is done (a unix one not
                     # captured: its mark held every later packet back).
@@ -444,7 +451,7 @@ class PacketStage:
         elif not socket_events and not parser.failed_connects:
             report.append(no_events_hint(parser))
         elif (not self.order.written and parser.skipped["failed call"]
-              and not any(self.ignored_events)):
+              and not any(self.ignored_events) and not parser.skipped["socket setup"]):
             report.append("  no packets: the socket calls in the trace failed (recorded "
                           "with -Z, --failed-only?)")
         # A program that sends and exits without a close() (redis-cli), or

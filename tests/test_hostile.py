@@ -82,15 +82,17 @@ def test_a_trace_without_socket_events_says_why(tmp_path, text, hint):
 
 
 def test_no_packets_from_events_not_captured_says_so(tmp_path):
-    """--no-capture-net on a TCP trace: its events are counted as not
-    converted, each kind with what converts it (helper N: "of a kind not
-    captured" said neither), and no hint blames the trace's failed calls
-    (it did)."""
+    """--no-capture-net on a TCP trace: its events that connect or move
+    bytes are counted as not converted, with what converts them (helper
+    N: "of a kind not captured" said neither), and no hint blames the
+    trace's failed calls (it did).  Its unix sockets' (nscd's tries,
+    curl's wakeup socketpair) connect nothing and carry no byte: not
+    counted (helper Z: "add --capture-unix-socket" gave nothing)."""
     result = support.convert(support.REPO / "example" / "curl-http.strace",
                              tmp_path / "out.pcap", "--no-capture-net")
     report = result.stderr.decode()
-    assert "  5 TCP/UDP socket events not converted (--no-capture-net)" in report
-    assert "  6 unix socket events not converted (add --capture-unix-socket)" in report
+    assert "  3 TCP/UDP socket events not converted (--no-capture-net)" in report
+    assert "unix socket" not in report
     assert "no packets" not in report
 
 
@@ -382,6 +384,29 @@ def test_a_trace_of_failed_calls_says_so(tmp_path):
     assert "  no packets: the socket calls in the trace failed (recorded with -Z, " \
            "--failed-only?)" in lines
     assert len(support.read_packets(pcap)) == 0
+
+
+def test_tries_of_an_absent_unix_socket_are_no_hint(tmp_path):
+    """glibc tries nscd's socket before each lookup (helper Z's apt-get
+    update): socket, a connect failing with ENOENT, close.  The summary
+    said "5 unix socket events not converted (add --capture-unix-socket)"
+    for the closes, and with it, no packets: "recorded with -Z?"."""
+    lines = []
+    for number in range(5):
+        inode = 8014256 + number
+        lines += ['9729 1795833639.%06d socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC|SOCK_NONBLOCK, '
+                  '0) = 4<UNIX-STREAM:[%d]> <0.000013>' % (number * 10, inode),
+                  '9729 1795833639.%06d connect(4<UNIX-STREAM:[%d]>, {sa_family=AF_UNIX, '
+                  'sun_path="/var/run/nscd/socket"}, 110) = -1 ENOENT (No such file or '
+                  'directory) <0.000020>' % (number * 10 + 1, inode),
+                  '9729 1795833639.%06d close(4<UNIX-STREAM:[%d]>) = 0 <0.000012>'
+                  % (number * 10 + 2, inode)]
+    trace = tmp_path / "nscd.strace"
+    trace.write_text("\n".join(lines) + "\n")
+    for flags in ([], ["--capture-unix-socket"]):
+        report = support.convert(trace, tmp_path / "out.pcap", *flags).stderr.decode()
+        assert "  skipped 5: failed call" in report.splitlines()
+        assert "not converted" not in report and "-Z" not in report, report
 
 
 def test_failed_connects_are_named_in_the_summary(tmp_path):
