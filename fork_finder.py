@@ -11,9 +11,14 @@ MB of bench noise, whose parsing side takes 0.37 s), so ``ForkFinder``
 looks only for the creation of a thread that makes its first socket call,
 in the last WINDOW characters read and the rest of the block being
 parsed: a forked child closes the sockets it does not need right after
-the fork (sshd's session child, 16 ms after it).  A thread created long
-before its first socket call is not found: its closes keep the default
-rule (a close may be a copy's, see ``tcp_flow.HeldFins``).
+the fork (sshd's session child, 16 ms after it).  ``creation_at`` tells
+the creation of such a thread printed after it (a vfork's, whose child
+runs before the call returns), and the parser asks ``creation_of`` at
+the end of a thread met in no socket call, when a TCP socket closed
+just before (a forked helper that held its parent's socket unused).  A
+thread created long before its first socket call is not found: its
+closes keep the default rule (a close may be a copy's, see
+``tcp_flow.HeldFins``).
 """
 
 import re
@@ -151,8 +156,8 @@ class ForkFinder:
         if name is not None:
             return parent, float(head.group("time")), name, block[head.end():returned_at]
         name = head.group("resumed")
-        for _offset, earlier, at in self._occurrences(name + "(", line_offset - FIRST_HALF_REACH,
-                                             line_offset):
+        for _offset, earlier, at in self._occurrences(name + "(",
+                                                      line_offset - FIRST_HALF_REACH, line_offset):
             line_start = earlier.rfind("\n", 0, at) + 1
             line_end = earlier.find("\n", at) % (len(earlier) + 1)  # -1: its last line
             first = _creation_head(earlier, line_start)

@@ -866,9 +866,11 @@ class StraceParser:
         close), else [].  Looked for only as the child of a thread that
         closed a TCP socket within SILENT_CHILD_WINDOW before."""
         closers = self._tcp_closers
+        if not tid or self.clock.relative or not closers:
+            return []
         while closers and time - closers[next(iter(closers))] > SILENT_CHILD_WINDOW:
             del closers[next(iter(closers))]
-        if not tid or self.clock.relative or not closers:
+        if not closers:
             return []
         found = self._forks.creation_of(tid, self._line_offset(), closers, SILENT_CHILD_REACH)
         if found is None or found[4] or "CLONE_FILES" in found[3]:
@@ -1924,7 +1926,7 @@ class StraceParser:
                 self._connecting.add(event["fd"])
         elif name == "close":
             self._connecting.discard(event["fd"])
-            if tcp:
+            if tcp and event["time"] is not None:
                 closers = self._tcp_closers
                 closers.pop(event["pid"], None)
                 closers[event["pid"]] = event["time"]  # (the newest last)

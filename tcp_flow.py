@@ -792,15 +792,16 @@ class HeldFins(OrderedDict):
         None, and whether it is the parent.  The parent of a forked
         process, if that side was used before the fork; or a forked child
         of the closing thread that has not exec'd (as far as the trace
-        shows), forked after that side's first use; or a process known to
-        be another that dup'd the socket and still holds the dup (dup2 onto
-        a spawned program's stdin or stdout keeps it across the exec).  Either only where no
-        close or exit of a process that used it came since the fork.  Or,
-        for a socket passed with SCM_RIGHTS (see ``TcpConversation.passed``)
-        once its receiver got it, if no close came since: the receiver, for
-        the sender's close of the fd it passed; the sender, for the
-        receiver's close.  A copy that goes unseen (held by a process that
-        never used it and exited) is taken as kept."""
+        shows), forked after that side's first use: either only where no
+        close or exit of a process that used it came since the fork.  Or a
+        process known to be another that dup'd the socket and still holds
+        the dup (dup2 onto a spawned program's stdin or stdout keeps it
+        across the exec).  Or, for a socket passed with SCM_RIGHTS (see
+        ``TcpConversation.passed``) once its receiver got it, if no close
+        came since: the receiver, for the sender's close of the fd it
+        passed; the sender, for the receiver's close.  A copy that goes
+        unseen (held by a process that never used it and exited) is taken
+        as kept."""
         first_used, closed_at = conversation.first_used[side], conversation.closed_at[side]
         if (event["syscall"] == "shutdown"  # it acts on the socket, whatever its copies
                 or first_used is None or conversation.directions[side].fin_sent

@@ -335,7 +335,8 @@ def test_cut_payloads_with_s64(tools, tmp_path):
     assert cut > 0
     wire = [(len(packet), packet.wirelen) for packet in support.read_packets(pcap)]
     assert any(caplen < wirelen for caplen, wirelen in wire)
-    match = re.search(r"(\d+) payloads? cut by strace's -s \((?:it|they) would have been whole with -s (\d+)\)",
+    match = re.search(r"(\d+) payloads? cut by strace's -s \((?:it|they) would have been "
+                      r"whole with -s (\d+)\)",
                       summary)
     assert match is not None, summary
     assert int(match.group(2)) == LARGEST_SEND
