@@ -257,6 +257,19 @@ class ProcessExits:
         return packets
 
 
+class ProcessExecs:
+    """Where a process's successful execve goes: to the INET packetizer,
+    whose connections it used last get a FIN, but those it holds a dup of
+    (see ``InetPacketizer.execed``)."""
+
+    def __init__(self, packetizer):
+        self.packetizer = packetizer
+
+    def packets(self, event):
+        """The packets of exec event ``event``."""
+        return self.packetizer.execed(event)
+
+
 class PacketStage:
     """Socket events in, packets out to a pcap writer; counts what it does."""
 
@@ -293,6 +306,7 @@ class PacketStage:
         self.holding = (self.inet.holding() + (self.unix.holding() if self.unix else ())
                         + (self.pending_sends,))
         self.exits = ProcessExits([self.inet] + ([self.unix] if self.unix else []), self.forks)
+        self.execs = ProcessExecs(self.inet)
 
     def take(self, events, flags):
         """Write the packets ``events`` (dicts, or packed: see
@@ -319,13 +333,17 @@ class PacketStage:
                 continue
             elif protocol == PROCESS:
                 self.forks.created(event)
+                if event["child"] and not event["shares_fds"]:
+                    self.inet.forked(event["child"], event["pid"], event["time"])
                 if (event["child"] and not event["shares_fds"] and not event.get("execed")
                         and any(self.holding)):
                     for packetizer in (self.inet, self.unix):
                         if packetizer is not None and packetizer.held_fins:
                             packetizer.held_fins.forked(event["child"], event["pid"],
                                                         event["time"])
-                continue
+                if event["child"] or not event["syscall"].startswith("exec"):
+                    continue
+                packetizer = self.execs  # its close-on-exec sockets close
             else:
                 packetizer = self.unix
             if packetizer is None:

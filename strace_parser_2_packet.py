@@ -52,6 +52,9 @@ TCP_PEERS_KEPT = 65536
 RECENT_DATAGRAMS_KEPT = 4096
 UDP_ROUTES_KEPT = 65536
 TCP_ROUTES_KEPT = 16384
+# Exited processes whose dups are kept for a child told later (see
+# InetPacketizer.forked).
+ENDED_HOLDERS_KEPT = 256
 # The made-up ports of failed connects' SYNs: above Linux's default
 # ephemeral range (32768-60999).
 MADE_UP_PORTS = range(61000, 65536)
@@ -156,6 +159,7 @@ class InetPacketizer:
         self.splices_of_sent = [0, 0]
         # Closes of a fd whose thread keeps a dup of it on the socket.
         self.dup_closes = 0
+        self.ended_holders = OrderedDict()  # pid -> (exit time, [(conversation, its dups)])
         # [connections, bytes] a close reset leaving bytes of the peer unread.
         self.unread_at_reset = [0, 0]
         self.udp_peers = {}
@@ -187,8 +191,46 @@ class InetPacketizer:
 
     def exited(self, event):
         """Packets due at a thread's or process's exit ``event``; the FINs of
-        the TCP connections it used last are held (see ``HeldFins.at_exit``)."""
-        return self.held_fins.at_exit(self.last_users.ended(event["pid"]), event, "TCP",
+        the TCP connections it used last are held (see ``HeldFins.at_exit``).
+        The dups it held are kept a while for a child whose fork is told
+        later (see ``forked``)."""
+        used = self.last_users.ended(event["pid"])
+        held = [(conversation, conversation.dups_of(event["pid"])) for conversation, _owner in used
+                if any(conversation.dups_of(event["pid"]))]
+        if held:
+            bounded_put(self.ended_holders, event["pid"], (event["time"], held),
+                        ENDED_HOLDERS_KEPT)
+        return self.held_fins.at_exit(used, event, "TCP", self._link_of_conversation)
+
+    def forked(self, child, parent, time):
+        """Thread ``parent`` forked ``child``, a process, at ``time``: the
+        child holds a copy of each dup the parent holds (see
+        ``TcpConversation.duplicated``; a shell's background job keeps the
+        connection its shell got on its stdin and stdout, after closing its
+        stdin), also where the parent exited since (the child's fork is told
+        at its first socket call: the shell had run it and exited)."""
+        for conversation in self.last_users.by_thread.get(parent, ()):
+            conversation.inherit_dups(child, conversation.dups_of(parent))
+        ended = self.ended_holders.get(parent)
+        if ended is not None and time < ended[0]:
+            for conversation, fds_by_side in ended[1]:
+                conversation.inherit_dups(child, fds_by_side)
+
+    def execed(self, event):
+        """Packets due at thread ``event["pid"]``'s successful execve: the
+        TCP connections it used last, of which it holds no dup kept across
+        an exec (a dup2's target), closed at the exec, as at an exit (a Perl
+        server's child writes its answer, then execs: the FIN was the
+        exec'd program's exit's, 3 s late)."""
+        pid = event["pid"]
+        used = self.last_users.by_thread.get(pid)
+        if not used:
+            return []
+        closed = [(conversation, owner) for conversation, owner in used.items()
+                  if not conversation.exec_keeps(pid)]
+        for conversation, _owner in closed:
+            del used[conversation]
+        return self.held_fins.at_exit(closed, dict(event, alone=False), "TCP",
                                       self._link_of_conversation)
 
     def _link_of_conversation(self, conversation, event):

@@ -233,18 +233,22 @@ class TcpConversation:
         self.closed_at = [None, None]
         # The forks (see ForkTimes) of the processes that closed their copy.
         self.copies_closed_by = [(), ()]
-        # Per side, {pid: its fds on the socket} of the threads that dup'd it
-        # (see ``duplicated``), or None.
+        # Per side, {pid: {fd on the socket: kept across an exec}} of the
+        # threads that dup'd it, or inherited dups (see ``duplicated``), or None.
         self.dup_fds = [None, None]
         # (pid, fd, time, receiving pid or None) of each side's socket's
         # last pass to another process with SCM_RIGHTS (see ``passed``).
         self.passes = [None, None]
 
     def duplicated(self, side, pid, fd, new_fd):
-        """Thread ``pid`` made ``new_fd`` a dup of its ``fd`` on ``side``'s socket."""
+        """Thread ``pid`` made ``new_fd`` a dup of its ``fd`` on ``side``'s
+        socket (or cleared ``fd``'s close-on-exec: ``new_fd`` is ``fd``):
+        ``new_fd`` stays open across an exec, ``fd`` may not."""
         if self.dup_fds[side] is None:
             self.dup_fds[side] = {}
-        self.dup_fds[side].setdefault(pid, set()).update((fd, new_fd))
+        fds = self.dup_fds[side].setdefault(pid, {})
+        fds.setdefault(fd, False)
+        fds[new_fd] = True
 
     def closes_dup(self, side, pid, fd):
         """True if thread ``pid``'s close of ``fd`` leaves it another fd on
@@ -253,10 +257,37 @@ class TcpConversation:
         fds = self.dup_fds[side] and self.dup_fds[side].get(pid)
         if not fds or fd not in fds:
             return False
-        fds.discard(fd)
+        del fds[fd]
         if not fds:
             del self.dup_fds[side][pid]
         return bool(fds)
+
+    def inherit_dups(self, child, fds_by_side):
+        """Process ``child`` was forked holding ``fds_by_side`` ([{fd: kept
+        across an exec}, ...] per side, or None): its parent's dups."""
+        for side, fds in enumerate(fds_by_side):
+            if fds:
+                if self.dup_fds[side] is None:
+                    self.dup_fds[side] = {}
+                self.dup_fds[side][child] = dict(fds)
+
+    def dups_of(self, pid):
+        """``pid``'s dups per side (see ``inherit_dups``)."""
+        return [holders and holders.get(pid) for holders in self.dup_fds]
+
+    def exec_keeps(self, pid):
+        """Thread ``pid`` exec'd: its dups closed on exec are gone (those it
+        did not make are taken so: a socket accept()ed close-on-exec);
+        True if it still holds one."""
+        kept = False
+        for holders in self.dup_fds:
+            fds = holders and holders.get(pid)
+            if fds:
+                fds = holders[pid] = {fd: True for fd, keep in fds.items() if keep}
+                if not fds:
+                    del holders[pid]
+                kept = kept or bool(fds)
+        return kept
 
     def passed(self, side, event):
         """``event`` passed ``side``'s socket with SCM_RIGHTS (see

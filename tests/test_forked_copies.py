@@ -509,3 +509,33 @@ def test_a_silent_forked_child_keeps_the_socket_until_its_exit(tmp_path, child_l
         "101 1795659601.300000 +++ exited with 0 +++"])
     assert rows == [(0.1, "PA", b"hello"), (fin_at, "FA", b"")]
     assert ("1 close (or exit) of one copy" in summary) == (fin_at > 1)
+
+
+def test_a_childs_exec_closes_its_close_on_exec_socket(tmp_path):
+    """A Perl server's child writes its answer and execs (its sockets
+    close-on-exec); the parent had closed its copy: the FIN at the exec
+    (helper A2), not at the exec'd program's exit 3 s later."""
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, FORK, write(101, 0.21, b"answer"), close(100, 0.22),
+        call(101, 0.25, 'execve("/bin/sleep", ["sleep", "3"], 0x7ffd0 /* 1 var */) = 0'),
+        "101 1795659603.300000 +++ exited with 0 +++"])
+    assert rows == [(0.21, "PA", b"answer"), (0.25, "FA", b"")]
+    assert "1 close (or exit) of one copy" in summary
+
+
+def test_a_background_job_of_a_spawned_shell_keeps_its_socket(tmp_path):
+    """socat EXEC's shell (stdin and stdout the connection) answers and
+    exits, its background subshell closes stdin and writes on stdout 3 s
+    later (helper A2): the FIN at the subshell's exit.  It came at its
+    close of stdin, the late bytes a sequence number past it."""
+    stdin = STDOUT.replace("1<", "0<")
+    subshell = ("101 1795659600.260000 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|"
+                "CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000a10) = 102 <0.000100>")
+    rows, summary = server_segments(tmp_path, [
+        ACCEPT, FORK, *SPAWNED[:1], call(101, 0.215, "dup2(%s, 0</dev/null>) = %s"
+                                         % (SOCKET, stdin)), SPAWNED[1], close(100, 0.23),
+        stdout_write(0.25, b"x\n"), subshell, "101 1795659600.270000 +++ exited with 0 +++",
+        call(102, 0.28, "close(%s) = 0" % stdin),
+        call(102, 3.0, "write(%s, %s, 5) = 5" % (STDOUT, support.xx_string(b"late\n"))),
+        "102 1795659603.100000 +++ exited with 0 +++"])
+    assert rows == [(0.25, "PA", b"x\n"), (3.0, "PA", b"late\n"), (3.1, "FA", b"")]
