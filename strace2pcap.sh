@@ -74,6 +74,10 @@ if [ "$pipe_mode" = 1 ] && [ "$output" = "-" ]; then
 fi
 [ "$pipe_mode" = 1 ] || [ -n "$output" ] || die "OUT.pcap is missing"
 [ "$output" != "-" ] || die "OUT.pcap - is stdout: use strace2pcap-pipe.sh for that"
+if [ "$pipe_mode" = 1 ] && [ -t 1 ]; then
+    die "standard output is a terminal: pipe the pcap stream into a reader (| tshark -r -," \
+        "| tcpdump -r -, | wireshark -k -i -), or use strace2pcap.sh to write a file"
+fi
 
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 python=${PYTHON:-python3}
@@ -175,6 +179,13 @@ else
     strace "${strace_options[@]}" -o "! $sink" "${strace_args[@]}"
 fi
 status=$?
+# strace that could not start the command does not wait for its sink: wait
+# for the converter's status (its summary before the prompt, and no status
+# file written after the trap removed it).
+for _ in $(seq 100); do
+    [ -s "$status_file" ] && break
+    sleep 0.05
+done
 converter_status=$(cat "$status_file")
 # 141: the pcap stream's reader went away (| head): quiet, as Unix tools are.
 if [ -n "$converter_status" ] && [ "$converter_status" != 0 ] && [ "$converter_status" != 141 ]; then

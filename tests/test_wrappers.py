@@ -140,7 +140,9 @@ def test_converter_failing_mid_run_sets_the_exit_status(tmp_path):
     assert result.returncode == 2, result.stderr.decode(errors="replace")
     assert (tmp_path / "out.pcap").stat().st_size == 1024
     told = result.stderr.decode()  # (strace's "Broken pipe" between)
-    assert told.startswith("py-strace2pcap: stopped by an I/O error: File too large\n"), told
+    assert told.startswith("py-strace2pcap: stopped by an I/O error (writing out.pcap): File "
+                           "too large; the pcap holds the packets before, its last one maybe "
+                           "cut short\n"), told
     assert told.endswith("strace2pcap.sh: the converter failed (exit status 2; the command's: "
                          "0): the pcap may be cut short\n"), told
 
@@ -304,3 +306,30 @@ def test_usage_and_up_front_checks(tmp_path, wrapper):
     assert (tmp_path / "trace.txt").read_text().startswith("7 ")
     result = run([str(wrapper), "out.pcap", "sh -c 'touch ran' -o x"], cwd=tmp_path)
     assert result.returncode == 0 and (tmp_path / "ran").exists()
+
+
+def test_a_command_strace_cannot_start_leaves_no_status_file(tmp_path):
+    """strace that cannot start the command does not wait for its sink:
+    the wrapper returned first, the summary came after the prompt, and
+    the converter wrote its status file after the wrapper had removed it
+    (helper B2).  Now the wrapper waits: strace's status, the summary
+    before it returns, nothing left in TMPDIR."""
+    support.require("strace")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = run([str(WRAPPER), str(tmp_path / "z.pcap"), "no-such-command-zz"],
+                 env=dict(os.environ, TMPDIR=str(temporary)))
+    assert result.returncode == 1
+    assert b"py-strace2pcap: 0 lines" in result.stderr
+    assert list(temporary.iterdir()) == []
+
+
+def test_the_pipe_wrapper_refuses_a_terminal(tmp_path):
+    """Its pcap stream on a terminal (no | reader): refused up front, before
+    strace runs (helper B2: 841 bytes of pcap on the terminal, exit 0)."""
+    support.require("script")
+    result = run(["script", "-qec", "%s %s true" % (PIPE_WRAPPER, tmp_path / "t.pcap"),
+                  "/dev/null"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert b"standard output is a terminal: pipe the pcap stream into a reader" in result.stdout
+    assert not (tmp_path / "t.pcap").exists()
