@@ -14,6 +14,7 @@ the other, the fd as the VLAN id.  Filter: eth.addr == 00:00:00:12:34:56 && vlan
 
 import argparse
 import datetime
+import errno
 import os
 import signal
 import stat
@@ -68,6 +69,8 @@ def command_name(argv0=None):
 def parse_arguments(argv):
     """The command line as an ``argparse.Namespace``."""
     parser = argparse.ArgumentParser(
+        usage="%(prog)s [options] OUTPUT [-r TRACE [TRACE ...]]   (the trace on standard "
+              "input without -r)",
         description=__doc__.split("\n\n", 1)[1].replace("py_strace2pcap.py", command_name()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="exit status: 0 done; 1 --strict found socket lines it could not parse,\n"
@@ -75,10 +78,11 @@ def parse_arguments(argv):
                "2 bad arguments, an unreadable input, an unwritable output or an\n"
                "existing file that is no pcap as the output (not written over); 3 the\n"
                "parsing process failed (a bug: its traceback is shown); 128+N stopped\n"
-               "by signal N (the pcap then holds every packet so far). Reading a pipe,\n"
+               "by signal N (the pcap then holds every packet so far; 141: the reader\n"
+               "of OUTPUT - went away, as | head makes it). Reading a pipe,\n"
                "the first SIGINT or SIGTERM only says so and converts on to the end of\n"
                "the input (strace got it too, and writes the traced program's way out).")
-    parser.add_argument("output", nargs="?",
+    parser.add_argument("output", nargs="?", metavar="OUTPUT",
                         help="the pcap to write (first: py-strace2pcap OUTPUT -r TRACE); - "
                              "writes it to standard output (not a terminal); an existing "
                              "file that is no pcap is not written over")
@@ -102,7 +106,9 @@ def parse_arguments(argv):
                         help="convert TCP/UDP sockets, IPv4 and IPv6 (default: on)")
     parser.add_argument("--capture-unix-socket", action=argparse.BooleanOptionalAction,
                         default=False,
-                        help="convert AF_UNIX sockets to synthetic TCP/UDP flows (default: off)")
+                        help="convert AF_UNIX sockets to synthetic TCP/UDP flows (default: "
+                             "off); all on port 50051: the summary says which Decode As "
+                             "(tshark -d tcp.port==50051,PROTOCOL) decodes them")
     parser.add_argument("--seed-http2", action="store_true",
                         help="unix flows first seen mid-stream: inject the HTTP/2 preface "
                              "and SETTINGS so Wireshark decodes them as HTTP/2")
@@ -127,7 +133,7 @@ def parse_arguments(argv):
     if arguments.output is None and arguments.input and len(arguments.input) > 1:
         arguments.output = arguments.input.pop()  # -r FILE OUTPUT: -r took both
     if arguments.output is None:
-        parser.error("the following arguments are required: output")
+        parser.error("the following arguments are required: OUTPUT")
     if arguments.seed_grpc and not arguments.seed_http2:
         parser.error("--seed-grpc needs --seed-http2")
     if arguments.seed_http2 and not arguments.capture_unix_socket:
@@ -295,6 +301,7 @@ class PacketStage:
         # packet is still to come, the time order holds the later ones.
         self.pending_sends = {}
         self.ignored_events = [0, 0]  # unix, TCP/UDP: not captured
+        self.ignored_connecting = [0, 0]  # those that connect or move bytes
         # The syscalls of the TCP events: -e trace=network shows no
         # read/write/close, and the summary asks.
         self.tcp_calls = set()
@@ -347,11 +354,13 @@ class PacketStage:
             else:
                 packetizer = self.unix
             if packetizer is None:
+                kind = protocol in INET_PROTOCOLS
+                self.ignored_events[kind] += 1
                 # (Not the close of a socket that never connected: glibc's
                 # tries of nscd's socket, in every apt-get trace; nor curl's
                 # socketpair that wakes it, which never carries a byte.)
                 if event["length"] or event["syscall"] in CONNECTING_CALLS:
-                    self.ignored_events[protocol in INET_PROTOCOLS] += 1
+                    self.ignored_connecting[kind] += 1
                 if self.pending_sends:
                     # Its thread's unfinished send is done (a unix one not
                     # captured: its mark held every later packet back).
@@ -433,9 +442,10 @@ class PacketStage:
             times.append(min(self.pending_sends.values()))
         return min(times) if times else None
 
-    def summary(self, parser, elapsed):
+    def summary(self, parser, elapsed, damaged=False):
         """The end-of-run report, as lines of text; ``parser``: the
-        ``StraceParser`` that read the trace."""
+        ``StraceParser`` that read the trace; ``damaged``: the input ended
+        early (its damage is told: no advice on recording it then)."""
         socket_events = (self.events - self.process_exits - self.pending_marks
                          - self.forks.recorded)
         copies_closed = sum(packetizer.held_fins.copies_closed
@@ -451,13 +461,13 @@ class PacketStage:
                                      "socket's peer is unknown, so each traced end is a flow "
                                      "of its own (record with -yy to join them)",
                                      parser.unix_streams_unannotated))
-        unix_ignored, inet_ignored = self.ignored_events
-        if unix_ignored:
-            report.append(worded("  %d unix socket event[s] not converted (add "
-                                 "--capture-unix-socket)", unix_ignored))
-        if inet_ignored:
-            report.append(worded("  %d TCP/UDP socket event[s] not converted (--no-capture-net)",
-                                 inet_ignored))
+        for kind, text, how in ((0, "unix socket", "add --capture-unix-socket"),
+                                (1, "TCP/UDP socket", "--no-capture-net")):
+            if self.ignored_events[kind]:
+                report.append(worded("  %d " + text + " event[s] not converted (%s)",
+                                     self.ignored_events[kind], how
+                                     if self.ignored_connecting[kind]
+                                     else "none connected or moved a byte"))
         for reason, count in parser.skipped.most_common():
             if count:
                 report.append("  skipped %d: %s" % (count, reason))
@@ -466,7 +476,7 @@ class PacketStage:
         if not self.order.written and unconverted:
             report.append("  no packets: the trace's socket data is on sockets of kinds not "
                           "converted (only TCP, UDP and unix sockets are)")
-        elif not socket_events and not parser.failed_connects:
+        elif not socket_events and not parser.failed_connects and not damaged:
             report.append(no_events_hint(parser))
         elif (not self.order.written and parser.skipped["failed call"]
               and not any(self.ignored_events) and not parser.skipped["socket setup"]):
@@ -610,6 +620,19 @@ def counted(lines):
     return [worded(text, count) for count, text in lines if count]
 
 
+def io_error_place(error, arguments):
+    """Where the I/O ``error`` that stopped a conversion of ``arguments``
+    likely was, as words: writing the output when it says the disk is
+    full, else its file if it names one, else reading or writing."""
+    output = "standard output" if arguments.output == "-" else arguments.output
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "writing %s" % output
+    if error.filename:
+        return error.filename
+    return "reading %s or writing %s" % (" ".join(arguments.input or ["standard input"]),
+                                          output)
+
+
 def no_events_hint(parser):
     """The report line saying why a trace gave no socket event."""
     return not_a_trace(parser) or (
@@ -718,7 +741,8 @@ def open_files(arguments, wait):
     try:
         trace = open_trace(arguments.input, arguments.date or datetime.date.today(), wait)
     except OSError as error:
-        raise CannotOpen("cannot read %s: %s" % (error.filename or "-", error.strerror)) from None
+        name = error.filename or " ".join(arguments.input or ["standard input"])
+        raise CannotOpen("cannot read %s: %s" % (name, error.strerror)) from None
     tls_key_log = None
     if arguments.tls_keylog:
         try:
@@ -825,7 +849,9 @@ def convert(arguments, stop_signals):
             os.dup2(os.open(os.devnull, os.O_WRONLY), output.fileno())
         return 128 + signal.SIGPIPE
     except OSError as error:
-        print("py-strace2pcap: stopped by an I/O error: %s" % error.strerror, file=sys.stderr)
+        print("py-strace2pcap: stopped by an I/O error (%s): %s; the pcap holds the packets "
+              "before, its last one maybe cut short" % (io_error_place(error, arguments),
+                                                       error.strerror), file=sys.stderr)
         return EXIT_USAGE
     except ChildFailed as failure:
         writer.close()
@@ -835,7 +861,7 @@ def convert(arguments, stop_signals):
         runner.close()
     progress.done()
     if arguments.verbosity != QUIET:
-        report = packets.summary(parser, time.monotonic() - started)
+        report = packets.summary(parser, time.monotonic() - started, bool(damage))
         if stopped_by:
             report.insert(0, "py-strace2pcap: interrupted; the pcap holds every packet so far")
         elif stop_signals.signum:

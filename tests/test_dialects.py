@@ -751,3 +751,15 @@ def test_an_accept_on_a_listener_opened_before_the_trace_makes_a_connection(tmp_
     # The headline's nouns agree with their counts.
     assert summary.startswith("py-strace2pcap: 5 lines, 3 socket events, 4 packets, "
                               "1 TCP connection in "), summary
+
+
+def test_a_compressed_trace_cut_before_its_socket_lines_gives_no_recording_advice(tmp_path):
+    """Cut before its first socket line (helper B2): the summary said
+    "no socket syscall in the trace: record with -f ..." though the trace
+    was recorded so; the damage line says why."""
+    packed = gzip.compress((support.REPO / "example" / "curl-http.strace").read_bytes())
+    cut = tmp_path / "cut.strace.gz"
+    cut.write_bytes(packed[:len(packed) // 4])
+    report = support.convert(cut, tmp_path / "cut.pcap").stderr.decode()
+    assert " 0 socket events," in report and "ends early" in report
+    assert "record with" not in report, report

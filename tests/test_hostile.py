@@ -82,17 +82,18 @@ def test_a_trace_without_socket_events_says_why(tmp_path, text, hint):
 
 
 def test_no_packets_from_events_not_captured_says_so(tmp_path):
-    """--no-capture-net on a TCP trace: its events that connect or move
-    bytes are counted as not converted, with what converts them (helper
-    N: "of a kind not captured" said neither), and no hint blames the
-    trace's failed calls (it did).  Its unix sockets' (nscd's tries,
-    curl's wakeup socketpair) connect nothing and carry no byte: not
-    counted (helper Z: "add --capture-unix-socket" gave nothing)."""
+    """--no-capture-net on a TCP trace: its events are counted as not
+    converted, each kind with what converts it (helper N: "of a kind not
+    captured" said neither), and no hint blames the trace's failed calls
+    (it did).  Its unix sockets' (nscd's tries, curl's wakeup socketpair)
+    connect nothing and carry no byte: said so, not "add
+    --capture-unix-socket" (helper Z: it gave nothing)."""
     result = support.convert(support.REPO / "example" / "curl-http.strace",
                              tmp_path / "out.pcap", "--no-capture-net")
     report = result.stderr.decode()
-    assert "  3 TCP/UDP socket events not converted (--no-capture-net)" in report
-    assert "unix socket" not in report
+    assert "  5 TCP/UDP socket events not converted (--no-capture-net)" in report
+    assert ("  6 unix socket events not converted (none connected or moved a byte)"
+            in report)
     assert "no packets" not in report
 
 
@@ -403,10 +404,12 @@ def test_tries_of_an_absent_unix_socket_are_no_hint(tmp_path):
                   % (number * 10 + 2, inode)]
     trace = tmp_path / "nscd.strace"
     trace.write_text("\n".join(lines) + "\n")
-    for flags in ([], ["--capture-unix-socket"]):
+    for flags, said in (([], "  5 unix socket events not converted (none connected or moved "
+                             "a byte)"), (["--capture-unix-socket"], None)):
         report = support.convert(trace, tmp_path / "out.pcap", *flags).stderr.decode()
         assert "  skipped 5: failed call" in report.splitlines()
-        assert "not converted" not in report and "-Z" not in report, report
+        assert (said in report.splitlines()) if said else "not converted" not in report
+        assert "add --capture" not in report and "-Z" not in report, report
 
 
 def test_failed_connects_are_named_in_the_summary(tmp_path):
