@@ -551,8 +551,9 @@ class PacketStage:
             (copies_closed, "  %d close[s] (or exit[s]) of one copy of a socket another "
                             "process keeps (forked from or by the closer, or passed the "
                             "socket with SCM_RIGHTS): no FIN"),
-            (self.inet.dup_closes, "  %d close[s] of a TCP socket's fd whose thread keeps a "
-                                   "dup of it (dup, dup2, fcntl F_DUPFD): no FIN"),
+            (self.inet.dup_closes, "  %d close[s] of a TCP socket's fd whose process keeps "
+                                   "another fd of it (dup, dup2, fcntl F_DUPFD, or inherited "
+                                   "from its parent's): no FIN"),
             (parser.reads_joined[0] + (parser.reads_joined[1] if self.unix else 0),
              "  %d small read[s] joined to the read before [it|them]: a header read a few "
              "bytes at a time came as one segment (see README)"),

@@ -157,7 +157,7 @@ class InetPacketizer:
         # [calls, bytes] of splice() out of a socket whose sender is traced
         # (see tcp_flow.count_splice_of_sent).
         self.splices_of_sent = [0, 0]
-        # Closes of a fd whose thread keeps a dup of it on the socket.
+        # Closes of a fd whose process keeps another fd of the socket (a dup, or inherited).
         self.dup_closes = 0
         self.ended_holders = OrderedDict()  # pid -> (exit time, [(conversation, its dups)])
         # [connections, bytes] a close reset leaving bytes of the peer unread.
