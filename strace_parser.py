@@ -223,10 +223,12 @@ EXEC_SYSCALLS = {"execve", "execveat"}
 PROCESS_SYSCALLS = EXEC_SYSCALLS | {"clone", "clone3", "fork", "vfork"}
 # What a -yy trace must hold for the converter (strace2pcap.sh traces these):
 # the socket calls, a dup2() or dup3() onto a socket (it closes it: the
-# JDK's close), dup() (a socket's copy in the same process), a thread's
-# exit() (it ended alone, its sockets stay open: see _exit_lines), and
-# for process names the calls that start processes.
-TRACED_SYSCALLS = SOCKET_SYSCALLS | REPLACING_DUPS | {"dup", "exit"} | PROCESS_SYSCALLS
+# JDK's close), dup() and fcntl() (a socket's copy in the same process,
+# F_DUPFD as bash's /dev/tcp makes it; F_SETFD 0 keeps it across an exec),
+# a thread's exit() (it ended alone, its sockets stay open: see
+# _exit_lines), and for process names the calls that start processes.
+TRACED_SYSCALLS = (SOCKET_SYSCALLS | REPLACING_DUPS | {"dup", "fcntl", "fcntl64", "exit"}
+                   | PROCESS_SYSCALLS)
 CLONE_SYSCALLS = {"clone", "clone3", "fork", "vfork"}
 PROCESS = "process"
 # The protocol of the event of a process's exit line (see ``StraceParser._exit_lines``).

@@ -121,7 +121,7 @@ def test_strace_options_quoting_and_converter_found_from_elsewhere(tmp_path):
     assert traced.startswith("trace=")
     assert {name.lstrip("?") for name in traced[6:].split(",")} == TRACED_SYSCALLS
     assert {"read", "write", "readv", "writev", "close", "splice"} <= SOCKET_SYSCALLS
-    assert {"dup", "dup2", "dup3", "exit", "clone", "execve"} <= TRACED_SYSCALLS
+    assert {"dup", "dup2", "dup3", "fcntl", "exit", "clone", "execve"} <= TRACED_SYSCALLS
     sink = arguments[arguments.index("-o") + 1]
     assert sink.startswith("! ") and str(support.CONVERTER) in sink
     assert arguments[-len(command):] == command
