@@ -342,12 +342,11 @@ class PacketStage:
                 self.forks.created(event)
                 if event["child"] and not event["shares_fds"]:
                     self.inet.forked(event["child"], event["pid"], event["time"])
-                if (event["child"] and not event["shares_fds"] and not event.get("execed")
-                        and any(self.holding)):
-                    for packetizer in (self.inet, self.unix):
-                        if packetizer is not None and packetizer.held_fins:
-                            packetizer.held_fins.forked(event["child"], event["pid"],
-                                                        event["time"])
+                    if not event.get("execed") and any(self.holding):
+                        for packetizer in (self.inet, self.unix):
+                            if packetizer is not None and packetizer.held_fins:
+                                packetizer.held_fins.forked(event["child"], event["pid"],
+                                                            event["time"])
                 if event["child"] or not event["syscall"].startswith("exec"):
                     continue
                 packetizer = self.execs  # its close-on-exec sockets close

@@ -195,8 +195,11 @@ class InetPacketizer:
         The dups it held are kept a while for a child whose fork is told
         later (see ``forked``)."""
         used = self.last_users.ended(event["pid"])
-        held = [(conversation, conversation.dups_of(event["pid"])) for conversation, _owner in used
-                if any(conversation.dups_of(event["pid"]))]
+        held = []
+        for conversation, _owner in used:
+            dups = conversation.dups_of(event["pid"])
+            if any(dups):
+                held.append((conversation, dups))
         if held:
             bounded_put(self.ended_holders, event["pid"], (event["time"], held),
                         ENDED_HOLDERS_KEPT)

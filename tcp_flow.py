@@ -244,11 +244,15 @@ class TcpConversation:
         """Thread ``pid`` made ``new_fd`` a dup of its ``fd`` on ``side``'s
         socket (or cleared ``fd``'s close-on-exec: ``new_fd`` is ``fd``):
         ``new_fd`` stays open across an exec, ``fd`` may not."""
-        if self.dup_fds[side] is None:
-            self.dup_fds[side] = {}
-        fds = self.dup_fds[side].setdefault(pid, {})
+        fds = self._holders(side).setdefault(pid, {})
         fds.setdefault(fd, False)
         fds[new_fd] = True
+
+    def _holders(self, side):
+        """``side``'s {pid: its dups} (see ``dup_fds``), made if none yet."""
+        if self.dup_fds[side] is None:
+            self.dup_fds[side] = {}
+        return self.dup_fds[side]
 
     def closes_dup(self, side, pid, fd):
         """True if thread ``pid``'s close of ``fd`` leaves it another fd on
@@ -267,9 +271,7 @@ class TcpConversation:
         across an exec}, ...] per side, or None): its parent's dups."""
         for side, fds in enumerate(fds_by_side):
             if fds:
-                if self.dup_fds[side] is None:
-                    self.dup_fds[side] = {}
-                self.dup_fds[side][child] = dict(fds)
+                self._holders(side)[child] = dict(fds)
 
     def dups_of(self, pid):
         """``pid``'s dups per side (see ``inherit_dups``)."""
